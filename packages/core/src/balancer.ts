@@ -1,0 +1,192 @@
+import { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type BalancerEvents, BalancerCore } from './balancer-core.js'
+import { BalancedDispatcher } from './dispatcher.js'
+import { ClosedError, UnknownUpstreamError } from './errors.js'
+import { type BalancerOptions, normalize, normalizeUpstream, type UpstreamOptions } from './options.js'
+import { ProxyExchange } from './proxy.js'
+import { sendError } from './respond.js'
+import type { UpstreamSnapshot } from './upstream.js'
+
+/** Totals and per-upstream counters, from `lb.stats()`. */
+export interface BalancerStats {
+  /** The strategy's name. */
+  readonly strategy: string
+  /** Requests taken (by the handler and the dispatcher). */
+  readonly requests: number
+  /** Requests the balancer answered with an error, or whose relayed response it had to cut. */
+  readonly errors: number
+  /** Attempts sent again to another upstream. */
+  readonly retries: number
+  /** Requests taken and not yet finished (in flight, queued, or between attempts). */
+  readonly active: number
+  /** Requests in flight to upstreams now. */
+  readonly inFlight: number
+  /** Requests waiting in upstream queues. */
+  readonly queued: number
+  /** Per-upstream counters. */
+  readonly upstreams: readonly UpstreamSnapshot[]
+}
+
+/** Options of `lb.remove()`. */
+export interface RemoveOptions {
+  /**
+   * Let the upstream's in-flight and queued requests finish before its pool closes. When false,
+   * its connections are destroyed at once and queued requests go to other upstreams.
+   * @default true
+   */
+  drain?: boolean
+}
+
+/** Options of `lb.close()`. */
+export interface CloseOptions {
+  /**
+   * How long in-flight requests may take to finish, ms; then the pools are destroyed.
+   * @default 30_000 (Kubernetes' default terminationGracePeriodSeconds)
+   */
+  timeout?: number
+}
+
+/** A request handler for `http.createServer`, Express and Connect. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void
+
+type Listener<E extends keyof BalancerEvents> = (payload: BalancerEvents[E]) => void
+
+/** The balancer's typed events (see {@link BalancerEvents}). */
+export interface Balancer {
+  on<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this
+  once<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this
+  off<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this
+}
+
+/**
+ * An in-process load balancer over a set of upstreams. Made by {@link createBalancer}.
+ */
+export class Balancer extends EventEmitter {
+  /**
+   * Reverse-proxies a request to an upstream and streams the answer back. Fits
+   * `http.createServer(lb.handler)`, Express and Connect (`app.use(lb.handler)`): it always
+   * answers, so `next` is never called. The path sent upstream is `req.url` (Express strips a
+   * mount prefix from it).
+   */
+  readonly handler: RequestHandler
+  /** An undici `Dispatcher` that balances `fetch` and `undici.request` calls. */
+  readonly dispatcher: BalancedDispatcher
+  readonly #core: BalancerCore
+  #closing: Promise<void> | undefined
+
+  constructor(options: BalancerOptions) {
+    super()
+    const resolved = normalize(options)
+    const core = new BalancerCore(
+      resolved,
+      (event, payload) => this.emit(event, payload),
+      (event) => this.listenerCount(event) !== 0,
+    )
+    this.#core = core
+    this.handler = (req, res) => {
+      if (core.isClosed) {
+        sendError(res, new ClosedError('the balancer is closed', { statusCode: 503 }))
+        return
+      }
+      new ProxyExchange(core, req, res).start()
+    }
+    this.dispatcher = new BalancedDispatcher(core, () => this.close())
+  }
+
+  /** Snapshots of every upstream, in the order they were given or added. */
+  get upstreams(): readonly UpstreamSnapshot[] {
+    return this.#core.all.map((u) => u.snapshot())
+  }
+
+  /**
+   * Adds an upstream; it takes traffic at once.
+   * @throws {InvalidOptionError} SWY_ERR_INVALID_OPTION for a bad upstream option
+   * @throws {DuplicateUpstreamError} SWY_ERR_DUPLICATE_UPSTREAM when the id is in use
+   */
+  add(upstream: string | UpstreamOptions): UpstreamSnapshot {
+    if (this.#core.isClosed) throw new ClosedError('the balancer is closed')
+    return this.#core.add(normalizeUpstream(upstream, 'upstream')).snapshot()
+  }
+
+  /**
+   * Removes an upstream: it takes no new requests at once; with `drain` (the default) the
+   * promise resolves when its in-flight requests have finished and its pool is closed.
+   * @throws {UnknownUpstreamError} SWY_ERR_UNKNOWN_UPSTREAM when no upstream has this id
+   */
+  async remove(id: string, options: RemoveOptions = {}): Promise<void> {
+    const core = this.#core
+    const u = core.find(id)
+    if (u === undefined) throw new UnknownUpstreamError(`no upstream has the id ${JSON.stringify(id)}`, { field: 'id' })
+    core.detach(u)
+    const drain = options.drain ?? true
+    const busy = () => u.inFlight !== 0 || (u.queue !== undefined && (u.queue.size !== 0 || u.queue.pending !== 0))
+    if (drain && busy()) await new Promise<void>((resolve) => (u.onIdle = resolve))
+    u.onIdle = undefined
+    await (drain ? u.pool.close() : u.pool.destroy())
+    core.releaseSlot(u)
+  }
+
+  /** Counters in total and per upstream. */
+  stats(): BalancerStats {
+    const core = this.#core
+    const upstreams = this.upstreams
+    let inFlight = 0
+    let queued = 0
+    for (const u of upstreams) {
+      inFlight += u.inFlight
+      queued += u.queued
+    }
+    return Object.freeze({
+      strategy: core.strategy.name,
+      requests: core.totals.requests,
+      errors: core.totals.errors,
+      retries: core.totals.retries,
+      active: core.active,
+      inFlight,
+      queued,
+      upstreams,
+    })
+  }
+
+  /**
+   * Stops taking requests (new ones get 503 `SWY_ERR_CLOSED`), lets those in flight finish, then
+   * closes every pool and timer so the process can exit. Safe to call more than once.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(options.timeout ?? 30_000)
+    return this.#closing
+  }
+
+  async #close(timeout: number): Promise<void> {
+    const core = this.#core
+    core.isClosed = true
+    core.stopTimers()
+    let drained = true
+    if (core.active !== 0) {
+      drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeout)
+        core.onIdle = () => {
+          clearTimeout(timer)
+          resolve(true)
+        }
+      })
+      core.onIdle = undefined
+    }
+    await Promise.all(core.all.map((u) => (drained ? u.pool.close() : u.pool.destroy())))
+  }
+}
+
+/**
+ * Makes a load balancer over `options.upstreams`.
+ *
+ * @example
+ * const lb = createBalancer({ upstreams: ['http://127.0.0.1:5000', 'http://127.0.0.1:5001'] })
+ * http.createServer(lb.handler).listen(8080)
+ *
+ * @throws {InvalidOptionError} SWY_ERR_INVALID_OPTION for a bad or unknown option, naming it
+ * @throws {DuplicateUpstreamError} SWY_ERR_DUPLICATE_UPSTREAM when two upstreams share an id
+ */
+export function createBalancer(options: BalancerOptions): Balancer {
+  return new Balancer(options)
+}

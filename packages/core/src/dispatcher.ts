@@ -1,0 +1,170 @@
+import type { Duplex } from 'node:stream'
+import type { SwitchyardError } from '@switchyard/strategies'
+import { Dispatcher, util } from 'undici'
+import type { BalancerCore } from './balancer-core.js'
+import { ClientAbortedError, ClosedError } from './errors.js'
+import { Exchange } from './exchange.js'
+
+/** undici's legacy handler callbacks, which its clients call natively. */
+interface LegacyHandler {
+  onConnect?(abort: (reason?: Error) => void, context?: object): void
+  onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean
+  onData?(chunk: Buffer): boolean
+  onComplete?(trailers: Buffer[] | string[] | null): void
+  onError?(err: Error): void
+  onUpgrade?(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void
+}
+
+/** A controller for handlers written to undici's newer `onRequestStart`/`onResponse*` API. */
+class Controller {
+  paused = false
+  aborted = false
+  reason: Error | null = null
+  resumeUpstream: (() => void) | undefined = undefined
+  readonly #abort: (reason?: Error) => void
+  constructor(abort: (reason?: Error) => void) {
+    this.#abort = abort
+  }
+  pause(): void {
+    this.paused = true
+  }
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.resumeUpstream?.()
+  }
+  abort(reason: Error): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    this.#abort(reason)
+  }
+}
+
+/** Adapts a handler written to the newer API to the legacy callbacks. */
+function toLegacy(handler: Dispatcher.DispatchHandler): LegacyHandler {
+  if (typeof handler.onRequestStart !== 'function' && typeof handler.onResponseStart !== 'function') {
+    return handler as LegacyHandler
+  }
+  let controller: Controller
+  const parse = (raw: Buffer[] | string[] | null) =>
+    util.parseHeaders((raw ?? []) as Buffer[]) as Record<string, string | string[]>
+  return {
+    onConnect(abort) {
+      controller = new Controller(abort)
+      handler.onRequestStart?.(controller as unknown as Dispatcher.DispatchController, {})
+    },
+    onHeaders(statusCode, rawHeaders, resume, statusText) {
+      controller.resumeUpstream = resume
+      handler.onResponseStart?.(controller as never, statusCode, parse(rawHeaders), statusText)
+      return !controller.paused
+    },
+    onData(chunk) {
+      handler.onResponseData?.(controller as never, chunk)
+      return !controller.paused
+    },
+    onComplete(trailers) {
+      handler.onResponseEnd?.(controller as never, parse(trailers))
+    },
+    onError(err) {
+      handler.onResponseError?.(controller as never, err)
+    },
+    onUpgrade(statusCode, rawHeaders, socket) {
+      handler.onRequestUpgrade?.(controller as never, statusCode, parse(rawHeaders), socket)
+    },
+  }
+}
+
+/** One request made through `lb.dispatcher`, relayed to the caller's undici handler. */
+class DispatchExchange extends Exchange {
+  readonly #options: Dispatcher.DispatchOptions
+  readonly #handler: LegacyHandler
+
+  constructor(core: BalancerCore, options: Dispatcher.DispatchOptions, handler: LegacyHandler) {
+    super(core, options.method, options.path)
+    this.#options = options
+    this.#handler = handler
+    // The caller gets its abort handle at once, so it can cancel while the request waits or retries.
+    handler.onConnect?.((reason?: Error) => this.cancel(reason ?? new ClientAbortedError('the request was aborted')))
+  }
+
+  protected dispatchOptions(): Dispatcher.DispatchOptions {
+    // The pool sends to its own origin; the caller's origin only chose this dispatcher.
+    return this.#options
+  }
+
+  protected isBodyReplayable(): boolean {
+    const body = this.#options.body
+    if (body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array) return true
+    const readable = body as { readableDidRead?: boolean; pipe?: unknown }
+    return typeof readable.pipe === 'function' && readable.readableDidRead === false
+  }
+
+  protected respondError(error: SwitchyardError): void {
+    this.#handler.onError?.(error)
+  }
+
+  protected abortResponse(error: Error): void {
+    this.#handler.onError?.(error)
+  }
+
+  protected relayHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true
+  }
+
+  protected relayData(chunk: Buffer): boolean {
+    return this.#handler.onData?.(chunk) ?? true
+  }
+
+  protected relayComplete(trailers: Buffer[] | string[] | null): void {
+    this.#handler.onComplete?.(trailers)
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    this.completeUpgrade(statusCode)
+    this.#handler.onUpgrade?.(statusCode, rawHeaders, socket)
+  }
+}
+
+/**
+ * An undici `Dispatcher` that balances: `fetch(url, { dispatcher: lb.dispatcher })` and
+ * `undici.request(url, { dispatcher })` go to an upstream picked by the strategy, with the same
+ * admission, retries and accounting as the proxy handler. The URL's origin is replaced by the
+ * upstream's; its path and query are kept. `close()` and `destroy()` close the whole balancer.
+ */
+export class BalancedDispatcher extends Dispatcher {
+  readonly #core: BalancerCore
+  readonly #close: () => Promise<void>
+
+  constructor(core: BalancerCore, close: () => Promise<void>) {
+    super()
+    this.#core = core
+    this.#close = close
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const legacy = toLegacy(handler)
+    if (this.#core.isClosed) {
+      legacy.onError?.(new ClosedError('the balancer is closed', { statusCode: 503 }))
+      return false
+    }
+    new DispatchExchange(this.#core, options, legacy).start()
+    return true
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: matches undici's overloaded signature
+  override close(callback?: any): any {
+    const done = this.#close()
+    if (typeof callback === 'function') {
+      done.then(() => callback(null, null), callback)
+      return undefined
+    }
+    return done
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: matches undici's overloaded signature
+  override destroy(errOrCallback?: any, callback?: any): any {
+    const cb = typeof errOrCallback === 'function' ? errOrCallback : callback
+    return this.close(cb)
+  }
+}

@@ -1,0 +1,51 @@
+import { SwitchyardError } from '@switchyard/strategies'
+
+/**
+ * The core's error classes. Each has a stable `code`; the ones the proxy handler answers with
+ * carry the `statusCode` it sends. Every code has a row in docs/errors.md.
+ */
+
+/** Two upstreams share an id (by default the URL's origin). Thrown by `createBalancer()` and `add()`. */
+export class DuplicateUpstreamError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_DUPLICATE_UPSTREAM'
+}
+
+/** `remove(id)` named an id the balancer does not have. */
+export class UnknownUpstreamError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_UNKNOWN_UPSTREAM'
+}
+
+/** No upstream was eligible for the request (all down, draining, or already tried). Answered with 503. */
+export class NoUpstreamError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_NO_UPSTREAM'
+}
+
+/** The upstream's wait queue was full. Answered with 503. */
+export class QueueFullError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_QUEUE_FULL'
+}
+
+/** The request waited in the queue longer than `queue.timeout`. Answered with 503. */
+export class QueueTimeoutError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_QUEUE_TIMEOUT'
+}
+
+/** The upstream did not connect or answer within `timeouts`. Answered with 504. */
+export class UpstreamTimeoutError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_UPSTREAM_TIMEOUT'
+}
+
+/** The upstream refused, reset the connection, or sent an invalid response. Answered with 502. */
+export class UpstreamError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_UPSTREAM'
+}
+
+/** The balancer is closed or closing and takes no new requests. Answered with 503. */
+export class ClosedError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_CLOSED'
+}
+
+/** The client went away; used as the reason the upstream request is aborted. Never sent. */
+export class ClientAbortedError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_CLIENT_ABORTED'
+}

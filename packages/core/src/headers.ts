@@ -1,0 +1,174 @@
+/**
+ * Header rewriting for the proxy, on flat `[name, value, name, value]` arrays as Node gives
+ * `req.rawHeaders` and `res.writeHead()` takes them, so no header object is built per request.
+ *
+ * Hop-by-hop headers are removed both ways (RFC 9110 7.6.1): Connection, Proxy-Connection,
+ * Keep-Alive, TE, Transfer-Encoding, Upgrade, and every header the Connection header names.
+ */
+
+/** Hop-by-hop names, lower case (RFC 9110 7.6.1). `expect` is answered by Node itself. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+])
+
+/** Lengths of hop-by-hop names, to skip lower-casing most header names. */
+const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length))
+
+export function isHopByHop(name: string): boolean {
+  return HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())
+}
+
+function equalsLower(name: string, lower: string): boolean {
+  return name.length === lower.length && (name === lower || name.toLowerCase() === lower)
+}
+
+/**
+ * Names listed in a Connection header value beyond `close` and `keep-alive`, lower case, or
+ * undefined when there are none (the common case).
+ */
+export function connectionListed(value: string | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined
+  let listed: Set<string> | undefined
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase()
+    if (t === '' || t === 'close' || t === 'keep-alive') continue
+    listed ??= new Set()
+    listed.add(t)
+  }
+  return listed
+}
+
+/** What the proxy learns about a request while copying its headers. */
+export interface RequestHeadInfo {
+  /** Headers to send upstream. */
+  headers: string[]
+  /** The client's Host header. */
+  host: string | undefined
+  /** True when the request has a body (Content-Length > 0 or Transfer-Encoding). */
+  hasBody: boolean
+}
+
+/** Strips the `::ffff:` prefix Node puts on IPv4 clients of a dual-stack server. */
+export function clientAddress(address: string | undefined): string {
+  if (address === undefined) return ''
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}
+
+/** RFC 7239 node: IPv6 addresses are quoted and bracketed. */
+function forwardedNode(address: string): string {
+  return address.includes(':') ? `"[${address}]"` : address
+}
+
+/**
+ * Copies the client's headers for the upstream request, dropping hop-by-hop ones and adding the
+ * forwarding headers.
+ */
+export function requestHead(
+  raw: readonly string[],
+  address: string,
+  proto: 'http' | 'https',
+  preserveHost: boolean,
+  xForwarded: boolean,
+  out: RequestHeadInfo,
+): void {
+  const headers: string[] = []
+  let host: string | undefined
+  let forwardedFor: string | undefined
+  let forwarded: string | undefined
+  let connection: string | undefined
+  let hasBody = false
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    const value = raw[i + 1]!
+    switch (name.length) {
+      case 4:
+        if (equalsLower(name, 'host')) {
+          host = value
+          if (!preserveHost) continue
+        }
+        break
+      case 9:
+        if (xForwarded && equalsLower(name, 'forwarded')) {
+          forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`
+          continue
+        }
+        break
+      case 10:
+        if (equalsLower(name, 'connection')) {
+          connection = connection === undefined ? value : `${connection}, ${value}`
+          continue
+        }
+        break
+      case 14:
+        if (equalsLower(name, 'content-length')) hasBody = value !== '0'
+        break
+      case 15:
+        if (xForwarded && equalsLower(name, 'x-forwarded-for')) {
+          forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
+          continue
+        }
+        break
+      case 16:
+        if (xForwarded && equalsLower(name, 'x-forwarded-host')) continue
+        break
+      case 17:
+        if (xForwarded && equalsLower(name, 'x-forwarded-proto')) continue
+        if (equalsLower(name, 'transfer-encoding')) {
+          hasBody = true
+          continue
+        }
+        break
+    }
+    if (isHopByHop(name)) continue
+    headers.push(name, value)
+  }
+  const listed = connectionListed(connection)
+  if (listed !== undefined) {
+    for (let i = headers.length - 2; i >= 0; i -= 2) {
+      if (listed.has(headers[i]!.toLowerCase())) headers.splice(i, 2)
+    }
+  }
+  if (xForwarded) {
+    headers.push('x-forwarded-for', forwardedFor === undefined ? address : `${forwardedFor}, ${address}`)
+    headers.push('x-forwarded-proto', proto)
+    let element = `for=${forwardedNode(address)};proto=${proto}`
+    if (host !== undefined) {
+      headers.push('x-forwarded-host', host)
+      element += `;host="${host}"`
+    }
+    headers.push('forwarded', forwarded === undefined ? element : `${forwarded}, ${element}`)
+  }
+  out.headers = headers
+  out.host = host
+  out.hasBody = hasBody
+}
+
+/**
+ * Converts undici's raw response headers to a flat string array for `res.writeHead()`, dropping
+ * hop-by-hop headers. Multi-valued headers (`set-cookie`) stay as separate entries.
+ */
+export function responseHead(raw: readonly Buffer[]): string[] {
+  const headers: string[] = []
+  let connection: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1')
+    if (isHopByHop(name)) {
+      if (equalsLower(name, 'connection')) connection = raw[i + 1]!.toString('latin1')
+      continue
+    }
+    headers.push(name, raw[i + 1]!.toString('latin1'))
+  }
+  const listed = connectionListed(connection)
+  if (listed !== undefined) {
+    for (let i = headers.length - 2; i >= 0; i -= 2) {
+      if (listed.has(headers[i]!.toLowerCase())) headers.splice(i, 2)
+    }
+  }
+  return headers
+}

@@ -1,0 +1,26 @@
+export { Balancer, createBalancer } from './balancer.js'
+export type { BalancerStats, CloseOptions, RemoveOptions, RequestHandler } from './balancer.js'
+export type { BalancerEvents } from './balancer-core.js'
+export type { BalancedDispatcher } from './dispatcher.js'
+export {
+  ClientAbortedError,
+  ClosedError,
+  DuplicateUpstreamError,
+  NoUpstreamError,
+  QueueFullError,
+  QueueTimeoutError,
+  UnknownUpstreamError,
+  UpstreamError,
+  UpstreamTimeoutError,
+} from './errors.js'
+export { DEFAULTS } from './options.js'
+export type {
+  BalancerOptions,
+  QueueOptions,
+  RetryOptions,
+  TimeoutOptions,
+  UpstreamOptions,
+} from './options.js'
+export type { BreakerState, UpstreamSnapshot } from './upstream.js'
+export { InvalidOptionError, SwitchyardError } from '@switchyard/strategies'
+export type { Candidate, Outcome, PickContext, Strategy, UpstreamState } from '@switchyard/strategies'

@@ -1,0 +1,296 @@
+import {
+  checkBoolean,
+  checkNumber,
+  checkObject,
+  describeValue,
+  InvalidOptionError,
+  rejectUnknownKeys,
+  roundRobin,
+  type Strategy,
+} from '@switchyard/strategies'
+import { normalizePassive, type PassiveOptions, type ResolvedPassiveOptions } from '@switchyard/health'
+import type { Pool } from 'undici'
+
+/** One upstream, as given to `createBalancer({ upstreams })` or `lb.add()`. */
+export interface UpstreamOptions {
+  /** Base URL, `http:` or `https:`; only its origin is used (`http://127.0.0.1:5000`). */
+  url: string
+  /**
+   * Unique id, shown in stats and events.
+   * @default the URL's origin
+   */
+  id?: string
+  /**
+   * Relative share of traffic, a positive integer.
+   * @default 1
+   */
+  weight?: number
+  /**
+   * Takes traffic only when no primary upstream is eligible (nginx `backup`).
+   * @default false
+   */
+  backup?: boolean
+  /**
+   * Listed but takes no traffic (nginx `down`).
+   * @default false
+   */
+  down?: boolean
+  /**
+   * Cap on requests in flight to this upstream; over it, requests wait in the queue
+   * (see `queue`). Also caps the pool's connections.
+   * @default Infinity (no cap)
+   */
+  maxConnections?: number
+}
+
+/** Retry policy. */
+export interface RetryOptions {
+  /**
+   * Attempts in all, the first included, each on an upstream not yet tried for the request
+   * (nginx `proxy_next_upstream_tries`). `1` turns retries off.
+   * @default 3
+   */
+  attempts?: number
+  /**
+   * Methods that may be sent again after they reached an upstream (and only when they had no
+   * request body). A request that never reached an upstream (connection refused, connect timeout)
+   * is always retried, whatever its method.
+   * @default ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'] (idempotent methods, RFC 9110 9.2.2)
+   */
+  methods?: readonly string[]
+}
+
+/** Timeouts, each in ms. */
+export interface TimeoutOptions {
+  /**
+   * Time to open a connection to an upstream. A connect timeout answers 504 (after retries).
+   * @default 5_000 (Envoy's default connect_timeout)
+   */
+  connect?: number
+  /**
+   * Time from sending the request to receiving the response headers. Answers 504.
+   * @default 60_000 (nginx proxy_read_timeout)
+   */
+  headers?: number
+  /**
+   * Longest pause between two chunks of the response body; past it the response is cut.
+   * @default 60_000 (nginx proxy_read_timeout)
+   */
+  body?: number
+}
+
+/** The wait queue for upstreams with `maxConnections`. */
+export interface QueueOptions {
+  /**
+   * Requests that may wait per upstream; one more answers 503 (`SWY_ERR_QUEUE_FULL`).
+   * @default 1_000
+   */
+  size?: number
+  /**
+   * Longest wait in the queue, ms; past it the request answers 503 (`SWY_ERR_QUEUE_TIMEOUT`).
+   * @default 60_000 (nginx Plus `queue` default timeout)
+   */
+  timeout?: number
+}
+
+/** Options of {@link createBalancer}. */
+export interface BalancerOptions {
+  /** The upstreams: URL strings or {@link UpstreamOptions}. At least one. */
+  upstreams: ReadonlyArray<string | UpstreamOptions>
+  /**
+   * How to pick an upstream.
+   * @default roundRobin() (smooth weighted round robin, as nginx)
+   */
+  strategy?: Strategy
+  /** Retry policy, or `false` for a single attempt. */
+  retry?: RetryOptions | false
+  /** Connect, headers and body timeouts. */
+  timeouts?: TimeoutOptions
+  /** Passive failure accounting (nginx `max_fails`/`fail_timeout`), or `false` to turn it off. */
+  passive?: PassiveOptions | false
+  /** Queue for requests over an upstream's `maxConnections`. */
+  queue?: QueueOptions
+  /**
+   * Options passed to each upstream's undici `Pool` (keep-alive, pipelining, TLS `connect`
+   * options). `timeouts` take precedence for `headersTimeout`, `bodyTimeout` and connect timeout.
+   * @default {}
+   */
+  pool?: Pool.Options
+  /**
+   * Send the client's `Host` header upstream. When false, the upstream's own host is sent
+   * (nginx's default `proxy_set_header Host $proxy_host`). HAProxy and Envoy keep the client's.
+   * @default true
+   */
+  preserveHost?: boolean
+  /**
+   * Add `X-Forwarded-For` (appended to any the client sent, as nginx
+   * `$proxy_add_x_forwarded_for`), `X-Forwarded-Proto`, `X-Forwarded-Host` (set from what this hop
+   * saw) and `Forwarded` (RFC 7239, appended).
+   * @default true
+   */
+  xForwarded?: boolean
+}
+
+export interface ResolvedUpstream {
+  readonly id: string
+  readonly url: string
+  readonly origin: string
+  readonly weight: number
+  readonly backup: boolean
+  readonly down: boolean
+  readonly maxConnections: number
+}
+
+export interface ResolvedOptions {
+  readonly upstreams: readonly ResolvedUpstream[]
+  readonly strategy: Strategy
+  readonly retry: { readonly attempts: number; readonly methods: ReadonlySet<string> }
+  readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number }
+  readonly passive: ResolvedPassiveOptions
+  readonly queue: { readonly size: number; readonly timeout: number }
+  readonly pool: Pool.Options
+  readonly preserveHost: boolean
+  readonly xForwarded: boolean
+}
+
+/** Every default, with its unit and where it comes from. */
+export const DEFAULTS = Object.freeze({
+  weight: 1, // nginx server weight default
+  retryAttempts: 3, // attempts in all; Envoy allows 1 retry, nginx tries every server; 3 rides out one dead and one flapping upstream
+  retryMethods: Object.freeze(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']), // RFC 9110 9.2.2
+  connectTimeout: 5_000, // ms; Envoy connect_timeout default
+  headersTimeout: 60_000, // ms; nginx proxy_read_timeout default
+  bodyTimeout: 60_000, // ms; nginx proxy_read_timeout default
+  queueSize: 1_000, // requests per upstream
+  queueTimeout: 60_000, // ms; nginx Plus `queue ... timeout=60s` default
+  preserveHost: true,
+  xForwarded: true,
+})
+
+const KNOWN = [
+  'upstreams',
+  'strategy',
+  'retry',
+  'timeouts',
+  'passive',
+  'queue',
+  'pool',
+  'preserveHost',
+  'xForwarded',
+] as const
+
+const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections'] as const
+
+/** Validates one upstream entry. `path` names it in errors: `upstreams[1]`. */
+export function normalizeUpstream(input: unknown, path: string): ResolvedUpstream {
+  const o: Record<string, unknown> =
+    typeof input === 'string' ? { url: input } : checkObject(input ?? null, path)
+  rejectUnknownKeys(o, UPSTREAM_KNOWN, path)
+  const url = o.url
+  if (typeof url !== 'string') {
+    throw new InvalidOptionError(`${path}.url must be a string URL, got ${describeValue(url)}`, {
+      field: `${path}.url`,
+    })
+  }
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch (cause) {
+    throw new InvalidOptionError(`${path}.url is not a valid URL, got ${describeValue(url)}`, {
+      field: `${path}.url`,
+      cause,
+    })
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new InvalidOptionError(`${path}.url must use http: or https:, got ${describeValue(url)}`, {
+      field: `${path}.url`,
+    })
+  }
+  const id = o.id ?? parsed.origin
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new InvalidOptionError(`${path}.id must be a non-empty string, got ${describeValue(id)}`, {
+      field: `${path}.id`,
+    })
+  }
+  const maxConnections = checkNumber(o.maxConnections, `${path}.maxConnections`, Number.POSITIVE_INFINITY, {
+    min: 1,
+    integer: true,
+  })
+  return {
+    id,
+    url,
+    origin: parsed.origin,
+    weight: checkNumber(o.weight, `${path}.weight`, DEFAULTS.weight, { min: 1, integer: true }),
+    backup: checkBoolean(o.backup, `${path}.backup`, false),
+    down: checkBoolean(o.down, `${path}.down`, false),
+    maxConnections,
+  }
+}
+
+function normalizeStrategy(input: unknown): Strategy {
+  if (input === undefined) return roundRobin()
+  const s = input as Partial<Strategy> | null
+  if (s === null || typeof s !== 'object' || typeof s.pick !== 'function' || typeof s.name !== 'string') {
+    throw new InvalidOptionError(
+      `strategy must be a strategy object with a name and a pick() function (made by a factory such as roundRobin()), got ${describeValue(input)}`,
+      { field: 'strategy' },
+    )
+  }
+  for (const hook of ['rebuild', 'onStart', 'onEnd'] as const) {
+    if (s[hook] !== undefined && typeof s[hook] !== 'function') {
+      throw new InvalidOptionError(`strategy.${hook} must be a function when present`, { field: `strategy.${hook}` })
+    }
+  }
+  return s as Strategy
+}
+
+function normalizeRetry(input: unknown): ResolvedOptions['retry'] {
+  if (input === false) return { attempts: 1, methods: new Set() }
+  const o = checkObject(input, 'retry')
+  rejectUnknownKeys(o, ['attempts', 'methods'], 'retry')
+  const methods = o.methods ?? DEFAULTS.retryMethods
+  if (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string')) {
+    throw new InvalidOptionError(`retry.methods must be an array of method names, got ${describeValue(methods)}`, {
+      field: 'retry.methods',
+    })
+  }
+  return {
+    attempts: checkNumber(o.attempts, 'retry.attempts', DEFAULTS.retryAttempts, { min: 1, integer: true }),
+    methods: new Set((methods as string[]).map((m) => m.toUpperCase())),
+  }
+}
+
+/** Validates all options and fills in defaults. Never writes into `input`. */
+export function normalize(input: unknown): ResolvedOptions {
+  const o = checkObject(input ?? null, 'options')
+  rejectUnknownKeys(o, KNOWN, '')
+  if (!Array.isArray(o.upstreams) || o.upstreams.length === 0) {
+    throw new InvalidOptionError(`upstreams must be a non-empty array, got ${describeValue(o.upstreams)}`, {
+      field: 'upstreams',
+    })
+  }
+  const upstreams = o.upstreams.map((u, i) => normalizeUpstream(u, `upstreams[${i}]`))
+  const timeouts = checkObject(o.timeouts, 'timeouts')
+  rejectUnknownKeys(timeouts, ['connect', 'headers', 'body'], 'timeouts')
+  const queue = checkObject(o.queue, 'queue')
+  rejectUnknownKeys(queue, ['size', 'timeout'], 'queue')
+  const pool = checkObject(o.pool, 'pool') as Pool.Options
+  return {
+    upstreams,
+    strategy: normalizeStrategy(o.strategy),
+    retry: normalizeRetry(o.retry),
+    timeouts: {
+      connect: checkNumber(timeouts.connect, 'timeouts.connect', DEFAULTS.connectTimeout, { exclusiveMin: true }),
+      headers: checkNumber(timeouts.headers, 'timeouts.headers', DEFAULTS.headersTimeout, { exclusiveMin: true }),
+      body: checkNumber(timeouts.body, 'timeouts.body', DEFAULTS.bodyTimeout, { exclusiveMin: true }),
+    },
+    passive: normalizePassive(o.passive),
+    queue: {
+      size: checkNumber(queue.size, 'queue.size', DEFAULTS.queueSize, { integer: true }),
+      timeout: checkNumber(queue.timeout, 'queue.timeout', DEFAULTS.queueTimeout, { exclusiveMin: true }),
+    },
+    pool: { ...pool },
+    preserveHost: checkBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
+    xForwarded: checkBoolean(o.xForwarded, 'xForwarded', DEFAULTS.xForwarded),
+  }
+}

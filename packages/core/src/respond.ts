@@ -1,0 +1,39 @@
+import type { ServerResponse } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { SwitchyardError } from '@switchyard/strategies'
+
+/**
+ * Answers with a short JSON error: `{"error":"Service Unavailable","code":"SWY_ERR_NO_UPSTREAM",
+ * "message":"no upstream is available"}`. Upstream addresses are never in the body (they are in
+ * the `request:error` event and the stats).
+ */
+export function sendError(res: ServerResponse, error: SwitchyardError): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy()
+    return
+  }
+  const status = error.statusCode ?? 502
+  const body = JSON.stringify({ error: STATUS_CODES[status], code: error.code, message: publicMessage(error) })
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  })
+  res.end(body)
+}
+
+/** The message without upstream ids (which may be addresses). */
+function publicMessage(error: SwitchyardError): string {
+  switch (error.code) {
+    case 'SWY_ERR_UPSTREAM':
+      return 'the upstream failed to answer'
+    case 'SWY_ERR_UPSTREAM_TIMEOUT':
+      return 'the upstream did not answer in time'
+    case 'SWY_ERR_QUEUE_FULL':
+      return 'too many requests are waiting for the upstream'
+    case 'SWY_ERR_QUEUE_TIMEOUT':
+      return 'the request waited too long for the upstream'
+    default:
+      return error.message
+  }
+}

@@ -1,0 +1,127 @@
+import { PassiveHealth, type ResolvedPassiveOptions } from '@switchyard/health'
+import type { Candidate, UpstreamState } from '@switchyard/strategies'
+import PQueue from 'p-queue'
+import { Pool } from 'undici'
+import type { ResolvedOptions, ResolvedUpstream } from './options.js'
+
+/** Breaker states, as opossum names them. */
+export type BreakerState = 'closed' | 'open' | 'half-open'
+
+/** A read-only snapshot of one upstream, from `lb.upstreams`. */
+export interface UpstreamSnapshot {
+  readonly id: string
+  readonly url: string
+  readonly weight: number
+  readonly backup: boolean
+  /** `down: true` was configured: listed, never takes traffic. */
+  readonly down: boolean
+  readonly maxConnections: number
+  readonly state: UpstreamState
+  /** Why the upstream is in its state (`'max_fails'`, `'configured'`, `'removed'`…). */
+  readonly reason: string
+  readonly inFlight: number
+  /** Requests waiting in this upstream's queue. */
+  readonly queued: number
+  /** Attempts finished (answered or failed). */
+  readonly requests: number
+  /** Attempts that failed: connection errors, timeouts, and statuses in `passive.failOnStatus`. */
+  readonly failures: number
+  /** Moving average of response time (to the end of the body), ms; 0 before the first response. */
+  readonly ewmaMs: number
+  readonly breaker: BreakerState
+  /** Responses by status class. */
+  readonly responses: { readonly '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number }
+}
+
+/**
+ * Smoothing of `ewmaMs`: each response moves the average 10% of the way to its own latency, so
+ * about the last 10 responses weigh most. Latency-aware strategies keep their own, tuned average.
+ */
+const EWMA_ALPHA = 0.1
+
+/** One upstream: its pool, its counters and its health. The strategy sees it as a {@link Candidate}. */
+export class Upstream implements Candidate {
+  readonly id: string
+  readonly url: string
+  readonly origin: string
+  readonly weight: number
+  readonly backup: boolean
+  readonly configuredDown: boolean
+  readonly maxConnections: number
+  readonly index: number
+  state: UpstreamState
+  reason: string
+  inFlight = 0
+  ewmaMs = 0
+  requests = 0
+  failures = 0
+  readonly byClass = [0, 0, 0, 0, 0]
+  readonly pool: Pool
+  readonly passive: PassiveHealth
+  readonly queue: PQueue | undefined
+  recoverTimer: NodeJS.Timeout | undefined
+  /** Set by a draining `remove()`: called when the last in-flight request ends. */
+  onIdle: (() => void) | undefined
+
+  constructor(config: ResolvedUpstream, index: number, options: ResolvedOptions, passive: ResolvedPassiveOptions) {
+    this.id = config.id
+    this.url = config.url
+    this.origin = config.origin
+    this.weight = config.weight
+    this.backup = config.backup
+    this.configuredDown = config.down
+    this.maxConnections = config.maxConnections
+    this.index = index
+    this.state = config.down ? 'down' : 'up'
+    this.reason = config.down ? 'configured' : 'added'
+    const { timeouts } = options
+    const connect = options.pool.connect
+    this.pool = new Pool(config.origin, {
+      ...options.pool,
+      headersTimeout: timeouts.headers,
+      bodyTimeout: timeouts.body,
+      connect: typeof connect === 'function' ? connect : { ...connect, timeout: timeouts.connect },
+      ...(Number.isFinite(config.maxConnections) && options.pool.connections === undefined
+        ? { connections: config.maxConnections }
+        : {}),
+    })
+    this.passive = new PassiveHealth(passive)
+    this.queue = Number.isFinite(config.maxConnections)
+      ? new PQueue({ concurrency: config.maxConnections })
+      : undefined
+  }
+
+  /** True when a new request would exceed `maxConnections`. */
+  get isFull(): boolean {
+    return this.inFlight >= this.maxConnections
+  }
+
+  /** Records a finished attempt: latency and status class. */
+  record(latencyMs: number, status: number, failed: boolean): void {
+    this.requests++
+    if (failed) this.failures++
+    if (status >= 100) this.byClass[Math.min(4, Math.floor(status / 100) - 1)]!++
+    this.ewmaMs = this.ewmaMs === 0 ? latencyMs : this.ewmaMs + (latencyMs - this.ewmaMs) * EWMA_ALPHA
+  }
+
+  snapshot(): UpstreamSnapshot {
+    const c = this.byClass
+    return Object.freeze({
+      id: this.id,
+      url: this.url,
+      weight: this.weight,
+      backup: this.backup,
+      down: this.configuredDown,
+      maxConnections: this.maxConnections,
+      state: this.state,
+      reason: this.reason,
+      inFlight: this.inFlight,
+      queued: this.queue?.size ?? 0,
+      requests: this.requests,
+      failures: this.failures,
+      ewmaMs: Math.round(this.ewmaMs * 1000) / 1000,
+      breaker: 'closed' as const,
+      responses: Object.freeze({ '1xx': c[0]!, '2xx': c[1]!, '3xx': c[2]!, '4xx': c[3]!, '5xx': c[4]! }),
+    })
+  }
+}

@@ -1,0 +1,110 @@
+import { request } from 'undici'
+import { describe, expect, it } from 'vitest'
+import { startProxy } from '../../../test/helpers/balancer.js'
+import { get } from '../../../test/helpers/client.js'
+import { rawRequest, startUpstream } from '../../../test/helpers/upstream.js'
+import { roundRobin } from '@switchyard/strategies'
+
+describe('lb.handler as a reverse proxy', () => {
+  it('alternates between two backends (round robin)', async () => {
+    const a = await startUpstream({ name: 'a' })
+    const b = await startUpstream({ name: 'b' })
+    const { url } = await startProxy({ upstreams: [a.url, b.url], strategy: roundRobin({ random: () => 0 }) })
+    const names: string[] = []
+    for (let i = 0; i < 6; i++) names.push(((await get(url)).json() as { name: string }).name)
+    expect(names).toEqual(['a', 'b', 'a', 'b', 'a', 'b'])
+  })
+
+  it('follows weights 5,1,1 exactly: a a b a c a a', async () => {
+    const ups = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream({ name })))
+    const { url } = await startProxy({
+      upstreams: ups.map((u, i) => ({ url: u.url, weight: [5, 1, 1][i] })),
+      strategy: roundRobin({ random: () => 0 }),
+    })
+    let seq = ''
+    for (let i = 0; i < 14; i++) seq += ((await get(url)).json() as { name: string }).name
+    expect(seq).toBe('aabacaaaabacaa')
+  })
+
+  it('keeps method, path, query, status, body and multi-valued headers', async () => {
+    const up = await startUpstream({
+      handler: (req, res, self) => {
+        const body = self.requests.at(-1)!.body
+        res.statusCode = 201
+        res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; HttpOnly'])
+        res.setHeader('x-echo', `${req.method} ${req.url} ${body}`)
+        res.end('created')
+      },
+    })
+    const { url } = await startProxy({ upstreams: [up.url] })
+    const res = await get(`${url}/items/7?x=1&y=%20z`, { method: 'PATCH', body: 'payload' })
+    expect(res.status).toBe(201)
+    expect(res.text).toBe('created')
+    expect(res.headers['x-echo']).toBe('PATCH /items/7?x=1&y=%20z payload')
+    expect(res.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; HttpOnly'])
+  })
+
+  it('strips hop-by-hop headers both ways, including those named in Connection', async () => {
+    const up = await startUpstream({
+      handler: (_req, res) => {
+        res.writeHead(200, {
+          connection: 'keep-alive, x-upstream-secret',
+          'x-upstream-secret': 'hidden',
+          'keep-alive': 'timeout=5',
+          'x-kept': 'yes',
+        })
+        res.end('ok')
+      },
+    })
+    const { url } = await startProxy({ upstreams: [up.url] })
+    const head = await rawRequest(
+      url,
+      'GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Client-Secret\r\nX-Client-Secret: s\r\n' +
+        'Keep-Alive: 5\r\nTE: trailers\r\nProxy-Connection: x\r\nX-Kept: 1\r\n\r\n',
+    )
+    expect(head).toMatch(/^HTTP\/1.1 200/)
+    expect(head.toLowerCase()).not.toContain('x-upstream-secret')
+    expect(head.toLowerCase()).toContain('x-kept: yes')
+    const seen = up.requests[0]!.headers
+    expect(seen['x-client-secret']).toBeUndefined()
+    expect(seen['keep-alive']).toBeUndefined()
+    expect(seen.te).toBeUndefined()
+    expect(seen['proxy-connection']).toBeUndefined()
+    expect(seen['x-kept']).toBe('1')
+  })
+
+  it('sets X-Forwarded-For/-Proto/-Host and Forwarded, appending to what the client sent', async () => {
+    const up = await startUpstream()
+    const { url } = await startProxy({ upstreams: [up.url] })
+    await get(url, { headers: { 'x-forwarded-for': '203.0.113.9', host: 'shop.example', 'x-forwarded-proto': 'https' } })
+    const h = up.requests[0]!.headers
+    expect(h['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1')
+    expect(h['x-forwarded-proto']).toBe('http')
+    expect(h['x-forwarded-host']).toBe('shop.example')
+    expect(h.host).toBe('shop.example')
+    expect(h.forwarded).toBe('for=127.0.0.1;proto=http;host="shop.example"')
+  })
+
+  it('sends the upstream host when preserveHost is false, and no forwarding headers when xForwarded is false', async () => {
+    const up = await startUpstream()
+    const { url } = await startProxy({ upstreams: [up.url], preserveHost: false, xForwarded: false })
+    await get(url, { headers: { host: 'shop.example', 'x-forwarded-for': '203.0.113.9' } })
+    const h = up.requests[0]!.headers
+    expect(h.host).toBe(`127.0.0.1:${up.port}`)
+    expect(h['x-forwarded-for']).toBe('203.0.113.9')
+    expect(h.forwarded).toBeUndefined()
+  })
+
+  it('streams a chunked request body through', async () => {
+    const up = await startUpstream({
+      handler: (_req, res, self) => res.end(String(self.requests.at(-1)!.body.length)),
+    })
+    const { url } = await startProxy({ upstreams: [up.url] })
+    async function* chunks() {
+      for (let i = 0; i < 100; i++) yield Buffer.alloc(1000, 97)
+    }
+    const res = await request(url, { method: 'POST', body: chunks() })
+    expect(await res.body.text()).toBe('100000')
+    expect(up.requests[0]!.headers['transfer-encoding']).toBe('chunked')
+  })
+})

@@ -1,0 +1,7 @@
+export {
+  PassiveHealth,
+  PASSIVE_DEFAULTS,
+  normalizePassive,
+  type PassiveOptions,
+  type ResolvedPassiveOptions,
+} from './passive.js'

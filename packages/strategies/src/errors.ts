@@ -1,0 +1,58 @@
+/**
+ * The error classes every Switchyard package builds on. They live in the lowest package so that
+ * the core, health and guard packages share one base class.
+ *
+ * Match errors on `code`, which never changes once shipped. `instanceof` also works across two
+ * installed copies of the package, because classes are branded with a `Symbol.for` key.
+ */
+
+const kBrand = Symbol.for('switchyard.error')
+
+/** Options accepted by every Switchyard error. */
+export interface SwitchyardErrorOptions {
+  /** The error that caused this one (an undici or socket error, say). */
+  cause?: unknown
+  /** The option path at fault, for option errors: `upstreams[1].weight`. */
+  field?: string
+  /** The HTTP status the proxy handler answers with for this error. */
+  statusCode?: number
+}
+
+/**
+ * Base class of every error Switchyard throws or reports.
+ *
+ * @example
+ * try { createBalancer({ upstreams: [] }) } catch (err) {
+ *   if (err instanceof SwitchyardError && err.code === 'SWY_ERR_INVALID_OPTION') console.error(err.field)
+ * }
+ */
+export class SwitchyardError extends Error {
+  /** Stable code, `SWY_ERR_<WHAT>`. */
+  static readonly code: string = 'SWY_ERR_GENERIC'
+  readonly code: string
+  readonly field: string | undefined
+  readonly statusCode: number | undefined
+  declare readonly [kBrand]: true
+
+  constructor(message: string, options: SwitchyardErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = (new.target as typeof SwitchyardError).code
+    this.field = options.field
+    this.statusCode = options.statusCode
+    Object.defineProperty(this, kBrand, { value: true })
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (value === null || typeof value !== 'object' || (value as Record<symbol, unknown>)[kBrand] !== true) {
+      return false
+    }
+    // The base class matches every branded error; a subclass matches its own code.
+    return this === SwitchyardError || (value as SwitchyardError).code === this.code
+  }
+}
+
+/** An option is missing, of the wrong type, out of range, or unknown. Thrown at creation time. */
+export class InvalidOptionError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_INVALID_OPTION'
+}

@@ -1,0 +1,26 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
+
+// Tests import packages by their npm names; these aliases point them at the sources, so no test
+// needs a build.
+const alias = {
+  '@switchyard/strategies': src('strategies'),
+  '@switchyard/health': src('health'),
+  '@switchyard/core': src('core'),
+}
+
+export default defineConfig({
+  test: {
+    projects: [
+      { resolve: { alias }, test: { name: 'strategies', include: ['packages/strategies/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { name: 'health', include: ['packages/health/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { name: 'e2e', include: ['test/**/*.test.ts'] } },
+    ],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+  },
+})
