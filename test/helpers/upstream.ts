@@ -12,6 +12,8 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders
   rawHeaders: string[]
   body: string
+  /** Bytes of body received, recorded or not. */
+  bodyLength: number
 }
 
 export interface TestUpstreamOptions {
@@ -96,7 +98,9 @@ export class TestUpstream {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     this.hits++
     const chunks: Buffer[] = []
+    let bodyLength = 0
     req.on('data', (c: Buffer) => {
+      bodyLength += c.length
       if (this.#recordBodies) chunks.push(c)
     })
     res.once('close', () => {
@@ -109,6 +113,7 @@ export class TestUpstream {
         headers: req.headers,
         rawHeaders: req.rawHeaders,
         body: Buffer.concat(chunks).toString(),
+        bodyLength,
       })
     }
     switch (this.mode) {

@@ -1,0 +1,86 @@
+import { roundRobin } from '@switchyard/strategies'
+import { Agent, fetch, interceptors, request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { createBalancer } from '@switchyard/core'
+import { deadPort, startUpstream } from '../../../test/helpers/upstream.js'
+
+function balancer(options: Parameters<typeof createBalancer>[0]) {
+  const lb = createBalancer(options)
+  onTestFinished(() => lb.close({ timeout: 1_000 }))
+  return lb
+}
+
+describe('lb.dispatcher', () => {
+  it('balances undici.request over the upstreams, replacing the origin', async () => {
+    const a = await startUpstream({ name: 'a' })
+    const b = await startUpstream({ name: 'b' })
+    const lb = balancer({ upstreams: [a.url, b.url], strategy: roundRobin({ random: () => 0 }) })
+    const names: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const res = await request('http://any.invalid/users?page=2', { dispatcher: lb.dispatcher })
+      const body = (await res.body.json()) as { name: string; url: string }
+      expect(body.url).toBe('/users?page=2')
+      names.push(body.name)
+    }
+    expect(names).toEqual(['a', 'b', 'a', 'b'])
+  })
+
+  it('balances fetch, with request bodies', async () => {
+    const a = await startUpstream({ handler: (_req, res, self) => res.end(`a:${self.requests.at(-1)!.body}`) })
+    const b = await startUpstream({ handler: (_req, res, self) => res.end(`b:${self.requests.at(-1)!.body}`) })
+    const lb = balancer({ upstreams: [a.url, b.url], strategy: roundRobin({ random: () => 0 }) })
+    const texts = []
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch('http://service/orders', { method: 'POST', body: `n=${i}`, dispatcher: lb.dispatcher })
+      texts.push(await res.text())
+    }
+    expect(texts).toEqual(['a:n=0', 'b:n=1'])
+  })
+
+  it('retries a refused connection on another upstream', async () => {
+    const ok = await startUpstream({ name: 'ok' })
+    const lb = balancer({
+      upstreams: [`http://127.0.0.1:${await deadPort()}`, ok.url],
+      strategy: roundRobin({ random: () => 0 }),
+    })
+    const res = await request('http://x/', { dispatcher: lb.dispatcher })
+    expect(res.statusCode).toBe(200)
+    await res.body.text()
+    expect(lb.stats().retries).toBe(1)
+  })
+
+  it('rejects with a SwitchyardError code when nothing can serve', async () => {
+    const lb = balancer({ upstreams: [`http://127.0.0.1:${await deadPort()}`] })
+    await expect(request('http://x/', { dispatcher: lb.dispatcher })).rejects.toMatchObject({ code: 'SWY_ERR_UPSTREAM' })
+    await expect(fetch('http://x/', { dispatcher: lb.dispatcher })).rejects.toThrow(TypeError)
+  })
+
+  it('lets the caller abort while the upstream is slow', async () => {
+    const slow = await startUpstream({ mode: 'hang' })
+    const lb = balancer({ upstreams: [slow.url] })
+    const ac = new AbortController()
+    const pending = request('http://x/', { dispatcher: lb.dispatcher, signal: ac.signal })
+    await expect.poll(() => slow.hits).toBe(1)
+    ac.abort()
+    await expect(pending).rejects.toThrow()
+    await expect.poll(() => slow.aborted).toBe(1)
+    await expect.poll(() => lb.stats().active).toBe(0)
+  })
+
+  it('works under composed interceptors (handlers on the newer undici API)', async () => {
+    const up = await startUpstream({ name: 'composed' })
+    const lb = balancer({ upstreams: [up.url] })
+    const dispatcher = lb.dispatcher.compose(interceptors.dump({ maxSize: 1024 }))
+    const res = await request('http://x/', { dispatcher })
+    expect(res.statusCode).toBe(200)
+    await res.body.text()
+    expect(up.hits).toBe(1)
+  })
+
+  it('is an undici Dispatcher usable where an Agent is', async () => {
+    const { Dispatcher } = await import('undici')
+    const lb = balancer({ upstreams: ['http://127.0.0.1:1'] })
+    expect(lb.dispatcher).toBeInstanceOf(Dispatcher)
+    expect(new Agent()).toBeInstanceOf(Dispatcher)
+  })
+})
