@@ -20,6 +20,9 @@ export default defineConfig({
       { resolve: { alias }, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'e2e', include: ['test/**/*.test.ts'] } },
     ],
+    // On CI, also write vitest's JSON report: .ci/run prints its summary line from it.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.ci/vitest-results.json' },
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },

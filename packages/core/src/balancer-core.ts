@@ -125,7 +125,7 @@ export class BalancerCore {
       list = this.#backups
       u = this.strategy.pick(list, ex) as Upstream | undefined
     }
-    if (u !== undefined && u.isFull) return this.#pickWithRoom(list, u, ex) ?? u
+    if (u?.isFull) return this.#pickWithRoom(list, u!, ex) ?? u
     return u
   }
 

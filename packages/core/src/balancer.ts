@@ -52,13 +52,6 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: 
 
 type Listener<E extends keyof BalancerEvents> = (payload: BalancerEvents[E]) => void
 
-/** The balancer's typed events (see {@link BalancerEvents}). */
-export interface Balancer {
-  on<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this
-  once<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this
-  off<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this
-}
-
 /**
  * An in-process load balancer over a set of upstreams. Made by {@link createBalancer}.
  */
@@ -92,6 +85,21 @@ export class Balancer extends EventEmitter {
       new ProxyExchange(core, req, res).start()
     }
     this.dispatcher = new BalancedDispatcher(core, () => this.close())
+  }
+
+  /** Listens to a balancer event (see {@link BalancerEvents}). */
+  override on<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this {
+    return super.on(event, listener)
+  }
+
+  /** Listens to the next one of a balancer event. */
+  override once<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this {
+    return super.once(event, listener)
+  }
+
+  /** Stops listening. */
+  override off<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this {
+    return super.off(event, listener)
   }
 
   /** Snapshots of every upstream, in the order they were given or added. */

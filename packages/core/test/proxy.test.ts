@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { startProxy } from '../../../test/helpers/balancer.js'
@@ -103,7 +104,7 @@ describe('lb.handler as a reverse proxy', () => {
     async function* chunks() {
       for (let i = 0; i < 100; i++) yield Buffer.alloc(1000, 97)
     }
-    const res = await request(url, { method: 'POST', body: chunks() })
+    const res = await request(url, { method: 'POST', body: Readable.from(chunks()) })
     expect(await res.body.text()).toBe('100000')
     expect(up.requests[0]!.headers['transfer-encoding']).toBe('chunked')
   })

@@ -48,6 +48,7 @@ export class SwitchyardError extends Error {
       return false
     }
     // The base class matches every branded error; a subclass matches its own code.
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof was asked about
     return this === SwitchyardError || (value as SwitchyardError).code === this.code
   }
 }

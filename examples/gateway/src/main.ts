@@ -1,0 +1,50 @@
+import cluster from 'node:cluster'
+import { loadConfig, startDemoBackends, startGateway } from './index.js'
+
+/**
+ * `pnpm start`: the seed's nginx in front of two Flask apps, as one Node process. With WORKERS > 1
+ * the primary starts the demo backends (if any) and forks workers that share the port.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig()
+  if (config.workers > 1 && cluster.isPrimary) {
+    if (config.upstreams.length === 0) {
+      const demo = await startDemoBackends()
+      process.env.UPSTREAMS = demo.urls.join(',')
+      console.log(`demo backends: ${demo.urls.join(', ')}`)
+    }
+    for (let i = 0; i < config.workers; i++) cluster.fork()
+    console.log(`switchyard gateway: ${config.workers} workers on http://localhost:${config.port}`)
+    const stop = () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM')
+      setTimeout(() => process.exit(0), 5_000).unref()
+      cluster.on('exit', () => {
+        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
+      })
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    return
+  }
+  const gateway = await startGateway(config)
+  if (cluster.isPrimary) {
+    const ups = gateway.lb.upstreams.map((u) => u.url).join(', ')
+    console.log(`switchyard gateway listening on ${gateway.url}`)
+    console.log(`  upstreams: ${ups}  strategy: ${gateway.lb.stats().strategy}`)
+    console.log(`  try: curl ${gateway.url}   (run it twice: the backend alternates)`)
+  }
+  const stop = () => {
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+main().catch((err: unknown) => {
+  const e = err as { code?: string; message?: string }
+  console.error(`switchyard gateway: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}`)
+  process.exit(1)
+})

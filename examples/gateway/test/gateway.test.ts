@@ -1,0 +1,50 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { loadConfig, startGateway } from '../src/index.js'
+
+async function body(url: string): Promise<{ message: string; backend: string }> {
+  const res = await request(url)
+  return (await res.body.json()) as { message: string; backend: string }
+}
+
+describe('examples/gateway', () => {
+  it('starts two hello-world backends and alternates between them', async () => {
+    const gw = await startGateway({ ...loadConfig([], {}), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => gw.close())
+    const url = `http://127.0.0.1:${gw.port}/`
+    const seen = [await body(url), await body(url), await body(url), await body(url)]
+    expect(seen.every((b) => b.message === 'Hello, World!')).toBe(true)
+    const backends = seen.map((b) => b.backend)
+    expect(new Set(backends)).toEqual(new Set(['backend-1', 'backend-2']))
+    expect(backends[0]).not.toBe(backends[1])
+    expect(backends[2]).toBe(backends[0])
+  })
+
+  it('fronts real backends from UPSTREAMS, and takes PORT and STRATEGY from the environment', async () => {
+    const demo = await startGateway({ ...loadConfig([], {}), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => demo.close())
+    const env = { UPSTREAMS: demo.lb.upstreams.map((u) => u.url).join(','), PORT: '0', STRATEGY: 'roundRobin' }
+    const config = loadConfig([], env)
+    expect(config.port).toBe(0)
+    const gw = await startGateway({ ...config, host: '127.0.0.1' })
+    onTestFinished(() => gw.close())
+    expect(gw.backends).toHaveLength(0)
+    expect((await body(`http://127.0.0.1:${gw.port}/`)).message).toBe('Hello, World!')
+  })
+
+  it('reads a config file, with the environment overriding it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-'))
+    const file = join(dir, 'gateway.json')
+    writeFileSync(file, JSON.stringify({ port: 9000, upstreams: ['http://127.0.0.1:5000'], strategy: 'roundRobin', workers: 2, balancer: { retry: { attempts: 2 } } }))
+    const config = loadConfig(['--config', file], { PORT: '9100' })
+    expect(config).toMatchObject({ port: 9100, upstreams: ['http://127.0.0.1:5000'], workers: 2, balancer: { retry: { attempts: 2 } } })
+  })
+
+  it('rejects an unknown strategy name with the list of known ones', async () => {
+    await expect(startGateway({ ...loadConfig([], { STRATEGY: 'fastest' }), port: 0 })).rejects.toThrow(/strategy must be one of roundRobin/)
+    expect(() => loadConfig([], { PORT: 'eighty' })).toThrow(/PORT must be an integer/)
+  })
+})

@@ -1,0 +1,39 @@
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { createBalancer } from '@switchyard/core'
+import express from 'express'
+import { request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { startUpstream } from './helpers/upstream.js'
+
+describe('Express', () => {
+  it('mounts lb.handler as middleware beside the app’s own routes', async () => {
+    const a = await startUpstream({ name: 'a' })
+    const b = await startUpstream({ name: 'b' })
+    const lb = createBalancer({ upstreams: [a.url, b.url] })
+    const app = express()
+    app.get('/healthz', (_req, res) => {
+      res.send('ok')
+    })
+    app.use('/api', lb.handler)
+    const server = app.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    onTestFinished(async () => {
+      server.closeAllConnections()
+      server.close()
+      await lb.close()
+    })
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const health = await request(`${base}/healthz`)
+    expect(await health.body.text()).toBe('ok')
+    const names = new Set<string>()
+    for (let i = 0; i < 4; i++) {
+      const res = await request(`${base}/api/users?id=3`)
+      const body = (await res.body.json()) as { name: string; url: string }
+      expect(body.url).toBe('/users?id=3')
+      names.add(body.name)
+    }
+    expect(names).toEqual(new Set(['a', 'b']))
+    expect(a.hits + b.hits).toBe(4)
+  })
+})
