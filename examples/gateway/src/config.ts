@@ -17,6 +17,11 @@ export interface GatewayConfig {
   balancer: Omit<BalancerOptions, 'upstreams' | 'strategy'>
   /** Cluster workers. Default 1 (no cluster). */
   workers: number
+  /**
+   * A path that answers the balancer's stats and the process's memory as JSON instead of being
+   * proxied (like nginx `stub_status`). Off by default: the gateway proxies every path.
+   */
+  statsPath?: string | undefined
 }
 
 /** The strategy factory names of shared/DESIGN.md; those the installed package has can be named. */
@@ -60,7 +65,7 @@ function positiveInt(value: string, name: string): number {
 
 /**
  * Reads the config: defaults, then the file named by `--config` (or `GATEWAY_CONFIG`), then the
- * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`), each overriding the one before.
+ * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `STATS_PATH`), each overriding the one before.
  */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const config: GatewayConfig = { port: 8080, upstreams: [], strategy: { name: 'roundRobin' }, balancer: {}, workers: 1 }
@@ -75,11 +80,13 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw.strategy !== undefined) config.strategy = typeof raw.strategy === 'string' ? { name: raw.strategy } : raw.strategy
     if (raw.balancer !== undefined) config.balancer = raw.balancer
     if (raw.workers !== undefined) config.workers = positiveInt(String(raw.workers), 'workers')
+    if (raw.statsPath !== undefined) config.statsPath = raw.statsPath
   }
   if (env.PORT) config.port = positiveInt(env.PORT, 'PORT')
   if (env.HOST) config.host = env.HOST
   if (env.UPSTREAMS) config.upstreams = env.UPSTREAMS.split(',').map((u) => u.trim()).filter(Boolean)
   if (env.STRATEGY) config.strategy = { name: env.STRATEGY }
+  if (env.STATS_PATH) config.statsPath = env.STATS_PATH
   if (env.WORKERS) config.workers = Math.max(1, positiveInt(env.WORKERS, 'WORKERS'))
   return config
 }

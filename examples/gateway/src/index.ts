@@ -39,7 +39,17 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     upstreams = demo.urls
   }
   const lb = createBalancer({ ...config.balancer, upstreams, strategy: makeStrategy(config.strategy) })
-  const server = http.createServer(lb.handler)
+  const { statsPath } = config
+  const server = http.createServer(
+    statsPath === undefined
+      ? lb.handler
+      : (req, res) => {
+          if (req.url !== statsPath) return lb.handler(req, res)
+          const body = JSON.stringify({ stats: lb.stats(), process: process.memoryUsage() })
+          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+          res.end(body)
+        },
+  )
   server.keepAliveTimeout = 65_000 // nginx keepalive_timeout is 75 s; stay above common client pools
   server.listen(config.port, config.host)
   await once(server, 'listening')

@@ -35,6 +35,17 @@ describe('examples/gateway', () => {
     expect((await body(`http://127.0.0.1:${gw.port}/`)).message).toBe('Hello, World!')
   })
 
+  it('answers stats on STATS_PATH and proxies every other path', async () => {
+    const gw = await startGateway({ ...loadConfig([], { STATS_PATH: '/__switchyard' }), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => gw.close())
+    await body(`http://127.0.0.1:${gw.port}/`)
+    const res = await request(`http://127.0.0.1:${gw.port}/__switchyard`)
+    const stats = (await res.body.json()) as { stats: { requests: number; upstreams: unknown[] }; process: { rss: number } }
+    expect(stats.stats.requests).toBe(1)
+    expect(stats.stats.upstreams).toHaveLength(2)
+    expect(stats.process.rss).toBeGreaterThan(0)
+  })
+
   it('reads a config file, with the environment overriding it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-'))
     const file = join(dir, 'gateway.json')

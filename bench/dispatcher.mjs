@@ -1,0 +1,49 @@
+// The dispatcher path, in one pinned process: `undici.request` with 64 callers for N seconds,
+// through lb.dispatcher or through bare undici Pools (round robin), to the same upstreams.
+// Prints one JSON line: { rps, cpuUsPerReq, requests, errors }.
+import { createBalancer } from '@switchyard/core'
+import { Pool, request } from 'undici'
+
+const [mode, upstreamList, seconds = '5', concurrency = '64'] = process.argv.slice(2)
+const upstreams = upstreamList.split(',')
+let dispatch
+let close
+if (mode === 'switchyard') {
+  const lb = createBalancer({ upstreams })
+  dispatch = () => lb.dispatcher
+  close = () => lb.close()
+} else {
+  const pools = upstreams.map((u) => new Pool(u))
+  let next = 0
+  dispatch = () => pools[next++ % pools.length]
+  close = () => Promise.all(pools.map((p) => p.close()))
+}
+
+async function drive(ms) {
+  let requests = 0
+  let errors = 0
+  const until = performance.now() + ms
+  const worker = async () => {
+    while (performance.now() < until) {
+      try {
+        const res = await request('http://service/', { dispatcher: dispatch() })
+        await res.body.dump()
+        if (res.statusCode !== 200) errors++
+      } catch {
+        errors++
+      }
+      requests++
+    }
+  }
+  await Promise.all(Array.from({ length: Number(concurrency) }, worker))
+  return { requests, errors }
+}
+
+await drive(Math.min(1_000, Number(seconds) * 200)) // warm-up
+const cpu0 = process.cpuUsage()
+const t0 = performance.now()
+const { requests, errors } = await drive(Number(seconds) * 1_000)
+const elapsed = (performance.now() - t0) / 1_000
+const cpu = process.cpuUsage(cpu0)
+await close()
+console.log(JSON.stringify({ rps: requests / elapsed, cpuUsPerReq: (cpu.user + cpu.system) / requests, requests, errors }))

@@ -1,0 +1,373 @@
+// `pnpm bench`: Switchyard against nginx, the Node peers and direct-to-backend, in one run.
+//
+// Setup (the issue's): loopback backends and the load generator on one core, the proxy under test
+// alone on the other (taskset), 64 and 256 keep-alive connections, rounds interleaved, medians.
+// Reported: req/s, p50, p99, proxy CPU µs per request (from /proc), peak RSS, and ratios to nginx
+// and to the bare-undici floor. Results go to bench/RESULTS.md (bench/results/latest.json always).
+//
+//   pnpm bench                      full run (about 15 minutes)
+//   pnpm bench -- --quick           1 s per case, 1 round: only checks that every case still runs
+//   pnpm bench -- --only nginx,switchyard --scenarios tiny
+//   pnpm bench -- --soak            1 000 000 requests through the gateway; RSS and heap growth
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { load, tool } from './lib/load.mjs'
+import { ensureNginx, nginxArgs, nginxVersion } from './lib/nginx.mjs'
+import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url))
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    scenarios: { type: 'string' },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    'soak-requests': { type: 'string', default: '1000000' },
+  },
+})
+const quick = flags.quick
+const rounds = Number(flags.rounds ?? (quick ? 1 : 3))
+const seconds = Number(flags.seconds ?? (quick ? 1 : 5))
+const warmupSeconds = quick ? 0.5 : 1
+const twoCores = os.cpus().length >= 2
+const PROXY_CORE = twoCores ? 0 : undefined
+const LOAD_CORE = twoCores ? 1 : undefined
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+function pinned(core, cmd, args, env = {}) {
+  const full = core === undefined ? [cmd, ...args] : ['taskset', '-c', String(core), cmd, ...args]
+  const child = spawn(full[0], full.slice(1), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let log = ''
+  child.stdout.on('data', (d) => {
+    log += d
+  })
+  child.stderr.on('data', (d) => {
+    log += d
+  })
+  child.log = () => log
+  return child
+}
+
+async function freePort() {
+  const s = net.createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => s.once('listening', r))
+  const { port } = s.address()
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+async function waitForHttp(port, child, timeoutMs = 15_000) {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`exited early:\n${child.log()}`)
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/`)
+      await res.arrayBuffer()
+      if (res.status < 500) return
+    } catch {}
+    await sleep(100)
+  }
+  throw new Error(`not listening on ${port} after ${timeoutMs} ms:\n${child.log()}`)
+}
+
+async function stop(child) {
+  if (!child || child.exitCode !== null) return
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGTERM')
+  const t = setTimeout(() => child.kill('SIGKILL'), 3_000)
+  await exited
+  clearTimeout(t)
+}
+
+// --- backends -----------------------------------------------------------------------------------
+const backends = pinned(LOAD_CORE, process.execPath, [here('./backends.mjs'), 'a', 'b', 'fast', 'slow:20'])
+const { ports, control } = await new Promise((resolve, reject) => {
+  backends.stdout.on('data', () => {
+    const line = backends.log().split('\n').find((l) => l.startsWith('{'))
+    if (line) resolve(JSON.parse(line))
+  })
+  backends.once('exit', () => reject(new Error(`backends exited: ${backends.log()}`)))
+})
+const url = (p) => `http://127.0.0.1:${p}`
+const NORMAL = [url(ports[0]), url(ports[1])]
+const SLOW = [url(ports[2]), url(ports[3])] // the second answers 20 ms later
+const hits = async (reset = false) =>
+  (await (await fetch(`http://127.0.0.1:${control}/`, { method: reset ? 'POST' : 'GET' })).json())
+
+// --- proxies ------------------------------------------------------------------------------------
+const nginxBin = ensureNginx()
+const gateway = here('../examples/gateway/dist/main.js')
+const node = process.execPath
+
+/** Each proxy: start(port, upstreams) → child process, or null for direct-to-backend. */
+const PROXIES = [
+  { name: 'direct', direct: true },
+  nginxBin && { name: 'nginx', start: (port, ups) => pinned(PROXY_CORE, nginxBin, nginxArgs({ port, upstreams: ups })) },
+  { name: 'undici-bare', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/undici-bare.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
+  { name: 'http-proxy', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/http-proxy.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
+  { name: 'fastify-http-proxy', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/fastify-proxy.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
+  { name: 'switchyard', start: (port, ups, strategy = 'roundRobin') => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), STRATEGY: strategy, WORKERS: '1' }) },
+  { name: 'switchyard-2-workers', start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '2' }) },
+].filter(Boolean)
+
+const SCENARIOS = [
+  { name: 'tiny', path: '/', connections: [64, 256], upstreams: NORMAL },
+  { name: '64k', path: '/64k', connections: [64, 256], upstreams: NORMAL },
+  { name: 'upload-1m', path: '/', uploadBytes: 1024 * 1024, connections: [64], upstreams: NORMAL, skip: ['direct'] },
+  { name: 'slow-backend', path: '/', connections: [64], upstreams: SLOW, balancing: true },
+]
+
+const only = flags.only?.split(',')
+const onlyScenarios = flags.scenarios?.split(',')
+
+/** The variants a scenario runs: every proxy, plus the balancing variants for the slow backend. */
+function variants(scenario) {
+  let list = PROXIES.filter((p) => !scenario.skip?.includes(p.name))
+  if (scenario.balancing) {
+    list = list.filter((p) => p.name !== 'direct' && p.name !== 'switchyard-2-workers')
+    if (nginxBin) list.push({ name: 'nginx-least_conn', start: (port, ups) => pinned(PROXY_CORE, nginxBin, nginxArgs({ port, upstreams: ups, leastConn: true })) })
+    const sw = PROXIES.find((p) => p.name === 'switchyard')
+    for (const strategy of ['leastConnections', 'peakEwma', 'powerOfTwo']) {
+      list.push({ name: `switchyard-${strategy}`, start: (port, ups) => sw.start(port, ups, strategy), strategy })
+    }
+  }
+  return only ? list.filter((p) => only.some((o) => p.name === o || p.name.startsWith(`${o}-`))) : list
+}
+
+async function measure(proxy, scenario, connections) {
+  let child
+  let target
+  if (proxy.direct) {
+    target = `${scenario.upstreams[0]}${scenario.path}`
+  } else {
+    const port = await freePort()
+    child = proxy.start(port, scenario.upstreams)
+    try {
+      await waitForHttp(port, child)
+    } catch (err) {
+      await stop(child)
+      return { skipped: String(err.message).split('\n')[0] }
+    }
+    target = `http://127.0.0.1:${port}${scenario.path}`
+  }
+  const opts = { url: target, connections, uploadBytes: scenario.uploadBytes, core: LOAD_CORE }
+  await load({ ...opts, seconds: warmupSeconds })
+  const pids = child ? family(child.pid) : []
+  if (scenario.balancing) await hits(true)
+  const cpu0 = cpuMicros(pids)
+  const r = await load({ ...opts, seconds })
+  const cpu = cpuMicros(pids) - cpu0
+  const share = scenario.balancing ? await hits() : undefined
+  const rss = child ? peakRssMb(family(child.pid)) : Number.NaN
+  await stop(child)
+  return {
+    ...r,
+    cpuUsPerReq: child && r.requests ? cpu / r.requests : Number.NaN,
+    rssMb: rss,
+    fastShare: share ? share[2] / Math.max(1, share[2] + share[3]) : undefined,
+  }
+}
+
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
+  return v.length ? v[Math.floor((v.length - 1) / 2)] : Number.NaN
+}
+
+async function runMatrix() {
+  const cases = []
+  for (const scenario of SCENARIOS) {
+    if (onlyScenarios && !onlyScenarios.includes(scenario.name)) continue
+    for (const connections of scenario.connections) {
+      for (const proxy of variants(scenario)) cases.push({ scenario, connections, proxy, runs: [] })
+    }
+  }
+  for (let round = 1; round <= rounds; round++) {
+    for (const c of cases) {
+      const r = await measure(c.proxy, c.scenario, c.connections)
+      c.runs.push(r)
+      const label = `${c.scenario.name}/${c.connections}/${c.proxy.name}`
+      console.log(
+        r.skipped
+          ? `round ${round} ${label}: skipped (${r.skipped})`
+          : `round ${round} ${label}: ${Math.round(r.rps)} req/s p99 ${r.p99.toFixed(2)} ms cpu ${r.cpuUsPerReq.toFixed(1)} µs/req${r.errors ? ` errors ${r.errors}` : ''}`,
+      )
+    }
+  }
+  return cases.map((c) => {
+    const ok = c.runs.filter((r) => !r.skipped)
+    return {
+      scenario: c.scenario.name,
+      connections: c.connections,
+      proxy: c.proxy.name,
+      skipped: ok.length === 0 ? c.runs[0]?.skipped : undefined,
+      rps: median(ok.map((r) => r.rps)),
+      p50: median(ok.map((r) => r.p50)),
+      p99: median(ok.map((r) => r.p99)),
+      cpuUsPerReq: median(ok.map((r) => r.cpuUsPerReq)),
+      rssMb: ok.some((r) => Number.isFinite(r.rssMb)) ? Math.max(...ok.map((r) => r.rssMb).filter(Number.isFinite)) : Number.NaN,
+      errors: ok.reduce((n, r) => n + r.errors, 0),
+      fastShare: median(ok.map((r) => r.fastShare ?? Number.NaN)),
+    }
+  })
+}
+
+async function runDispatcher() {
+  const out = {}
+  for (let round = 1; round <= rounds; round++) {
+    for (const mode of ['pool', 'switchyard']) {
+      const child = pinned(PROXY_CORE, node, [here('./dispatcher.mjs'), mode, NORMAL.join(','), String(seconds), '64'])
+      await new Promise((r) => child.once('exit', r))
+      const line = child.log().trim().split('\n').at(-1)
+      try {
+        ;(out[mode] ??= []).push(JSON.parse(line))
+      } catch {
+        console.log(`dispatcher ${mode}: ${child.log()}`)
+      }
+    }
+  }
+  const summary = (m) => ({ rps: median((out[m] ?? []).map((r) => r.rps)), cpuUsPerReq: median((out[m] ?? []).map((r) => r.cpuUsPerReq)), errors: (out[m] ?? []).reduce((n, r) => n + r.errors, 0) })
+  return { pool: summary('pool'), switchyard: summary('switchyard') }
+}
+
+// --- soak ---------------------------------------------------------------------------------------
+async function runSoak(total) {
+  const port = await freePort()
+  const child = pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: NORMAL.join(','), STATS_PATH: '/__switchyard' })
+  await waitForHttp(port, child)
+  const sample = async () => (await (await fetch(`http://127.0.0.1:${port}/__switchyard`)).json()).process
+  let done = 0
+  const samples = []
+  const warmup = Math.min(100_000, total / 10)
+  while (done < total) {
+    const r = await load({ url: `http://127.0.0.1:${port}/`, connections: 64, seconds: quick ? 1 : 10, core: LOAD_CORE })
+    done += r.requests
+    const s = await sample()
+    samples.push({ requests: done, rssMb: s.rss / 1048576, heapMb: s.heapUsed / 1048576 })
+    console.log(`soak: ${done} requests, rss ${(s.rss / 1048576).toFixed(1)} MB, heap ${(s.heapUsed / 1048576).toFixed(1)} MB`)
+  }
+  await stop(child)
+  const after = samples.filter((s) => s.requests >= warmup)
+  const first = after.slice(0, 3)
+  const last = after.slice(-3)
+  const growth = (key) => median(last.map((s) => s[key])) / median(first.map((s) => s[key])) - 1
+  return { requests: done, samples, rssGrowth: growth('rssMb'), heapGrowth: growth('heapMb') }
+}
+
+// --- report -------------------------------------------------------------------------------------
+const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—')
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? (a / b).toFixed(2) : '—')
+
+function table(results) {
+  const rows = [
+    '| scenario | conns | proxy | req/s | p50 ms | p99 ms | proxy CPU µs/req | peak RSS MB | req/s vs nginx | CPU vs bare undici | p99 vs nginx | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ]
+  for (const r of results) {
+    const peer = (name) => results.find((x) => x.scenario === r.scenario && x.connections === r.connections && x.proxy === name)
+    const ng = peer('nginx')
+    const bare = peer('undici-bare')
+    const share = Number.isFinite(r.fastShare) ? ` (fast: ${(r.fastShare * 100).toFixed(0)}%)` : ''
+    rows.push(
+      r.skipped
+        ? `| ${r.scenario} | ${r.connections} | ${r.proxy} | skipped: ${r.skipped} | | | | | | | | |`
+        : `| ${r.scenario} | ${r.connections} | ${r.proxy}${share} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpuUsPerReq, 1)} | ${fmt(r.rssMb, 1)} | ${ratio(r.rps, ng?.rps)} | ${ratio(r.cpuUsPerReq, bare?.cpuUsPerReq)} | ${ratio(r.p99, ng?.p99)} | ${r.errors} |`,
+    )
+  }
+  return rows.join('\n')
+}
+
+function targets(results, dispatcher) {
+  const get = (s, c, p) => results.find((r) => r.scenario === s && r.connections === c && r.proxy === p)
+  const sw = get('tiny', 64, 'switchyard')
+  const ng = get('tiny', 64, 'nginx')
+  const bare = get('tiny', 64, 'undici-bare')
+  const hp = get('tiny', 64, 'http-proxy')
+  const fp = get('tiny', 64, 'fastify-http-proxy')
+  const big = get('64k', 256, 'switchyard')
+  const bigNg = get('64k', 256, 'nginx')
+  const lc = get('slow-backend', 64, 'nginx-least_conn')
+  const check = (name, value, goal, ok) => `| ${name} | ${value} | ${goal} | ${ok === undefined ? 'not measured' : ok ? 'met' : 'not met'} |`
+  const r = (a, b) => (a && b && Number.isFinite(a) && Number.isFinite(b) ? a / b : undefined)
+  const lines = ['| target | measured | goal | status |', '|---|---|---|---|']
+  const cpu = r(sw?.cpuUsPerReq, bare?.cpuUsPerReq)
+  lines.push(check('proxy CPU per request vs bare undici (tiny, 64 conns)', fmt(cpu, 2), '≤ 0.85 (stretch 0.75)', cpu === undefined ? undefined : cpu <= 0.85))
+  const thr = r(sw?.rps, ng?.rps)
+  lines.push(check('throughput vs nginx (tiny, 64 conns)', fmt(thr, 2), '≥ 0.70', thr === undefined ? undefined : thr >= 0.7))
+  const vsHp = r(sw?.rps, hp?.rps)
+  lines.push(check('throughput vs http-proxy', fmt(vsHp, 2), '≥ 2.0', vsHp === undefined ? undefined : vsHp >= 2))
+  const vsFp = r(sw?.rps, fp?.rps)
+  lines.push(check('throughput vs @fastify/http-proxy', fmt(vsFp, 2), '≥ 2.0', vsFp === undefined ? undefined : vsFp >= 2))
+  const p99 = r(sw?.p99, ng?.p99)
+  lines.push(check('p99 vs nginx (tiny, 64 conns)', fmt(p99, 2), '≤ 1.5', p99 === undefined ? undefined : p99 <= 1.5))
+  const disp = r(dispatcher?.switchyard.rps, dispatcher?.pool.rps)
+  lines.push(check('dispatcher req/s vs bare undici Pool', fmt(disp, 2), '≥ 0.95', disp === undefined ? undefined : disp >= 0.95))
+  const rss = r(sw?.rssMb, bare?.rssMb)
+  lines.push(check('peak RSS vs bare undici', fmt(rss, 2), '≤ 1.0', rss === undefined ? undefined : rss <= 1))
+  const bigP99 = r(big?.p99, bigNg?.p99)
+  lines.push(check('p99 vs nginx (64 KiB, 256 conns)', fmt(bigP99, 2), '≤ 2.0', bigP99 === undefined ? undefined : bigP99 <= 2))
+  for (const s of ['leastConnections', 'peakEwma']) {
+    const v = get('slow-backend', 64, `switchyard-${s}`)
+    const x = v?.skipped ? undefined : r(v?.rps, lc?.rps)
+    lines.push(check(`slow backend: ${s} req/s vs nginx least_conn`, fmt(x, 2), '≥ 0.90', x === undefined ? undefined : x >= 0.9))
+  }
+  return lines.join('\n')
+}
+
+function machine() {
+  const commit = (() => {
+    try {
+      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    } catch {
+      return 'unknown'
+    }
+  })()
+  const cpu = os.cpus()[0]?.model ?? 'unknown'
+  return { date: new Date().toISOString(), node: process.version, cpu, cores: os.cpus().length, commit, nginx: nginxBin ? nginxVersion(nginxBin) : 'not installed', load: tool }
+}
+
+try {
+  const info = machine()
+  console.log(`switchyard bench: ${JSON.stringify(info)}; ${rounds} round(s) of ${seconds} s per case`)
+  if (flags.soak) {
+    const soak = await runSoak(Number(flags['soak-requests']))
+    const text = `Soak: ${soak.requests} requests; after warm-up RSS grew ${(soak.rssGrowth * 100).toFixed(1)}%, heap ${(soak.heapGrowth * 100).toFixed(1)}% (target ≤ 10%).`
+    console.log(text)
+    mkdirSync(here('./results'), { recursive: true })
+    writeFileSync(here('./results/soak.json'), JSON.stringify({ info, ...soak }, null, 2))
+  } else {
+    const results = await runMatrix()
+    const dispatcher = only && !only.includes('dispatcher') ? undefined : await runDispatcher()
+    const md = [
+      `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; ${info.nginx}; load: ${info.load}; commit ${info.commit}; ${info.date}.`,
+      `Settings: proxy pinned to core ${PROXY_CORE ?? '-'}, backends and load generator on core ${LOAD_CORE ?? '-'}; ${rounds} interleaved round(s) of ${seconds} s per case after ${warmupSeconds} s warm-up; medians.`,
+      '',
+      table(results),
+      '',
+      dispatcher
+        ? `Dispatcher path (undici.request, 64 callers, in one process on the proxy core): bare Pool ${fmt(dispatcher.pool.rps)} req/s at ${fmt(dispatcher.pool.cpuUsPerReq, 1)} µs/req; lb.dispatcher ${fmt(dispatcher.switchyard.rps)} req/s at ${fmt(dispatcher.switchyard.cpuUsPerReq, 1)} µs/req (ratio ${ratio(dispatcher.switchyard.rps, dispatcher.pool.rps)}).`
+        : '',
+      '',
+      targets(results, dispatcher),
+    ].join('\n')
+    console.log(`\n${md}`)
+    mkdirSync(here('./results'), { recursive: true })
+    writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher }, null, 2))
+    if (!quick && !only && !onlyScenarios) {
+      const head = readFileSync(here('./RESULTS.head.md'), 'utf8')
+      writeFileSync(here('./RESULTS.md'), `${head}\n${md}\n`)
+      console.log('\nwrote bench/RESULTS.md')
+    }
+  }
+} finally {
+  await stop(backends)
+}
