@@ -14,7 +14,14 @@ const alias = {
 export default defineConfig({
   test: {
     projects: [
-      { resolve: { alias }, test: { name: 'strategies', include: ['packages/strategies/test/**/*.test.ts'] } },
+      {
+        resolve: { alias },
+        test: {
+          name: 'strategies',
+          include: ['packages/strategies/test/**/*.test.ts'],
+          benchmark: { include: ['packages/strategies/bench/**/*.bench.ts'] },
+        },
+      },
       { resolve: { alias }, test: { name: 'health', include: ['packages/health/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },

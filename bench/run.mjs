@@ -21,6 +21,7 @@ import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values: flags } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'), // `pnpm bench -- --quick` passes the `--` on
   options: {
     quick: { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },

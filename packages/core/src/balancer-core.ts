@@ -68,7 +68,16 @@ export class BalancerCore {
   /** Adds an upstream; throws on a duplicate id. */
   add(config: ResolvedUpstream): Upstream {
     const u = this.#insert(config)
-    this.#rebuild()
+    try {
+      this.#rebuild()
+    } catch (err) {
+      // The strategy refused the new set (a Maglev table too small, say): undo the add.
+      this.#all = this.#all.filter((x) => x !== u)
+      this.#freeSlots.push(u.index)
+      void u.pool.destroy()
+      this.#rebuild()
+      throw err
+    }
     if (u.state === 'up') this.#emit('upstream:up', { id: u.id, reason: 'added' })
     return u
   }

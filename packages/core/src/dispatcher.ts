@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import type { SwitchyardError } from '@switchyard/strategies'
+import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import { Dispatcher, util } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { ClientAbortedError, ClosedError } from './errors.js'
@@ -75,6 +75,27 @@ function toLegacy(handler: Dispatcher.DispatchHandler): LegacyHandler {
   }
 }
 
+/** The caller's headers (object, flat array or iterable) as a lower-case record, for key functions. */
+function headerRecord(headers: Dispatcher.DispatchOptions['headers']): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {}
+  const add = (name: string, value: unknown) => {
+    if (value === undefined || value === null) return
+    const key = name.toLowerCase()
+    const v = Array.isArray(value) ? value.map(String) : String(value)
+    const prev = out[key]
+    out[key] = prev === undefined ? v : ([] as string[]).concat(prev, v)
+  }
+  if (headers === null || headers === undefined) return out
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) add(String(headers[i]), headers[i + 1])
+  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name, value] of headers as Iterable<[string, unknown]>) add(name, value)
+  } else {
+    for (const [name, value] of Object.entries(headers)) add(name, value)
+  }
+  return out
+}
+
 /** One request made through `lb.dispatcher`, relayed to the caller's undici handler. */
 class DispatchExchange extends Exchange {
   readonly #options: Dispatcher.DispatchOptions
@@ -86,6 +107,10 @@ class DispatchExchange extends Exchange {
     this.#handler = handler
     // The caller gets its abort handle at once, so it can cancel while the request waits or retries.
     handler.onConnect?.((reason?: Error) => this.cancel(reason ?? new ClientAbortedError('the request was aborted')))
+  }
+
+  protected requestInfo(): RequestInfo {
+    return { method: this.method, path: this.path, headers: headerRecord(this.#options.headers), remoteAddress: '' }
   }
 
   protected dispatchOptions(): Dispatcher.DispatchOptions {
@@ -109,6 +134,8 @@ class DispatchExchange extends Exchange {
   }
 
   protected relayHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    const cookie = this.strategyCookie()
+    if (cookie !== undefined) rawHeaders.push(Buffer.from('set-cookie'), Buffer.from(cookie))
     return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true
   }
 

@@ -1,4 +1,4 @@
-import { type PickContext, SwitchyardError } from '@switchyard/strategies'
+import { type PickContext, type RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import {
   ClientAbortedError,
@@ -69,10 +69,21 @@ export abstract class Exchange implements PickContext {
   /** Ends the relayed response. */
   protected abstract relayComplete(trailers: Buffer[] | string[] | null): void
 
+  /** The request as a hash strategy's key function sees it. */
+  protected abstract requestInfo(): RequestInfo
+
   /** Starts the first attempt. */
   start(): void {
     this.core.exchangeStarted()
+    const keyOf = this.core.strategy.key
+    if (keyOf !== undefined) this.key = keyOf(this.requestInfo())
     this.#next()
+  }
+
+  /** A `Set-Cookie` value the strategy wants on this response (sticky sessions), if any. */
+  protected strategyCookie(): string | undefined {
+    const setCookie = this.core.strategy.setCookie
+    return setCookie === undefined ? undefined : setCookie.call(this.core.strategy, this.upstream!, this)
   }
 
   /** The client is gone: abort the upstream request or the queue wait. */

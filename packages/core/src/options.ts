@@ -236,7 +236,7 @@ function normalizeStrategy(input: unknown): Strategy {
       { field: 'strategy' },
     )
   }
-  for (const hook of ['rebuild', 'onStart', 'onEnd'] as const) {
+  for (const hook of ['rebuild', 'onStart', 'onEnd', 'key', 'setCookie'] as const) {
     if (s[hook] !== undefined && typeof s[hook] !== 'function') {
       throw new InvalidOptionError(`strategy.${hook} must be a function when present`, { field: `strategy.${hook}` })
     }

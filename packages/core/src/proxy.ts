@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { SwitchyardError } from '@switchyard/strategies'
+import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { Exchange } from './exchange.js'
@@ -42,6 +42,16 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     res.once('close', this.#onClose)
   }
 
+  protected requestInfo(): RequestInfo {
+    const req = this.#req
+    return {
+      method: this.method,
+      path: this.path,
+      headers: req.headers,
+      remoteAddress: clientAddress(req.socket.remoteAddress),
+    }
+  }
+
   protected dispatchOptions(): Dispatcher.DispatchOptions {
     return {
       method: this.method as Dispatcher.HttpMethod,
@@ -66,8 +76,11 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   protected relayHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     this.#resume = resume
     const res = this.#res
-    if (statusText) res.writeHead(statusCode, statusText, responseHead(rawHeaders))
-    else res.writeHead(statusCode, responseHead(rawHeaders))
+    const headers = responseHead(rawHeaders)
+    const cookie = this.strategyCookie()
+    if (cookie !== undefined) headers.push('set-cookie', cookie)
+    if (statusText) res.writeHead(statusCode, statusText, headers)
+    else res.writeHead(statusCode, headers)
     return true
   }
 

@@ -1,6 +1,25 @@
 export { SwitchyardError, InvalidOptionError, type SwitchyardErrorOptions } from './errors.js'
-export type { Candidate, Outcome, PickContext, Strategy, StrategyDeps, UpstreamState } from './strategy.js'
+export type {
+  Candidate,
+  KeyFunction,
+  Outcome,
+  PickContext,
+  RequestInfo,
+  Strategy,
+  StrategyDeps,
+  UpstreamState,
+} from './strategy.js'
 export { roundRobin, type RoundRobinOptions } from './round-robin.js'
+export { random, type RandomOptions } from './random.js'
+export { leastConnections, type LeastConnectionsOptions } from './least-connections.js'
+export { powerOfTwo, type PowerOfTwoOptions } from './power-of-two.js'
+export { peakEwma, type PeakEwmaOptions } from './peak-ewma.js'
+export { consistentHash, type ConsistentHashOptions } from './consistent-hash.js'
+export { maglev, type MaglevOptions } from './maglev.js'
+export { ipHash, type IpHashOptions } from './ip-hash.js'
+export { stickyCookie, type StickyCookieOptions } from './sticky-cookie.js'
+export { first } from './first.js'
+export { addressKey, cookieKey, headerKey, pathKey, queryKey, readCookie } from './keys.js'
 export {
   checkBoolean,
   checkFunction,

@@ -1,3 +1,4 @@
+import { EligibleMarks, isPickable } from './internal/eligible.js'
 import { checkFunction, checkObject, rejectUnknownKeys } from './options-check.js'
 import type { Candidate, PickContext, Strategy, StrategyDeps } from './strategy.js'
 
@@ -12,13 +13,22 @@ export interface RoundRobinOptions extends StrategyDeps {}
 const MAX_START_OFFSET = 64
 
 /**
+ * Longest precomputed cycle (entries, one per unit of total weight). Over it, picks run nginx's
+ * O(n) loop instead of walking the cycle.
+ */
+const MAX_CYCLE = 1 << 20
+
+/**
  * Smooth weighted round robin, exactly as nginx's `upstream` does it (ngx_http_upstream_round_robin.c,
  * "smooth weighted round-robin balancing"): on each pick every candidate's current weight grows by
  * its weight, the largest wins (the first one on ties), and the winner gives back the total.
  * Weights 5, 1, 1 give a a b a c a a. The default strategy.
  *
- * Cost: pick O(n) over the eligible upstreams when weights differ (as nginx), O(1) amortized when
- * they are all equal; rebuild O(n). No allocation per pick.
+ * Cost: pick O(1) amortized: `rebuild` precomputes nginx's whole cycle (one entry per unit of total
+ * weight, up to 2^20) and a pick walks it, skipping upstreams that are not eligible or already
+ * tried (their share goes to the others in proportion to weight). Without a rebuild, or with a
+ * larger total weight, a pick is nginx's O(n) loop. rebuild O(W × n) for total weight W. No
+ * allocation per pick.
  *
  * @example
  * createBalancer({ upstreams: ['http://127.0.0.1:5000', { url: 'http://127.0.0.1:5001', weight: 2 }], strategy: roundRobin() })
@@ -38,6 +48,10 @@ class RoundRobin implements Strategy {
   /** True when every upstream has the same weight: plain rotation gives the same sequence. */
   #uniform = false
   #cursor = 0
+  /** nginx's sequence over all upstreams, one full cycle, as positions in #all. */
+  #cycle: Int32Array | undefined
+  #all: readonly Candidate[] = []
+  readonly #marks = new EligibleMarks()
 
   constructor(random: () => number) {
     this.#random = random
@@ -54,7 +68,19 @@ class RoundRobin implements Strategy {
     this.#uniform = uniform
     const offset = Math.floor(this.#random() * Math.min(MAX_START_OFFSET, all.length === 0 ? 0 : totalWeight(all)))
     this.#cursor = all.length === 0 ? 0 : offset % all.length
-    if (!uniform) {
+    this.#cycle = undefined
+    this.#marks.clear()
+    const total = totalWeight(all)
+    if (!uniform && total <= MAX_CYCLE) {
+      // One full cycle of nginx's sequence from a fresh state; it repeats after `total` picks.
+      this.#all = all
+      const position = new Map(all.map((c, i) => [c, i]))
+      const cycle = new Int32Array(total)
+      const none: ReadonlySet<string> = new Set()
+      for (let i = 0; i < total; i++) cycle[i] = position.get(this.#smooth(all, none)!)!
+      this.#cycle = cycle
+      this.#cursor = offset % total
+    } else if (!uniform) {
       const none: ReadonlySet<string> = new Set()
       for (let i = 0; i < offset; i++) this.#smooth(all, none)
     }
@@ -74,7 +100,16 @@ class RoundRobin implements Strategy {
       }
       return undefined
     }
-    return this.#smooth(eligible, ctx.tried)
+    const cycle = this.#cycle
+    if (cycle === undefined) return this.#smooth(eligible, ctx.tried)
+    const marks = this.#marks.of(eligible)
+    const all = this.#all
+    for (let k = 0; k < cycle.length; k++) {
+      const c = all[cycle[this.#cursor]!]!
+      this.#cursor = this.#cursor + 1 === cycle.length ? 0 : this.#cursor + 1
+      if (isPickable(c, marks, ctx.tried)) return c
+    }
+    return undefined
   }
 
   #smooth(eligible: readonly Candidate[], tried: ReadonlySet<string>): Candidate | undefined {

@@ -50,6 +50,20 @@ export interface Outcome {
   errorCode?: string | undefined
 }
 
+/** What a key function sees of a request. */
+export interface RequestInfo {
+  readonly method: string
+  /** Path and query, as sent: `/users/7?tab=posts`. */
+  readonly path: string
+  /** Request headers, lower-case names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  /** The client's address (`::ffff:` prefix removed); `''` on the dispatcher path. */
+  readonly remoteAddress: string
+}
+
+/** Maps a request to the key a hash strategy hashes; `undefined` when the request has none. */
+export type KeyFunction = (info: RequestInfo) => string | undefined
+
 /**
  * A balancing strategy: a plain object made by a factory. `pick` is synchronous, never throws
  * for "nobody eligible" (it returns `undefined`), and does no I/O.
@@ -68,6 +82,16 @@ export interface Strategy {
   onStart?(picked: Candidate, ctx: PickContext): void
   /** Called when a request to `picked` ends. */
   onEnd?(picked: Candidate, outcome: Outcome): void
+  /**
+   * The key function of a hash strategy. When present, the core calls it once per request and
+   * passes the result as `ctx.key`.
+   */
+  readonly key?: KeyFunction
+  /**
+   * Called when the response head from `picked` is relayed; a returned string is added as a
+   * `Set-Cookie` header (used by `stickyCookie()`).
+   */
+  setCookie?(picked: Candidate, ctx: PickContext): string | undefined
 }
 
 /** Injected sources of randomness and time, so tests can be deterministic. */

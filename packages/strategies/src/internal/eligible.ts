@@ -1,0 +1,36 @@
+import type { Candidate } from '../strategy.js'
+
+/**
+ * Marks which candidate slots are in an eligible list, so table strategies (ring, Maglev) can
+ * check a table entry in O(1). The core hands `pick` the same array object until health changes,
+ * so the marks are rebuilt only then (two lists are remembered: primaries and backups).
+ */
+export class EligibleMarks {
+  #lists: (readonly Candidate[] | undefined)[] = [undefined, undefined]
+  #marks: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)]
+  #next = 0
+
+  /** Returns marks for `list`: `marks[c.index] === 1` when `c` is in it. */
+  of(list: readonly Candidate[]): Uint8Array {
+    if (list === this.#lists[0]) return this.#marks[0]!
+    if (list === this.#lists[1]) return this.#marks[1]!
+    let max = 0
+    for (const c of list) if (c.index > max) max = c.index
+    const marks = new Uint8Array(max + 1)
+    for (const c of list) marks[c.index] = 1
+    const slot = this.#next
+    this.#next ^= 1
+    this.#lists[slot] = list
+    this.#marks[slot] = marks
+    return marks
+  }
+
+  clear(): void {
+    this.#lists = [undefined, undefined]
+  }
+}
+
+/** Whether `c` may be picked: in the eligible list and not yet tried. */
+export function isPickable(c: Candidate, marks: Uint8Array, tried: ReadonlySet<string>): boolean {
+  return marks[c.index] === 1 && (tried.size === 0 || !tried.has(c.id))
+}

@@ -1,0 +1,95 @@
+import { checkFunction, checkNumber, checkObject, rejectUnknownKeys } from './options-check.js'
+import { drawUntried, WeightedSampler } from './internal/weighted.js'
+import type { Candidate, Outcome, PickContext, Strategy, StrategyDeps } from './strategy.js'
+
+/** Options of {@link peakEwma}. */
+export interface PeakEwmaOptions extends StrategyDeps {
+  /**
+   * Time constant of the latency average, ms: an observation `dt` ms after the last one weighs
+   * `1 - exp(-dt / decayMs)`. Finagle's and Linkerd's default is 10 s.
+   * @default 10_000
+   */
+  decayMs?: number
+  /**
+   * Latency assumed for an upstream with no recent observation (new, recovered, or idle for
+   * longer than `decayMs`), ms. Low enough that such an upstream gets tried; Linkerd's default
+   * RTT estimate is 30 ms.
+   * @default 30
+   */
+  defaultRttMs?: number
+}
+
+/**
+ * Peak EWMA, as Finagle and Linkerd: each upstream's cost is its latency average times
+ * (in-flight + 1), divided by its weight; two upstreams are drawn at random (weighted) and the
+ * cheaper one wins. The average jumps to a new peak at once and decays with time constant
+ * `decayMs`, so a slowing upstream loses traffic fast and wins it back slowly.
+ *
+ * Cost: pick O(log n), `onEnd` O(1) (one `Math.exp`); rebuild O(n). No allocation per pick.
+ *
+ * @example
+ * createBalancer({ upstreams, strategy: peakEwma({ decayMs: 5_000 }) })
+ */
+export function peakEwma(options: PeakEwmaOptions = {}): Strategy {
+  const o = checkObject(options, 'peakEwma()')
+  rejectUnknownKeys(o, ['decayMs', 'defaultRttMs', 'random', 'now'], 'peakEwma()')
+  const rng = checkFunction<() => number>(o.random, 'peakEwma().random', Math.random)
+  const now = checkFunction<() => number>(o.now, 'peakEwma().now', () => performance.now())
+  const decayMs = checkNumber(o.decayMs, 'peakEwma().decayMs', 10_000, { exclusiveMin: true })
+  const defaultRtt = checkNumber(o.defaultRttMs, 'peakEwma().defaultRttMs', 30, { exclusiveMin: true })
+  const sampler = new WeightedSampler()
+  let ewma = new Float64Array(8)
+  let stamp = new Float64Array(8)
+
+  const grow = (index: number) => {
+    const size = Math.max(index + 1, ewma.length * 2)
+    const e = new Float64Array(size)
+    const s = new Float64Array(size)
+    e.set(ewma)
+    s.set(stamp)
+    ewma = e
+    stamp = s
+  }
+
+  /** Latency estimate of a slot: the default when unmeasured or stale. */
+  const latency = (c: Candidate, t: number) => {
+    if (c.index >= ewma.length) return defaultRtt
+    const e = ewma[c.index]!
+    return e === 0 || t - stamp[c.index]! > decayMs ? defaultRtt : e
+  }
+
+  const cost = (c: Candidate, t: number) => (latency(c, t) * (c.inFlight + 1)) / c.weight
+
+  return {
+    name: 'peak-ewma',
+    rebuild(all: readonly Candidate[]) {
+      sampler.clear()
+      let max = 0
+      for (const c of all) if (c.index > max) max = c.index
+      ewma = new Float64Array(Math.max(8, max + 1))
+      stamp = new Float64Array(ewma.length)
+    },
+    pick(eligible: readonly Candidate[], ctx: PickContext) {
+      const a = drawUntried(sampler, eligible, ctx.tried, rng)
+      if (a === undefined || eligible.length === 1) return a
+      const b = drawUntried(sampler, eligible, ctx.tried, rng, a)
+      if (b === undefined) return a
+      const t = now()
+      return cost(b, t) < cost(a, t) ? b : a
+    },
+    onEnd(picked: Candidate, outcome: Outcome) {
+      if (picked.index >= ewma.length) grow(picked.index)
+      const t = now()
+      const i = picked.index
+      const rtt = outcome.latencyMs
+      const prev = ewma[i]!
+      if (prev === 0 || rtt > prev || t - stamp[i]! > decayMs) {
+        ewma[i] = rtt // a new peak (or a fresh start) is taken at once
+      } else {
+        const w = Math.exp(-(t - stamp[i]!) / decayMs)
+        ewma[i] = prev * w + rtt * (1 - w)
+      }
+      stamp[i] = t
+    },
+  }
+}

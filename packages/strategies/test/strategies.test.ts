@@ -1,0 +1,172 @@
+import {
+  cookieKey,
+  first,
+  headerKey,
+  InvalidOptionError,
+  leastConnections,
+  maglev,
+  pathKey,
+  peakEwma,
+  powerOfTwo,
+  queryKey,
+  readCookie,
+  stickyCookie,
+} from '@switchyard/strategies'
+import { describe, expect, it } from 'vitest'
+import { candidates, ctx, seeded } from './fixtures/candidates.js'
+
+describe('leastConnections()', () => {
+  it('picks the fewest in-flight per weight, and shares ties round robin', () => {
+    const s = leastConnections({ random: () => 0 })
+    const list = candidates([1, 1, 2])
+    list[0]!.inFlight = 3
+    list[1]!.inFlight = 1
+    list[2]!.inFlight = 3 // 3/2 = 1.5
+    expect(s.pick(list, ctx())!.id).toBe('b')
+    list[1]!.inFlight = 5
+    expect(s.pick(list, ctx())!.id).toBe('c')
+    for (const c of list) c.inFlight = 0
+    // Nothing in flight: smooth weighted round robin among the tied, weights 1, 1, 2.
+    const seq = Array.from({ length: 8 }, () => s.pick(list, ctx())!.id).join('')
+    expect([...seq].sort().join('')).toBe('aabbcccc')
+  })
+})
+
+describe('powerOfTwo()', () => {
+  it('takes the less loaded of the two drawn', () => {
+    const draws = [0.1, 0.9] // a, then b
+    let i = 0
+    const s = powerOfTwo({ random: () => draws[i++ % 2]! })
+    const list = candidates([1, 1])
+    list[0]!.inFlight = 5
+    expect(s.pick(list, ctx())!.id).toBe('b')
+    list[0]!.inFlight = 0
+    list[1]!.inFlight = 5
+    expect(s.pick(list, ctx())!.id).toBe('a')
+  })
+
+  it('validates choices', () => {
+    expect(() => powerOfTwo({ choices: 0 })).toThrow(InvalidOptionError)
+    expect(() => powerOfTwo({ choices: 3 })).not.toThrow()
+  })
+
+  it('sends almost nothing to an upstream with a standing queue', () => {
+    const s = powerOfTwo({ random: seeded(3) })
+    const list = candidates([1, 1, 1, 1])
+    list[0]!.inFlight = 50
+    let toA = 0
+    for (let i = 0; i < 1_000; i++) if (s.pick(list, ctx())!.id === 'a') toA++
+    expect(toA).toBe(0) // two distinct draws including a always lose to the other
+  })
+})
+
+describe('peakEwma()', () => {
+  it('moves traffic away from a slow upstream at once (peak), and back slowly (decay)', () => {
+    let t = 0
+    const s = peakEwma({ random: seeded(5), now: () => t, decayMs: 1_000 })
+    const list = candidates([1, 1])
+    s.rebuild?.(list)
+    const [a, b] = list as [(typeof list)[0], (typeof list)[0]]
+    for (let i = 0; i < 20; i++) {
+      t += 1
+      s.onEnd?.(a, { ok: true, latencyMs: 5 })
+      s.onEnd?.(b, { ok: true, latencyMs: 5 })
+    }
+    t += 1
+    s.onEnd?.(b, { ok: true, latencyMs: 200 }) // one slow answer: a new peak, taken at once
+    let toB = 0
+    for (let i = 0; i < 200; i++) if (s.pick(list, ctx())!.id === 'b') toB++
+    expect(toB).toBe(0)
+    // Even with a busier, b stays worse right after its peak (200 vs 5 × 2)...
+    a.inFlight = 1
+    expect(s.pick(list, ctx())!.id).toBe('a')
+    // ...and fast answers pull its average down with time constant decayMs: after 6 s, 200 ms
+    // weighs e^-6 and the average is ~5.5 ms, cheaper than a (5 ms × 2 in flight).
+    for (let i = 0; i < 60; i++) {
+      t += 100
+      s.onEnd?.(b, { ok: true, latencyMs: 5 })
+      s.onEnd?.(a, { ok: true, latencyMs: 5 })
+    }
+    toB = 0
+    for (let i = 0; i < 200; i++) if (s.pick(list, ctx())!.id === 'b') toB++
+    expect(toB).toBe(200)
+  })
+
+  it('tries a new upstream: unmeasured ones cost the default RTT', () => {
+    let t = 0
+    const s = peakEwma({ random: seeded(6), now: () => t, defaultRttMs: 30 })
+    const list = candidates([1, 1])
+    s.rebuild?.(list)
+    t = 1
+    s.onEnd?.(list[0]!, { ok: true, latencyMs: 100 })
+    expect(s.pick(list, ctx())!.id).toBe('b')
+  })
+})
+
+describe('first()', () => {
+  it('packs onto the first upstream with room, and spills over at maxConnections', () => {
+    const s = first()
+    const list = candidates([1, 5, 1])
+    for (const c of list) c.maxConnections = 2
+    expect(s.pick(list, ctx())!.id).toBe('a') // weight ignored
+    list[0]!.inFlight = 2
+    expect(s.pick(list, ctx())!.id).toBe('b')
+    list[1]!.inFlight = 2
+    list[2]!.inFlight = 2
+    expect(s.pick(list, ctx())!.id).toBe('a') // none has room: the first, to queue
+    expect(s.pick(list, ctx(['a']))!.id).toBe('b')
+  })
+})
+
+describe('stickyCookie()', () => {
+  it('sets an opaque cookie, honours it while its upstream is eligible, and resets it after', () => {
+    const s = stickyCookie({ name: 'srv', random: () => 0, maxAge: 60, secure: true })
+    const list = candidates([1, 1, 1]).map((c) => ({ ...c, id: c.url }))
+    s.rebuild?.(list)
+    const firstPick = s.pick(list, ctx())!
+    const setCookie = s.setCookie!(firstPick, ctx())!
+    expect(setCookie).toMatch(/^srv=[0-9a-z]+; Path=\/; Max-Age=60; HttpOnly; Secure; SameSite=Lax$/)
+    expect(setCookie).not.toContain('127.0.0.1') // opaque: never the upstream's address
+    const token = /^srv=([^;]+)/.exec(setCookie)![1]!
+    const key = s.key!({ method: 'GET', path: '/', headers: { cookie: `a=1; srv=${token}` }, remoteAddress: '' })
+    expect(key).toBe(token)
+    const withCookie = { attempt: 1, tried: new Set<string>(), key }
+    for (let i = 0; i < 5; i++) expect(s.pick(list, withCookie)!.id).toBe(firstPick.id)
+    expect(s.setCookie!(firstPick, withCookie)).toBeUndefined() // already set
+    const others = list.filter((c) => c.id !== firstPick.id)
+    const moved = s.pick(others, withCookie)!
+    expect(moved.id).not.toBe(firstPick.id)
+    expect(s.setCookie!(moved, withCookie)).toMatch(/^srv=/)
+  })
+
+  it('validates its options', () => {
+    expect(() => stickyCookie({ name: 'bad name' })).toThrow(/HTTP token/)
+    expect(() => stickyCookie({ sameSite: 'lax' as never })).toThrow(/sameSite/)
+    expect(() => stickyCookie({ path: '/; Domain=evil' })).toThrow(/without ';'/)
+  })
+})
+
+describe('maglev()', () => {
+  it('needs a prime table size', () => {
+    expect(() => maglev({ tableSize: 65_536 })).toThrow(/prime/)
+  })
+})
+
+describe('key functions', () => {
+  const info = {
+    method: 'GET',
+    path: '/carts/9?tenant=acme&x=1',
+    headers: { 'x-user-id': 'u7', cookie: 'theme=dark; session=s-42' },
+    remoteAddress: '203.0.113.5',
+  }
+  it('read headers, cookies, query parameters and paths', () => {
+    expect(headerKey('X-User-Id')(info)).toBe('u7')
+    expect(cookieKey('session')(info)).toBe('s-42')
+    expect(queryKey('tenant')(info)).toBe('acme')
+    expect(pathKey(info)).toBe('/carts/9')
+    expect(headerKey('x-missing')(info)).toBeUndefined()
+    expect(queryKey('tenant')({ ...info, path: '/' })).toBeUndefined()
+    expect(readCookie(['a=1', 'b=2'], 'b')).toBe('2')
+    expect(() => headerKey('')).toThrow(InvalidOptionError)
+  })
+})

@@ -1,0 +1,154 @@
+import { createBalancer } from '@switchyard/core'
+import {
+  consistentHash,
+  first,
+  headerKey,
+  ipHash,
+  leastConnections,
+  maglev,
+  peakEwma,
+  powerOfTwo,
+  random,
+  roundRobin,
+  type Strategy,
+  stickyCookie,
+} from '@switchyard/strategies'
+import { Agent, request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { startProxy } from './helpers/balancer.js'
+import { get } from './helpers/client.js'
+import { startUpstream } from './helpers/upstream.js'
+
+/** Sends `total` GETs from `concurrency` callers; returns the share answered by `fast`. */
+async function drive(url: string, total: number, concurrency: number): Promise<string[]> {
+  const agent = new Agent({ connections: concurrency })
+  onTestFinished(() => agent.close())
+  const names: string[] = []
+  let sent = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (sent < total) {
+        sent++
+        const res = await request(url, { dispatcher: agent })
+        names.push(((await res.body.json()) as { name: string }).name)
+      }
+    }),
+  )
+  return names
+}
+
+describe('strategies through the proxy', () => {
+  it('powerOfTwo, peakEwma and leastConnections send clearly more traffic to the faster of two backends', async () => {
+    const shares: Record<string, number> = {}
+    const make: [string, () => Strategy][] = [
+      ['roundRobin', () => roundRobin()],
+      ['powerOfTwo', () => powerOfTwo()],
+      ['peakEwma', () => peakEwma()],
+      ['leastConnections', () => leastConnections()],
+    ]
+    for (const [name, strategy] of make) {
+      const fast = await startUpstream({ name: 'fast', recordBodies: false })
+      const slow = await startUpstream({ name: 'slow', mode: 'slow', delayMs: 20, recordBodies: false })
+      const { url } = await startProxy({ upstreams: [fast.url, slow.url], strategy: strategy() })
+      const names = await drive(url, 400, 16)
+      shares[name] = names.filter((n) => n === 'fast').length / names.length
+    }
+    // Round robin splits evenly whatever the latency; the load-aware ones see the slow backend's
+    // requests pile up (or its latency) and move traffic to the fast one.
+    expect(shares.roundRobin).toBeCloseTo(0.5, 1)
+    for (const name of ['powerOfTwo', 'peakEwma', 'leastConnections']) {
+      expect(shares[name], name).toBeGreaterThan(0.7)
+    }
+  })
+
+  it('stickyCookie sets a cookie, keeps a client on its upstream, and moves it when that one goes', async () => {
+    const a = await startUpstream({ name: 'a' })
+    const b = await startUpstream({ name: 'b' })
+    const { lb, url } = await startProxy({ upstreams: [a.url, b.url], strategy: stickyCookie({ name: 'srv' }) })
+    const firstRes = await get(url)
+    const setCookie = String(firstRes.headers['set-cookie'])
+    expect(setCookie).toMatch(/^srv=\w+; Path=\/; HttpOnly; SameSite=Lax$/)
+    const cookie = setCookie.split(';')[0]!
+    const home = (firstRes.json() as { name: string }).name
+    for (let i = 0; i < 6; i++) {
+      const res = await get(url, { headers: { cookie } })
+      expect((res.json() as { name: string }).name).toBe(home)
+      expect(res.headers['set-cookie']).toBeUndefined()
+    }
+    await lb.remove(home === 'a' ? a.url : b.url)
+    const moved = await get(url, { headers: { cookie } })
+    expect((moved.json() as { name: string }).name).not.toBe(home)
+    expect(String(moved.headers['set-cookie'])).toMatch(/^srv=/)
+    expect(String(moved.headers['set-cookie']).split(';')[0]).not.toBe(cookie)
+  })
+
+  it.each([
+    ['consistentHash', () => consistentHash({ key: headerKey('x-user') })],
+    ['maglev', () => maglev({ key: headerKey('x-user') })],
+  ])('%s keeps each key on one upstream (handler and dispatcher)', async (_name, make) => {
+    const ups = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream({ name })))
+    const { url } = await startProxy({ upstreams: ups.map((u) => u.url), strategy: make() })
+    const lb = createBalancer({ upstreams: ups.map((u) => u.url), strategy: make() })
+    onTestFinished(() => lb.close())
+    const seen = new Map<string, Set<string>>()
+    for (let round = 0; round < 3; round++) {
+      for (let user = 0; user < 12; user++) {
+        const headers = { 'x-user': `user-${user}` }
+        const viaProxy = ((await get(url, { headers })).json() as { name: string }).name
+        const res = await request('http://svc/', { dispatcher: lb.dispatcher, headers })
+        const viaDispatcher = ((await res.body.json()) as { name: string }).name
+        expect(viaDispatcher).toBe(viaProxy) // same ring, same key, same upstream
+        const set = seen.get(headers['x-user']) ?? new Set()
+        set.add(viaProxy)
+        seen.set(headers['x-user'], set)
+      }
+    }
+    for (const set of seen.values()) expect(set.size).toBe(1)
+    expect(new Set([...seen.values()].flatMap((s) => [...s])).size).toBeGreaterThan(1)
+  })
+
+  it('ipHash keeps a client address on one upstream', async () => {
+    const ups = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream({ name })))
+    const { url } = await startProxy({ upstreams: ups.map((u) => u.url), strategy: ipHash() })
+    const names = new Set<string>()
+    for (let i = 0; i < 10; i++) names.add(((await get(url)).json() as { name: string }).name)
+    expect(names.size).toBe(1)
+  })
+
+  it('first packs onto the first upstream until its maxConnections', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const a = await startUpstream({ name: 'a', handler: (_q, res) => void gate.then(() => res.end('{"name":"a"}')) })
+    const b = await startUpstream({ name: 'b' })
+    const { url } = await startProxy({ upstreams: [{ url: a.url, maxConnections: 2 }, b.url], strategy: first() })
+    const held = [get(url), get(url)]
+    await expect.poll(() => a.hits).toBe(2)
+    expect(((await get(url)).json() as { name: string }).name).toBe('b')
+    release()
+    await Promise.all(held)
+    expect(((await get(url)).json() as { name: string }).name).toBe('a')
+  })
+
+  it.each([
+    ['roundRobin', roundRobin],
+    ['random', random],
+    ['leastConnections', leastConnections],
+    ['powerOfTwo', powerOfTwo],
+    ['peakEwma', peakEwma],
+    ['consistentHash', consistentHash],
+    ['maglev', maglev],
+    ['ipHash', ipHash],
+    ['stickyCookie', stickyCookie],
+    ['first', first],
+  ] as [string, () => Strategy][])('%s works through lb.dispatcher', async (_name, make) => {
+    const ups = await Promise.all(['a', 'b'].map((name) => startUpstream({ name })))
+    const lb = createBalancer({ upstreams: ups.map((u) => u.url), strategy: make() })
+    onTestFinished(() => lb.close())
+    for (let i = 0; i < 10; i++) {
+      const res = await request('http://svc/', { dispatcher: lb.dispatcher })
+      expect(res.statusCode).toBe(200)
+      await res.body.dump()
+    }
+    expect(lb.stats().requests).toBe(10)
+  })
+})
