@@ -24,6 +24,8 @@ export interface BalancerStats {
   readonly inFlight: number
   /** Requests waiting in upstream queues. */
   readonly queued: number
+  /** True while panic mode balances over upstreams that are down (see `panicThreshold`). */
+  readonly panic: boolean
   /** Per-upstream counters. */
   readonly upstreams: readonly UpstreamSnapshot[]
 }
@@ -153,6 +155,7 @@ export class Balancer extends EventEmitter {
       active: core.active,
       inFlight,
       queued,
+      panic: core.panic,
       upstreams,
     })
   }
@@ -169,7 +172,7 @@ export class Balancer extends EventEmitter {
   async #close(timeout: number): Promise<void> {
     const core = this.#core
     core.isClosed = true
-    core.stopTimers()
+    const stopped = core.stop()
     let drained = true
     if (core.active !== 0) {
       drained = await new Promise<boolean>((resolve) => {
@@ -181,7 +184,7 @@ export class Balancer extends EventEmitter {
       })
       core.onIdle = undefined
     }
-    await Promise.all(core.all.map((u) => (drained ? u.pool.close() : u.pool.destroy())))
+    await Promise.all([stopped, ...core.all.map((u) => (drained ? u.pool.close() : u.pool.destroy()))])
   }
 }
 

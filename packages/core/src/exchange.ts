@@ -152,6 +152,7 @@ export abstract class Exchange implements PickContext {
     this.#connected = false
     this.#status = 0
     u.inFlight++
+    this.core.noteStart(u)
     this.core.strategy.onStart?.(u, this)
     this.#attemptStart = now()
     u.pool.dispatch(this.dispatchOptions(), this)
@@ -165,7 +166,7 @@ export abstract class Exchange implements PickContext {
     this.#abort = null
     if (this.cancelled === undefined) {
       u.record(latency, this.#status, failed)
-      this.core.recordOutcome(u, failed)
+      this.core.recordOutcome(u, failed, this.#status)
     }
     const onEnd = this.core.strategy.onEnd
     if (onEnd !== undefined) {

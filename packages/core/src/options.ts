@@ -8,7 +8,14 @@ import {
   roundRobin,
   type Strategy,
 } from '@switchyard/strategies'
-import { normalizePassive, type PassiveOptions, type ResolvedPassiveOptions } from '@switchyard/health'
+import {
+  type BreakerOptions,
+  type HealthCheck,
+  normalizeBreaker,
+  normalizePassive,
+  type PassiveOptions,
+  type ResolvedPassiveOptions,
+} from '@switchyard/health'
 import type { Pool } from 'undici'
 
 /** One upstream, as given to `createBalancer({ upstreams })` or `lb.add()`. */
@@ -41,6 +48,11 @@ export interface UpstreamOptions {
    * @default Infinity (no cap)
    */
   maxConnections?: number
+  /**
+   * Slow start for this upstream, ms (overrides the balancer's `slowStart`).
+   * @default the balancer's `slowStart`
+   */
+  slowStart?: number
 }
 
 /** Retry policy. */
@@ -108,6 +120,31 @@ export interface BalancerOptions {
   timeouts?: TimeoutOptions
   /** Passive failure accounting (nginx `max_fails`/`fail_timeout`), or `false` to turn it off. */
   passive?: PassiveOptions | false
+  /**
+   * Health checks: `activeHealthCheck(...)` and/or `outlierDetection(...)`, one or an array.
+   * @default none
+   */
+  health?: HealthCheck | readonly HealthCheck[]
+  /**
+   * One opossum circuit breaker per upstream with these options (`true` for opossum's defaults),
+   * or `false`. Off by default: passive accounting already gives nginx's behaviour, and a breaker
+   * adds a rolling error-rate rule on top.
+   * @default false
+   */
+  breaker?: BreakerOptions | boolean
+  /**
+   * Slow start, ms: an upstream added or back from down ramps from 10% to its full share of
+   * traffic over this time (HAProxy `slowstart`). 0 turns it off.
+   * @default 0
+   */
+  slowStart?: number
+  /**
+   * Panic threshold, percent (Envoy `healthy_panic_threshold`): when fewer than this share of the
+   * primary upstreams are up, traffic is balanced over all of them, up or not, rather than
+   * overloading the few (and when none is up and no backup is, over all primaries). 0 turns it off.
+   * @default 50 (Envoy's default)
+   */
+  panicThreshold?: number
   /** Queue for requests over an upstream's `maxConnections`. */
   queue?: QueueOptions
   /**
@@ -139,6 +176,7 @@ export interface ResolvedUpstream {
   readonly backup: boolean
   readonly down: boolean
   readonly maxConnections: number
+  readonly slowStart: number | undefined
 }
 
 export interface ResolvedOptions {
@@ -147,6 +185,10 @@ export interface ResolvedOptions {
   readonly retry: { readonly attempts: number; readonly methods: ReadonlySet<string> }
   readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number }
   readonly passive: ResolvedPassiveOptions
+  readonly health: readonly HealthCheck[]
+  readonly breaker: BreakerOptions | undefined
+  readonly slowStart: number
+  readonly panicThreshold: number
   readonly queue: { readonly size: number; readonly timeout: number }
   readonly pool: Pool.Options
   readonly preserveHost: boolean
@@ -165,6 +207,8 @@ export const DEFAULTS = Object.freeze({
   queueTimeout: 60_000, // ms; nginx Plus `queue ... timeout=60s` default
   preserveHost: true,
   xForwarded: true,
+  slowStart: 0, // ms; off, as HAProxy and nginx Plus
+  panicThreshold: 50, // %; Envoy healthy_panic_threshold default
 })
 
 const KNOWN = [
@@ -177,9 +221,13 @@ const KNOWN = [
   'pool',
   'preserveHost',
   'xForwarded',
+  'health',
+  'breaker',
+  'slowStart',
+  'panicThreshold',
 ] as const
 
-const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections'] as const
+const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart'] as const
 
 /** Validates one upstream entry. `path` names it in errors: `upstreams[1]`. */
 export function normalizeUpstream(input: unknown, path: string): ResolvedUpstream {
@@ -224,6 +272,7 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
     backup: checkBoolean(o.backup, `${path}.backup`, false),
     down: checkBoolean(o.down, `${path}.down`, false),
     maxConnections,
+    slowStart: o.slowStart === undefined ? undefined : checkNumber(o.slowStart, `${path}.slowStart`, 0),
   }
 }
 
@@ -260,6 +309,22 @@ function normalizeRetry(input: unknown): ResolvedOptions['retry'] {
   }
 }
 
+function normalizeHealth(input: unknown): HealthCheck[] {
+  if (input === undefined) return []
+  const list = Array.isArray(input) ? input : [input]
+  return list.map((check, i) => {
+    const kind = (check as { kind?: unknown } | null)?.kind
+    if (kind !== 'active' && kind !== 'outlier') {
+      const field = Array.isArray(input) ? `health[${i}]` : 'health'
+      throw new InvalidOptionError(
+        `${field} must be made by activeHealthCheck() or outlierDetection(), got ${describeValue(check)}`,
+        { field },
+      )
+    }
+    return check as HealthCheck
+  })
+}
+
 /** Validates all options and fills in defaults. Never writes into `input`. */
 export function normalize(input: unknown): ResolvedOptions {
   const o = checkObject(input ?? null, 'options')
@@ -285,6 +350,10 @@ export function normalize(input: unknown): ResolvedOptions {
       body: checkNumber(timeouts.body, 'timeouts.body', DEFAULTS.bodyTimeout, { exclusiveMin: true }),
     },
     passive: normalizePassive(o.passive),
+    health: normalizeHealth(o.health),
+    breaker: normalizeBreaker(o.breaker),
+    slowStart: checkNumber(o.slowStart, 'slowStart', DEFAULTS.slowStart),
+    panicThreshold: checkNumber(o.panicThreshold, 'panicThreshold', DEFAULTS.panicThreshold, { max: 100 }),
     queue: {
       size: checkNumber(queue.size, 'queue.size', DEFAULTS.queueSize, { integer: true }),
       timeout: checkNumber(queue.timeout, 'queue.timeout', DEFAULTS.queueTimeout, { exclusiveMin: true }),

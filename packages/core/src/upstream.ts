@@ -1,11 +1,26 @@
-import { PassiveHealth, type ResolvedPassiveOptions } from '@switchyard/health'
+import {
+  type BreakerState,
+  newOutlierHost,
+  type OutlierHost,
+  PassiveHealth,
+  type ResolvedPassiveOptions,
+  type UpstreamBreaker,
+} from '@switchyard/health'
 import type { Candidate, UpstreamState } from '@switchyard/strategies'
 import PQueue from 'p-queue'
 import { Pool } from 'undici'
 import type { ResolvedOptions, ResolvedUpstream } from './options.js'
 
-/** Breaker states, as opossum names them. */
-export type BreakerState = 'closed' | 'open' | 'half-open'
+export type { BreakerState }
+
+/** Why an upstream is down: one bit per mechanism; it is up when no bit is set. */
+export const DOWN = Object.freeze({
+  configured: 1,
+  passive: 2,
+  active: 4,
+  outlier: 8,
+  breaker: 16,
+})
 
 /** A read-only snapshot of one upstream, from `lb.upstreams`. */
 export interface UpstreamSnapshot {
@@ -29,6 +44,8 @@ export interface UpstreamSnapshot {
   /** Moving average of response time (to the end of the body), ms; 0 before the first response. */
   readonly ewmaMs: number
   readonly breaker: BreakerState
+  /** Share of its traffic the upstream takes while it ramps up after slow start began (1 when not ramping). */
+  readonly slowStartShare: number
   /** Responses by status class. */
   readonly responses: { readonly '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number }
 }
@@ -59,6 +76,15 @@ export class Upstream implements Candidate {
   readonly pool: Pool
   readonly passive: PassiveHealth
   readonly queue: PQueue | undefined
+  /** Slow start, ms (0: off). */
+  readonly slowStart: number
+  /** While ramping after slow start began: when the ramp began and ends (ms), else 0. */
+  rampStart = 0
+  rampUntil = 0
+  /** Bits of {@link DOWN} for the reasons the upstream is down. */
+  downBy: number
+  breaker: UpstreamBreaker | undefined = undefined
+  readonly outlier: OutlierHost = newOutlierHost()
   recoverTimer: NodeJS.Timeout | undefined
   /** Set by a draining `remove()`: called when the last in-flight request ends. */
   onIdle: (() => void) | undefined
@@ -73,7 +99,9 @@ export class Upstream implements Candidate {
     this.maxConnections = config.maxConnections
     this.index = index
     this.state = config.down ? 'down' : 'up'
+    this.downBy = config.down ? DOWN.configured : 0
     this.reason = config.down ? 'configured' : 'added'
+    this.slowStart = config.slowStart ?? options.slowStart
     const { timeouts } = options
     const connect = options.pool.connect
     this.pool = new Pool(config.origin, {
@@ -120,7 +148,8 @@ export class Upstream implements Candidate {
       requests: this.requests,
       failures: this.failures,
       ewmaMs: Math.round(this.ewmaMs * 1000) / 1000,
-      breaker: 'closed' as const,
+      breaker: this.breaker?.state ?? 'closed',
+      slowStartShare: this.rampUntil === 0 ? 1 : Math.max(0.1, Math.min(1, (performance.now() - this.rampStart) / this.slowStart)),
       responses: Object.freeze({ '1xx': c[0]!, '2xx': c[1]!, '3xx': c[2]!, '4xx': c[3]!, '5xx': c[4]! }),
     })
   }

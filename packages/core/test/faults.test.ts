@@ -24,9 +24,10 @@ describe('faults', () => {
     expect(lb.stats().retries).toBe(1)
   })
 
-  it('answers quickly with JSON when every upstream is down', async () => {
+  it('answers quickly with JSON when every upstream is down (panic mode off)', async () => {
     const { lb, url } = await startProxy({
       upstreams: [`http://127.0.0.1:${await deadPort()}`, `http://127.0.0.1:${await deadPort()}`],
+      panicThreshold: 0,
     })
     const errors: string[] = []
     lb.on('request:error', (e) => errors.push(e.error.code))

@@ -1,0 +1,166 @@
+import { checkNumber, checkObject, rejectUnknownKeys } from '@switchyard/strategies'
+
+/** Options of {@link outlierDetection}. Every duration is in ms; defaults are Envoy's. */
+export interface OutlierDetectionOptions {
+  /**
+   * Consecutive 5xx answers (connection errors and timeouts count as 5xx) that eject an upstream;
+   * `0` turns this rule off.
+   * @default 5 (Envoy consecutive_5xx)
+   */
+  consecutive5xx?: number
+  /**
+   * Consecutive gateway failures (502, 503, 504, connection errors, timeouts) that eject an
+   * upstream; `0` turns this rule off.
+   * @default 5 (Envoy consecutive_gateway_failure)
+   */
+  consecutiveGatewayFailure?: number
+  /**
+   * How often ejections are reviewed: expired ones end, and the ejection count of an upstream
+   * that stayed in decreases by one.
+   * @default 10_000 (Envoy interval)
+   */
+  interval?: number
+  /**
+   * Ejection time of a first ejection; the n-th ejection in a row lasts n × this, up to
+   * `maxEjectionTime`.
+   * @default 30_000 (Envoy base_ejection_time)
+   */
+  baseEjectionTime?: number
+  /**
+   * Longest ejection.
+   * @default 300_000 (Envoy max_ejection_time)
+   */
+  maxEjectionTime?: number
+  /**
+   * Most upstreams ejected at once, in percent of all; at least one may always be ejected, as in
+   * Envoy.
+   * @default 10 (Envoy max_ejection_percent)
+   */
+  maxEjectionPercent?: number
+}
+
+export interface ResolvedOutlierOptions {
+  readonly consecutive5xx: number
+  readonly consecutiveGatewayFailure: number
+  readonly interval: number
+  readonly baseEjectionTime: number
+  readonly maxEjectionTime: number
+  readonly maxEjectionPercent: number
+}
+
+/** An outlier detector made by {@link outlierDetection}, for the balancer's `health` option. */
+export interface OutlierDetection {
+  readonly kind: 'outlier'
+  readonly options: ResolvedOutlierOptions
+}
+
+export const OUTLIER_DEFAULTS = Object.freeze({
+  consecutive5xx: 5, // Envoy consecutive_5xx
+  consecutiveGatewayFailure: 5, // Envoy consecutive_gateway_failure
+  interval: 10_000, // ms; Envoy interval
+  baseEjectionTime: 30_000, // ms; Envoy base_ejection_time
+  maxEjectionTime: 300_000, // ms; Envoy max_ejection_time
+  maxEjectionPercent: 10, // %; Envoy max_ejection_percent
+})
+
+/**
+ * Envoy-style outlier ejection: an upstream that answers `consecutive5xx` 5xx in a row, or
+ * `consecutiveGatewayFailure` gateway failures in a row, is ejected (`upstream:down`, reason
+ * `outlier`) for `baseEjectionTime × ejections in a row` (capped at `maxEjectionTime`), unless
+ * `maxEjectionPercent` of the upstreams are ejected already. Reviews run every `interval`.
+ * Success-rate ejection is not built.
+ *
+ * @example
+ * createBalancer({ upstreams, health: outlierDetection({ consecutive5xx: 3, baseEjectionTime: 10_000 }) })
+ * @throws {InvalidOptionError} SWY_ERR_INVALID_OPTION for a bad option
+ */
+export function outlierDetection(options: OutlierDetectionOptions = {}): OutlierDetection {
+  const p = 'outlierDetection()'
+  const o = checkObject(options, p)
+  rejectUnknownKeys(o, Object.keys(OUTLIER_DEFAULTS), p)
+  const d = OUTLIER_DEFAULTS
+  return Object.freeze({
+    kind: 'outlier' as const,
+    options: Object.freeze({
+      consecutive5xx: checkNumber(o.consecutive5xx, `${p}.consecutive5xx`, d.consecutive5xx, { integer: true }),
+      consecutiveGatewayFailure: checkNumber(o.consecutiveGatewayFailure, `${p}.consecutiveGatewayFailure`, d.consecutiveGatewayFailure, { integer: true }),
+      interval: checkNumber(o.interval, `${p}.interval`, d.interval, { exclusiveMin: true }),
+      baseEjectionTime: checkNumber(o.baseEjectionTime, `${p}.baseEjectionTime`, d.baseEjectionTime, { exclusiveMin: true }),
+      maxEjectionTime: checkNumber(o.maxEjectionTime, `${p}.maxEjectionTime`, d.maxEjectionTime, { exclusiveMin: true }),
+      maxEjectionPercent: checkNumber(o.maxEjectionPercent, `${p}.maxEjectionPercent`, d.maxEjectionPercent, { max: 100 }),
+    }),
+  })
+}
+
+/** Per-upstream outlier state. */
+export interface OutlierHost {
+  consecutive5xx: number
+  consecutiveGateway: number
+  /** Ejections in a row (Envoy's ejection multiplier). */
+  ejections: number
+  /** When the current ejection ends (ms), or 0 when not ejected. */
+  ejectedUntil: number
+}
+
+export function newOutlierHost(): OutlierHost {
+  return { consecutive5xx: 0, consecutiveGateway: 0, ejections: 0, ejectedUntil: 0 }
+}
+
+/**
+ * The decisions, on injected time, so they are testable with fake clocks. The core keeps the
+ * hosts, calls `record` per response and `review` every `interval`.
+ */
+export class OutlierDetector {
+  readonly options: ResolvedOutlierOptions
+
+  constructor(check: OutlierDetection) {
+    this.options = check.options
+  }
+
+  /**
+   * Records one outcome: `status` of the answer, or 0 for a connection error or timeout.
+   * Returns true when the host should be ejected now (the caller checks nothing else).
+   */
+  record(host: OutlierHost, status: number, now: number, ejectedNow: number, total: number): boolean {
+    if (host.ejectedUntil !== 0) return false
+    const is5xx = status === 0 || status >= 500
+    const isGateway = status === 0 || status === 502 || status === 503 || status === 504
+    host.consecutive5xx = is5xx ? host.consecutive5xx + 1 : 0
+    host.consecutiveGateway = isGateway ? host.consecutiveGateway + 1 : 0
+    const { consecutive5xx, consecutiveGatewayFailure } = this.options
+    const tripped =
+      (consecutive5xx > 0 && host.consecutive5xx >= consecutive5xx) ||
+      (consecutiveGatewayFailure > 0 && host.consecutiveGateway >= consecutiveGatewayFailure)
+    if (!tripped || !this.mayEject(ejectedNow, total)) return false
+    host.ejections++
+    host.ejectedUntil = now + this.ejectionTime(host.ejections)
+    host.consecutive5xx = 0
+    host.consecutiveGateway = 0
+    return true
+  }
+
+  /** Ejection time of the n-th ejection in a row. */
+  ejectionTime(ejections: number): number {
+    return Math.min(this.options.baseEjectionTime * ejections, this.options.maxEjectionTime)
+  }
+
+  /** Whether one more of `total` may be ejected when `ejected` already are (at least one always may). */
+  mayEject(ejected: number, total: number): boolean {
+    return ejected === 0 || ejected < Math.floor((total * this.options.maxEjectionPercent) / 100)
+  }
+
+  /**
+   * The periodic review of one host. Returns true when its ejection ends now. A host that stayed
+   * in for a whole interval has its ejection count lowered by one (Envoy decrements the
+   * multiplier the same way).
+   */
+  review(host: OutlierHost, now: number): boolean {
+    if (host.ejectedUntil !== 0) {
+      if (now < host.ejectedUntil) return false
+      host.ejectedUntil = 0
+      return true
+    }
+    if (host.ejections > 0) host.ejections--
+    return false
+  }
+}

@@ -1,0 +1,243 @@
+import { once } from 'node:events'
+import { activeHealthCheck, outlierDetection } from '@switchyard/health'
+import { roundRobin } from '@switchyard/strategies'
+import { Agent, request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { startProxy } from './helpers/balancer.js'
+import { get } from './helpers/client.js'
+import { startUpstream, type TestUpstream } from './helpers/upstream.js'
+
+/** An upstream whose /healthz answers `health.status`, and / answers its name. */
+async function withHealth(name: string) {
+  const health = { status: 200 }
+  const up = await startUpstream({
+    name,
+    handler: (req, res) => {
+      if (req.url === '/healthz') {
+        res.statusCode = health.status
+        res.end(health.status === 200 ? 'ok' : 'bad')
+        return
+      }
+      res.end(JSON.stringify({ name }))
+    },
+  })
+  return { up, health }
+}
+
+const name = async (url: string) => ((await get(url)).json() as { name: string }).name
+const trafficTo = (up: TestUpstream) => up.requests.filter((r) => r.url !== '/healthz').length
+
+describe('active health checks', () => {
+  it('marks a failing upstream down within interval × unhealthyThreshold, and back after healthyThreshold passes', async () => {
+    const a = await withHealth('a')
+    const b = await withHealth('b')
+    const { lb, url } = await startProxy({
+      upstreams: [a.up.url, b.up.url],
+      health: activeHealthCheck({ path: '/healthz', interval: 100, jitter: 20, unhealthyThreshold: 2, healthyThreshold: 2, timeout: 500 }),
+    })
+    const events: string[] = []
+    lb.on('upstream:down', (e) => events.push(`down ${e.id === a.up.url ? 'a' : 'b'} ${e.reason}`))
+    lb.on('upstream:up', (e) => events.push(`up ${e.id === a.up.url ? 'a' : 'b'} ${e.reason}`))
+    a.health.status = 500
+    const t0 = performance.now()
+    await once(lb, 'upstream:down')
+    // 2 failing probes, 100 ms apart plus up to 20 ms jitter each, after a probe cycle at most.
+    expect(performance.now() - t0).toBeLessThan(3 * 120 + 200)
+    expect(lb.upstreams[0]).toMatchObject({ state: 'down', reason: 'health_check' })
+    const before = trafficTo(a.up)
+    for (let i = 0; i < 10; i++) expect(await name(url)).toBe('b')
+    expect(trafficTo(a.up)).toBe(before)
+    a.health.status = 200
+    await once(lb, 'upstream:up')
+    expect(lb.upstreams[0]!.state).toBe('up')
+    expect(new Set(await Promise.all([name(url), name(url), name(url), name(url)]))).toEqual(new Set(['a', 'b']))
+    expect(events).toEqual(['down a health_check', 'up a health_check'])
+  })
+
+  it('checks expectStatus and expectBody, and probes an added upstream at once', async () => {
+    const a = await withHealth('a')
+    const { lb } = await startProxy({
+      upstreams: [a.up.url],
+      health: activeHealthCheck({ path: '/healthz', interval: 60_000, expectBody: /^ok$/ }),
+    })
+    const added = await withHealth('late')
+    added.health.status = 503
+    const down = once(lb, 'upstream:down')
+    lb.add(added.up.url)
+    const [event] = await down // the first probe runs at once, not after 60 s
+    expect(event).toEqual({ id: added.up.url, reason: 'health_check' })
+  })
+})
+
+describe('passive health', () => {
+  it('a resetting upstream receives at most maxFails attempts per failTimeout', async () => {
+    const reset = await startUpstream({ name: 'reset', mode: 'reset' })
+    const ok = await startUpstream({ name: 'ok' })
+    const { url } = await startProxy({
+      upstreams: [reset.url, ok.url],
+      strategy: roundRobin({ random: () => 0 }),
+      passive: { maxFails: 2, failTimeout: 400 },
+    })
+    for (let i = 0; i < 20; i++) expect((await get(url)).status).toBe(200)
+    expect(reset.hits).toBe(2)
+    await new Promise((r) => setTimeout(r, 450))
+    for (let i = 0; i < 20; i++) expect((await get(url)).status).toBe(200)
+    expect(reset.hits).toBe(4) // back after failTimeout, then out again after 2 more failures
+  })
+})
+
+describe('outlier detection', () => {
+  it('ejects an upstream after consecutive 5xx and lets it back after the ejection time', async () => {
+    const bad = await startUpstream({ name: 'bad', mode: 'status', status: 503 })
+    const good = await startUpstream({ name: 'good' })
+    const { lb, url } = await startProxy({
+      upstreams: [bad.url, good.url],
+      strategy: roundRobin({ random: () => 0 }),
+      passive: false,
+      health: outlierDetection({ consecutive5xx: 3, interval: 50, baseEjectionTime: 300, maxEjectionPercent: 50 }),
+    })
+    const down = once(lb, 'upstream:down')
+    const statuses: number[] = []
+    for (let i = 0; i < 12; i++) statuses.push((await get(url)).status)
+    expect((await down)[0]).toEqual({ id: bad.url, reason: 'outlier' })
+    expect(statuses.filter((s) => s === 503)).toHaveLength(3)
+    expect(bad.hits).toBe(3)
+    bad.mode = 'ok'
+    const [up] = await once(lb, 'upstream:up')
+    expect(up).toEqual({ id: bad.url, reason: 'outlier_expired' })
+    expect(new Set([await name(url), await name(url)])).toEqual(new Set(['bad', 'good']))
+  })
+})
+
+describe('circuit breaker', () => {
+  it('opens on failures, half-opens after resetTimeout with one trial, and closes on success', async () => {
+    const flaky = await startUpstream({ name: 'flaky', mode: 'reset' })
+    const ok = await startUpstream({ name: 'ok' })
+    const { lb, url } = await startProxy({
+      upstreams: [flaky.url, ok.url],
+      strategy: roundRobin({ random: () => 0 }),
+      passive: false,
+      breaker: { errorThresholdPercentage: 50, resetTimeout: 300, volumeThreshold: 1 },
+    })
+    const opened = once(lb, 'upstream:down')
+    expect((await get(url)).status).toBe(200) // reset, retried on ok
+    expect((await opened)[0]).toEqual({ id: flaky.url, reason: 'breaker_open' })
+    expect(lb.upstreams[0]!.breaker).toBe('open')
+    for (let i = 0; i < 5; i++) await get(url)
+    expect(flaky.hits).toBe(1)
+    flaky.mode = 'ok'
+    await once(lb, 'upstream:up')
+    expect(lb.upstreams[0]!.breaker).toBe('half-open')
+    for (let i = 0; i < 4; i++) await get(url)
+    await expect.poll(() => lb.upstreams[0]!.breaker).toBe('closed')
+    expect(flaky.hits).toBeGreaterThanOrEqual(2)
+  })
+})
+
+describe('backups, down, slow start and panic', () => {
+  it('backups take traffic only when every primary is down; down upstreams never do', async () => {
+    const p1 = await withHealth('p1')
+    const p2 = await withHealth('p2')
+    const backup = await withHealth('backup')
+    const off = await withHealth('off')
+    const { lb, url } = await startProxy({
+      upstreams: [p1.up.url, p2.up.url, { url: backup.up.url, backup: true }, { url: off.up.url, down: true }],
+      health: activeHealthCheck({ path: '/healthz', interval: 50, jitter: 0 }),
+      panicThreshold: 0,
+    })
+    for (let i = 0; i < 6; i++) expect(['p1', 'p2']).toContain(await name(url))
+    p1.health.status = 500
+    await expect.poll(() => lb.upstreams[0]!.state).toBe('down')
+    for (let i = 0; i < 4; i++) expect(await name(url)).toBe('p2')
+    p2.health.status = 500
+    await expect.poll(() => lb.upstreams[1]!.state).toBe('down')
+    for (let i = 0; i < 4; i++) expect(await name(url)).toBe('backup')
+    p1.health.status = 200
+    await expect.poll(() => lb.upstreams[0]!.state).toBe('up')
+    for (let i = 0; i < 4; i++) expect(await name(url)).toBe('p1')
+    expect(trafficTo(off.up)).toBe(0)
+    expect(off.up.hits).toBe(0) // not even probed
+  })
+
+  it('panic mode balances over all primaries when fewer than panicThreshold are up', async () => {
+    const ups = await Promise.all(['a', 'b', 'c', 'd'].map(withHealth))
+    const { lb, url } = await startProxy({
+      upstreams: ups.map((u) => u.up.url),
+      health: activeHealthCheck({ path: '/healthz', interval: 50, jitter: 0 }),
+    })
+    const panics: boolean[] = []
+    lb.on('balancer:panic', (e) => panics.push(e.active))
+    ups[0]!.health.status = 500
+    ups[1]!.health.status = 500
+    await expect.poll(() => lb.upstreams.filter((u) => u.state === 'down').length).toBe(2)
+    // 2 of 4 up is 50%: not below the threshold, so only c and d serve.
+    for (let i = 0; i < 8; i++) expect(['c', 'd']).toContain(await name(url))
+    ups[2]!.health.status = 500
+    await expect.poll(() => lb.stats().panic).toBe(true)
+    const seen = new Set<string>()
+    for (let i = 0; i < 16; i++) seen.add(await name(url))
+    expect(seen).toEqual(new Set(['a', 'b', 'c', 'd'])) // the down ones still serve in panic
+    ups[0]!.health.status = 200
+    await expect.poll(() => lb.stats().panic).toBe(false)
+    expect(panics).toEqual([true, false])
+  })
+
+  it('slow start ramps an added upstream from a tenth of its share to all of it', async () => {
+    const a = await startUpstream({ name: 'a', recordBodies: false })
+    const b = await startUpstream({ name: 'b', recordBodies: false })
+    const { lb, url } = await startProxy({ upstreams: [a.url], slowStart: 1_500, strategy: roundRobin({ random: () => 0 }) })
+    lb.add(b.url)
+    let early = 0
+    for (let i = 0; i < 100; i++) if ((await name(url)) === 'b') early++
+    expect(lb.upstreams[1]!.slowStartShare).toBeLessThan(1)
+    await new Promise((r) => setTimeout(r, 1_600))
+    let late = 0
+    for (let i = 0; i < 100; i++) if ((await name(url)) === 'b') late++
+    expect(early).toBeLessThan(35) // ramping from 10%: well under its even half
+    expect(late).toBe(50) // full share: round robin alternates exactly
+    expect(lb.upstreams[1]!.slowStartShare).toBe(1)
+  })
+})
+
+describe('fault injection', () => {
+  it('under steady load, one of three backends dies and comes back: zero failed GETs, and it gets traffic again', async () => {
+    const ups = await Promise.all(['a', 'b', 'c'].map((n) => startUpstream({ name: n, recordBodies: false })))
+    const { lb, url } = await startProxy({
+      upstreams: ups.map((u) => u.url),
+      passive: { maxFails: 1, failTimeout: 300 }, // documented recovery: within failTimeout
+    })
+    const agent = new Agent({ connections: 32 })
+    onTestFinished(() => agent.close())
+    let failed = 0
+    let done = 0
+    let running = true
+    const worker = async () => {
+      while (running && done < 50_000) {
+        try {
+          const res = await request(url, { dispatcher: agent })
+          await res.body.dump()
+          if (res.statusCode !== 200) failed++
+        } catch {
+          failed++
+        }
+        done++
+      }
+    }
+    const load = Promise.all(Array.from({ length: 32 }, worker))
+    await new Promise((r) => setTimeout(r, 400))
+    const victim = ups[1]!
+    await victim.stop()
+    await expect.poll(() => lb.upstreams[1]!.state).toBe('down')
+    await new Promise((r) => setTimeout(r, 500))
+    const hitsWhileDead = victim.hits
+    await victim.start() // the same port
+    const restartedAt = performance.now()
+    await expect.poll(() => victim.hits > hitsWhileDead, { timeout: 3_000 }).toBe(true)
+    const recovery = performance.now() - restartedAt
+    running = false
+    await load
+    expect(failed).toBe(0)
+    expect(done).toBeGreaterThan(500)
+    expect(recovery).toBeLessThan(300 + 500) // failTimeout, plus a margin for a loaded machine
+  })
+})
