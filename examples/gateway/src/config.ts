@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs'
 import type { BalancerOptions } from '@switchyard/core'
+import {
+  type ActiveHealthCheckOptions,
+  activeHealthCheck,
+  type HealthCheck,
+  type OutlierDetectionOptions,
+  outlierDetection,
+} from '@switchyard/health'
 import * as strategies from '@switchyard/strategies'
 import { InvalidOptionError, type Strategy } from '@switchyard/strategies'
 
@@ -13,8 +20,12 @@ export interface GatewayConfig {
   upstreams: BalancerOptions['upstreams'] | []
   /** A strategy factory name from @switchyard/strategies, with its options. Default roundRobin. */
   strategy: { name: string; options?: Record<string, unknown> | undefined }
-  /** More balancer options: retry, timeouts, passive, queue, preserveHost, xForwarded. */
-  balancer: Omit<BalancerOptions, 'upstreams' | 'strategy'>
+  /**
+   * More balancer options: retry, timeouts, passive, queue, breaker, slowStart, panicThreshold,
+   * preserveHost, xForwarded; and `health: { active?: {...}, outlier?: {...} }`, the options of
+   * `activeHealthCheck()` and `outlierDetection()` (a JSON file cannot hold the checks themselves).
+   */
+  balancer: Omit<BalancerOptions, 'upstreams' | 'strategy' | 'health'> & { health?: GatewayHealth }
   /** Cluster workers. Default 1 (no cluster). */
   workers: number
   /**
@@ -22,6 +33,21 @@ export interface GatewayConfig {
    * proxied (like nginx `stub_status`). Off by default: the gateway proxies every path.
    */
   statsPath?: string | undefined
+}
+
+/** Health checks as a config file names them. */
+export interface GatewayHealth {
+  active?: ActiveHealthCheckOptions
+  outlier?: OutlierDetectionOptions
+}
+
+/** Turns the config's `balancer` section into `createBalancer()` options. */
+export function balancerOptions(config: GatewayConfig): Omit<BalancerOptions, 'upstreams' | 'strategy'> {
+  const { health, ...rest } = config.balancer
+  const checks: HealthCheck[] = []
+  if (health?.active !== undefined) checks.push(activeHealthCheck(health.active))
+  if (health?.outlier !== undefined) checks.push(outlierDetection(health.outlier))
+  return checks.length === 0 ? rest : { ...rest, health: checks }
 }
 
 /** The strategy factory names of shared/DESIGN.md; those the installed package has can be named. */

@@ -2,10 +2,11 @@ import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type Balancer, createBalancer } from '@switchyard/core'
+import { activeHealthCheck } from '@switchyard/health'
 import { serverUrl, startHelloBackend } from './backend.js'
-import { type GatewayConfig, makeStrategy } from './config.js'
+import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
 
-export { loadConfig, makeStrategy, strategyNames, type GatewayConfig } from './config.js'
+export { balancerOptions, loadConfig, makeStrategy, strategyNames, type GatewayConfig, type GatewayHealth } from './config.js'
 export { startHelloBackend } from './backend.js'
 
 /** A running gateway: the balancer, its server, and the demo backends when it started them. */
@@ -33,12 +34,15 @@ export async function startDemoBackends(): Promise<{ servers: http.Server[]; url
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   let backends: http.Server[] = []
   let upstreams = config.upstreams
+  let options = balancerOptions(config)
   if (upstreams.length === 0) {
     const demo = await startDemoBackends()
     backends = demo.servers
     upstreams = demo.urls
+    // The demo backends answer /healthz: probe it, as the example config does.
+    if (options.health === undefined) options = { ...options, health: activeHealthCheck({ path: '/healthz' }) }
   }
-  const lb = createBalancer({ ...config.balancer, upstreams, strategy: makeStrategy(config.strategy) })
+  const lb = createBalancer({ ...options, upstreams, strategy: makeStrategy(config.strategy) })
   const { statsPath } = config
   const server = http.createServer(
     statsPath === undefined

@@ -54,6 +54,23 @@ describe('examples/gateway', () => {
     expect(config).toMatchObject({ port: 9100, upstreams: ['http://127.0.0.1:5000'], workers: 2, balancer: { retry: { attempts: 2 } } })
   })
 
+  it('runs the example config: strategy, health checks, breaker and slow start from JSON', async () => {
+    const demo = await startGateway({ ...loadConfig([], {}), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => demo.close())
+    expect(demo.lb.upstreams[0]!.state).toBe('up')
+    const example = loadConfig(['--config', new URL('../gateway.example.json', import.meta.url).pathname], {
+      PORT: '0',
+      UPSTREAMS: demo.lb.upstreams.map((u) => u.url).join(','),
+    })
+    expect(example.balancer.health?.active?.path).toBe('/healthz')
+    const gw = await startGateway({ ...example, host: '127.0.0.1' })
+    onTestFinished(() => gw.close())
+    expect(gw.lb.stats().strategy).toBe('peak-ewma')
+    expect((await body(`http://127.0.0.1:${gw.port}/`)).message).toBe('Hello, World!')
+    const stats = await request(`http://127.0.0.1:${gw.port}/__switchyard`)
+    expect(((await stats.body.json()) as { stats: { upstreams: unknown[] } }).stats.upstreams).toHaveLength(2)
+  })
+
   it('rejects an unknown strategy name with the list of known ones', async () => {
     await expect(startGateway({ ...loadConfig([], { STRATEGY: 'fastest' }), port: 0 })).rejects.toThrow(/strategy must be one of roundRobin/)
     expect(() => loadConfig([], { PORT: 'eighty' })).toThrow(/PORT must be an integer/)
