@@ -8,11 +8,11 @@ import {
   maglev,
   peakEwma,
   powerOfTwo,
-  random,
   roundRobin,
   type Strategy,
   stickyCookie,
 } from '@switchyard/strategies'
+import { STRATEGIES } from '../packages/strategies/test/fixtures/factories.js'
 import { Agent, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startProxy } from './helpers/balancer.js'
@@ -129,20 +129,9 @@ describe('strategies through the proxy', () => {
     expect(((await get(url)).json() as { name: string }).name).toBe('a')
   })
 
-  it.each([
-    ['roundRobin', roundRobin],
-    ['random', random],
-    ['leastConnections', leastConnections],
-    ['powerOfTwo', powerOfTwo],
-    ['peakEwma', peakEwma],
-    ['consistentHash', consistentHash],
-    ['maglev', maglev],
-    ['ipHash', ipHash],
-    ['stickyCookie', stickyCookie],
-    ['first', first],
-  ] as [string, () => Strategy][])('%s works through lb.dispatcher', async (_name, make) => {
+  it.each(STRATEGIES.map(([name, make]) => [name, make] as const))('%s works through lb.dispatcher', async (_name, make) => {
     const ups = await Promise.all(['a', 'b'].map((name) => startUpstream({ name })))
-    const lb = createBalancer({ upstreams: ups.map((u) => u.url), strategy: make() })
+    const lb = createBalancer({ upstreams: ups.map((u) => u.url), strategy: make(Math.random, () => performance.now()) })
     onTestFinished(() => lb.close())
     for (let i = 0; i < 10; i++) {
       const res = await request('http://svc/', { dispatcher: lb.dispatcher })

@@ -1,6 +1,6 @@
 // nginx with the same upstream block, configured well (the issue's reference row): one worker,
 // upstream keepalive 1024, keepalive_requests 1000000, HTTP/1.1 to the upstreams.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,12 +26,10 @@ export function ensureNginx() {
   return bin
 }
 
+/** `nginx/1.22.1`: nginx prints its version on stderr. */
 export function nginxVersion(bin) {
-  try {
-    return execFileSync(bin, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || 'nginx'
-  } catch (err) {
-    return String(err.stderr ?? '').trim().replace('nginx version: ', '')
-  }
+  const r = spawnSync(bin, ['-v'], { encoding: 'utf8' })
+  return `${r.stderr ?? ''}${r.stdout ?? ''}`.trim().replace('nginx version: ', '') || 'nginx'
 }
 
 /** Writes a config; returns the args to start nginx in the foreground as one process. */

@@ -6,6 +6,9 @@ import { Exchange } from './exchange.js'
 import { clientAddress, type RequestHeadInfo, requestHead, responseHead } from './headers.js'
 import { sendError } from './respond.js'
 
+/** Bytes buffered for a slow client before the upstream is paused: Node 22's default high-water mark. */
+const PAUSE_BYTES = 64 * 1024
+
 /**
  * The reverse proxy: relays one `http` server request to an upstream and streams the answer
  * back. Bodies stream both ways with backpressure: undici reads the request as a stream, and a
@@ -85,9 +88,13 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   }
 
   protected relayData(chunk: Buffer): boolean {
-    const ok = this.#res.write(chunk)
-    if (!ok) this.#res.once('drain', this.#onDrain)
-    return ok
+    const res = this.#res
+    // Pause the upstream only once PAUSE_BYTES wait in the client's socket buffer, not at the
+    // stream's high-water mark (16 KiB on Node 20): otherwise every 64 KiB chunk would pause and
+    // resume the upstream read, several times per response.
+    if (res.write(chunk) || res.writableLength < PAUSE_BYTES) return true
+    res.once('drain', this.#onDrain)
+    return false
   }
 
   protected relayComplete(): void {

@@ -1,35 +1,10 @@
-import {
-  type Candidate,
-  consistentHash,
-  first,
-  ipHash,
-  leastConnections,
-  maglev,
-  type PickContext,
-  peakEwma,
-  powerOfTwo,
-  random,
-  roundRobin,
-  type Strategy,
-  stickyCookie,
-} from '@switchyard/strategies'
+import type { Candidate, PickContext } from '@switchyard/strategies'
 import { bench, describe } from 'vitest'
+import { STRATEGIES } from '../test/fixtures/factories.js'
 
 // `pick` of every strategy at 2, 16, 256 and 4 096 upstreams (STYLE.md §8). Weights 1..3, some
 // requests in flight, a key per pick for the hash strategies. Run: pnpm bench:strategies
 const SIZES = [2, 16, 256, 4_096]
-const FACTORIES: [string, () => Strategy][] = [
-  ['roundRobin', () => roundRobin()],
-  ['random', () => random()],
-  ['leastConnections', () => leastConnections()],
-  ['powerOfTwo', () => powerOfTwo()],
-  ['peakEwma', () => peakEwma()],
-  ['consistentHash', () => consistentHash()],
-  ['maglev', () => maglev({ tableSize: 65_537 })],
-  ['ipHash', () => ipHash()],
-  ['stickyCookie', () => stickyCookie()],
-  ['first', () => first()],
-]
 
 function list(n: number): Candidate[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -50,8 +25,8 @@ const KEYS = Array.from({ length: 1_024 }, (_, i) => `203.0.113.${i % 256}:${i}`
 for (const n of SIZES) {
   describe(`pick at ${n} upstreams`, () => {
     const candidates = list(n)
-    for (const [name, make] of FACTORIES) {
-      const s = make()
+    for (const [name, make] of STRATEGIES) {
+      const s = make(Math.random, () => performance.now())
       s.rebuild?.(candidates)
       const ctx: PickContext = { attempt: 1, tried: new Set(), key: undefined }
       let i = 0

@@ -9,8 +9,8 @@ export interface LeastConnectionsOptions extends StrategyDeps {}
  * relative to its weight (in-flight / weight) wins; ties go by smooth weighted round robin among
  * the tied upstreams, so equal ones share and weights hold even when nothing is in flight.
  *
- * Cost: pick O(n) over the eligible upstreams (two scans, as nginx does); rebuild O(n). No
- * allocation.
+ * Cost: pick O(n) over the eligible upstreams (one scan, then one over the tied, as nginx does);
+ * rebuild O(n). No allocation per pick.
  *
  * @example
  * createBalancer({ upstreams, strategy: leastConnections() })
@@ -21,37 +21,40 @@ export function leastConnections(options: LeastConnectionsOptions = {}): Strateg
   checkFunction<() => number>(o.random, 'leastConnections().random', Math.random)
   /** Smooth weighted round robin state among tied upstreams (nginx keeps `current_weight` too). */
   let current = new Float64Array(8)
+  /** Positions in the eligible list of the upstreams tied for least load (reused, never reallocated per pick). */
+  let tied = new Int32Array(8)
   return {
     name: 'least-connections',
     rebuild(all: readonly Candidate[]) {
       let max = 0
       for (const c of all) if (c.index > max) max = c.index
       current = new Float64Array(Math.max(8, max + 1))
+      tied = new Int32Array(Math.max(8, all.length))
     },
     pick(eligible: readonly Candidate[], ctx: PickContext) {
       const tried = ctx.tried
-      // Pass 1: the least in-flight per weight (nginx compares conns/weight by cross-multiplying).
+      const n = eligible.length
+      if (tied.length < n) tied = new Int32Array(n) // only when picking without a rebuild
+      // Pass 1: the least in-flight per weight, remembering who ties for it.
       let least = Number.POSITIVE_INFINITY
-      let single: Candidate | undefined
       let ties = 0
-      for (let i = 0; i < eligible.length; i++) {
+      for (let i = 0; i < n; i++) {
         const c = eligible[i]!
         if (tried.size !== 0 && tried.has(c.id)) continue
         const load = c.inFlight / c.weight
         if (load < least) {
           least = load
-          single = c
-          ties = 1
-        } else if (load === least) ties++
+          ties = 0
+          tied[ties++] = i
+        } else if (load === least) tied[ties++] = i
       }
-      if (single === undefined) return undefined
-      if (ties === 1) return single // nginx too skips the round robin when one peer is least
-      // Pass 2: smooth weighted round robin among the tied ones, as ngx_http_upstream_get_least_conn_peer.
+      if (ties === 0) return undefined
+      if (ties === 1) return eligible[tied[0]!] // nginx too skips the round robin when one peer is least
+      // Pass 2, over the tied only: smooth weighted round robin, as ngx_http_upstream_get_least_conn_peer.
       let best: Candidate | undefined
       let total = 0
-      for (let i = 0; i < eligible.length; i++) {
-        const c = eligible[i]!
-        if (c.inFlight / c.weight !== least || (tried.size !== 0 && tried.has(c.id))) continue
+      for (let k = 0; k < ties; k++) {
+        const c = eligible[tied[k]!]!
         if (c.index >= current.length) {
           const next = new Float64Array(Math.max(c.index + 1, current.length * 2))
           next.set(current)

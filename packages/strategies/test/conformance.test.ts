@@ -1,34 +1,7 @@
-import {
-  type Candidate,
-  consistentHash,
-  first,
-  ipHash,
-  leastConnections,
-  maglev,
-  type PickContext,
-  peakEwma,
-  powerOfTwo,
-  random,
-  roundRobin,
-  type Strategy,
-  stickyCookie,
-} from '@switchyard/strategies'
+import type { Candidate, PickContext, Strategy } from '@switchyard/strategies'
 import { describe, expect, it } from 'vitest'
 import { candidates, seeded, type TestCandidate } from './fixtures/candidates.js'
-
-/** Every strategy, made from a random source and a clock. */
-const FACTORIES: [string, (random: () => number, now: () => number) => Strategy, { weighted: boolean; keyed: boolean }][] = [
-  ['roundRobin', (r) => roundRobin({ random: r }), { weighted: true, keyed: false }],
-  ['random', (r) => random({ random: r }), { weighted: true, keyed: false }],
-  ['leastConnections', (r) => leastConnections({ random: r }), { weighted: true, keyed: false }],
-  ['powerOfTwo', (r) => powerOfTwo({ random: r }), { weighted: true, keyed: false }],
-  ['peakEwma', (r, now) => peakEwma({ random: r, now }), { weighted: true, keyed: false }],
-  ['consistentHash', (r) => consistentHash({ random: r }), { weighted: true, keyed: true }],
-  ['maglev', (r) => maglev({ random: r, tableSize: 4_093 }), { weighted: true, keyed: true }],
-  ['ipHash', (r) => ipHash({ random: r }), { weighted: true, keyed: true }],
-  ['stickyCookie', (r) => stickyCookie({ random: r }), { weighted: true, keyed: false }],
-  ['first', () => first(), { weighted: false, keyed: false }],
-]
+import { STRATEGIES as FACTORIES } from './fixtures/factories.js'
 
 function ctx(i: number, tried: ReadonlySet<string> = new Set(), keyed = false): PickContext {
   return { attempt: 1, tried, key: keyed ? `client-${i}` : undefined }
