@@ -267,6 +267,42 @@ async function runSoak(total) {
   return { requests: done, samples, rssGrowth: growth('rssMb'), heapGrowth: growth('heapMb') }
 }
 
+// The soak's summary lives at the end of RESULTS.md, after this marker; a full run keeps it.
+const SOAK_MARK = '<!-- soak: written by `pnpm bench -- --soak` -->'
+
+function soakSection() {
+  try {
+    const text = readFileSync(here('./RESULTS.md'), 'utf8')
+    const at = text.indexOf(SOAK_MARK)
+    return at < 0 ? '' : `\n${text.slice(at)}`
+  } catch {
+    return ''
+  }
+}
+
+function writeSoakSection(info, soak) {
+  let text = ''
+  try {
+    text = readFileSync(here('./RESULTS.md'), 'utf8')
+  } catch {}
+  const at = text.indexOf(SOAK_MARK)
+  if (at >= 0) text = text.slice(0, at).trimEnd()
+  const mb = (x) => x.toFixed(1)
+  const rss = soak.samples.map((s) => s.rssMb)
+  const heap = soak.samples.map((s) => s.heapMb)
+  const section = [
+    SOAK_MARK,
+    '## Soak',
+    '',
+    `${soak.requests} requests through the gateway (round robin, stats on) at 64 connections, sampled every 10 s from its stats endpoint; commit ${info.commit}; ${info.date}.`,
+    `After warm-up (the first ${Math.min(100_000, Number(flags['soak-requests']) / 10)} requests), RSS grew ${(soak.rssGrowth * 100).toFixed(1)}% (median of the last three samples over the first three; target ≤ 10%).`,
+    `RSS ranged ${mb(Math.min(...rss))}-${mb(Math.max(...rss))} MB; heap used ${mb(Math.min(...heap))}-${mb(Math.max(...heap))} MB (${(soak.heapGrowth * 100).toFixed(1)}% first to last; sampled without forcing a GC, so it moves with the collector, not with the request count).`,
+    '',
+  ].join('\n')
+  writeFileSync(here('./RESULTS.md'), `${text}\n\n${section}`)
+  console.log('wrote the soak section of bench/RESULTS.md')
+}
+
 // --- report -------------------------------------------------------------------------------------
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—')
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? (a / b).toFixed(2) : '—')
@@ -348,6 +384,7 @@ try {
     console.log(text)
     mkdirSync(here('./results'), { recursive: true })
     writeFileSync(here('./results/soak.json'), JSON.stringify({ info, ...soak }, null, 2))
+    if (!quick) writeSoakSection(info, soak)
   } else {
     const results = await runMatrix()
     const dispatcher = only && !only.includes('dispatcher') ? undefined : await runDispatcher()
@@ -368,7 +405,7 @@ try {
     writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher }, null, 2))
     if (!quick && !only && !onlyScenarios) {
       const head = readFileSync(here('./RESULTS.head.md'), 'utf8')
-      writeFileSync(here('./RESULTS.md'), `${head}\n${md}\n`)
+      writeFileSync(here('./RESULTS.md'), `${head}\n${md}\n${soakSection()}`)
       console.log('\nwrote bench/RESULTS.md')
     }
   }

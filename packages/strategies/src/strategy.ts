@@ -78,9 +78,12 @@ export interface Strategy {
   pick(eligible: readonly Candidate[], ctx: PickContext): Candidate | undefined
   /** Called when the set of upstreams or their weights change; build tables here, not in `pick`. */
   rebuild?(all: readonly Candidate[]): void
-  /** Called when a request to `picked` starts. */
+  /**
+   * Called when a request to `picked` starts, after `picked.inFlight` counts it. The core changes
+   * `inFlight` only together with `onStart` / `onEnd`, so a strategy may cache loads between them.
+   */
   onStart?(picked: Candidate, ctx: PickContext): void
-  /** Called when a request to `picked` ends. */
+  /** Called when a request to `picked` ends, after `picked.inFlight` no longer counts it. */
   onEnd?(picked: Candidate, outcome: Outcome): void
   /**
    * The key function of a hash strategy. When present, the core calls it once per request and

@@ -23,8 +23,8 @@ function simulate(s: Strategy, list: TestCandidate[], picks: number, keyed: bool
       s.onEnd?.(c, { ok: true, status: 200, latencyMs: 5 + c.inFlight })
     }
     const c = s.pick(list, ctx(i, new Set(), keyed)) as TestCandidate
+    c.inFlight++ // as the core: counted first, then onStart
     s.onStart?.(c, ctx(i))
-    c.inFlight++
     pending.push({ c, end: i + hold })
     counts.set(c.id, (counts.get(c.id) ?? 0) + 1)
   }

@@ -19,16 +19,47 @@ describe('leastConnections()', () => {
   it('picks the fewest in-flight per weight, and shares ties round robin', () => {
     const s = leastConnections({ random: () => 0 })
     const list = candidates([1, 1, 2])
-    list[0]!.inFlight = 3
-    list[1]!.inFlight = 1
-    list[2]!.inFlight = 3 // 3/2 = 1.5
+    // As the core does: change the count, then tell the strategy (onStart / onEnd).
+    const set = (i: number, n: number) => {
+      list[i]!.inFlight = n
+      s.onStart?.(list[i]!, ctx())
+    }
+    expect(s.pick(list, ctx())).toBeDefined() // builds the tree over this list
+    set(0, 3)
+    set(1, 1)
+    set(2, 3) // 3/2 = 1.5
     expect(s.pick(list, ctx())!.id).toBe('b')
-    list[1]!.inFlight = 5
+    set(1, 5)
     expect(s.pick(list, ctx())!.id).toBe('c')
-    for (const c of list) c.inFlight = 0
-    // Nothing in flight: smooth weighted round robin among the tied, weights 1, 1, 2.
-    const seq = Array.from({ length: 8 }, () => s.pick(list, ctx())!.id).join('')
-    expect([...seq].sort().join('')).toBe('aabbcccc')
+    expect(s.pick(list, ctx(['c']))!.id).toBe('a') // tried ones are skipped: a (3) beats b (5)
+    for (let i = 0; i < 3; i++) set(i, 0)
+    // Nothing in flight: weighted round robin among the tied, weights 1, 1, 2, interleaved.
+    const seq = Array.from({ length: 400 }, () => s.pick(list, ctx())!.id).join('')
+    for (const [id, share] of [['a', 100], ['b', 100], ['c', 200]] as const) {
+      expect(Math.abs(seq.split(id).length - 1 - share)).toBeLessThanOrEqual(1)
+    }
+    // From a fresh start the order is exact and smooth: c, of weight 2, twice in every four.
+    const fresh = leastConnections()
+    const idle = candidates([1, 1, 2])
+    expect(Array.from({ length: 8 }, () => fresh.pick(idle, ctx())!.id).join('')).toBe('abccabcc')
+  })
+
+  it('matches a brute-force scan of in-flight / weight over random loads, list changes and retries', () => {
+    const rnd = seeded(11)
+    const s = leastConnections()
+    let list = candidates([1, 2, 3, 1, 5, 2, 1, 4, 1, 1, 2, 3, 7])
+    for (let step = 0; step < 5_000; step++) {
+      if (step % 500 === 0) list = list.filter(() => rnd() < 0.9 || list.length < 3) // a health change: a new list
+      const c = list[Math.floor(rnd() * list.length)]!
+      c.inFlight = Math.floor(rnd() * 6)
+      s.onEnd?.(c, { ok: true, latencyMs: 1 })
+      const tried = rnd() < 0.2 ? [list[Math.floor(rnd() * list.length)]!.id] : []
+      const open = list.filter((x) => !tried.includes(x.id))
+      const least = Math.min(...open.map((x) => x.inFlight / x.weight))
+      const picked = s.pick(list, ctx(tried))!
+      expect(tried).not.toContain(picked.id)
+      expect(picked.inFlight / picked.weight).toBe(least)
+    }
   })
 })
 
@@ -108,13 +139,38 @@ describe('first()', () => {
     const s = first()
     const list = candidates([1, 5, 1])
     for (const c of list) c.maxConnections = 2
+    // As the core does: change the count, then tell the strategy (onStart / onEnd).
+    const set = (i: number, n: number) => {
+      list[i]!.inFlight = n
+      s.onStart?.(list[i]!, ctx())
+    }
     expect(s.pick(list, ctx())!.id).toBe('a') // weight ignored
-    list[0]!.inFlight = 2
+    set(0, 2)
     expect(s.pick(list, ctx())!.id).toBe('b')
-    list[1]!.inFlight = 2
-    list[2]!.inFlight = 2
+    expect(s.pick(list, ctx(['b']))!.id).toBe('c')
+    set(1, 2)
+    set(2, 2)
     expect(s.pick(list, ctx())!.id).toBe('a') // none has room: the first, to queue
     expect(s.pick(list, ctx(['a']))!.id).toBe('b')
+    set(0, 1)
+    expect(s.pick(list, ctx())!.id).toBe('a') // room again at the front
+  })
+
+  it('matches a scan from the front over random loads, list changes and retries', () => {
+    const rnd = seeded(7)
+    const s = first()
+    let list = candidates(Array.from({ length: 37 }, () => 1))
+    for (const c of list) c.maxConnections = 3
+    for (let step = 0; step < 5_000; step++) {
+      if (step % 500 === 0) list = list.filter(() => rnd() < 0.9 || list.length < 3)
+      const c = list[Math.floor(rnd() * list.length)]!
+      c.inFlight = rnd() < 0.7 ? 3 : Math.floor(rnd() * 3)
+      s.onEnd?.(c, { ok: true, latencyMs: 1 })
+      const tried = rnd() < 0.2 ? [list[Math.floor(rnd() * list.length)]!.id] : []
+      const open = list.filter((x) => !tried.includes(x.id))
+      const expected = open.find((x) => x.inFlight < x.maxConnections) ?? open[0]
+      expect(s.pick(list, ctx(tried))!.id).toBe(expected!.id)
+    }
   })
 })
 
