@@ -109,6 +109,37 @@ describe('outlier detection', () => {
   })
 })
 
+describe('success-rate outlier detection', () => {
+  it('ejects the one upstream of five whose success rate is far below the others', async () => {
+    const ups = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => startUpstream({ name: n })))
+    const flaky = ups[4]!
+    let i = 0
+    // Every other answer a 500: never 5 in a row, so only the success-rate rule can catch it.
+    flaky.handler = (_req, res) => {
+      res.statusCode = i++ % 2 === 0 ? 500 : 200
+      res.end('{}')
+    }
+    const { lb, url } = await startProxy({
+      upstreams: ups.map((u) => u.url),
+      strategy: roundRobin({ random: () => 0 }),
+      passive: false,
+      retry: { attempts: 1 },
+      health: outlierDetection({ interval: 200, successRate: { requestVolume: 10, minimumHosts: 5 }, maxEjectionPercent: 20 }),
+    })
+    const downs: unknown[] = []
+    lb.on('upstream:down', (e) => downs.push(e))
+    // Batches of 10 at once, so each upstream gets requestVolume answers per interval on a slow machine.
+    const until = Date.now() + 5_000
+    while (downs.length === 0 && Date.now() < until) await Promise.all(Array.from({ length: 10 }, () => get(url)))
+    await new Promise((r) => setTimeout(r, 250)) // more reviews: nobody else goes
+    expect(downs).toEqual([{ id: flaky.url, reason: 'outlier' }])
+    expect(lb.upstreams.find((u) => u.id === flaky.url)!.state).toBe('down')
+    const before = trafficTo(flaky)
+    for (let k = 0; k < 10; k++) expect((await get(url)).status).toBe(200)
+    expect(trafficTo(flaky)).toBe(before)
+  })
+})
+
 describe('circuit breaker', () => {
   it('opens on failures, half-opens after resetTimeout with one trial, and closes on success', async () => {
     const flaky = await startUpstream({ name: 'flaky', mode: 'reset' })

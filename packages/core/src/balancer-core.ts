@@ -279,8 +279,7 @@ export class BalancerCore {
     u.breaker?.record(!failed)
     const detector = this.#outlier
     if (detector !== undefined && u.state !== 'draining') {
-      const ejected = this.#all.reduce((n, x) => n + (x.outlier.ejectedUntil !== 0 ? 1 : 0), 0)
-      if (detector.record(u.outlier, status, now(), ejected, this.#all.length)) {
+      if (detector.record(u.outlier, status, now(), this.#countEjected, this.#all.length)) {
         this.markDown(u, DOWN.outlier, 'outlier')
       }
     }
@@ -301,11 +300,21 @@ export class BalancerCore {
     u.recoverTimer.unref()
   }
 
+  /** Upstreams ejected as outliers now; called only when an ejection rule trips. */
+  readonly #countEjected = (): number => {
+    let n = 0
+    for (const u of this.#all) if (u.outlier.ejectedUntil !== 0) n++
+    return n
+  }
+
   #reviewOutliers(): void {
     const t = now()
+    const detector = this.#outlier!
     for (const u of this.#all) {
-      if (this.#outlier!.review(u.outlier, t)) this.markUp(u, DOWN.outlier, 'outlier_expired')
+      if (detector.review(u.outlier, t)) this.markUp(u, DOWN.outlier, 'outlier_expired')
     }
+    const all = this.#all.filter((u) => u.state !== 'draining')
+    for (const i of detector.reviewSuccessRate(all.map((u) => u.outlier), t)) this.markDown(all[i]!, DOWN.outlier, 'outlier')
   }
 
   /** Sets a down reason; the upstream goes down (and the event fires) when it was up. */

@@ -23,6 +23,8 @@ export {
   type OutlierDetectionOptions,
   type OutlierHost,
   type ResolvedOutlierOptions,
+  type ResolvedSuccessRateOptions,
+  type SuccessRateOptions,
 } from './outlier.js'
 export {
   UpstreamBreaker,

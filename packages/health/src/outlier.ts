@@ -37,6 +37,32 @@ export interface OutlierDetectionOptions {
    * @default 10 (Envoy max_ejection_percent)
    */
   maxEjectionPercent?: number
+  /**
+   * Envoy's success-rate ejection, reviewed every `interval`: among the upstreams that served at
+   * least `requestVolume` requests in the interval, when there are at least `minimumHosts` of them,
+   * an upstream whose success rate (answers below 500 over all; connection errors and timeouts are
+   * failures) is below mean − `stdevFactor` × standard deviation is ejected, within
+   * `maxEjectionPercent`. `false` turns it off; `true` is the defaults.
+   * @default { minimumHosts: 5, requestVolume: 100, stdevFactor: 1.9 } (Envoy success_rate_minimum_hosts,
+   * success_rate_request_volume, success_rate_stdev_factor 1900 / 1000)
+   */
+  successRate?: boolean | SuccessRateOptions
+}
+
+/** Options of Envoy's success-rate ejection; see {@link OutlierDetectionOptions.successRate}. */
+export interface SuccessRateOptions {
+  /** Upstreams with enough requests needed for the rule to run. @default 5 */
+  minimumHosts?: number
+  /** Requests an upstream must serve in an interval to be judged. @default 100 */
+  requestVolume?: number
+  /** How many standard deviations below the mean ejects. @default 1.9 */
+  stdevFactor?: number
+}
+
+export interface ResolvedSuccessRateOptions {
+  readonly minimumHosts: number
+  readonly requestVolume: number
+  readonly stdevFactor: number
 }
 
 export interface ResolvedOutlierOptions {
@@ -46,6 +72,7 @@ export interface ResolvedOutlierOptions {
   readonly baseEjectionTime: number
   readonly maxEjectionTime: number
   readonly maxEjectionPercent: number
+  readonly successRate: ResolvedSuccessRateOptions | false
 }
 
 /** An outlier detector made by {@link outlierDetection}, for the balancer's `health` option. */
@@ -61,14 +88,19 @@ export const OUTLIER_DEFAULTS = Object.freeze({
   baseEjectionTime: 30_000, // ms; Envoy base_ejection_time
   maxEjectionTime: 300_000, // ms; Envoy max_ejection_time
   maxEjectionPercent: 10, // %; Envoy max_ejection_percent
+  successRate: Object.freeze({
+    minimumHosts: 5, // Envoy success_rate_minimum_hosts
+    requestVolume: 100, // Envoy success_rate_request_volume
+    stdevFactor: 1.9, // Envoy success_rate_stdev_factor (1900, in thousandths)
+  }),
 })
 
 /**
  * Envoy-style outlier ejection: an upstream that answers `consecutive5xx` 5xx in a row, or
  * `consecutiveGatewayFailure` gateway failures in a row, is ejected (`upstream:down`, reason
  * `outlier`) for `baseEjectionTime × ejections in a row` (capped at `maxEjectionTime`), unless
- * `maxEjectionPercent` of the upstreams are ejected already. Reviews run every `interval`.
- * Success-rate ejection is not built.
+ * `maxEjectionPercent` of the upstreams are ejected already. Reviews run every `interval`, and
+ * with them Envoy's success-rate rule (see `successRate`).
  *
  * @example
  * createBalancer({ upstreams, health: outlierDetection({ consecutive5xx: 3, baseEjectionTime: 10_000 }) })
@@ -88,7 +120,20 @@ export function outlierDetection(options: OutlierDetectionOptions = {}): Outlier
       baseEjectionTime: checkNumber(o.baseEjectionTime, `${p}.baseEjectionTime`, d.baseEjectionTime, { exclusiveMin: true }),
       maxEjectionTime: checkNumber(o.maxEjectionTime, `${p}.maxEjectionTime`, d.maxEjectionTime, { exclusiveMin: true }),
       maxEjectionPercent: checkNumber(o.maxEjectionPercent, `${p}.maxEjectionPercent`, d.maxEjectionPercent, { max: 100 }),
+      successRate: resolveSuccessRate(o.successRate, `${p}.successRate`),
     }),
+  })
+}
+
+function resolveSuccessRate(value: unknown, field: string): ResolvedSuccessRateOptions | false {
+  if (value === false) return false
+  const o = checkObject(value === undefined || value === true ? {} : value, field)
+  const d = OUTLIER_DEFAULTS.successRate
+  rejectUnknownKeys(o, Object.keys(d), field)
+  return Object.freeze({
+    minimumHosts: checkNumber(o.minimumHosts, `${field}.minimumHosts`, d.minimumHosts, { integer: true, min: 1 }),
+    requestVolume: checkNumber(o.requestVolume, `${field}.requestVolume`, d.requestVolume, { integer: true, min: 1 }),
+    stdevFactor: checkNumber(o.stdevFactor, `${field}.stdevFactor`, d.stdevFactor),
   })
 }
 
@@ -100,10 +145,14 @@ export interface OutlierHost {
   ejections: number
   /** When the current ejection ends (ms), or 0 when not ejected. */
   ejectedUntil: number
+  /** Answers in the current interval, for the success-rate rule. */
+  requests: number
+  /** Of those, the successes (status below 500). */
+  successes: number
 }
 
 export function newOutlierHost(): OutlierHost {
-  return { consecutive5xx: 0, consecutiveGateway: 0, ejections: 0, ejectedUntil: 0 }
+  return { consecutive5xx: 0, consecutiveGateway: 0, ejections: 0, ejectedUntil: 0, requests: 0, successes: 0 }
 }
 
 /**
@@ -120,23 +169,73 @@ export class OutlierDetector {
   /**
    * Records one outcome: `status` of the answer, or 0 for a connection error or timeout.
    * Returns true when the host should be ejected now (the caller checks nothing else).
+   * `ejectedNow` counts the hosts ejected at the moment; it is called only when a rule trips, so
+   * the per-answer cost stays O(1).
    */
-  record(host: OutlierHost, status: number, now: number, ejectedNow: number, total: number): boolean {
+  record(host: OutlierHost, status: number, now: number, ejectedNow: () => number, total: number): boolean {
     if (host.ejectedUntil !== 0) return false
     const is5xx = status === 0 || status >= 500
     const isGateway = status === 0 || status === 502 || status === 503 || status === 504
+    host.requests++
+    if (!is5xx) host.successes++
     host.consecutive5xx = is5xx ? host.consecutive5xx + 1 : 0
     host.consecutiveGateway = isGateway ? host.consecutiveGateway + 1 : 0
     const { consecutive5xx, consecutiveGatewayFailure } = this.options
     const tripped =
       (consecutive5xx > 0 && host.consecutive5xx >= consecutive5xx) ||
       (consecutiveGatewayFailure > 0 && host.consecutiveGateway >= consecutiveGatewayFailure)
-    if (!tripped || !this.mayEject(ejectedNow, total)) return false
+    if (!tripped || !this.mayEject(ejectedNow(), total)) return false
+    this.#eject(host, now)
+    return true
+  }
+
+  #eject(host: OutlierHost, now: number): void {
     host.ejections++
     host.ejectedUntil = now + this.ejectionTime(host.ejections)
     host.consecutive5xx = 0
     host.consecutiveGateway = 0
-    return true
+  }
+
+  /**
+   * Envoy's success-rate rule, run once per `interval` after {@link review}: ejects the hosts whose
+   * success rate in the interval is below mean − stdevFactor × standard deviation (population, as
+   * Envoy) of the hosts with at least `requestVolume` answers, when there are `minimumHosts` of
+   * them; within `maxEjectionPercent`, lowest rate first. Starts the next interval's counts. Returns
+   * the positions in `hosts` ejected now.
+   */
+  reviewSuccessRate(hosts: readonly OutlierHost[], now: number): number[] {
+    const rule = this.options.successRate
+    const ejected: number[] = []
+    if (rule !== false) {
+      const judged: number[] = []
+      let sum = 0
+      for (let i = 0; i < hosts.length; i++) {
+        const h = hosts[i]!
+        if (h.ejectedUntil !== 0 || h.requests < rule.requestVolume) continue
+        judged.push(i)
+        sum += h.successes / h.requests
+      }
+      if (judged.length >= rule.minimumHosts) {
+        const rate = (i: number) => hosts[i]!.successes / hosts[i]!.requests
+        const mean = sum / judged.length
+        let squares = 0
+        for (const i of judged) squares += (rate(i) - mean) ** 2
+        const threshold = mean - rule.stdevFactor * Math.sqrt(squares / judged.length)
+        const below = judged.filter((i) => rate(i) < threshold).sort((a, b) => rate(a) - rate(b))
+        let out = hosts.reduce((n, h) => n + (h.ejectedUntil !== 0 ? 1 : 0), 0)
+        for (const i of below) {
+          if (!this.mayEject(out, hosts.length)) break
+          this.#eject(hosts[i]!, now)
+          ejected.push(i)
+          out++
+        }
+      }
+    }
+    for (const h of hosts) {
+      h.requests = 0
+      h.successes = 0
+    }
+    return ejected
   }
 
   /** Ejection time of the n-th ejection in a row. */

@@ -2,24 +2,26 @@ import { newOutlierHost, OutlierDetector, outlierDetection } from '@switchyard/h
 import { InvalidOptionError } from '@switchyard/strategies'
 import { describe, expect, it } from 'vitest'
 
+const none = () => 0
+
 describe('OutlierDetector (Envoy semantics, injected time)', () => {
   const detector = new OutlierDetector(outlierDetection({ consecutive5xx: 3, baseEjectionTime: 1_000, maxEjectionTime: 2_500, interval: 100 }))
 
   it('ejects after consecutive 5xx, and a success in between resets the count', () => {
     const h = newOutlierHost()
-    expect(detector.record(h, 500, 0, 0, 10)).toBe(false)
-    expect(detector.record(h, 503, 1, 0, 10)).toBe(false)
-    expect(detector.record(h, 200, 2, 0, 10)).toBe(false)
-    expect(detector.record(h, 500, 3, 0, 10)).toBe(false)
-    expect(detector.record(h, 0, 4, 0, 10)).toBe(false) // a connection error counts as 5xx
-    expect(detector.record(h, 502, 5, 0, 10)).toBe(true)
+    expect(detector.record(h, 500, 0, none, 10)).toBe(false)
+    expect(detector.record(h, 503, 1, none, 10)).toBe(false)
+    expect(detector.record(h, 200, 2, none, 10)).toBe(false)
+    expect(detector.record(h, 500, 3, none, 10)).toBe(false)
+    expect(detector.record(h, 0, 4, none, 10)).toBe(false) // a connection error counts as 5xx
+    expect(detector.record(h, 502, 5, none, 10)).toBe(true)
     expect(h.ejectedUntil).toBe(1_005)
   })
 
   it('grows the ejection time with each ejection in a row, up to maxEjectionTime', () => {
     const h = newOutlierHost()
     const eject = (t: number) => {
-      for (let i = 0; i < 3; i++) detector.record(h, 500, t, 0, 10)
+      for (let i = 0; i < 3; i++) detector.record(h, 500, t, none, 10)
       return h.ejectedUntil - t
     }
     expect(eject(0)).toBe(1_000)
@@ -45,12 +47,51 @@ describe('OutlierDetector (Envoy semantics, injected time)', () => {
   it('checks gateway failures on their own rule', () => {
     const d = new OutlierDetector(outlierDetection({ consecutive5xx: 0, consecutiveGatewayFailure: 2 }))
     const h = newOutlierHost()
-    expect(d.record(h, 500, 0, 0, 5)).toBe(false) // 500 is not a gateway failure
-    expect(d.record(h, 504, 1, 0, 5)).toBe(false)
-    expect(d.record(h, 0, 2, 0, 5)).toBe(true)
+    expect(d.record(h, 500, 0, none, 5)).toBe(false) // 500 is not a gateway failure
+    expect(d.record(h, 504, 1, none, 5)).toBe(false)
+    expect(d.record(h, 0, 2, none, 5)).toBe(true)
+  })
+
+  it('ejects on success rate below mean - stdevFactor x stdev, among hosts with enough requests (Envoy)', () => {
+    const d = new OutlierDetector(outlierDetection({ consecutive5xx: 0, consecutiveGatewayFailure: 0, maxEjectionPercent: 50 }))
+    const hosts = Array.from({ length: 6 }, () => newOutlierHost())
+    const serve = (h: (typeof hosts)[0], n: number, failures: number) => {
+      for (let i = 0; i < n; i++) d.record(h, i < failures ? 500 : 200, 0, none, hosts.length)
+    }
+    for (const h of hosts.slice(0, 4)) serve(h, 100, 1) // 99%
+    serve(hosts[4]!, 100, 40) // 60%: far below the others
+    serve(hosts[5]!, 99, 99) // all failed, but below requestVolume (100): not judged
+    // mean of the five judged = 0.912, population stdev = 0.156: threshold = 0.912 - 1.9 × 0.156 = 0.616
+    expect(d.reviewSuccessRate(hosts, 1_000)).toEqual([4])
+    expect(hosts[4]!.ejectedUntil).toBe(31_000) // baseEjectionTime (30 s), first ejection
+    expect(hosts[0]!.requests).toBe(0) // counts start again each interval
+    // Fewer than minimumHosts (5) with enough volume: the rule does not run.
+    for (const h of hosts.slice(0, 3)) serve(h, 100, 0)
+    serve(hosts[5]!, 100, 100)
+    expect(d.reviewSuccessRate(hosts, 2_000)).toEqual([])
+  })
+
+  it('keeps success-rate ejections within maxEjectionPercent, worst first, and can be turned off', () => {
+    const d = new OutlierDetector(outlierDetection({ consecutive5xx: 0, consecutiveGatewayFailure: 0, successRate: { minimumHosts: 3, requestVolume: 10, stdevFactor: 0.5 } }))
+    const hosts = Array.from({ length: 8 }, () => newOutlierHost())
+    hosts.forEach((h, i) => {
+      for (let k = 0; k < 10; k++) d.record(h, k < (i >= 6 ? 3 + i - 6 : 0) ? 503 : 200, 0, none, 8)
+    })
+    expect(d.reviewSuccessRate(hosts, 0)).toEqual([7]) // 10% of 8 rounds down, but one may always go
+    const off = new OutlierDetector(outlierDetection({ successRate: false }))
+    const h2 = Array.from({ length: 5 }, () => newOutlierHost())
+    h2.forEach((h, i) => {
+      for (let k = 0; k < 200; k++) off.record(h, i === 0 ? 500 : 200, 0, none, 5)
+    })
+    expect(off.options.successRate).toBe(false)
+    expect(h2[0]!.ejectedUntil).not.toBe(0) // the consecutive rule still works...
+    h2[0]!.ejectedUntil = 0
+    expect(off.reviewSuccessRate(h2, 0)).toEqual([]) // ...the success-rate one is off
   })
 
   it('rejects bad options', () => {
+    expect(() => outlierDetection({ successRate: { minimumHosts: 0 } })).toThrow(/successRate\.minimumHosts/)
+    expect(() => outlierDetection({ successRate: { stdev: 1 } as never })).toThrow(/unknown option outlierDetection\(\)\.successRate\.stdev /)
     expect(() => outlierDetection({ consecutive5xx: -1 })).toThrow(InvalidOptionError)
     expect(() => outlierDetection({ maxEjectionPercent: 101 })).toThrow(/maxEjectionPercent/)
     expect(() => outlierDetection({ baseEjection: 1 } as never)).toThrow(/did you mean outlierDetection\(\)\.baseEjectionTime/)
