@@ -112,6 +112,7 @@ export function leastConnections(options: LeastConnectionsOptions = {}): Strateg
       let max = 0
       for (const c of all) if (c.index > max) max = c.index
       ensureSlots(max)
+      pass.fill(virtualTime) // slots may be reused by new upstreams: everyone restarts level
       list = [] // weights may have changed: the next pick rebuilds the tree
       size = 1
       tree = new Int32Array(2).fill(-1)
