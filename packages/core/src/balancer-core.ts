@@ -313,7 +313,7 @@ export class BalancerCore {
     for (const u of this.#all) {
       if (detector.review(u.outlier, t)) this.markUp(u, DOWN.outlier, 'outlier_expired')
     }
-    const all = this.#all.filter((u) => u.state !== 'draining')
+    const all = this.#all // removed (draining) upstreams are no longer in it
     for (const i of detector.reviewSuccessRate(all.map((u) => u.outlier), t)) this.markDown(all[i]!, DOWN.outlier, 'outlier')
   }
 

@@ -44,6 +44,15 @@ export function connectionListed(value: string | undefined): Set<string> | undef
   return listed
 }
 
+/** Removes from a flat header list every header named in a `Connection` value (RFC 9110 7.6.1). */
+function dropConnectionListed(headers: string[], connection: string | undefined): void {
+  const listed = connectionListed(connection)
+  if (listed === undefined) return
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (listed.has(headers[i]!.toLowerCase())) headers.splice(i, 2)
+  }
+}
+
 /** What the proxy learns about a request while copying its headers. */
 export interface RequestHeadInfo {
   /** Headers to send upstream. */
@@ -128,12 +137,7 @@ export function requestHead(
     if (isHopByHop(name)) continue
     headers.push(name, value)
   }
-  const listed = connectionListed(connection)
-  if (listed !== undefined) {
-    for (let i = headers.length - 2; i >= 0; i -= 2) {
-      if (listed.has(headers[i]!.toLowerCase())) headers.splice(i, 2)
-    }
-  }
+  dropConnectionListed(headers, connection)
   if (xForwarded) {
     headers.push('x-forwarded-for', forwardedFor === undefined ? address : `${forwardedFor}, ${address}`)
     headers.push('x-forwarded-proto', proto)
@@ -164,11 +168,6 @@ export function responseHead(raw: readonly Buffer[]): string[] {
     }
     headers.push(name, raw[i + 1]!.toString('latin1'))
   }
-  const listed = connectionListed(connection)
-  if (listed !== undefined) {
-    for (let i = headers.length - 2; i >= 0; i -= 2) {
-      if (listed.has(headers[i]!.toLowerCase())) headers.splice(i, 2)
-    }
-  }
+  dropConnectionListed(headers, connection)
   return headers
 }
