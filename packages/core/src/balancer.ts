@@ -5,7 +5,7 @@ import { BalancedDispatcher } from './dispatcher.js'
 import { ClosedError, UnknownUpstreamError } from './errors.js'
 import { type BalancerOptions, normalize, normalizeUpstream, type UpstreamOptions } from './options.js'
 import { ProxyExchange } from './proxy.js'
-import { sendError } from './respond.js'
+import { answerServerOptions, sendError } from './respond.js'
 import type { UpstreamSnapshot } from './upstream.js'
 
 /** Totals and per-upstream counters, from `lb.stats()`. */
@@ -82,6 +82,10 @@ export class Balancer extends EventEmitter {
     this.handler = (req, res) => {
       if (core.isClosed) {
         sendError(res, new ClosedError('the balancer is closed', { statusCode: 503 }))
+        return
+      }
+      if (req.url === '*' && req.method === 'OPTIONS') {
+        answerServerOptions(res)
         return
       }
       new ProxyExchange(core, req, res).start()

@@ -2,8 +2,9 @@ import type { Duplex } from 'node:stream'
 import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import { Dispatcher, util } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
-import { ClientAbortedError, ClosedError } from './errors.js'
+import { BadRequestError, ClientAbortedError, ClosedError } from './errors.js'
 import { Exchange } from './exchange.js'
+import { ASTERISK, originForm } from './request-target.js'
 
 /** undici's legacy handler callbacks, which its clients call natively. */
 interface LegacyHandler {
@@ -125,6 +126,16 @@ class DispatchExchange extends Exchange {
     return typeof readable.pipe === 'function' && readable.readableDidRead === false
   }
 
+  protected isUploading(): boolean {
+    const body = this.#options.body as { readableEnded?: boolean; pipe?: unknown } | null | undefined
+    return typeof body?.pipe === 'function' && body.readableEnded === false
+  }
+
+  protected isClientError(err: Error): boolean {
+    const body = this.#options.body as { errored?: unknown } | null | undefined
+    return body !== null && typeof body === 'object' && 'errored' in body && body.errored === err
+  }
+
   protected respondError(error: SwitchyardError): void {
     this.#handler.onError?.(error)
   }
@@ -175,7 +186,20 @@ export class BalancedDispatcher extends Dispatcher {
       legacy.onError?.(new ClosedError('the balancer is closed', { statusCode: 503 }))
       return false
     }
-    new DispatchExchange(this.#core, options, legacy).start()
+    let opts = options
+    const path = options.path
+    if (options.method === 'CONNECT' || typeof path !== 'string' || path.charCodeAt(0) !== 47) {
+      // CONNECT asks for a tunnel to a host of the caller's choosing, which is not balancing; an
+      // absolute-form path is sent in origin-form, as the handler does; anything else is refused.
+      const target = options.method === 'CONNECT' || typeof path !== 'string' ? undefined : originForm(path)
+      if (target === undefined || target === ASTERISK) {
+        const what = options.method === 'CONNECT' ? 'CONNECT cannot be balanced' : `invalid request path ${JSON.stringify(path)}`
+        legacy.onError?.(new BadRequestError(`the request cannot be sent: ${what}`, { statusCode: 400 }))
+        return false
+      }
+      opts = { ...options, path: target }
+    }
+    new DispatchExchange(this.#core, opts, legacy).start()
     return true
   }
 

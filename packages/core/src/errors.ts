@@ -49,3 +49,26 @@ export class ClosedError extends SwitchyardError {
 export class ClientAbortedError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_CLIENT_ABORTED'
 }
+
+/**
+ * The request was malformed or cannot be proxied (a bad target, a bad or duplicate `Host`, a path
+ * above the root; on the dispatcher path, options undici refuses or `CONNECT`). The caller's error:
+ * answered with 400, never retried, never counted against an upstream.
+ */
+export class BadRequestError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_BAD_REQUEST'
+}
+
+/** The request has more header lines than the server takes (`server.maxHeadersCount`). Answered with 431. */
+export class HeadersTooLargeError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_HEADERS_TOO_LARGE'
+}
+
+/**
+ * The client stalled: it sent no request body bytes for `timeouts.clientBody`, or read no response
+ * bytes for `timeouts.send`. The client's error: answered with 408 when nothing was relayed yet,
+ * otherwise the connection is closed; never counted against an upstream.
+ */
+export class ClientTimeoutError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_CLIENT_TIMEOUT'
+}

@@ -1,19 +1,37 @@
 import { type PickContext, type RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
+import type { BalancerCore } from './balancer-core.js'
+import { blameOf, errorCode, isStaleConnection, type Side } from './blame.js'
 import {
+  BadRequestError,
   ClientAbortedError,
+  ClosedError,
   NoUpstreamError,
   QueueFullError,
   QueueTimeoutError,
   UpstreamError,
   UpstreamTimeoutError,
 } from './errors.js'
-import { errorCode, NOT_SENT_CODES, TIMEOUT_CODES } from './internal/codes.js'
-import type { BalancerCore } from './balancer-core.js'
+import { isResetting } from './internal/socket-watch.js'
 import type { Upstream } from './upstream.js'
 
 const EMPTY: ReadonlySet<string> = new Set()
 const now = performance.now.bind(performance)
+
+/**
+ * Free retries after a keep-alive race (see `isStaleConnection`), on top of `retry.attempts`, as
+ * nginx gives a failed cached connection another try. Each such failure uses up one reused
+ * connection, so the count is bounded by the pool's idle connections; 8 more caps a pathological
+ * upstream (one that resets every second request on a connection) at 9 tries for one request.
+ */
+const STALE_RETRIES = 8
+
+/** How an ended attempt is judged by the health mechanisms, the EWMA and the strategy. */
+const OK = 0
+const FAILED = 1
+/** The attempt says nothing about the upstream (the client's or the balancer's doing). */
+const UNJUDGED = 2
+type Verdict = typeof OK | typeof FAILED | typeof UNJUDGED
 
 /**
  * One client request, across all its attempts: pick an upstream, wait for admission, dispatch on
@@ -28,20 +46,26 @@ export abstract class Exchange implements PickContext {
   attempt = 0
   tried: ReadonlySet<string> = EMPTY
   readonly method: string
-  readonly path: string
+  path: string
   protected readonly core: BalancerCore
   protected upstream: Upstream | undefined = undefined
-  /** The client went away or aborted: the reason. */
+  /** The client went away, aborted or stalled: the reason. */
   protected cancelled: Error | undefined = undefined
   protected responseStarted = false
-  #connected = false
+  /** Set by a subclass before `start()` to answer with this error instead of proxying. */
+  protected refusal: SwitchyardError | undefined = undefined
   #abort: ((reason: Error) => void) | null = null
   #attemptStart = 0
   #status = 0
+  #rawHeaders: Buffer[] | null = null
   #release: (() => void) | undefined = undefined
   #wait: AbortController | undefined = undefined
   #done = false
+  /** A 204 or 304 was relayed whole at its head; what undici reports after it is only accounting. */
+  #finishedEarly = false
+  #staleRetries = 0
   #lastError: SwitchyardError | undefined = undefined
+  #lastUpstream: Upstream | undefined = undefined
 
   constructor(core: BalancerCore, method: string, path: string) {
     this.core = core
@@ -53,11 +77,15 @@ export abstract class Exchange implements PickContext {
   protected abstract dispatchOptions(): Dispatcher.DispatchOptions
   /** Whether the request body can be sent again (none, or not yet read). */
   protected abstract isBodyReplayable(): boolean
+  /** Whether the request body is still being sent (so a write error means the upstream stopped reading). */
+  protected abstract isUploading(): boolean
+  /** Whether `err` came from the client's side (its body stream failed, it went away). */
+  protected abstract isClientError(err: Error): boolean
   /** Answers the client with an error (nothing was relayed yet). */
   protected abstract respondError(error: SwitchyardError): void
   /** Tears the client response down after its head was sent, or after the client cancelled. */
   protected abstract abortResponse(error: Error): void
-  /** Relays the response head; return false to pause. */
+  /** Relays the response head; return false to pause. Throws when the head cannot be relayed. */
   protected abstract relayHeaders(
     statusCode: number,
     rawHeaders: Buffer[],
@@ -72,9 +100,16 @@ export abstract class Exchange implements PickContext {
   /** The request as a hash strategy's key function sees it. */
   protected abstract requestInfo(): RequestInfo
 
+  /** Called once when the exchange is over, however it ended. */
+  protected settled(): void {}
+
   /** Starts the first attempt. */
   start(): void {
     this.core.exchangeStarted()
+    if (this.refusal !== undefined) {
+      this.#fail(this.refusal)
+      return
+    }
     const keyOf = this.core.strategy.key
     if (keyOf !== undefined) this.key = keyOf(this.requestInfo())
     this.#next()
@@ -86,7 +121,7 @@ export abstract class Exchange implements PickContext {
     return setCookie === undefined ? undefined : setCookie.call(this.core.strategy, this.upstream!, this)
   }
 
-  /** The client is gone: abort the upstream request or the queue wait. */
+  /** The client is gone or stalled: abort the upstream request or the queue wait. */
   cancel(reason: Error = new ClientAbortedError('the client closed the connection')): void {
     if (this.#done || this.cancelled) return
     this.cancelled = reason
@@ -115,8 +150,8 @@ export abstract class Exchange implements PickContext {
         this.#release = resolve
         if (this.cancelled) {
           resolve()
-          this.abortResponse(this.cancelled)
-          this.#settle()
+          this.#release = undefined
+          this.#endCancelled()
           return
         }
         this.#send(u)
@@ -140,41 +175,42 @@ export abstract class Exchange implements PickContext {
       (reason: unknown) => {
         clearTimeout(timer)
         this.#wait = undefined
-        if (this.cancelled) {
-          this.abortResponse(this.cancelled)
-          this.#settle()
-        } else this.#fail(reason instanceof SwitchyardError ? reason : new QueueTimeoutError('queue wait aborted', { cause: reason, statusCode: 503 }))
+        if (this.cancelled) this.#endCancelled()
+        else this.#fail(reason instanceof SwitchyardError ? reason : new QueueTimeoutError('queue wait aborted', { cause: reason, statusCode: 503 }))
       },
     )
   }
 
   #send(u: Upstream): void {
-    this.#connected = false
     this.#status = 0
+    this.#rawHeaders = null
     u.inFlight++
+    if (this.attempt > 1) this.core.emitRetry(this, this.#lastUpstream!, this.#lastError!)
     this.core.noteStart(u)
     this.core.strategy.onStart?.(u, this)
     this.#attemptStart = now()
     u.pool.dispatch(this.dispatchOptions(), this)
   }
 
-  /** Ends the current attempt: counters, passive health, strategy hook, queue slot. */
-  #endAttempt(failed: boolean, errorCode: string | undefined): void {
+  /** Ends the current attempt: counters, health (when judged), strategy hook, queue slot. */
+  #endAttempt(verdict: Verdict, errorCode: string | undefined): void {
     const u = this.upstream!
     const latency = now() - this.#attemptStart
     u.inFlight--
     this.#abort = null
-    if (this.cancelled === undefined) {
-      u.record(latency, this.#status, failed)
-      this.core.recordOutcome(u, failed, this.#status)
+    const judged = verdict !== UNJUDGED && this.cancelled === undefined
+    if (judged) {
+      u.record(latency, this.#status, verdict === FAILED)
+      this.core.recordOutcome(u, verdict === FAILED, this.#status)
     }
     const onEnd = this.core.strategy.onEnd
     if (onEnd !== undefined) {
       onEnd.call(this.core.strategy, u, {
-        ok: !failed,
+        ok: verdict === OK,
         status: this.#status === 0 ? undefined : this.#status,
         latencyMs: latency,
         errorCode,
+        judged,
       })
     }
     if (this.#release !== undefined) {
@@ -190,33 +226,67 @@ export abstract class Exchange implements PickContext {
     this.#settle()
   }
 
+  /** The client cancelled (went away or stalled): tell it, if it can still hear, and end. */
+  #endCancelled(): void {
+    const reason = this.cancelled!
+    if (!this.responseStarted && reason instanceof SwitchyardError && reason.statusCode !== undefined) {
+      this.#fail(reason)
+      return
+    }
+    this.abortResponse(reason)
+    this.#settle()
+  }
+
   #settle(): void {
     if (this.#done) return
     this.#done = true
+    this.settled()
     this.core.exchangeEnded()
   }
 
   // undici dispatch handler (legacy API).
 
   onConnect(abort: (reason: Error) => void): void {
-    this.#connected = true
     if (this.cancelled) abort(this.cancelled)
     else this.#abort = abort
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true // 1xx: Node answers Expect: 100-continue itself
-    this.responseStarted = true
+    if (this.#finishedEarly) return true
     this.#status = statusCode
-    return this.relayHeaders(statusCode, rawHeaders, resume, statusText)
+    this.#rawHeaders = rawHeaders
+    const more = this.relayHeaders(statusCode, rawHeaders, resume, statusText) // throws on an invalid head
+    this.responseStarted = true
+    if (statusCode === 204 || statusCode === 304) {
+      // These never have a body (RFC 9110 6.4.1). undici rejects a 304 that carries
+      // Content-Length with UND_ERR_RES_CONTENT_LENGTH_MISMATCH and may trip over bytes after a
+      // 204; nginx relays both as status and headers. So the response ends here, and whatever
+      // undici reports next only closes the attempt.
+      this.#finishedEarly = true
+      this.relayComplete(null)
+    }
+    return more
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.#finishedEarly) return true
     return this.relayData(chunk)
   }
 
   onComplete(trailers: Buffer[] | string[] | null): void {
-    this.#endAttempt(this.upstream!.passive.isFailureStatus(this.#status), undefined)
+    if (this.#finishedEarly) {
+      this.#endAttempt(OK, undefined)
+      this.#settle()
+      return
+    }
+    if (isResetting() && isCloseDelimited(this.#rawHeaders, this.method)) {
+      // undici takes a reset after a close-delimited body for its end (a macOS workaround); a
+      // reset is a cut, so the client must see an aborted response, not a complete one.
+      this.onError(new UpstreamError(`upstream ${this.upstream!.id} reset the connection mid-body`, { statusCode: 502 }))
+      return
+    }
+    this.#endAttempt(this.upstream!.passive.isFailureStatus(this.#status) ? FAILED : OK, undefined)
     this.relayComplete(trailers)
     this.#settle()
   }
@@ -225,40 +295,88 @@ export abstract class Exchange implements PickContext {
   protected completeUpgrade(statusCode: number): void {
     this.responseStarted = true
     this.#status = statusCode
-    this.#endAttempt(false, undefined)
+    this.#endAttempt(OK, undefined)
     this.#settle()
   }
 
   onError(err: Error): void {
+    if (this.#done) return
     const u = this.upstream!
-    const code = errorCode(err)
-    const reached = this.#connected && !NOT_SENT_CODES.has(code)
-    this.#endAttempt(true, code)
-    if (this.cancelled) {
-      this.abortResponse(this.cancelled)
+    if (this.#finishedEarly) {
+      this.#endAttempt(OK, undefined)
       this.#settle()
       return
     }
-    const error = TIMEOUT_CODES.has(code)
-      ? new UpstreamTimeoutError(`upstream ${u.id} timed out (${code})`, { cause: err, statusCode: 504 })
-      : new UpstreamError(`upstream ${u.id} failed: ${err.message} (${code})`, { cause: err, statusCode: 502 })
+    if (this.cancelled) {
+      this.#endAttempt(UNJUDGED, errorCode(err))
+      this.#endCancelled()
+      return
+    }
+    const code = errorCode(err)
+    const blame = blameOf(code)
+    let side: Side = blame.side
+    if (side !== 'request' && this.isClientError(err)) side = 'request'
+    // A write that failed while the body was still going out: the upstream stopped reading it,
+    // most often because it already answered (413 + Connection: close). Its answer is lost with
+    // the connection; the upstream did nothing wrong.
+    const earlyClose = side === 'upstream' && !this.responseStarted && (code === 'EPIPE' || code === 'ECONNRESET') && this.isUploading()
+    const stale =
+      side === 'upstream' &&
+      !earlyClose &&
+      !this.responseStarted &&
+      this.#staleRetries < STALE_RETRIES &&
+      isStaleConnection(err, code) &&
+      this.#mayReplay(true)
+    const counts = (side === 'upstream' || side === 'unsent') && !stale && !earlyClose
+    this.#endAttempt(counts ? FAILED : UNJUDGED, code)
+
+    const error = this.#errorFor(side, blame.timeout, err, code, u)
     if (this.responseStarted) {
       this.core.emitError(this, error)
       this.abortResponse(error)
       this.#settle()
       return
     }
-    if (this.attempt < this.core.options.retry.attempts && this.#mayRetry(reached)) {
+    if (side === 'request' || earlyClose || (side === 'local' && this.core.isClosed)) {
+      this.#fail(error)
+      return
+    }
+    if (stale) {
+      // Sent again as if it had never gone out: the same upstream may take it, on a new connection.
+      this.#staleRetries++
+      this.#lastError = error
+      this.#lastUpstream = u
+      this.#next()
+      return
+    }
+    const attempts = this.attempt - this.#staleRetries
+    if (attempts < this.core.options.retry.attempts && this.#mayReplay(side !== 'unsent' && side !== 'local')) {
       this.tried = this.tried === EMPTY ? new Set([u.id]) : (this.tried as Set<string>).add(u.id)
       this.#lastError = error
-      this.core.emitRetry(this, u, error)
+      this.#lastUpstream = u
       this.#next()
       return
     }
     this.#fail(error)
   }
 
-  #mayRetry(reached: boolean): boolean {
+  #errorFor(side: Side, timeout: boolean, err: Error, code: string, u: Upstream): SwitchyardError {
+    if (side === 'request') {
+      return err instanceof SwitchyardError && err.statusCode !== undefined
+        ? err
+        : new BadRequestError(`the request cannot be sent: ${err.message} (${code})`, { cause: err, statusCode: 400 })
+    }
+    if (side === 'local' && this.core.isClosed) {
+      return new ClosedError('the balancer closed before the upstream answered', { cause: err, statusCode: 503 })
+    }
+    if (err instanceof UpstreamError) return err
+    return timeout
+      ? new UpstreamTimeoutError(`upstream ${u.id} timed out (${code})`, { cause: err, statusCode: 504 })
+      : new UpstreamError(`upstream ${u.id} failed: ${err.message} (${code})`, { cause: err, statusCode: 502 })
+  }
+
+  /** Whether the request may be sent again: its body can be replayed, and `reached` requests only for retry methods. */
+  #mayReplay(reached: boolean): boolean {
     if (!this.isBodyReplayable()) return false
     return !reached || this.core.options.retry.methods.has(this.method)
   }
@@ -269,4 +387,15 @@ export abstract class Exchange implements PickContext {
     if (this.upstream !== undefined && !this.tried.has(this.upstream.id)) ids.push(this.upstream.id)
     return ids
   }
+}
+
+/** Whether a response's body ends when the connection closes: no length, not chunked (RFC 9112 6.3). */
+function isCloseDelimited(raw: Buffer[] | null, method: string): boolean {
+  if (raw === null || method === 'HEAD') return false
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') return false
+    if (name.length === 17 && name.toString('latin1').toLowerCase() === 'transfer-encoding') return false
+  }
+  return true
 }

@@ -1,3 +1,5 @@
+import { isValidHost } from './request-target.js'
+
 /**
  * Header rewriting for the proxy, on flat `[name, value, name, value]` arrays as Node gives
  * `req.rawHeaders` and `res.writeHead()` takes them, so no header object is built per request.
@@ -53,6 +55,13 @@ function dropConnectionListed(headers: string[], connection: string | undefined)
   }
 }
 
+/** The balancer options {@link requestHead} reads. */
+export interface HeadOptions {
+  readonly preserveHost: boolean
+  readonly xForwarded: boolean
+  readonly underscoresInHeaders: boolean
+}
+
 /** What the proxy learns about a request while copying its headers. */
 export interface RequestHeadInfo {
   /** Headers to send upstream. */
@@ -61,6 +70,8 @@ export interface RequestHeadInfo {
   host: string | undefined
   /** True when the request has a body (Content-Length > 0 or Transfer-Encoding). */
   hasBody: boolean
+  /** Why the request cannot be proxied (a bad or duplicate `Host`), or undefined. */
+  headError: string | undefined
 }
 
 /** Strips the `::ffff:` prefix Node puts on IPv4 clients of a dual-stack server. */
@@ -82,12 +93,14 @@ export function requestHead(
   raw: readonly string[],
   address: string,
   proto: 'http' | 'https',
-  preserveHost: boolean,
-  xForwarded: boolean,
+  options: HeadOptions,
   out: RequestHeadInfo,
 ): void {
+  const { preserveHost, xForwarded, underscoresInHeaders } = options
   const headers: string[] = []
   let host: string | undefined
+  let hosts = 0
+  let authority: string | undefined
   let forwardedFor: string | undefined
   let forwarded: string | undefined
   let connection: string | undefined
@@ -95,12 +108,23 @@ export function requestHead(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
     const value = raw[i + 1]!
+    if (name.charCodeAt(0) === 58 /* : */) {
+      // HTTP/2 pseudo-headers (node:http2 compat): `:authority` stands for Host; the rest are
+      // the request line, which the exchange carries on its own.
+      if (name === ':authority') authority = value
+      continue
+    }
+    if (!underscoresInHeaders && name.indexOf('_') !== -1) continue // nginx underscores_in_headers off
     switch (name.length) {
       case 4:
         if (equalsLower(name, 'host')) {
           host = value
+          hosts++
           if (!preserveHost) continue
         }
+        break
+      case 5:
+        if (equalsLower(name, 'proxy')) continue // httpoxy (CVE-2016-5385): never forwarded
         break
       case 9:
         if (xForwarded && equalsLower(name, 'forwarded')) {
@@ -138,6 +162,13 @@ export function requestHead(
     headers.push(name, value)
   }
   dropConnectionListed(headers, connection)
+  if (host === undefined && authority !== undefined) {
+    host = authority
+    hosts = 1
+    if (preserveHost) headers.push('host', authority)
+  }
+  out.headError =
+    hosts > 1 ? 'the request has more than one Host header' : host !== undefined && !isValidHost(host) ? 'the Host header is not a valid host' : undefined
   if (xForwarded) {
     headers.push('x-forwarded-for', forwardedFor === undefined ? address : `${forwardedFor}, ${address}`)
     headers.push('x-forwarded-proto', proto)

@@ -3,9 +3,12 @@ export type { BalancerStats, CloseOptions, RemoveOptions, RequestHandler } from 
 export type { BalancerEvents } from './balancer-core.js'
 export type { BalancedDispatcher } from './dispatcher.js'
 export {
+  BadRequestError,
   ClientAbortedError,
+  ClientTimeoutError,
   ClosedError,
   DuplicateUpstreamError,
+  HeadersTooLargeError,
   NoUpstreamError,
   QueueFullError,
   QueueTimeoutError,

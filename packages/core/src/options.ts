@@ -89,6 +89,20 @@ export interface TimeoutOptions {
    * @default 60_000 (nginx proxy_read_timeout)
    */
   body?: number
+  /**
+   * Longest pause between two reads of the request body from the client (nginx
+   * `client_body_timeout`). Past it, the upload ends: the client gets 408 (when nothing was relayed
+   * yet), the upstream request is aborted and its connection released. Not counted against the
+   * upstream. A pause the upstream causes (it stopped reading) is not the client's and does not count.
+   * @default 60_000 (nginx client_body_timeout)
+   */
+  clientBody?: number
+  /**
+   * Longest time a client may leave the response unread while the proxy has 64 KiB waiting for it
+   * (nginx `send_timeout`). Past it, the client connection is closed and the upstream request aborted.
+   * @default 60_000 (nginx send_timeout)
+   */
+  send?: number
 }
 
 /** The wait queue for upstreams with `maxConnections`. */
@@ -166,6 +180,13 @@ export interface BalancerOptions {
    * @default true
    */
   xForwarded?: boolean
+  /**
+   * Forward request headers whose names contain an underscore. Off by default, as nginx
+   * (`underscores_in_headers off`): `X_User` and `X-User` may reach an app as the same variable
+   * (CGI and many frameworks map `-` to `_`), so a client could forge one with the other.
+   * @default false
+   */
+  underscoresInHeaders?: boolean
 }
 
 export interface ResolvedUpstream {
@@ -183,7 +204,13 @@ export interface ResolvedOptions {
   readonly upstreams: readonly ResolvedUpstream[]
   readonly strategy: Strategy
   readonly retry: { readonly attempts: number; readonly methods: ReadonlySet<string> }
-  readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number }
+  readonly timeouts: {
+    readonly connect: number
+    readonly headers: number
+    readonly body: number
+    readonly clientBody: number
+    readonly send: number
+  }
   readonly passive: ResolvedPassiveOptions
   readonly health: readonly HealthCheck[]
   readonly breaker: BreakerOptions | undefined
@@ -193,6 +220,7 @@ export interface ResolvedOptions {
   readonly pool: Pool.Options
   readonly preserveHost: boolean
   readonly xForwarded: boolean
+  readonly underscoresInHeaders: boolean
 }
 
 /** Every default, with its unit and where it comes from. */
@@ -203,10 +231,13 @@ export const DEFAULTS = Object.freeze({
   connectTimeout: 5_000, // ms; Envoy connect_timeout default
   headersTimeout: 60_000, // ms; nginx proxy_read_timeout default
   bodyTimeout: 60_000, // ms; nginx proxy_read_timeout default
+  clientBodyTimeout: 60_000, // ms; nginx client_body_timeout default
+  sendTimeout: 60_000, // ms; nginx send_timeout default
   queueSize: 1_000, // requests per upstream
   queueTimeout: 60_000, // ms; nginx Plus `queue ... timeout=60s` default
   preserveHost: true,
   xForwarded: true,
+  underscoresInHeaders: false, // nginx underscores_in_headers off
   slowStart: 0, // ms; off, as HAProxy and nginx Plus
   panicThreshold: 50, // %; Envoy healthy_panic_threshold default
 })
@@ -221,6 +252,7 @@ const KNOWN = [
   'pool',
   'preserveHost',
   'xForwarded',
+  'underscoresInHeaders',
   'health',
   'breaker',
   'slowStart',
@@ -336,7 +368,7 @@ export function normalize(input: unknown): ResolvedOptions {
   }
   const upstreams = o.upstreams.map((u, i) => normalizeUpstream(u, `upstreams[${i}]`))
   const timeouts = checkObject(o.timeouts, 'timeouts')
-  rejectUnknownKeys(timeouts, ['connect', 'headers', 'body'], 'timeouts')
+  rejectUnknownKeys(timeouts, ['connect', 'headers', 'body', 'clientBody', 'send'], 'timeouts')
   const queue = checkObject(o.queue, 'queue')
   rejectUnknownKeys(queue, ['size', 'timeout'], 'queue')
   const pool = checkObject(o.pool, 'pool') as Pool.Options
@@ -348,6 +380,8 @@ export function normalize(input: unknown): ResolvedOptions {
       connect: checkNumber(timeouts.connect, 'timeouts.connect', DEFAULTS.connectTimeout, { exclusiveMin: true }),
       headers: checkNumber(timeouts.headers, 'timeouts.headers', DEFAULTS.headersTimeout, { exclusiveMin: true }),
       body: checkNumber(timeouts.body, 'timeouts.body', DEFAULTS.bodyTimeout, { exclusiveMin: true }),
+      clientBody: checkNumber(timeouts.clientBody, 'timeouts.clientBody', DEFAULTS.clientBodyTimeout, { exclusiveMin: true }),
+      send: checkNumber(timeouts.send, 'timeouts.send', DEFAULTS.sendTimeout, { exclusiveMin: true }),
     },
     passive: normalizePassive(o.passive),
     health: normalizeHealth(o.health),
@@ -361,5 +395,6 @@ export function normalize(input: unknown): ResolvedOptions {
     pool: { ...pool },
     preserveHost: checkBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
     xForwarded: checkBoolean(o.xForwarded, 'xForwarded', DEFAULTS.xForwarded),
+    underscoresInHeaders: checkBoolean(o.underscoresInHeaders, 'underscoresInHeaders', DEFAULTS.underscoresInHeaders),
   }
 }

@@ -2,29 +2,41 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
+import { BadRequestError, ClientTimeoutError, HeadersTooLargeError, UpstreamError } from './errors.js'
 import { Exchange } from './exchange.js'
 import { clientAddress, type RequestHeadInfo, requestHead, responseHead } from './headers.js'
+import { ASTERISK, originForm } from './request-target.js'
 import { sendError } from './respond.js'
 
 /** Bytes buffered for a slow client before the upstream is paused: Node 22's default high-water mark. */
 const PAUSE_BYTES = 64 * 1024
 
+/** Node's default `server.maxHeadersCount` (lib/_http_server.js): 1 000 header lines, 2 000 array entries. */
+const DEFAULT_MAX_HEADER_ENTRIES = 2_000
+
 /**
- * The reverse proxy: relays one `http` server request to an upstream and streams the answer
- * back. Bodies stream both ways with backpressure: undici reads the request as a stream, and a
- * full client socket pauses the upstream response until it drains.
+ * The reverse proxy: relays one `http` (or `node:http2` compat) server request to an upstream and
+ * streams the answer back. Bodies stream both ways with backpressure: undici reads the request as
+ * a stream, and a full client socket pauses the upstream response until it drains.
  */
 export class ProxyExchange extends Exchange implements RequestHeadInfo {
   headers: string[] = []
   host: string | undefined = undefined
   hasBody = false
+  headError: string | undefined = undefined
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
+  readonly #isHttp2: boolean
   #resume: (() => void) | undefined = undefined
+  /** Watches a stalled upload (`timeouts.clientBody`), then a stalled download (`timeouts.send`). */
+  #timer: NodeJS.Timeout | undefined = undefined
+  #bytesSeen = 0
+  #waitingDrain = false
   readonly #onClose = (): void => {
     if (!this.#res.writableFinished) this.cancel()
   }
   readonly #onDrain = (): void => {
+    this.#waitingDrain = false
     this.#resume?.()
   }
 
@@ -32,17 +44,76 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     super(core, req.method ?? 'GET', req.url ?? '/')
     this.#req = req
     this.#res = res
+    this.#isHttp2 = req.httpVersionMajor === 2
     const socket = req.socket
-    const { preserveHost, xForwarded } = core.options
+    const raw = req.rawHeaders
     requestHead(
-      req.rawHeaders,
+      raw,
       clientAddress(socket.remoteAddress),
       (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-      preserveHost,
-      xForwarded,
+      core.options,
       this,
     )
+    if (this.#isHttp2) this.hasBody = !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders
+    this.refusal = this.#check(raw.length)
     res.once('close', this.#onClose)
+  }
+
+  /** Refuses what cannot be proxied faithfully; the client's fault, so 400 or 431. */
+  #check(rawLength: number): SwitchyardError | undefined {
+    const path = originForm(this.path)
+    if (path === undefined || path === ASTERISK) {
+      return new BadRequestError('the request target cannot be proxied', { statusCode: 400 })
+    }
+    this.path = path
+    if (this.headError !== undefined) return new BadRequestError(this.headError, { statusCode: 400 })
+    // Node keeps only the first `maxHeadersCount` header lines (give or take its 32-line batches)
+    // and drops the rest silently; a request cut there could lose its Content-Length.
+    const max = (this.#req.socket as { server?: { maxHeadersCount?: number | null } }).server?.maxHeadersCount
+    const limit = typeof max === 'number' ? (max > 0 ? max * 2 : Number.POSITIVE_INFINITY) : DEFAULT_MAX_HEADER_ENTRIES
+    if (rawLength >= limit) {
+      return new HeadersTooLargeError(`the request has more than ${limit / 2} header lines`, { statusCode: 431 })
+    }
+    return undefined
+  }
+
+  override start(): void {
+    super.start()
+    const req = this.#req
+    if (this.hasBody && !this.#isHttp2 && !req.complete && this.cancelled === undefined && this.refusal === undefined) {
+      this.#bytesSeen = req.socket.bytesRead
+      this.#timer = setTimeout(this.#checkUpload, this.core.options.timeouts.clientBody)
+      this.#timer.unref()
+    }
+  }
+
+  /**
+   * nginx `client_body_timeout`: the client must send some of its body in every period. A period
+   * in which undici was not reading (queued, connecting, or paused by the upstream) is not the
+   * client's stall and does not count.
+   */
+  readonly #checkUpload = (): void => {
+    const req = this.#req
+    if (req.complete || this.responseStarted) return
+    const read = req.socket.bytesRead
+    if (read !== this.#bytesSeen || req.readableFlowing !== true) {
+      this.#bytesSeen = read
+      this.#timer!.refresh()
+      return
+    }
+    const ms = this.core.options.timeouts.clientBody
+    this.cancel(new ClientTimeoutError(`the client sent no request body for ${ms} ms`, { statusCode: 408 }))
+  }
+
+  /** nginx `send_timeout`: the client must read some of the response in every period. */
+  readonly #checkSend = (): void => {
+    if (!this.#waitingDrain) return
+    const ms = this.core.options.timeouts.send
+    this.cancel(new ClientTimeoutError(`the client read nothing of the response for ${ms} ms`))
+  }
+
+  protected override settled(): void {
+    clearTimeout(this.#timer)
   }
 
   protected requestInfo(): RequestInfo {
@@ -68,7 +139,18 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     return !this.hasBody || !this.#req.readableDidRead
   }
 
+  protected isUploading(): boolean {
+    return this.hasBody && !this.#req.complete
+  }
+
+  protected isClientError(err: Error): boolean {
+    const req = this.#req
+    return err === req.errored || (!req.complete && req.destroyed) || (this.#res.destroyed && !this.#res.writableFinished)
+  }
+
   protected respondError(error: SwitchyardError): void {
+    // An unread request body would be read as the next request: close the connection after this answer.
+    if (!this.#req.complete && !this.#isHttp2 && !this.#res.headersSent) this.#res.shouldKeepAlive = false
     sendError(this.#res, error)
   }
 
@@ -78,12 +160,32 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
 
   protected relayHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     this.#resume = resume
+    clearTimeout(this.#timer) // the upload watch ends: the upstream answered
+    this.#timer = undefined
     const res = this.#res
     const headers = responseHead(rawHeaders)
     const cookie = this.strategyCookie()
     if (cookie !== undefined) headers.push('set-cookie', cookie)
-    if (statusText) res.writeHead(statusCode, statusText, headers)
-    else res.writeHead(statusCode, headers)
+    try {
+      if (!this.#isHttp2 && res.getHeaderNames().length !== 0) {
+        // Headers set before the handler (Express's X-Powered-By): on Node 20, writeHead with an
+        // array then keeps only the last value of each name, losing all but one Set-Cookie.
+        for (let i = 0; i < headers.length; i += 2) res.appendHeader(headers[i]!, headers[i + 1]!)
+        if (statusText) res.writeHead(statusCode, statusText)
+        else res.writeHead(statusCode)
+      } else if (statusText && !this.#isHttp2) res.writeHead(statusCode, statusText, headers)
+      else res.writeHead(statusCode, headers)
+    } catch (cause) {
+      // A status text or header value Node will not write (a control character, say): the
+      // upstream's response is invalid, as nginx judges it (502). Undo what writeHead kept, so
+      // the 502 can be written.
+      res.statusMessage = ''
+      for (const name of res.getHeaderNames()) res.removeHeader(name)
+      throw new UpstreamError(
+        `upstream ${this.upstream!.id} sent a response head that cannot be relayed: ${(cause as Error).message}`,
+        { cause, statusCode: 502 },
+      )
+    }
     return true
   }
 
@@ -94,6 +196,11 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     // resume the upstream read, several times per response.
     if (res.write(chunk) || res.writableLength < PAUSE_BYTES) return true
     res.once('drain', this.#onDrain)
+    this.#waitingDrain = true
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(this.#checkSend, this.core.options.timeouts.send)
+      this.#timer.unref()
+    } else this.#timer.refresh()
     return false
   }
 

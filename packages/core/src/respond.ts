@@ -37,3 +37,12 @@ function publicMessage(error: SwitchyardError): string {
       return error.message
   }
 }
+
+/**
+ * Answers `OPTIONS *` (RFC 9110 9.3.7: a question about the server, not about a resource). The
+ * balancer is the server the client talks to, so it answers; no upstream is asked.
+ */
+export function answerServerOptions(res: ServerResponse): void {
+  res.writeHead(200, { allow: 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH', 'content-length': 0 })
+  res.end()
+}

@@ -8,7 +8,8 @@ import {
 } from '@switchyard/health'
 import type { Candidate, UpstreamState } from '@switchyard/strategies'
 import PQueue from 'p-queue'
-import { Pool } from 'undici'
+import { buildConnector, Pool } from 'undici'
+import { watchingConnector } from './internal/socket-watch.js'
 import type { ResolvedOptions, ResolvedUpstream } from './options.js'
 
 export type { BreakerState }
@@ -103,12 +104,11 @@ export class Upstream implements Candidate {
     this.reason = config.down ? 'configured' : 'added'
     this.slowStart = config.slowStart ?? options.slowStart
     const { timeouts } = options
-    const connect = options.pool.connect
     this.pool = new Pool(config.origin, {
       ...options.pool,
       headersTimeout: timeouts.headers,
       bodyTimeout: timeouts.body,
-      connect: typeof connect === 'function' ? connect : { ...connect, timeout: timeouts.connect },
+      connect: connector(options),
       ...(Number.isFinite(config.maxConnections) && options.pool.connections === undefined
         ? { connections: config.maxConnections }
         : {}),
@@ -153,4 +153,25 @@ export class Upstream implements Candidate {
       responses: Object.freeze({ '1xx': c[0]!, '2xx': c[1]!, '3xx': c[2]!, '4xx': c[3]!, '5xx': c[4]! }),
     })
   }
+}
+
+/**
+ * The connector undici's Pool would build from these options (lib/dispatcher/pool.js), with the
+ * connect timeout from `timeouts`, wrapped so that every socket is watched for resets.
+ */
+function connector(options: ResolvedOptions): buildConnector.connector {
+  const { connect, tls, maxCachedSessions, allowH2, socketPath, autoSelectFamily, autoSelectFamilyAttemptTimeout } =
+    options.pool as Pool.Options & { tls?: object }
+  if (typeof connect === 'function') return watchingConnector(connect)
+  return watchingConnector(
+    buildConnector({
+      ...(tls as object | undefined),
+      maxCachedSessions,
+      allowH2,
+      socketPath,
+      ...(typeof autoSelectFamily === 'boolean' ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : undefined),
+      ...connect,
+      timeout: options.timeouts.connect,
+    } as buildConnector.BuildOptions),
+  )
 }

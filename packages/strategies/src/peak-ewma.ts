@@ -78,6 +78,7 @@ export function peakEwma(options: PeakEwmaOptions = {}): Strategy {
       return cost(b, t) < cost(a, t) ? b : a
     },
     onEnd(picked: Candidate, outcome: Outcome) {
+      if (outcome.judged === false) return // the client's or the balancer's doing: no latency to learn
       if (picked.index >= ewma.length) grow(picked.index)
       const t = now()
       const i = picked.index

@@ -48,6 +48,13 @@ export interface Outcome {
   latencyMs: number
   /** A `SWY_ERR_*` or foreign error code when `ok` is false. */
   errorCode?: string | undefined
+  /**
+   * False when the attempt says nothing about the upstream: the client's or the caller's doing (a
+   * bad request, an abort, a stall) or the balancer's (a keep-alive race, a closed pool). A strategy
+   * that learns from outcomes (latency, errors) must skip these; in-flight bookkeeping still applies.
+   * @default true
+   */
+  judged?: boolean
 }
 
 /** What a key function sees of a request. */

@@ -1,0 +1,123 @@
+import { startProxy } from '../../../test/helpers/balancer.js'
+import { get } from '../../../test/helpers/client.js'
+import { rawExchange, statusOf } from '../../../test/helpers/raw.js'
+import { startUpstream } from '../../../test/helpers/upstream.js'
+import { roundRobin } from '@switchyard/strategies'
+import { describe, expect, it } from 'vitest'
+
+/** Two healthy upstreams behind a fail-fast balancer (no panic mode), and who heard what. */
+async function setup(options: { underscoresInHeaders?: boolean } = {}) {
+  const a = await startUpstream({ name: 'a' })
+  const b = await startUpstream({ name: 'b' })
+  const { lb, url } = await startProxy({
+    upstreams: [a.url, b.url],
+    panicThreshold: 0,
+    strategy: roundRobin({ random: () => 0 }),
+    ...options,
+  })
+  const downs: string[] = []
+  lb.on('upstream:down', (e) => downs.push(e.id))
+  return { a, b, lb, url, downs, hits: () => a.hits + b.hits, last: () => [...a.requests, ...b.requests].at(-1)! }
+}
+
+const req = (line: string, headers = 'Host: app.example\r\n') => `${line}\r\n${headers}Connection: close\r\n\r\n`
+
+describe('a request the proxy cannot forward faithfully is the client’s error', () => {
+  // Each row: the raw request, the status the balancer answers itself. Nothing reaches an upstream.
+  const refused: Array<[string, string, number]> = [
+    ['GET *', req('GET * HTTP/1.1'), 400],
+    ['ws:// target', req('GET ws://app.example/chat HTTP/1.1'), 400],
+    ['ftp:// target', req('GET ftp://app.example/file HTTP/1.1'), 400],
+    ['duplicate Host', req('GET / HTTP/1.1', 'Host: a.example\r\nHost: b.example\r\n'), 400],
+    ['Host forging a Forwarded element', req('GET / HTTP/1.1', 'Host: a";for=6.6.6.6;by="x\r\n'), 400],
+    ['Host with a comma', req('GET / HTTP/1.1', 'Host: a.example, for=6.6.6.6\r\n'), 400],
+    ['Host with a semicolon', req('GET / HTTP/1.1', 'Host: a.example;proto=https\r\n'), 400],
+    ['Host with a slash', req('GET / HTTP/1.1', 'Host: a.example/x\r\n'), 400],
+    ['Host with userinfo', req('GET / HTTP/1.1', 'Host: user@a.example\r\n'), 400],
+    ['empty Host', req('GET / HTTP/1.1', 'Host: \r\n'), 400],
+    ['path above the root', req('GET /../etc/passwd HTTP/1.1'), 400],
+    ['path above the root, later', req('GET /a/../../etc/passwd HTTP/1.1'), 400],
+    ['path above the root, escaped', req('GET /%2e%2e/etc/passwd HTTP/1.1'), 400],
+    ['path above the root, absolute-form', req('GET http://app.example/../x HTTP/1.1'), 400],
+  ]
+
+  for (const [name, bytes, status] of refused) {
+    it(`${name}: ${status}, no upstream hears of it, every upstream stays up`, async () => {
+      const { lb, url, downs, hits } = await setup()
+      const errors: string[] = []
+      lb.on('request:error', (e) => errors.push(e.error.code))
+      const res = await rawExchange(url, bytes)
+      expect(statusOf(res.text)).toBe(status)
+      expect(res.text).toContain('"code":"SWY_ERR_BAD_REQUEST"')
+      expect(hits()).toBe(0)
+      expect(downs).toEqual([])
+      expect(lb.upstreams.map((u) => [u.state, u.failures])).toEqual([
+        ['up', 0],
+        ['up', 0],
+      ])
+      expect(errors).toEqual(['SWY_ERR_BAD_REQUEST'])
+      // With panic mode off, a good request after it is served.
+      expect((await get(url)).status).toBe(200)
+    })
+  }
+
+  it('OPTIONS * is answered by the balancer itself', async () => {
+    const { url, hits, downs } = await setup()
+    const res = await rawExchange(url, req('OPTIONS * HTTP/1.1'))
+    expect(statusOf(res.text)).toBe(200)
+    expect(res.text.toLowerCase()).toContain('allow: get, head, post, put, delete, options, patch')
+    expect(hits()).toBe(0)
+    expect(downs).toEqual([])
+  })
+
+  it('more header lines than the server keeps: 431, never a request missing its Content-Length', async () => {
+    const { url, hits, lb } = await setup()
+    let many = ''
+    for (let i = 0; i < 1_100; i++) many += `x-h${i}: v\r\n`
+    const res = await rawExchange(url, `POST / HTTP/1.1\r\nHost: app.example\r\n${many}Content-Length: 5\r\nConnection: close\r\n\r\nhello`)
+    expect(statusOf(res.text)).toBe(431)
+    expect(res.text).toContain('SWY_ERR_HEADERS_TOO_LARGE')
+    expect(hits()).toBe(0)
+    expect(lb.upstreams.every((u) => u.state === 'up' && u.failures === 0)).toBe(true)
+  })
+})
+
+describe('targets and headers sent upstream', () => {
+  const absolute: Array<[string, string]> = [
+    ['GET http://other.example/x?q=1 HTTP/1.1', '/x?q=1'],
+    ['GET HTTP://other.example/x?q=1 HTTP/1.1', '/x?q=1'],
+    ['GET HtTpS://other.example:8443/a/b HTTP/1.1', '/a/b'],
+    ['GET http://other.example HTTP/1.1', '/'],
+    ['GET http://other.example?q=2 HTTP/1.1', '/?q=2'],
+    ['GET /a/./b/../c?x=.. HTTP/1.1', '/a/./b/../c?x=..'],
+  ]
+  for (const [line, sent] of absolute) {
+    it(`${line.split(' ')[1]} is sent upstream as ${sent}`, async () => {
+      const { url, last } = await setup()
+      const res = await rawExchange(url, req(line))
+      expect(statusOf(res.text)).toBe(200)
+      expect(last().url).toBe(sent)
+    })
+  }
+
+  it('quotes the Host in Forwarded, so no client can add an element', async () => {
+    const { url, last } = await setup()
+    await rawExchange(url, req('GET / HTTP/1.1', 'Host: app.example:8080\r\nForwarded: for=1.2.3.4\r\n'))
+    expect(last().headers.forwarded).toBe('for=1.2.3.4, for=127.0.0.1;proto=http;host="app.example:8080"')
+  })
+
+  it('drops underscore header names by default (nginx underscores_in_headers off) and never forwards Proxy', async () => {
+    const { url, last } = await setup()
+    await rawExchange(url, req('GET / HTTP/1.1', 'Host: app.example\r\nX_User: admin\r\nX-User: alice\r\nProxy: http://evil.example:3128\r\n'))
+    expect(last().headers['x-user']).toBe('alice')
+    expect(last().rawHeaders.map((h) => h.toLowerCase())).not.toContain('x_user')
+    expect(last().headers.proxy).toBeUndefined()
+  })
+
+  it('forwards underscore header names with underscoresInHeaders: true', async () => {
+    const { url, last } = await setup({ underscoresInHeaders: true })
+    await rawExchange(url, req('GET / HTTP/1.1', 'Host: app.example\r\nX_User: admin\r\nProxy: http://evil.example:3128\r\n'))
+    expect(last().rawHeaders).toContain('X_User')
+    expect(last().headers.proxy).toBeUndefined()
+  })
+})
