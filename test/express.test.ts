@@ -36,4 +36,29 @@ describe('Express', () => {
     expect(names).toEqual(new Set(['a', 'b']))
     expect(a.hits + b.hits).toBe(4)
   })
+
+  it('relays every Set-Cookie when Express set headers before the handler (X-Powered-By)', async () => {
+    const up = await startUpstream({
+      handler: (_req, res) => {
+        res.setHeader('set-cookie', ['session=abc; HttpOnly', 'theme=dark', 'lang=en'])
+        res.setHeader('vary', 'Accept')
+        res.end('ok')
+      },
+    })
+    const lb = createBalancer({ upstreams: [up.url] })
+    const app = express() // sends X-Powered-By: Express before lb.handler runs
+    app.use(lb.handler)
+    const server = app.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    onTestFinished(async () => {
+      server.closeAllConnections()
+      server.close()
+      await lb.close()
+    })
+    const res = await request(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+    await res.body.dump()
+    expect(res.headers['set-cookie']).toEqual(['session=abc; HttpOnly', 'theme=dark', 'lang=en'])
+    expect(res.headers['x-powered-by']).toBe('Express')
+    expect(res.headers.vary).toBe('Accept')
+  })
 })
