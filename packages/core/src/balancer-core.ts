@@ -271,6 +271,11 @@ export class BalancerCore {
     u.breaker?.noteStart()
   }
 
+  /** Called when an attempt ends unjudged: a half-open breaker's trial is not used up by it. */
+  noteUnjudged(u: Upstream): void {
+    u.breaker?.abandonTrial()
+  }
+
   /**
    * Records a finished attempt for the health mechanisms: `status` is the upstream's answer (0 for
    * a connection error or timeout); `failed` says whether passive accounting counts it.

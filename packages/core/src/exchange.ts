@@ -202,7 +202,7 @@ export abstract class Exchange implements PickContext {
     if (judged) {
       u.record(latency, this.#status, verdict === FAILED)
       this.core.recordOutcome(u, verdict === FAILED, this.#status)
-    }
+    } else this.core.noteUnjudged(u)
     const onEnd = this.core.strategy.onEnd
     if (onEnd !== undefined) {
       onEnd.call(this.core.strategy, u, {

@@ -78,6 +78,14 @@ export class UpstreamBreaker {
     if (this.#breaker.halfOpen) this.#trialInFlight = true
   }
 
+  /**
+   * Ends a half-open trial without a verdict: the attempt said nothing about the upstream (the
+   * client's doing, or a keep-alive race), so the next request may be the trial.
+   */
+  abandonTrial(): void {
+    this.#trialInFlight = false
+  }
+
   /** Records a finished attempt. */
   record(ok: boolean): void {
     this.#breaker.fire(ok).catch(ignore)

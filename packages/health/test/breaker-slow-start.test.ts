@@ -33,6 +33,24 @@ describe('UpstreamBreaker (opossum)', () => {
     }
   })
 
+  it('a trial abandoned without a verdict (the client’s doing) lets the next request be the trial', async () => {
+    vi.useFakeTimers()
+    try {
+      const b = new UpstreamBreaker('u', { resetTimeout: 500 }, { onOpen() {}, onHalfOpen() {}, onClose() {} })
+      b.record(false)
+      await vi.advanceTimersByTimeAsync(500)
+      expect(b.state).toBe('half-open')
+      b.noteStart()
+      expect(b.isAdmitting).toBe(false)
+      b.abandonTrial()
+      expect(b.state).toBe('half-open')
+      expect(b.isAdmitting).toBe(true)
+      b.shutdown()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('re-opens when the half-open trial fails', async () => {
     vi.useFakeTimers()
     try {
