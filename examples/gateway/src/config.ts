@@ -8,7 +8,7 @@ import {
   outlierDetection,
 } from '@switchyard/health'
 import * as strategies from '@switchyard/strategies'
-import { InvalidOptionError, type Strategy } from '@switchyard/strategies'
+import { checkObject, InvalidOptionError, rejectUnknownKeys, type Strategy } from '@switchyard/strategies'
 
 /** The gateway's configuration: a JSON file (`--config`) and/or the environment. */
 export interface GatewayConfig {
@@ -99,7 +99,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   const file = flag !== -1 ? argv[flag + 1] : env.GATEWAY_CONFIG
   if (flag !== -1 && file === undefined) throw new InvalidOptionError('--config needs a file path', { field: '--config' })
   if (file !== undefined && file !== '') {
-    const raw = JSON.parse(readFileSync(file, 'utf8')) as Partial<GatewayConfig> & { strategy?: string | GatewayConfig['strategy'] }
+    const raw = readConfigFile(file)
     if (raw.port !== undefined) config.port = positiveInt(String(raw.port), 'port')
     if (raw.host !== undefined) config.host = raw.host
     if (raw.upstreams !== undefined) config.upstreams = raw.upstreams
@@ -115,4 +115,65 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (env.STATS_PATH) config.statsPath = env.STATS_PATH
   if (env.WORKERS) config.workers = Math.max(1, positiveInt(env.WORKERS, 'WORKERS'))
   return config
+}
+
+/** Top-level keys of a config file. */
+const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath'] as const
+
+type FileConfig = Partial<GatewayConfig> & { strategy?: string | GatewayConfig['strategy'] }
+
+/**
+ * Reads and checks a config file. A syntax error names the file, line and column; an unknown
+ * top-level key (`"upstream"` for `"upstreams"`) is refused with the nearest valid one, so a typo
+ * never silently starts the demo backends. Keys inside `balancer` are checked by `createBalancer()`.
+ */
+export function readConfigFile(file: string): FileConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (cause) {
+    throw new InvalidOptionError(`cannot read the config file ${file}: ${(cause as Error).message}`, { field: '--config', cause })
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (cause) {
+    const before = text.slice(0, syntaxErrorOffset(text))
+    const where = ` at line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`
+    throw new InvalidOptionError(`${file}${where}: invalid JSON: ${(cause as Error).message}`, { field: '--config', cause })
+  }
+  try {
+    const o = checkObject(raw ?? null, 'config')
+    rejectUnknownKeys(o, FILE_KEYS, '')
+    return o as FileConfig
+  } catch (cause) {
+    const err = cause as InvalidOptionError
+    throw new InvalidOptionError(`${file}: ${err.message}`, { field: err.field, cause })
+  }
+}
+
+/**
+ * Where JSON.parse fails in `text` (V8 says so in its message only for some errors): the shortest
+ * prefix that fails for another reason than ending early, found by bisection.
+ */
+function syntaxErrorOffset(text: string): number {
+  const endsEarly = (n: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, n))
+      return true
+    } catch (err) {
+      const message = (err as Error).message
+      const at = /at position (\d+)/.exec(message)
+      return /end of JSON input/i.test(message) || (at !== null && Number(at[1]) >= n)
+    }
+  }
+  if (endsEarly(text.length)) return text.length
+  let lo = 0
+  let hi = text.length
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1
+    if (endsEarly(mid)) lo = mid
+    else hi = mid
+  }
+  return hi - 1
 }

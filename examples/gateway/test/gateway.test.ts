@@ -71,6 +71,26 @@ describe('examples/gateway', () => {
     expect(((await stats.body.json()) as { stats: { upstreams: unknown[] } }).stats.upstreams).toHaveLength(2)
   })
 
+  it('refuses an unknown top-level key in a config file, naming the file and the nearest key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-'))
+    const file = join(dir, 'gateway.json')
+    writeFileSync(file, JSON.stringify({ upstream: ['http://127.0.0.1:5000'] }))
+    expect(() => loadConfig(['--config', file], {})).toThrow(
+      expect.objectContaining({
+        code: 'SWY_ERR_INVALID_OPTION',
+        field: 'upstream',
+        message: expect.stringMatching(new RegExp(`^${file}: unknown option upstream; did you mean upstreams\\?`)),
+      }),
+    )
+  })
+
+  it('names the file, line and column of a JSON syntax error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-'))
+    const file = join(dir, 'gateway.json')
+    writeFileSync(file, '{\n  "port": 8080,\n  "upstreams": ["http://127.0.0.1:5000",]\n}\n')
+    expect(() => loadConfig(['--config', file], {})).toThrow(new RegExp(`^${file} at line 3, column 41: invalid JSON`))
+  })
+
   it('rejects an unknown strategy name with the list of known ones', async () => {
     await expect(startGateway({ ...loadConfig([], { STRATEGY: 'fastest' }), port: 0 })).rejects.toThrow(/strategy must be one of roundRobin/)
     expect(() => loadConfig([], { PORT: 'eighty' })).toThrow(/PORT must be an integer/)

@@ -127,9 +127,11 @@ export class Balancer extends EventEmitter {
    * Removes an upstream: it takes no new requests at once; with `drain` (the default) the
    * promise resolves when its in-flight requests have finished and its pool is closed.
    * @throws {UnknownUpstreamError} SWY_ERR_UNKNOWN_UPSTREAM when no upstream has this id
+   * @throws {ClosedError} SWY_ERR_CLOSED after `close()`
    */
   async remove(id: string, options: RemoveOptions = {}): Promise<void> {
     const core = this.#core
+    if (core.isClosed) throw new ClosedError('the balancer is closed')
     const u = core.find(id)
     if (u === undefined) throw new UnknownUpstreamError(`no upstream has the id ${JSON.stringify(id)}`, { field: 'id' })
     core.detach(u)

@@ -16,7 +16,7 @@ import {
   type PassiveOptions,
   type ResolvedPassiveOptions,
 } from '@switchyard/health'
-import type { Pool } from 'undici'
+import { Client, Pool } from 'undici'
 
 /** One upstream, as given to `createBalancer({ upstreams })` or `lb.add()`. */
 export interface UpstreamOptions {
@@ -357,6 +357,22 @@ function normalizeHealth(input: unknown): HealthCheck[] {
   })
 }
 
+/**
+ * Validates `pool` the way undici will: a Pool and a Client are built with it (no connection is
+ * made) and destroyed, so a bad value is an `InvalidOptionError` now, not an undici error later.
+ */
+function normalizePool(input: unknown): Pool.Options {
+  const pool = { ...checkObject(input, 'pool') } as Pool.Options
+  const { connections: _c, factory: _f, clientTtl: _t, ...clientOptions } = pool as Pool.Options & { clientTtl?: unknown }
+  try {
+    void new Pool('http://127.0.0.1', pool).destroy()
+    void new Client('http://127.0.0.1', clientOptions as Client.Options).destroy()
+  } catch (cause) {
+    throw new InvalidOptionError(`pool is not valid for undici: ${(cause as Error).message}`, { field: 'pool', cause })
+  }
+  return pool
+}
+
 /** Validates all options and fills in defaults. Never writes into `input`. */
 export function normalize(input: unknown): ResolvedOptions {
   const o = checkObject(input ?? null, 'options')
@@ -371,7 +387,7 @@ export function normalize(input: unknown): ResolvedOptions {
   rejectUnknownKeys(timeouts, ['connect', 'headers', 'body', 'clientBody', 'send'], 'timeouts')
   const queue = checkObject(o.queue, 'queue')
   rejectUnknownKeys(queue, ['size', 'timeout'], 'queue')
-  const pool = checkObject(o.pool, 'pool') as Pool.Options
+  const pool = normalizePool(o.pool)
   return {
     upstreams,
     strategy: normalizeStrategy(o.strategy),
@@ -392,7 +408,7 @@ export function normalize(input: unknown): ResolvedOptions {
       size: checkNumber(queue.size, 'queue.size', DEFAULTS.queueSize, { integer: true }),
       timeout: checkNumber(queue.timeout, 'queue.timeout', DEFAULTS.queueTimeout, { exclusiveMin: true }),
     },
-    pool: { ...pool },
+    pool,
     preserveHost: checkBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
     xForwarded: checkBoolean(o.xForwarded, 'xForwarded', DEFAULTS.xForwarded),
     underscoresInHeaders: checkBoolean(o.underscoresInHeaders, 'underscoresInHeaders', DEFAULTS.underscoresInHeaders),

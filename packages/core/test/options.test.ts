@@ -28,6 +28,11 @@ describe('createBalancer() option validation', () => {
     [{ upstreams: ['http://a:1'], passive: { maxFails: -1 } }, 'passive.maxFails', /integer >= 0/],
     [{ upstreams: ['http://a:1'], queue: { size: 'big' } }, 'queue.size', /got "big" \(string\)/],
     [{ upstreams: ['http://a:1'], strategi: {} }, 'strategi', /did you mean strategy/],
+    [{ upstreams: ['http://a:1'], pool: { connections: -1 } }, 'pool', /invalid connections/],
+    [{ upstreams: ['http://a:1'], pool: { keepAliveTimeout: -5 } }, 'pool', /keepAliveTimeout/],
+    [{ upstreams: ['http://a:1'], breaker: { resetTimout: 5 } }, 'breaker.resetTimout', /did you mean breaker\.resetTimeout/],
+    [{ upstreams: ['http://a:1'], timeouts: { clientBody: 0 } }, 'timeouts.clientBody', /> 0/],
+    [{ upstreams: ['http://a:1'], underscoresInHeaders: 'yes' }, 'underscoresInHeaders', /boolean/],
   ])('%j → %s', (options, field, message) => {
     const err = thrown(() => createBalancer(options as never))
     expect(err).toBeInstanceOf(InvalidOptionError)
@@ -56,6 +61,13 @@ describe('createBalancer() option validation', () => {
       ['b', 2, 'up'],
     ])
     await lb.close()
+  })
+
+  it('remove() and add() after close() reject with ClosedError, not an undici error', async () => {
+    const lb = createBalancer({ upstreams: ['http://127.0.0.1:5000'] })
+    await lb.close()
+    await expect(lb.remove('http://127.0.0.1:5000')).rejects.toMatchObject({ code: 'SWY_ERR_CLOSED' })
+    expect(() => lb.add('http://127.0.0.1:5001')).toThrow(expect.objectContaining({ code: 'SWY_ERR_CLOSED' }))
   })
 
   it('lists down upstreams as down, with defaults filled in', async () => {

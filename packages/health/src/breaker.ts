@@ -1,16 +1,55 @@
-import { checkObject, describeValue, InvalidOptionError } from '@switchyard/strategies'
+import { checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
 import CircuitBreaker from 'opossum'
 
 /** Breaker states, as opossum names them. */
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
 /**
- * Breaker options: opossum's, passed through. The ones that matter here, with opossum's defaults:
- * `errorThresholdPercentage` (50), `resetTimeout` (30_000 ms before a half-open trial),
- * `rollingCountTimeout` (10_000 ms window), `volumeThreshold` (0 requests before it may open).
- * `timeout` is ignored: the balancer's `timeouts` bound each request.
+ * Breaker options, passed to opossum (its names and defaults). `timeout` is not one: the
+ * balancer's `timeouts` bound each request. Declared here rather than taken from `@types/opossum`,
+ * so the public types need nothing beyond this package.
  */
-export type BreakerOptions = Omit<CircuitBreaker.Options, 'timeout'>
+export interface BreakerOptions {
+  /**
+   * Error percentage over the rolling window at which the breaker opens.
+   * @default 50 (opossum)
+   */
+  errorThresholdPercentage?: number
+  /**
+   * Time an open breaker waits before it lets a half-open trial through, ms.
+   * @default 30_000 (opossum)
+   */
+  resetTimeout?: number
+  /**
+   * Length of the rolling window the error percentage is measured over, ms.
+   * @default 10_000 (opossum)
+   */
+  rollingCountTimeout?: number
+  /**
+   * Buckets the rolling window is divided into.
+   * @default 10 (opossum)
+   */
+  rollingCountBuckets?: number
+  /**
+   * Requests in the window before the breaker may open at all.
+   * @default 0 (opossum)
+   */
+  volumeThreshold?: number
+  /**
+   * Let the first window pass without opening (opossum `allowWarmUp`).
+   * @default false (opossum)
+   */
+  allowWarmUp?: boolean
+}
+
+const BREAKER_KEYS = [
+  'errorThresholdPercentage',
+  'resetTimeout',
+  'rollingCountTimeout',
+  'rollingCountBuckets',
+  'volumeThreshold',
+  'allowWarmUp',
+] as const
 
 /** What the core hears from a breaker. */
 export interface BreakerEvents {
@@ -19,19 +58,28 @@ export interface BreakerEvents {
   onClose(): void
 }
 
-/** Validates breaker options; `false` or undefined means no breaker. */
+/** Validates breaker options; `false` or undefined means no breaker. Unknown keys are rejected. */
 export function normalizeBreaker(input: unknown, path = 'breaker'): BreakerOptions | undefined {
   if (input === undefined || input === false) return undefined
   if (input === true) return {}
   const o = checkObject(input, path)
-  for (const key of ['errorThresholdPercentage', 'resetTimeout', 'rollingCountTimeout', 'volumeThreshold'] as const) {
+  rejectUnknownKeys(o, BREAKER_KEYS, path)
+  const out: Record<string, number | boolean> = {}
+  for (const key of BREAKER_KEYS) {
     const v = o[key]
-    if (v !== undefined && (typeof v !== 'number' || !(v >= 0))) {
-      throw new InvalidOptionError(`${path}.${key} must be a number >= 0, got ${describeValue(v)}`, { field: `${path}.${key}` })
+    if (v === undefined) continue
+    if (key === 'allowWarmUp') {
+      if (typeof v !== 'boolean') {
+        throw new InvalidOptionError(`${path}.${key} must be a boolean, got ${describeValue(v)}`, { field: `${path}.${key}` })
+      }
+    } else if (typeof v !== 'number' || !(v >= 0) || (key === 'rollingCountBuckets' && !(Number.isInteger(v) && v >= 1))) {
+      throw new InvalidOptionError(`${path}.${key} must be a number >= ${key === 'rollingCountBuckets' ? 1 : 0}, got ${describeValue(v)}`, {
+        field: `${path}.${key}`,
+      })
     }
+    out[key] = v
   }
-  const { timeout: _ignored, ...rest } = o as CircuitBreaker.Options
-  return rest
+  return out as BreakerOptions
 }
 
 const FAILED = Object.assign(new Error('upstream attempt failed'), { code: 'SWY_ERR_UPSTREAM' })

@@ -72,8 +72,12 @@ describe('UpstreamBreaker (opossum)', () => {
   it('normalizes options', () => {
     expect(normalizeBreaker(false)).toBeUndefined()
     expect(normalizeBreaker(true)).toEqual({})
-    expect(normalizeBreaker({ resetTimeout: 5, timeout: 10 } as never)).toEqual({ resetTimeout: 5 })
+    expect(normalizeBreaker({ resetTimeout: 5, allowWarmUp: true })).toEqual({ resetTimeout: 5, allowWarmUp: true })
     expect(() => normalizeBreaker({ resetTimeout: -1 })).toThrow(/breaker.resetTimeout/)
+    // Unknown keys are refused, naming the nearest known one; opossum's `timeout` is not ours.
+    expect(() => normalizeBreaker({ resetTimout: 5 } as never)).toThrow(/unknown option breaker.resetTimout; did you mean breaker.resetTimeout\?/)
+    expect(() => normalizeBreaker({ timeout: 10 } as never)).toThrow(expect.objectContaining({ code: 'SWY_ERR_INVALID_OPTION', field: 'breaker.timeout' }))
+    expect(() => normalizeBreaker({ rollingCountBuckets: 0 })).toThrow(/breaker.rollingCountBuckets/)
   })
 })
 
