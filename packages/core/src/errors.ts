@@ -72,3 +72,12 @@ export class HeadersTooLargeError extends SwitchyardError {
 export class ClientTimeoutError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_CLIENT_TIMEOUT'
 }
+
+/**
+ * Something before the handler read the request body (a body parser) and left nothing the
+ * balancer can send again: no `req.body`, or one it cannot serialize for the request's
+ * `Content-Type`. The application's error: answered with 500, no upstream is asked.
+ */
+export class BodyConsumedError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_BODY_CONSUMED'
+}

@@ -4,6 +4,7 @@ export type { BalancerEvents } from './balancer-core.js'
 export type { BalancedDispatcher } from './dispatcher.js'
 export {
   BadRequestError,
+  BodyConsumedError,
   ClientAbortedError,
   ClientTimeoutError,
   ClosedError,

@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
-import { BadRequestError, ClientTimeoutError, HeadersTooLargeError, UpstreamError } from './errors.js'
+import { BadRequestError, BodyConsumedError, ClientTimeoutError, HeadersTooLargeError, UpstreamError } from './errors.js'
 import { Exchange } from './exchange.js'
 import { clientAddress, type RequestHeadInfo, requestHead, responseHead } from './headers.js'
+import { serializeParsedBody } from './parsed-body.js'
 import { ASTERISK, originForm } from './request-target.js'
 import { sendError } from './respond.js'
 
@@ -32,6 +33,8 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   #timer: NodeJS.Timeout | undefined = undefined
   #bytesSeen = 0
   #waitingDrain = false
+  /** A body a parser read before the handler, serialized again. */
+  #parsedBody: Buffer | undefined = undefined
   readonly #onClose = (): void => {
     if (!this.#res.writableFinished) this.cancel()
   }
@@ -56,6 +59,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     )
     if (this.#isHttp2) this.hasBody = !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders
     this.refusal = this.#check(raw.length)
+    if (this.hasBody && req.readableDidRead && this.refusal === undefined) this.refusal = this.#takeParsedBody()
     res.once('close', this.#onClose)
   }
 
@@ -77,10 +81,34 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     return undefined
   }
 
+  /**
+   * The body was read before the handler (a body parser): send `req.body` again, with its own
+   * Content-Length, or refuse, but never forward an empty request.
+   */
+  #takeParsedBody(): SwitchyardError | undefined {
+    const req = this.#req as IncomingMessage & { body?: unknown }
+    const body = serializeParsedBody(req.body, req.headers['content-type'])
+    if (body === undefined) {
+      return new BodyConsumedError(
+        req.body === undefined
+          ? 'the request body was read before the balancer and req.body is not set'
+          : `the request body was parsed before the balancer into something it cannot send as ${req.headers['content-type'] ?? 'a body'}`,
+        { statusCode: 500 },
+      )
+    }
+    const headers = this.headers
+    for (let i = headers.length - 2; i >= 0; i -= 2) {
+      if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2)
+    }
+    headers.push('content-length', String(body.length))
+    this.#parsedBody = body
+    return undefined
+  }
+
   override start(): void {
     super.start()
     const req = this.#req
-    if (this.hasBody && !this.#isHttp2 && !req.complete && this.cancelled === undefined && this.refusal === undefined) {
+    if (this.hasBody && this.#parsedBody === undefined && !this.#isHttp2 && !req.complete && this.cancelled === undefined && this.refusal === undefined) {
       this.#bytesSeen = req.socket.bytesRead
       this.#timer = setTimeout(this.#checkUpload, this.core.options.timeouts.clientBody)
       this.#timer.unref()
@@ -131,16 +159,16 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
       method: this.method as Dispatcher.HttpMethod,
       path: this.path,
       headers: this.headers,
-      body: this.hasBody ? this.#req : null,
+      body: this.#parsedBody ?? (this.hasBody ? this.#req : null),
     }
   }
 
   protected isBodyReplayable(): boolean {
-    return !this.hasBody || !this.#req.readableDidRead
+    return !this.hasBody || this.#parsedBody !== undefined || !this.#req.readableDidRead
   }
 
   protected isUploading(): boolean {
-    return this.hasBody && !this.#req.complete
+    return this.hasBody && this.#parsedBody === undefined && !this.#req.complete
   }
 
   protected isClientError(err: Error): boolean {
