@@ -161,6 +161,8 @@ export class BalancerCore {
       prober.add({
         id: u.id,
         origin: u.origin,
+        tls: u.tls,
+        servername: u.servername,
         onVerdict: (healthy) =>
           healthy ? this.markUp(u, DOWN.active, 'health_check') : this.markDown(u, DOWN.active, 'health_check'),
       })

@@ -24,6 +24,7 @@ export type {
   RetryOptions,
   TimeoutOptions,
   UpstreamOptions,
+  UpstreamTlsOptions,
 } from './options.js'
 export type { BreakerState, UpstreamSnapshot } from './upstream.js'
 export { InvalidOptionError, SwitchyardError } from '@switchyard/strategies'

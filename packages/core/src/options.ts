@@ -53,6 +53,30 @@ export interface UpstreamOptions {
    * @default the balancer's `slowStart`
    */
   slowStart?: number
+  /** TLS to an `https:` upstream (its pool and its active health checks). */
+  tls?: UpstreamTlsOptions
+}
+
+/** TLS options of one `https:` upstream, as Node's `tls.connect()` takes them. */
+export interface UpstreamTlsOptions {
+  /** Trusted CA certificates (PEM), for an upstream whose certificate a private CA signed. @default Node's bundled CAs */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>
+  /** Client certificate chain (PEM), for upstreams that require mutual TLS. */
+  cert?: string | Buffer | ReadonlyArray<string | Buffer>
+  /** Client private key (PEM), with `cert`. */
+  key?: string | Buffer | ReadonlyArray<string | Buffer>
+  /**
+   * TLS server name (SNI and certificate check). Never the client's `Host`, so `preserveHost`
+   * cannot break the handshake or churn pooled connections.
+   * @default the URL's hostname; none for an IP address (the certificate is checked against the IP)
+   */
+  servername?: string
+  /**
+   * Refuse an upstream whose certificate does not verify. `false` accepts any certificate, which
+   * also accepts an impostor: use `ca` instead wherever possible.
+   * @default true
+   */
+  rejectUnauthorized?: boolean
 }
 
 /** Retry policy. */
@@ -198,6 +222,10 @@ export interface ResolvedUpstream {
   readonly down: boolean
   readonly maxConnections: number
   readonly slowStart: number | undefined
+  /** TLS options for the connector (https only). */
+  readonly tls: Readonly<Record<string, unknown>> | undefined
+  /** The TLS server name every request to this upstream carries (https only); an IP stands for "none". */
+  readonly servername: string | undefined
 }
 
 export interface ResolvedOptions {
@@ -259,7 +287,8 @@ const KNOWN = [
   'panicThreshold',
 ] as const
 
-const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart'] as const
+const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart', 'tls'] as const
+const TLS_KNOWN = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const
 
 /** Validates one upstream entry. `path` names it in errors: `upstreams[1]`. */
 export function normalizeUpstream(input: unknown, path: string): ResolvedUpstream {
@@ -305,7 +334,39 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
     down: checkBoolean(o.down, `${path}.down`, false),
     maxConnections,
     slowStart: o.slowStart === undefined ? undefined : checkNumber(o.slowStart, `${path}.slowStart`, 0),
+    ...normalizeTls(o.tls, parsed, `${path}.tls`),
   }
+}
+
+/** Validates an upstream's `tls`; works out the server name every request to it will carry. */
+function normalizeTls(input: unknown, url: URL, path: string): Pick<ResolvedUpstream, 'tls' | 'servername'> {
+  if (url.protocol !== 'https:') {
+    if (input !== undefined) throw new InvalidOptionError(`${path} needs an https: url`, { field: path })
+    return { tls: undefined, servername: undefined }
+  }
+  const o = checkObject(input, path)
+  rejectUnknownKeys(o, TLS_KNOWN, path)
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const v = o[key]
+    const ok = (x: unknown) => typeof x === 'string' || Buffer.isBuffer(x)
+    if (v !== undefined && !(ok(v) || (Array.isArray(v) && v.every(ok)))) {
+      throw new InvalidOptionError(`${path}.${key} must be PEM text, a Buffer, or an array of them, got ${describeValue(v)}`, {
+        field: `${path}.${key}`,
+      })
+    }
+  }
+  if ((o.cert === undefined) !== (o.key === undefined)) {
+    throw new InvalidOptionError(`${path}.cert and ${path}.key go together`, { field: `${path}.${o.cert === undefined ? 'cert' : 'key'}` })
+  }
+  if (o.servername !== undefined && (typeof o.servername !== 'string' || o.servername === '')) {
+    throw new InvalidOptionError(`${path}.servername must be a non-empty string, got ${describeValue(o.servername)}`, {
+      field: `${path}.servername`,
+    })
+  }
+  checkBoolean(o.rejectUnauthorized, `${path}.rejectUnauthorized`, true)
+  const { servername, ...tls } = o
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  return { tls, servername: (servername as string | undefined) ?? host }
 }
 
 function normalizeStrategy(input: unknown): Strategy {

@@ -160,7 +160,8 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
       path: this.path,
       headers: this.headers,
       body: this.#parsedBody ?? (this.hasBody ? this.#req : null),
-    }
+      servername: this.upstream!.servername, // read by undici's Request, not in its types
+    } as Dispatcher.DispatchOptions
   }
 
   protected isBodyReplayable(): boolean {

@@ -66,6 +66,10 @@ export class Upstream implements Candidate {
   readonly backup: boolean
   readonly configuredDown: boolean
   readonly maxConnections: number
+  /** The TLS server name sent with every request (https only), so the client's Host never is. */
+  readonly servername: string | undefined
+  /** TLS options of an https upstream, for its active health checks. */
+  readonly tls: Readonly<Record<string, unknown>> | undefined
   readonly index: number
   state: UpstreamState
   reason: string
@@ -98,6 +102,8 @@ export class Upstream implements Candidate {
     this.backup = config.backup
     this.configuredDown = config.down
     this.maxConnections = config.maxConnections
+    this.servername = config.servername
+    this.tls = config.tls
     this.index = index
     this.state = config.down ? 'down' : 'up'
     this.downBy = config.down ? DOWN.configured : 0
@@ -108,7 +114,7 @@ export class Upstream implements Candidate {
       ...options.pool,
       headersTimeout: timeouts.headers,
       bodyTimeout: timeouts.body,
-      connect: connector(options),
+      connect: connector(options, config),
       ...(Number.isFinite(config.maxConnections) && options.pool.connections === undefined
         ? { connections: config.maxConnections }
         : {}),
@@ -159,7 +165,7 @@ export class Upstream implements Candidate {
  * The connector undici's Pool would build from these options (lib/dispatcher/pool.js), with the
  * connect timeout from `timeouts`, wrapped so that every socket is watched for resets.
  */
-function connector(options: ResolvedOptions): buildConnector.connector {
+function connector(options: ResolvedOptions, upstream: ResolvedUpstream): buildConnector.connector {
   const { connect, tls, maxCachedSessions, allowH2, socketPath, autoSelectFamily, autoSelectFamilyAttemptTimeout } =
     options.pool as Pool.Options & { tls?: object }
   if (typeof connect === 'function') return watchingConnector(connect)
@@ -171,6 +177,7 @@ function connector(options: ResolvedOptions): buildConnector.connector {
       socketPath,
       ...(typeof autoSelectFamily === 'boolean' ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : undefined),
       ...connect,
+      ...upstream.tls,
       timeout: options.timeouts.connect,
     } as buildConnector.BuildOptions),
   )

@@ -5,7 +5,7 @@ import {
   InvalidOptionError,
   rejectUnknownKeys,
 } from '@switchyard/strategies'
-import { Client } from 'undici'
+import { Client, type Dispatcher } from 'undici'
 
 /** Options of {@link activeHealthCheck}. Every duration is in ms. */
 export interface ActiveHealthCheckOptions {
@@ -147,6 +147,10 @@ export function activeHealthCheck(options: ActiveHealthCheckOptions = {}): Activ
 export interface ProbeTarget {
   readonly id: string
   readonly origin: string
+  /** TLS options for an `https:` origin (`ca`, `cert`, `key`, `rejectUnauthorized`), as the upstream's pool uses them. */
+  readonly tls?: Readonly<Record<string, unknown>> | undefined
+  /** TLS server name for an `https:` origin, as the upstream's pool sends it. */
+  readonly servername?: string | undefined
   /** Called when the verdict changes: `healthy` false after the failures, true after the passes. */
   onVerdict(healthy: boolean, detail: string): void
 }
@@ -177,7 +181,7 @@ export class ActiveProber {
     const { timeout } = this.#options
     const client = new Client(target.origin, {
       pipelining: 1,
-      connect: { timeout },
+      connect: { ...target.tls, timeout },
       headersTimeout: timeout,
       bodyTimeout: timeout,
     })
@@ -216,8 +220,9 @@ export class ActiveProber {
         method: 'GET',
         path,
         headers,
+        servername: probed.target.servername, // read by undici's Request, not in its types
         signal: AbortSignal.timeout(timeout),
-      })
+      } as Dispatcher.RequestOptions)
       if (expectBody === undefined) await res.body.dump()
       const text = expectBody === undefined ? '' : await readLimited(res.body)
       ok = passes(res.statusCode) && (expectBody === undefined || bodyMatches(text, expectBody))

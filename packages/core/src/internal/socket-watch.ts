@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net'
+import { isIP, type Socket } from 'node:net'
 import type { buildConnector } from 'undici'
 
 /**
@@ -44,7 +44,10 @@ export function isOnReusedConnection(err: unknown): boolean {
 /** Wraps an undici connector so that every socket it opens is watched. */
 export function watchingConnector(connect: buildConnector.connector): buildConnector.connector {
   return (options, callback) =>
-    connect(options, (err, socket) => {
+    // An IP address is never a TLS server name (RFC 6066 3): the certificate is checked against
+    // the address itself. The core sends one as the request's servername so that undici never
+    // falls back to the client's Host; here it is dropped.
+    connect(options.servername && isIP(options.servername) !== 0 ? { ...options, servername: undefined } : options, (err, socket) => {
       if (socket) (socket as Socket).prependListener('error', onSocketError)
       // biome-ignore lint/suspicious/noExplicitAny: undici's callback overloads (err, null) | (null, socket)
       ;(callback as any)(err, socket)
