@@ -17,7 +17,7 @@ beforeAll(() => {
 
 /** An HTTPS upstream on 127.0.0.1:0 that answers with the SNI it was given; counts TLS connections. */
 async function httpsUpstream(options: https.ServerOptions) {
-  const state = { url: '', connections: 0, servernames: [] as Array<string | false> }
+  const state = { url: '', connections: 0, servernames: [] as Array<string | false | null> }
   const server = https.createServer(options, (req, res) => {
     const sni = (req.socket as TLSSocket).servername
     state.servernames.push(sni)

@@ -30,7 +30,7 @@ function appendForm(form: URLSearchParams, prefix: string, value: unknown): void
   } else if (Array.isArray(value)) {
     // A flat list as repeated keys (`a=1&a=2`: what both qs and querystring read back as a list).
     const flat = value.every((v) => v === null || typeof v !== 'object')
-    value.forEach((v, i) => appendForm(form, flat ? prefix : `${prefix}[${i}]`, v))
+    for (let i = 0; i < value.length; i++) appendForm(form, flat ? prefix : `${prefix}[${i}]`, value[i])
   } else if (typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) appendForm(form, prefix === '' ? k : `${prefix}[${k}]`, v)
   } else {
