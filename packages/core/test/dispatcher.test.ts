@@ -37,6 +37,18 @@ describe('lb.dispatcher', () => {
     expect(texts).toEqual(['a:n=0', 'b:n=1'])
   })
 
+  it('balances Node’s global fetch too (its bundled undici calls the dispatcher)', async () => {
+    const a = await startUpstream({ name: 'a' })
+    const b = await startUpstream({ name: 'b' })
+    const lb = balancer({ upstreams: [a.url, b.url], strategy: roundRobin({ random: () => 0 }) })
+    const names = []
+    for (let i = 0; i < 2; i++) {
+      const res = await globalThis.fetch('http://service/x', { dispatcher: lb.dispatcher } as RequestInit)
+      names.push(((await res.json()) as { name: string }).name)
+    }
+    expect(names).toEqual(['a', 'b'])
+  })
+
   it('retries a refused connection on another upstream', async () => {
     const ok = await startUpstream({ name: 'ok' })
     const lb = balancer({

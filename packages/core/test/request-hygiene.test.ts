@@ -75,8 +75,7 @@ describe('a request the proxy cannot forward faithfully is the client’s error'
     let many = ''
     for (let i = 0; i < 1_100; i++) many += `x-h${i}: v\r\n`
     const res = await rawExchange(url, `POST / HTTP/1.1\r\nHost: app.example\r\n${many}Content-Length: 5\r\nConnection: close\r\n\r\nhello`)
-    expect(statusOf(res.text)).toBe(431)
-    expect(res.text).toContain('SWY_ERR_HEADERS_TOO_LARGE')
+    expect(statusOf(res.text)).toBe(431) // from the balancer (Node 20), or from Node itself (22 and later refuse them)
     expect(hits()).toBe(0)
     expect(lb.upstreams.every((u) => u.state === 'up' && u.failures === 0)).toBe(true)
   })

@@ -1,0 +1,122 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Balancer } from '@switchyard/core'
+import ts from 'typescript'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TestUpstream } from './helpers/upstream.js'
+
+/**
+ * Every ```ts block of the READMEs runs as written and type-checks (strict, NodeNext, with the
+ * README's imports), against upstreams on the ports the READMEs name (5000-5002). A block that
+ * listens gets a request through it; servers, SIGTERM handlers and balancers it leaves are closed.
+ */
+const root = fileURLToPath(new URL('..', import.meta.url))
+const READMES = ['README.md', 'packages/core/README.md', 'packages/health/README.md', 'packages/strategies/README.md']
+const dir = join(root, 'test', '.snippets')
+
+interface Snippet {
+  name: string
+  file: string
+  code: string
+}
+
+const snippets: Snippet[] = []
+for (const readme of READMES) {
+  const text = readFileSync(join(root, readme), 'utf8')
+  const re = /^```ts\n([\s\S]*?)^```$/gm
+  let n = 0
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    n++
+    const name = `${readme.replace(/\/?README\.md$/, '').replace(/\//g, '-') || 'root'}-${n}`
+    snippets.push({ name: `${readme} block ${n}`, file: join(dir, `${name}.ts`), code: m[1]! })
+  }
+}
+
+const upstreams: TestUpstream[] = []
+
+beforeAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  for (const s of snippets) {
+    // Exposes the block's balancer (every README names it `lb`) so the test can close it.
+    writeFileSync(s.file, /^const lb = /m.test(s.code) ? `${s.code}\nexport const __balancer = lb\n` : s.code)
+  }
+  for (const port of [5000, 5001, 5002]) {
+    const up = new TestUpstream({ name: `backend-${port}` })
+    up.port = port
+    upstreams.push(await up.start())
+  }
+})
+
+afterAll(async () => {
+  await Promise.all(upstreams.map((u) => u.stop()))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('README code blocks', () => {
+  it('found the blocks', () => {
+    expect(snippets.length).toBeGreaterThanOrEqual(7)
+  })
+
+  it('every block type-checks (strict, NodeNext)', () => {
+    const options: ts.CompilerOptions = {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      types: ['node'],
+      skipLibCheck: true,
+      baseUrl: root,
+      paths: { '@switchyard/*': ['packages/*/src/index.ts'] },
+    }
+    const program = ts.createProgram(
+      snippets.map((s) => s.file),
+      options,
+    )
+    const problems = ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => d.file !== undefined && d.file.fileName.includes('.snippets'))
+      .map((d) => `${d.file!.fileName.split('/').pop()}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`)
+    expect(problems).toEqual([])
+  }, 60_000)
+
+  for (const snippet of snippets) {
+    it(`${snippet.name} runs as written`, async () => {
+      const servers: http.Server[] = []
+      const listen = http.Server.prototype.listen
+      http.Server.prototype.listen = function (this: http.Server, ...args: unknown[]) {
+        servers.push(this)
+        return (listen as (...a: unknown[]) => http.Server).apply(this, args)
+      } as typeof listen
+      const sigterm = new Set(process.listeners('SIGTERM'))
+      let balancer: Balancer | undefined
+      try {
+        const mod = (await import(snippet.file)) as { __balancer?: Balancer }
+        balancer = mod.__balancer
+        for (const server of servers) {
+          if (!server.listening) continue // the block closed it itself
+          const { port } = server.address() as { port: number }
+          const res = await request(`http://127.0.0.1:${port}/api/users`)
+          expect(res.statusCode).toBe(200)
+          expect(((await res.body.json()) as { name: string }).name).toMatch(/^backend-500[0-2]$/)
+        }
+      } finally {
+        http.Server.prototype.listen = listen
+        for (const handler of process.listeners('SIGTERM')) {
+          if (sigterm.has(handler)) continue
+          process.off('SIGTERM', handler)
+          ;(handler as () => void)() // the README's own shutdown
+        }
+        for (const server of servers) {
+          server.closeAllConnections()
+          server.close()
+        }
+        await balancer?.close({ timeout: 1_000 })
+      }
+    })
+  }
+})
