@@ -79,7 +79,7 @@ describe('README code blocks', () => {
     )
     const problems = ts
       .getPreEmitDiagnostics(program)
-      .filter((d) => d.file !== undefined && d.file.fileName.includes('.snippets'))
+      .filter((d) => d.file?.fileName.includes('.snippets'))
       .map((d) => `${d.file!.fileName.split('/').pop()}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`)
     expect(problems).toEqual([])
   }, 60_000)

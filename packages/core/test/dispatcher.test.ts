@@ -43,7 +43,7 @@ describe('lb.dispatcher', () => {
     const lb = balancer({ upstreams: [a.url, b.url], strategy: roundRobin({ random: () => 0 }) })
     const names = []
     for (let i = 0; i < 2; i++) {
-      const res = await globalThis.fetch('http://service/x', { dispatcher: lb.dispatcher } as RequestInit)
+      const res = await globalThis.fetch('http://service/x', { dispatcher: lb.dispatcher } as unknown as RequestInit)
       names.push(((await res.json()) as { name: string }).name)
     }
     expect(names).toEqual(['a', 'b'])
