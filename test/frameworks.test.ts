@@ -93,3 +93,28 @@ for (const [name, mount] of Object.entries(recipes)) {
     })
   })
 }
+
+describe('without the recipe’s pass-through parser', () => {
+  it('Fastify’s default JSON parser reads the body first: a clear 500 SWY_ERR_BODY_CONSUMED, never an empty POST upstream', async () => {
+    const up = await startUpstream()
+    const lb = createBalancer({ upstreams: [up.url] })
+    const app = Fastify()
+    app.post('/api/*', (request, reply) => {
+      reply.hijack()
+      lb.handler(request.raw, reply.raw)
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    onTestFinished(async () => {
+      await app.close()
+      await lb.close({ timeout: 1_000 })
+    })
+    const res = await request(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/x`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    })
+    expect(res.statusCode).toBe(500)
+    expect(((await res.body.json()) as { code: string }).code).toBe('SWY_ERR_BODY_CONSUMED')
+    expect(up.hits).toBe(0)
+  })
+})
