@@ -1,10 +1,9 @@
-import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import { createBalancer } from '@switchyard/core'
 import { roundRobin } from '@switchyard/strategies'
 import express from 'express'
 import { request } from 'undici'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { listenApp } from './helpers/balancer.js'
 import { deadPort, startUpstream } from './helpers/upstream.js'
 
 /** An Express app with `parser` before `lb.handler`, and an upstream that echoes what it got. */
@@ -17,14 +16,7 @@ async function app(parser: express.RequestHandler, upstreams?: string[]) {
     },
   })
   const lb = createBalancer({ upstreams: upstreams ?? [echo.url], strategy: roundRobin({ random: () => 0 }) })
-  const server = express().use(parser).use(lb.handler).listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  onTestFinished(async () => {
-    server.closeAllConnections()
-    server.close()
-    await lb.close()
-  })
-  return { echo, lb, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+  return { echo, lb, url: await listenApp(express().use(parser).use(lb.handler), lb) }
 }
 
 async function post(url: string, type: string, body: string) {

@@ -1,9 +1,8 @@
-import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import { createBalancer } from '@switchyard/core'
 import express from 'express'
 import { request } from 'undici'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { listenApp } from './helpers/balancer.js'
 import { startUpstream } from './helpers/upstream.js'
 
 describe('Express', () => {
@@ -16,14 +15,7 @@ describe('Express', () => {
       res.send('ok')
     })
     app.use('/api', lb.handler)
-    const server = app.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    onTestFinished(async () => {
-      server.closeAllConnections()
-      server.close()
-      await lb.close()
-    })
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const base = await listenApp(app, lb)
     const health = await request(`${base}/healthz`)
     expect(await health.body.text()).toBe('ok')
     const names = new Set<string>()
@@ -48,14 +40,7 @@ describe('Express', () => {
     const lb = createBalancer({ upstreams: [up.url] })
     const app = express() // sends X-Powered-By: Express before lb.handler runs
     app.use(lb.handler)
-    const server = app.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    onTestFinished(async () => {
-      server.closeAllConnections()
-      server.close()
-      await lb.close()
-    })
-    const res = await request(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+    const res = await request(`${await listenApp(app, lb)}/`)
     await res.body.dump()
     expect(res.headers['set-cookie']).toEqual(['session=abc; HttpOnly', 'theme=dark', 'lang=en'])
     expect(res.headers['x-powered-by']).toBe('Express')
