@@ -37,7 +37,43 @@ async function drive(url: string, total: number, concurrency: number): Promise<s
   return names
 }
 
+/** Sends GETs from `concurrency` callers for `ms`; returns who answered, in order. */
+async function driveFor(url: string, ms: number, concurrency: number, agent: Agent): Promise<string[]> {
+  const names: string[] = []
+  const end = performance.now() + ms
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const res = await request(url, { dispatcher: agent })
+        names.push(((await res.body.json()) as { name: string }).name)
+      }
+    }),
+  )
+  return names
+}
+
 describe('strategies through the proxy', () => {
+  it('peakEwma: an upstream that was slow and recovers wins its share back (the stale peak decays)', async () => {
+    // 3 fast upstreams and one 40 ms slower; then the slow one recovers. Before the fix its stale
+    // estimate was costed at defaultRttMs, above the fast ones', so it was never drawn again.
+    const fast = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream({ name })))
+    const slow = await startUpstream({ name: 'slow', mode: 'slow', delayMs: 40 })
+    const { url } = await startProxy({
+      upstreams: [...fast.map((u) => u.url), slow.url],
+      strategy: peakEwma({ decayMs: 300 }),
+    })
+    const agent = new Agent({ connections: 2 })
+    onTestFinished(() => agent.close())
+    const before = await driveFor(url, 1_200, 2, agent)
+    const slowShare = before.filter((n) => n === 'slow').length / before.length
+    expect(slowShare).toBeLessThan(0.1) // it was avoided while slow
+    slow.mode = 'ok'
+    await driveFor(url, 1_500, 2, agent) // 5 decay times: its estimate has fallen below the fast ones'
+    const after = await driveFor(url, 1_500, 2, agent)
+    const share = after.filter((n) => n === 'slow').length / after.length
+    expect(share).toBeGreaterThan(0.1) // its fair share is 25% (0.16 to 0.29 seen)
+  })
+
   it('powerOfTwo, peakEwma and leastConnections send clearly more traffic to the faster of two backends', async () => {
     const shares: Record<string, number> = {}
     const make: [string, () => Strategy][] = [

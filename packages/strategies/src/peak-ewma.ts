@@ -11,9 +11,9 @@ export interface PeakEwmaOptions extends StrategyDeps {
    */
   decayMs?: number
   /**
-   * Latency assumed for an upstream with no recent observation (new, recovered, or idle for
-   * longer than `decayMs`), ms. Low enough that such an upstream gets tried; Linkerd's default
-   * RTT estimate is 30 ms.
+   * Latency assumed for an upstream never measured (new, or after the upstream set changed), ms.
+   * Linkerd's default RTT estimate is 30 ms. A measured upstream that gets no traffic is not
+   * reset to it: its estimate decays toward zero (see {@link peakEwma}).
    * @default 30
    */
   defaultRttMs?: number
@@ -25,7 +25,14 @@ export interface PeakEwmaOptions extends StrategyDeps {
  * cheaper one wins. The average jumps to a new peak at once and decays with time constant
  * `decayMs`, so a slowing upstream loses traffic fast and wins it back slowly.
  *
- * Cost: pick O(log n), `onEnd` O(1) (one `Math.exp`); rebuild O(n). No allocation per pick.
+ * Time without observations counts as observations of zero (Finagle's `PeakEwma` observes 0 on
+ * read; tower's decays its estimate on read): an upstream that lost all its traffic to a peak sees
+ * its estimate fall by `exp(-dt / decayMs)` until it wins a draw again, is measured, and is
+ * penalised again only if it is still slow. Without this, a recovered upstream whose stale peak
+ * outweighs the fast ones' costs is never drawn, so never measured, so never recovers.
+ *
+ *
+ * Cost: pick O(log n) (two `Math.exp`), `onEnd` O(1) (one `Math.exp`); rebuild O(n). No allocation per pick.
  *
  * @example
  * createBalancer({ upstreams, strategy: peakEwma({ decayMs: 5_000 }) })
@@ -51,11 +58,11 @@ export function peakEwma(options: PeakEwmaOptions = {}): Strategy {
     stamp = s
   }
 
-  /** Latency estimate of a slot: the default when unmeasured or stale. */
+  /** Latency estimate of a slot at `t`: the default when never measured, else decayed since its last observation. */
   const latency = (c: Candidate, t: number) => {
     if (c.index >= ewma.length) return defaultRtt
     const e = ewma[c.index]!
-    return e === 0 || t - stamp[c.index]! > decayMs ? defaultRtt : e
+    return e === 0 ? defaultRtt : e * Math.exp(-(t - stamp[c.index]!) / decayMs)
   }
 
   const cost = (c: Candidate, t: number) => (latency(c, t) * (c.inFlight + 1)) / c.weight
@@ -84,12 +91,10 @@ export function peakEwma(options: PeakEwmaOptions = {}): Strategy {
       const i = picked.index
       const rtt = outcome.latencyMs
       const prev = ewma[i]!
-      if (prev === 0 || rtt > prev || t - stamp[i]! > decayMs) {
-        ewma[i] = rtt // a new peak (or a fresh start) is taken at once
-      } else {
-        const w = Math.exp(-(t - stamp[i]!) / decayMs)
-        ewma[i] = prev * w + rtt * (1 - w)
-      }
+      const w = Math.exp(-(t - stamp[i]!) / decayMs)
+      const decayed = prev * w // the quiet time since the last observation, as observations of 0
+      // A new peak (or a first measure) is taken at once; otherwise the average moves toward rtt.
+      ewma[i] = prev === 0 || rtt > decayed ? rtt : decayed + rtt * (1 - w)
       stamp[i] = t
     },
   }
