@@ -23,6 +23,18 @@ describe('error codes', () => {
     }
   })
 
+  it('the status on each class is the one docs/errors.md gives, and instances carry it', () => {
+    const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8')
+    for (const [name, cls] of classes) {
+      if (name === 'SwitchyardError') continue
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${cls.code}\` |`))!
+      const status = row.split(' | ')[4]!
+      if (cls.statusCode === undefined) expect(status, name).toBe('—')
+      else expect(status.startsWith(String(cls.statusCode)), `${name}: ${status}`).toBe(true)
+      expect(new cls('x').statusCode).toBe(cls.statusCode)
+    }
+  })
+
   it('instances carry their class code and match instanceof', () => {
     for (const [name, cls] of classes) {
       const err = new cls('x')

@@ -81,7 +81,7 @@ export class Balancer extends EventEmitter {
     this.#core = core
     this.handler = (req, res) => {
       if (core.isClosed) {
-        sendError(res, new ClosedError('the balancer is closed', { statusCode: 503 }))
+        sendError(res, new ClosedError('the balancer is closed'))
         return
       }
       if (req.url === '*' && req.method === 'OPTIONS') {

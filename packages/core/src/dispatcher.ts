@@ -185,7 +185,7 @@ export class BalancedDispatcher extends Dispatcher {
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const legacy = toLegacy(handler)
     if (this.#core.isClosed) {
-      legacy.onError?.(new ClosedError('the balancer is closed', { statusCode: 503 }))
+      legacy.onError?.(new ClosedError('the balancer is closed'))
       return false
     }
     let opts = options
@@ -196,7 +196,7 @@ export class BalancedDispatcher extends Dispatcher {
       const target = options.method === 'CONNECT' || typeof path !== 'string' ? undefined : originForm(path)
       if (target === undefined || target === ASTERISK) {
         const what = options.method === 'CONNECT' ? 'CONNECT cannot be balanced' : `invalid request path ${JSON.stringify(path)}`
-        legacy.onError?.(new BadRequestError(`the request cannot be sent: ${what}`, { statusCode: 400 }))
+        legacy.onError?.(new BadRequestError(`the request cannot be sent: ${what}`))
         return false
       }
       opts = { ...options, path: target }

@@ -2,7 +2,9 @@ import { SwitchyardError } from '@switchyard/strategies'
 
 /**
  * The core's error classes. Each has a stable `code`; the ones the proxy handler answers with
- * carry the `statusCode` it sends. Every code has a row in docs/errors.md.
+ * carry the `statusCode` it sends (and, where the message may name an upstream, the
+ * `publicMessage` a client sees) on the class, so throw sites pass only the message. Every code
+ * has a row in docs/errors.md.
  */
 
 /** Two upstreams share an id (by default the URL's origin). Thrown by `createBalancer()` and `add()`. */
@@ -18,31 +20,41 @@ export class UnknownUpstreamError extends SwitchyardError {
 /** No upstream was eligible for the request (all down, draining, or already tried). Answered with 503. */
 export class NoUpstreamError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_NO_UPSTREAM'
+  static override readonly statusCode = 503
 }
 
 /** The upstream's wait queue was full. Answered with 503. */
 export class QueueFullError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_QUEUE_FULL'
+  static override readonly statusCode = 503
+  static override readonly publicMessage = 'too many requests are waiting for the upstream'
 }
 
 /** The request waited in the queue longer than `queue.timeout`. Answered with 503. */
 export class QueueTimeoutError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_QUEUE_TIMEOUT'
+  static override readonly statusCode = 503
+  static override readonly publicMessage = 'the request waited too long for the upstream'
 }
 
 /** The upstream did not connect or answer within `timeouts`. Answered with 504. */
 export class UpstreamTimeoutError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_UPSTREAM_TIMEOUT'
+  static override readonly statusCode = 504
+  static override readonly publicMessage = 'the upstream did not answer in time'
 }
 
 /** The upstream refused, reset the connection, or sent an invalid response. Answered with 502. */
 export class UpstreamError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_UPSTREAM'
+  static override readonly statusCode = 502
+  static override readonly publicMessage = 'the upstream failed to answer'
 }
 
 /** The balancer is closed or closing and takes no new requests. Answered with 503. */
 export class ClosedError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_CLOSED'
+  static override readonly statusCode = 503
 }
 
 /** The client went away; used as the reason the upstream request is aborted. Never sent. */
@@ -57,11 +69,13 @@ export class ClientAbortedError extends SwitchyardError {
  */
 export class BadRequestError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_BAD_REQUEST'
+  static override readonly statusCode = 400
 }
 
 /** The request has more header lines than the server takes (`server.maxHeadersCount`). Answered with 431. */
 export class HeadersTooLargeError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_HEADERS_TOO_LARGE'
+  static override readonly statusCode = 431
 }
 
 /**
@@ -71,6 +85,7 @@ export class HeadersTooLargeError extends SwitchyardError {
  */
 export class ClientTimeoutError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_CLIENT_TIMEOUT'
+  static override readonly statusCode = 408
 }
 
 /**
@@ -80,4 +95,5 @@ export class ClientTimeoutError extends SwitchyardError {
  */
 export class BodyConsumedError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_BODY_CONSUMED'
+  static override readonly statusCode = 500
 }

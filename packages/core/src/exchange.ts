@@ -133,7 +133,7 @@ export abstract class Exchange implements PickContext {
     const u = this.core.select(this)
     if (u === undefined) {
       // After a failed attempt, the client hears about that failure, not about the empty retry.
-      this.#fail(this.#lastError ?? new NoUpstreamError('no upstream is available', { statusCode: 503 }))
+      this.#fail(this.#lastError ?? new NoUpstreamError('no upstream is available'))
       return
     }
     this.attempt++
@@ -162,13 +162,13 @@ export abstract class Exchange implements PickContext {
     }
     const { size, timeout } = this.core.options.queue
     if (queue.size >= size) {
-      this.#fail(new QueueFullError(`the queue of upstream ${u.id} is full (${size} waiting)`, { statusCode: 503 }))
+      this.#fail(new QueueFullError(`the queue of upstream ${u.id} is full (${size} waiting)`))
       return
     }
     const wait = new AbortController()
     this.#wait = wait
     const timer = setTimeout(() => {
-      wait.abort(new QueueTimeoutError(`waited ${timeout} ms in the queue of upstream ${u.id}`, { statusCode: 503 }))
+      wait.abort(new QueueTimeoutError(`waited ${timeout} ms in the queue of upstream ${u.id}`))
     }, timeout)
     queue.add(run, { signal: wait.signal }).then(
       () => clearTimeout(timer),
@@ -176,7 +176,7 @@ export abstract class Exchange implements PickContext {
         clearTimeout(timer)
         this.#wait = undefined
         if (this.cancelled) this.#endCancelled()
-        else this.#fail(reason instanceof SwitchyardError ? reason : new QueueTimeoutError('queue wait aborted', { cause: reason, statusCode: 503 }))
+        else this.#fail(reason instanceof SwitchyardError ? reason : new QueueTimeoutError('queue wait aborted', { cause: reason }))
       },
     )
   }
@@ -283,7 +283,7 @@ export abstract class Exchange implements PickContext {
     if (isResetting() && isCloseDelimited(this.#rawHeaders, this.method)) {
       // undici takes a reset after a close-delimited body for its end (a macOS workaround); a
       // reset is a cut, so the client must see an aborted response, not a complete one.
-      this.onError(new UpstreamError(`upstream ${this.upstream!.id} reset the connection mid-body`, { statusCode: 502 }))
+      this.onError(new UpstreamError(`upstream ${this.upstream!.id} reset the connection mid-body`))
       return
     }
     this.#endAttempt(this.upstream!.passive.isFailureStatus(this.#status) ? FAILED : OK, undefined)
@@ -364,15 +364,15 @@ export abstract class Exchange implements PickContext {
     if (side === 'request') {
       return err instanceof SwitchyardError && err.statusCode !== undefined
         ? err
-        : new BadRequestError(`the request cannot be sent: ${err.message} (${code})`, { cause: err, statusCode: 400 })
+        : new BadRequestError(`the request cannot be sent: ${err.message} (${code})`, { cause: err })
     }
     if (side === 'local' && this.core.isClosed) {
-      return new ClosedError('the balancer closed before the upstream answered', { cause: err, statusCode: 503 })
+      return new ClosedError('the balancer closed before the upstream answered', { cause: err })
     }
     if (err instanceof UpstreamError) return err
     return timeout
-      ? new UpstreamTimeoutError(`upstream ${u.id} timed out (${code})`, { cause: err, statusCode: 504 })
-      : new UpstreamError(`upstream ${u.id} failed: ${err.message} (${code})`, { cause: err, statusCode: 502 })
+      ? new UpstreamTimeoutError(`upstream ${u.id} timed out (${code})`, { cause: err })
+      : new UpstreamError(`upstream ${u.id} failed: ${err.message} (${code})`, { cause: err })
   }
 
   /** Whether the request may be sent again: its body can be replayed, and `reached` requests only for retry methods. */

@@ -67,16 +67,16 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   #check(rawLength: number): SwitchyardError | undefined {
     const path = originForm(this.path)
     if (path === undefined || path === ASTERISK) {
-      return new BadRequestError('the request target cannot be proxied', { statusCode: 400 })
+      return new BadRequestError('the request target cannot be proxied')
     }
     this.path = path
-    if (this.headError !== undefined) return new BadRequestError(this.headError, { statusCode: 400 })
+    if (this.headError !== undefined) return new BadRequestError(this.headError)
     // Node keeps only the first `maxHeadersCount` header lines (give or take its 32-line batches)
     // and drops the rest silently; a request cut there could lose its Content-Length.
     const max = (this.#req.socket as { server?: { maxHeadersCount?: number | null } }).server?.maxHeadersCount
     const limit = typeof max === 'number' ? (max > 0 ? max * 2 : Number.POSITIVE_INFINITY) : DEFAULT_MAX_HEADER_ENTRIES
     if (rawLength >= limit) {
-      return new HeadersTooLargeError(`the request has more than ${limit / 2} header lines`, { statusCode: 431 })
+      return new HeadersTooLargeError(`the request has more than ${limit / 2} header lines`)
     }
     return undefined
   }
@@ -93,7 +93,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
         req.body === undefined
           ? 'the request body was read before the balancer and req.body is not set'
           : `the request body was parsed before the balancer into something it cannot send as ${req.headers['content-type'] ?? 'a body'}`,
-        { statusCode: 500 },
+        {},
       )
     }
     const headers = this.headers
@@ -130,7 +130,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
       return
     }
     const ms = this.core.options.timeouts.clientBody
-    this.cancel(new ClientTimeoutError(`the client sent no request body for ${ms} ms`, { statusCode: 408 }))
+    this.cancel(new ClientTimeoutError(`the client sent no request body for ${ms} ms`))
   }
 
   /** nginx `send_timeout`: the client must read some of the response in every period. */
@@ -212,7 +212,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
       for (const name of res.getHeaderNames()) res.removeHeader(name)
       throw new UpstreamError(
         `upstream ${this.upstream!.id} sent a response head that cannot be relayed: ${(cause as Error).message}`,
-        { cause, statusCode: 502 },
+        { cause },
       )
     }
     return true

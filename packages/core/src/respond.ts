@@ -22,20 +22,9 @@ export function sendError(res: ServerResponse, error: SwitchyardError): void {
   res.end(body)
 }
 
-/** The message without upstream ids (which may be addresses). */
+/** The message a client may see: the class's public one when the instance's may name upstreams. */
 function publicMessage(error: SwitchyardError): string {
-  switch (error.code) {
-    case 'SWY_ERR_UPSTREAM':
-      return 'the upstream failed to answer'
-    case 'SWY_ERR_UPSTREAM_TIMEOUT':
-      return 'the upstream did not answer in time'
-    case 'SWY_ERR_QUEUE_FULL':
-      return 'too many requests are waiting for the upstream'
-    case 'SWY_ERR_QUEUE_TIMEOUT':
-      return 'the request waited too long for the upstream'
-    default:
-      return error.message
-  }
+  return (error.constructor as typeof SwitchyardError).publicMessage ?? error.message
 }
 
 /**

@@ -14,7 +14,7 @@ export interface SwitchyardErrorOptions {
   cause?: unknown
   /** The option path at fault, for option errors: `upstreams[1].weight`. */
   field?: string
-  /** The HTTP status the proxy handler answers with for this error. */
+  /** The HTTP status the proxy handler answers with, when it differs from the class's. */
   statusCode?: number
 }
 
@@ -29,6 +29,13 @@ export interface SwitchyardErrorOptions {
 export class SwitchyardError extends Error {
   /** Stable code, `SWY_ERR_<WHAT>`. */
   static readonly code: string = 'SWY_ERR_GENERIC'
+  /** The HTTP status the proxy handler answers with for errors of this class, if it answers. */
+  static readonly statusCode: number | undefined = undefined
+  /**
+   * The message a client sees in the JSON error body, when the instance's own message may name
+   * upstreams (addresses) and must not be shown. Unset: the instance's message is shown.
+   */
+  static readonly publicMessage: string | undefined = undefined
   readonly code: string
   readonly field: string | undefined
   readonly statusCode: number | undefined
@@ -39,7 +46,7 @@ export class SwitchyardError extends Error {
     this.name = new.target.name
     this.code = (new.target as typeof SwitchyardError).code
     this.field = options.field
-    this.statusCode = options.statusCode
+    this.statusCode = options.statusCode ?? (new.target as typeof SwitchyardError).statusCode
     Object.defineProperty(this, kBrand, { value: true })
   }
 
