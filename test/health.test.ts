@@ -4,6 +4,7 @@ import { roundRobin } from '@switchyard/strategies'
 import { Agent, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startProxy } from './helpers/balancer.js'
+import { virtualClock } from './helpers/clock.js'
 import { get } from './helpers/client.js'
 import { startUpstream, type TestUpstream } from './helpers/upstream.js'
 
@@ -73,14 +74,19 @@ describe('passive health', () => {
   it('a resetting upstream receives at most maxFails attempts per failTimeout', async () => {
     const reset = await startUpstream({ name: 'reset', mode: 'reset' })
     const ok = await startUpstream({ name: 'ok' })
-    const { url } = await startProxy({
+    const clock = virtualClock()
+    const { lb, url } = await startProxy({
       upstreams: [reset.url, ok.url],
       strategy: roundRobin({ random: () => 0 }),
-      passive: { maxFails: 2, failTimeout: 400 },
+      passive: { maxFails: 2, failTimeout: 10_000 },
+      clock,
     })
     for (let i = 0; i < 20; i++) expect((await get(url)).status).toBe(200)
     expect(reset.hits).toBe(2)
-    await new Promise((r) => setTimeout(r, 450))
+    clock.advance(9_999)
+    expect(lb.upstreams[0]!.state).toBe('down') // not before failTimeout
+    clock.advance(1)
+    expect(lb.upstreams[0]).toMatchObject({ state: 'up', reason: 'fail_timeout' })
     for (let i = 0; i < 20; i++) expect((await get(url)).status).toBe(200)
     expect(reset.hits).toBe(4) // back after failTimeout, then out again after 2 more failures
   })
@@ -90,11 +96,13 @@ describe('outlier detection', () => {
   it('ejects an upstream after consecutive 5xx and lets it back after the ejection time', async () => {
     const bad = await startUpstream({ name: 'bad', mode: 'status', status: 503 })
     const good = await startUpstream({ name: 'good' })
+    const clock = virtualClock()
     const { lb, url } = await startProxy({
       upstreams: [bad.url, good.url],
       strategy: roundRobin({ random: () => 0 }),
       passive: false,
-      health: outlierDetection({ consecutive5xx: 3, interval: 50, baseEjectionTime: 300, maxEjectionPercent: 50 }),
+      health: outlierDetection({ consecutive5xx: 3, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 50 }),
+      clock,
     })
     const down = once(lb, 'upstream:down')
     const statuses: number[] = []
@@ -103,8 +111,12 @@ describe('outlier detection', () => {
     expect(statuses.filter((s) => s === 503)).toHaveLength(3)
     expect(bad.hits).toBe(3)
     bad.mode = 'ok'
-    const [up] = await once(lb, 'upstream:up')
-    expect(up).toEqual({ id: bad.url, reason: 'outlier_expired' })
+    const ups: unknown[] = []
+    lb.on('upstream:up', (e) => ups.push(e))
+    clock.advance(20_000) // two reviews, still inside the 30 s ejection
+    expect(ups).toEqual([])
+    clock.advance(10_000) // the review at 30 s lets it back
+    expect(ups).toEqual([{ id: bad.url, reason: 'outlier_expired' }])
     expect(new Set([await name(url), await name(url)])).toEqual(new Set(['bad', 'good']))
   })
 })
@@ -119,19 +131,23 @@ describe('success-rate outlier detection', () => {
       res.statusCode = i++ % 2 === 0 ? 500 : 200
       res.end('{}')
     }
+    const clock = virtualClock()
     const { lb, url } = await startProxy({
       upstreams: ups.map((u) => u.url),
       strategy: roundRobin({ random: () => 0 }),
       passive: false,
       retry: { attempts: 1 },
-      health: outlierDetection({ interval: 200, successRate: { requestVolume: 10, minimumHosts: 5 }, maxEjectionPercent: 20 }),
+      health: outlierDetection({ interval: 10_000, successRate: { requestVolume: 10, minimumHosts: 5 }, maxEjectionPercent: 20 }),
+      clock,
     })
     const downs: unknown[] = []
     lb.on('upstream:down', (e) => downs.push(e))
-    // Batches of 10 at once, so each upstream gets requestVolume answers per interval on a slow machine.
-    const until = Date.now() + 5_000
-    while (downs.length === 0 && Date.now() < until) await Promise.all(Array.from({ length: 10 }, () => get(url)))
-    await new Promise((r) => setTimeout(r, 250)) // more reviews: nobody else goes
+    // One interval's traffic: 50 requests, 10 to each upstream (requestVolume), then the review.
+    for (let k = 0; k < 5; k++) await Promise.all(Array.from({ length: 10 }, () => get(url)))
+    expect(downs).toEqual([]) // no review yet
+    clock.advance(10_000)
+    expect(downs).toEqual([{ id: flaky.url, reason: 'outlier' }])
+    clock.advance(20_000) // more reviews: nobody else goes
     expect(downs).toEqual([{ id: flaky.url, reason: 'outlier' }])
     expect(lb.upstreams.find((u) => u.id === flaky.url)!.state).toBe('down')
     const before = trafficTo(flaky)
@@ -216,12 +232,17 @@ describe('backups, down, slow start and panic', () => {
   it('slow start ramps an added upstream from a tenth of its share to all of it', async () => {
     const a = await startUpstream({ name: 'a', recordBodies: false })
     const b = await startUpstream({ name: 'b', recordBodies: false })
-    const { lb, url } = await startProxy({ upstreams: [a.url], slowStart: 1_500, strategy: roundRobin({ random: () => 0 }) })
+    const clock = virtualClock()
+    let seed = 1
+    const random = () => ((seed = (seed * 16_807) % 2_147_483_647) - 1) / 2_147_483_646 // seeded: the same draws every run
+    const { lb, url } = await startProxy({ upstreams: [a.url], slowStart: 30_000, strategy: roundRobin({ random: () => 0 }), clock, random })
     lb.add(b.url)
     let early = 0
     for (let i = 0; i < 100; i++) if ((await name(url)) === 'b') early++
-    expect(lb.upstreams[1]!.slowStartShare).toBeLessThan(1)
-    await new Promise((r) => setTimeout(r, 1_600))
+    expect(lb.upstreams[1]!.slowStartShare).toBe(0.1) // no time has passed on the balancer's clock
+    clock.advance(15_000)
+    expect(lb.upstreams[1]!.slowStartShare).toBe(0.5)
+    clock.advance(15_000)
     let late = 0
     for (let i = 0; i < 100; i++) if ((await name(url)) === 'b') late++
     expect(early).toBeLessThan(35) // ramping from 10%: well under its even half

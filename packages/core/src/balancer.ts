@@ -110,7 +110,7 @@ export class Balancer extends EventEmitter {
 
   /** Snapshots of every upstream, in the order they were given or added. */
   get upstreams(): readonly UpstreamSnapshot[] {
-    return this.#core.all.map((u) => u.snapshot())
+    return this.#core.registry.all.map((u) => u.snapshot())
   }
 
   /**
@@ -132,15 +132,9 @@ export class Balancer extends EventEmitter {
   async remove(id: string, options: RemoveOptions = {}): Promise<void> {
     const core = this.#core
     if (core.isClosed) throw new ClosedError('the balancer is closed')
-    const u = core.find(id)
+    const u = core.registry.find(id)
     if (u === undefined) throw new UnknownUpstreamError(`no upstream has the id ${JSON.stringify(id)}`, { field: 'id' })
-    core.detach(u)
-    const drain = options.drain ?? true
-    const busy = () => u.inFlight !== 0 || (u.queue !== undefined && (u.queue.size !== 0 || u.queue.pending !== 0))
-    if (drain && busy()) await new Promise<void>((resolve) => (u.onIdle = resolve))
-    u.onIdle = undefined
-    await (drain ? u.pool.close() : u.pool.destroy())
-    core.releaseSlot(u)
+    await core.remove(u, options.drain ?? true)
   }
 
   /** Counters in total and per upstream. */
@@ -155,13 +149,13 @@ export class Balancer extends EventEmitter {
     }
     return Object.freeze({
       strategy: core.strategy.name,
-      requests: core.totals.requests,
-      errors: core.totals.errors,
-      retries: core.totals.retries,
-      active: core.active,
+      requests: core.counters.requests,
+      errors: core.counters.errors,
+      retries: core.counters.retries,
+      active: core.counters.active,
       inFlight,
       queued,
-      panic: core.panic,
+      panic: core.availability.panic,
       upstreams,
     })
   }
@@ -180,17 +174,18 @@ export class Balancer extends EventEmitter {
     core.isClosed = true
     const stopped = core.stop()
     let drained = true
-    if (core.active !== 0) {
+    const { counters, clock } = core
+    if (counters.active !== 0) {
       drained = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeout)
-        core.onIdle = () => {
-          clearTimeout(timer)
+        const timer = clock.setTimeout(() => resolve(false), timeout)
+        counters.onIdle = () => {
+          clock.clearTimeout(timer)
           resolve(true)
         }
       })
-      core.onIdle = undefined
+      counters.onIdle = undefined
     }
-    await Promise.all([stopped, ...core.all.map((u) => (drained ? u.pool.close() : u.pool.destroy()))])
+    await Promise.all([stopped, ...core.registry.all.map((u) => (drained ? u.pool.close() : u.pool.destroy()))])
   }
 }
 

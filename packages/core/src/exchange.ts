@@ -1,7 +1,8 @@
-import { type PickContext, type RequestInfo, SwitchyardError } from '@switchyard/strategies'
+import { type RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { blameOf, errorCode, isStaleConnection, type Side } from './blame.js'
+import type { ExchangeView } from './exchange-view.js'
 import {
   BadRequestError,
   ClientAbortedError,
@@ -16,7 +17,6 @@ import { isResetting } from './internal/socket-watch.js'
 import type { Upstream } from './upstream.js'
 
 const EMPTY: ReadonlySet<string> = new Set()
-const now = performance.now.bind(performance)
 
 /**
  * Free retries after a keep-alive race (see `isStaleConnection`), on top of `retry.attempts`, as
@@ -41,7 +41,7 @@ type Verdict = typeof OK | typeof FAILED | typeof UNJUDGED
  * clients call natively) and the strategy's {@link PickContext}, so an attempt allocates nothing
  * beyond the dispatch options. Subclasses relay the response to their client.
  */
-export abstract class Exchange implements PickContext {
+export abstract class Exchange implements ExchangeView {
   key: string | undefined = undefined
   attempt = 0
   tried: ReadonlySet<string> = EMPTY
@@ -105,7 +105,7 @@ export abstract class Exchange implements PickContext {
 
   /** Starts the first attempt. */
   start(): void {
-    this.core.exchangeStarted()
+    this.core.counters.started()
     if (this.refusal !== undefined) {
       this.#fail(this.refusal)
       return
@@ -130,7 +130,7 @@ export abstract class Exchange implements PickContext {
   }
 
   #next(): void {
-    const u = this.core.select(this)
+    const u = this.core.selector.select(this)
     if (u === undefined) {
       // After a failed attempt, the client hears about that failure, not about the empty retry.
       this.#fail(this.#lastError ?? new NoUpstreamError('no upstream is available'))
@@ -167,13 +167,14 @@ export abstract class Exchange implements PickContext {
     }
     const wait = new AbortController()
     this.#wait = wait
-    const timer = setTimeout(() => {
+    const clock = this.core.clock
+    const timer = clock.setTimeout(() => {
       wait.abort(new QueueTimeoutError(`waited ${timeout} ms in the queue of upstream ${u.id}`))
     }, timeout)
     queue.add(run, { signal: wait.signal }).then(
-      () => clearTimeout(timer),
+      () => clock.clearTimeout(timer),
       (reason: unknown) => {
-        clearTimeout(timer)
+        clock.clearTimeout(timer)
         this.#wait = undefined
         if (this.cancelled) this.#endCancelled()
         else this.#fail(reason instanceof SwitchyardError ? reason : new QueueTimeoutError('queue wait aborted', { cause: reason }))
@@ -185,24 +186,24 @@ export abstract class Exchange implements PickContext {
     this.#status = 0
     this.#rawHeaders = null
     u.inFlight++
-    if (this.attempt > 1) this.core.emitRetry(this, this.#lastUpstream!, this.#lastError!)
-    this.core.noteStart(u)
+    if (this.attempt > 1) this.core.counters.retried(this, this.#lastUpstream!.id, this.#lastError!)
+    this.core.health.noteStart(u)
     this.core.strategy.onStart?.(u, this)
-    this.#attemptStart = now()
+    this.#attemptStart = this.core.clock.now()
     u.pool.dispatch(this.dispatchOptions(), this)
   }
 
   /** Ends the current attempt: counters, health (when judged), strategy hook, queue slot. */
   #endAttempt(verdict: Verdict, errorCode: string | undefined): void {
     const u = this.upstream!
-    const latency = now() - this.#attemptStart
+    const latency = this.core.clock.now() - this.#attemptStart
     u.inFlight--
     this.#abort = null
     const judged = verdict !== UNJUDGED && this.cancelled === undefined
     if (judged) {
       u.record(latency, this.#status, verdict === FAILED)
-      this.core.recordOutcome(u, verdict === FAILED, this.#status)
-    } else this.core.noteUnjudged(u)
+      this.core.health.record(u, verdict === FAILED, this.#status)
+    } else this.core.health.noteUnjudged(u)
     const onEnd = this.core.strategy.onEnd
     if (onEnd !== undefined) {
       onEnd.call(this.core.strategy, u, {
@@ -221,7 +222,7 @@ export abstract class Exchange implements PickContext {
   }
 
   #fail(error: SwitchyardError): void {
-    this.core.emitError(this, error)
+    this.core.counters.failed(this, error)
     this.respondError(error)
     this.#settle()
   }
@@ -241,7 +242,7 @@ export abstract class Exchange implements PickContext {
     if (this.#done) return
     this.#done = true
     this.settled()
-    this.core.exchangeEnded()
+    this.core.counters.ended()
   }
 
   // undici dispatch handler (legacy API).
@@ -332,7 +333,7 @@ export abstract class Exchange implements PickContext {
 
     const error = this.#errorFor(side, blame.timeout, err, code, u)
     if (this.responseStarted) {
-      this.core.emitError(this, error)
+      this.core.counters.failed(this, error)
       this.abortResponse(error)
       this.#settle()
       return

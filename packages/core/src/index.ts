@@ -1,6 +1,6 @@
 export { Balancer, createBalancer } from './balancer.js'
 export type { BalancerStats, CloseOptions, RemoveOptions, RequestHandler } from './balancer.js'
-export type { BalancerEvents } from './balancer-core.js'
+export type { BalancerEvents } from './events.js'
 export type { BalancedDispatcher } from './dispatcher.js'
 export {
   BadRequestError,
@@ -28,4 +28,4 @@ export type {
 } from './options.js'
 export type { BreakerState, UpstreamSnapshot } from './upstream.js'
 export { InvalidOptionError, SwitchyardError } from '@switchyard/strategies'
-export type { Candidate, Outcome, PickContext, Strategy, UpstreamState } from '@switchyard/strategies'
+export type { Candidate, Clock, Outcome, PickContext, Strategy, UpstreamState } from '@switchyard/strategies'

@@ -1,10 +1,12 @@
 import {
   checkBoolean,
+  checkFunction,
   checkNumber,
   checkObject,
   describeValue,
   InvalidOptionError,
   rejectUnknownKeys,
+  type Clock,
   roundRobin,
   type Strategy,
 } from '@switchyard/strategies'
@@ -15,6 +17,7 @@ import {
   normalizePassive,
   type PassiveOptions,
   type ResolvedPassiveOptions,
+  systemClock,
 } from '@switchyard/health'
 import { Client, Pool } from 'undici'
 
@@ -211,6 +214,21 @@ export interface BalancerOptions {
    * @default false
    */
   underscoresInHeaders?: boolean
+  /**
+   * Where time comes from, for every timestamp and timer of the balancer and its health checks
+   * (fail timeouts, outlier ejection and its reviews, slow start, probe schedules, queue waits,
+   * latency averages, `close()`'s grace period). Pass a virtual clock to run time-dependent
+   * behaviour in tests without waiting. Sockets keep real time: undici's connect, headers and body
+   * timeouts, the client timeouts, and each probe's own timeout. opossum keeps its own timers.
+   * @default the real clock (`performance.now()`, unref'd `setTimeout`)
+   */
+  clock?: Clock
+  /**
+   * Source of randomness for the balancer's own draws (slow start's admission, probe jitter).
+   * Strategies take their own (`roundRobin({ random })`).
+   * @default Math.random
+   */
+  random?: () => number
 }
 
 export interface ResolvedUpstream {
@@ -249,6 +267,8 @@ export interface ResolvedOptions {
   readonly preserveHost: boolean
   readonly xForwarded: boolean
   readonly underscoresInHeaders: boolean
+  readonly clock: Clock
+  readonly random: () => number
 }
 
 /** Every default, with its unit and where it comes from. */
@@ -281,6 +301,8 @@ const KNOWN = [
   'preserveHost',
   'xForwarded',
   'underscoresInHeaders',
+  'clock',
+  'random',
   'health',
   'breaker',
   'slowStart',
@@ -434,6 +456,19 @@ function normalizePool(input: unknown): Pool.Options {
   return pool
 }
 
+function normalizeClock(input: unknown): Clock {
+  if (input === undefined) return systemClock
+  const c = checkObject(input, 'clock')
+  for (const fn of ['now', 'setTimeout', 'clearTimeout'] as const) {
+    if (typeof c[fn] !== 'function') {
+      throw new InvalidOptionError(`clock.${fn} must be a function, got ${describeValue(c[fn])}`, { field: `clock.${fn}` })
+    }
+  }
+  const clock = c as unknown as Clock
+  // Bound once, so the parts can pass `clock.now` around without losing `this`.
+  return { now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (h) => clock.clearTimeout(h) }
+}
+
 /** Validates all options and fills in defaults. Never writes into `input`. */
 export function normalize(input: unknown): ResolvedOptions {
   const o = checkObject(input ?? null, 'options')
@@ -473,5 +508,7 @@ export function normalize(input: unknown): ResolvedOptions {
     preserveHost: checkBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
     xForwarded: checkBoolean(o.xForwarded, 'xForwarded', DEFAULTS.xForwarded),
     underscoresInHeaders: checkBoolean(o.underscoresInHeaders, 'underscoresInHeaders', DEFAULTS.underscoresInHeaders),
+    clock: normalizeClock(o.clock),
+    random: checkFunction<() => number>(o.random, 'random', Math.random),
   }
 }

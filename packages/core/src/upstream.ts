@@ -6,7 +6,7 @@ import {
   type ResolvedPassiveOptions,
   type UpstreamBreaker,
 } from '@switchyard/health'
-import type { Candidate, UpstreamState } from '@switchyard/strategies'
+import type { Candidate, Clock, UpstreamState } from '@switchyard/strategies'
 import PQueue from 'p-queue'
 import { buildConnector, Pool } from 'undici'
 import { watchingConnector } from './internal/socket-watch.js'
@@ -90,7 +90,8 @@ export class Upstream implements Candidate {
   downBy: number
   breaker: UpstreamBreaker | undefined = undefined
   readonly outlier: OutlierHost = newOutlierHost()
-  recoverTimer: NodeJS.Timeout | undefined
+  recoverTimer: unknown = undefined
+  readonly #clock: Clock
   /** Set by a draining `remove()`: called when the last in-flight request ends. */
   onIdle: (() => void) | undefined
 
@@ -109,6 +110,7 @@ export class Upstream implements Candidate {
     this.downBy = config.down ? DOWN.configured : 0
     this.reason = config.down ? 'configured' : 'added'
     this.slowStart = config.slowStart ?? options.slowStart
+    this.#clock = options.clock
     const { timeouts } = options
     this.pool = new Pool(config.origin, {
       ...options.pool,
@@ -155,7 +157,7 @@ export class Upstream implements Candidate {
       failures: this.failures,
       ewmaMs: Math.round(this.ewmaMs * 1000) / 1000,
       breaker: this.breaker?.state ?? 'closed',
-      slowStartShare: this.rampUntil === 0 ? 1 : Math.max(0.1, Math.min(1, (performance.now() - this.rampStart) / this.slowStart)),
+      slowStartShare: this.rampUntil === 0 ? 1 : Math.max(0.1, Math.min(1, (this.#clock.now() - this.rampStart) / this.slowStart)),
       responses: Object.freeze({ '1xx': c[0]!, '2xx': c[1]!, '3xx': c[2]!, '4xx': c[3]!, '5xx': c[4]! }),
     })
   }

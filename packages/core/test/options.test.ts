@@ -33,6 +33,8 @@ describe('createBalancer() option validation', () => {
     [{ upstreams: ['http://a:1'], breaker: { resetTimout: 5 } }, 'breaker.resetTimout', /did you mean breaker\.resetTimeout/],
     [{ upstreams: ['http://a:1'], timeouts: { clientBody: 0 } }, 'timeouts.clientBody', /> 0/],
     [{ upstreams: ['http://a:1'], underscoresInHeaders: 'yes' }, 'underscoresInHeaders', /boolean/],
+    [{ upstreams: ['http://a:1'], clock: { now: () => 0 } }, 'clock.setTimeout', /must be a function/],
+    [{ upstreams: ['http://a:1'], random: 0.5 }, 'random', /function/],
   ])('%j → %s', (options, field, message) => {
     const err = thrown(() => createBalancer(options as never))
     expect(err).toBeInstanceOf(InvalidOptionError)

@@ -5,7 +5,9 @@ import {
   InvalidOptionError,
   rejectUnknownKeys,
 } from '@switchyard/strategies'
+import type { Clock } from '@switchyard/strategies'
 import { Client, type Dispatcher } from 'undici'
+import { systemClock } from './clock.js'
 
 /** Options of {@link activeHealthCheck}. Every duration is in ms. */
 export interface ActiveHealthCheckOptions {
@@ -158,7 +160,7 @@ export interface ProbeTarget {
 interface Probed {
   target: ProbeTarget
   client: Client
-  timer: NodeJS.Timeout | undefined
+  timer: unknown
   passes: number
   fails: number
   healthy: boolean
@@ -171,9 +173,13 @@ export class ActiveProber {
   readonly #random: () => number
   readonly #targets = new Map<string, Probed>()
 
-  constructor(check: ActiveHealthCheck, random: () => number = Math.random) {
+  readonly #clock: Clock
+
+  /** `clock` schedules the probes (each probe's own timeout runs on the socket's real time). */
+  constructor(check: ActiveHealthCheck, random: () => number = Math.random, clock: Clock = systemClock) {
     this.#options = check.options
     this.#random = random
+    this.#clock = clock
   }
 
   /** Starts probing `target`, with a first probe at once. */
@@ -196,7 +202,7 @@ export class ActiveProber {
     if (probed === undefined) return
     this.#targets.delete(id)
     probed.stopped = true
-    clearTimeout(probed.timer)
+    this.#clock.clearTimeout(probed.timer)
     await probed.client.destroy()
   }
 
@@ -207,8 +213,7 @@ export class ActiveProber {
   #schedule(probed: Probed): void {
     if (probed.stopped) return
     const { interval, jitter } = this.#options
-    probed.timer = setTimeout(() => void this.#probe(probed), interval + this.#random() * jitter)
-    probed.timer.unref()
+    probed.timer = this.#clock.setTimeout(() => void this.#probe(probed), interval + this.#random() * jitter)
   }
 
   async #probe(probed: Probed): Promise<void> {

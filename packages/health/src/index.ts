@@ -40,3 +40,4 @@ import type { OutlierDetection } from './outlier.js'
 
 /** Anything the balancer's `health` option takes. */
 export type HealthCheck = ActiveHealthCheck | OutlierDetection
+export { systemClock } from './clock.js'

@@ -28,3 +28,4 @@ export {
   describeValue,
   rejectUnknownKeys,
 } from './options-check.js'
+export type { Clock } from './clock.js'
