@@ -117,7 +117,9 @@ class DispatchExchange extends Exchange {
   protected dispatchOptions(): Dispatcher.DispatchOptions {
     // The pool sends to its own origin; the caller's origin only chose this dispatcher. An https
     // upstream gets its own TLS server name, never one taken from the caller's Host header.
-    const servername = this.upstream!.servername
+    const u = this.upstream!
+    if (u.dispatcher !== undefined) return { ...this.#options, origin: u.origin }
+    const servername = u.servername
     return servername === undefined ? this.#options : ({ ...this.#options, servername } as Dispatcher.DispatchOptions)
   }
 

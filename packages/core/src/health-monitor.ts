@@ -64,6 +64,7 @@ export class HealthMonitor {
         origin: u.origin,
         tls: u.tls,
         servername: u.servername,
+        dispatcher: u.dispatcher,
         onVerdict: (healthy) => (healthy ? this.#up(u, DOWN.active, 'health_check') : this.#down(u, DOWN.active, 'health_check')),
       })
     }

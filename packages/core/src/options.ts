@@ -19,12 +19,22 @@ import {
   type ResolvedPassiveOptions,
   systemClock,
 } from '@switchyard/health'
-import { Client, Pool } from 'undici'
+import { Client, type Dispatcher, Pool } from 'undici'
 
 /** One upstream, as given to `createBalancer({ upstreams })` or `lb.add()`. */
 export interface UpstreamOptions {
-  /** Base URL, `http:` or `https:`; only its origin is used (`http://127.0.0.1:5000`). */
-  url: string
+  /**
+   * Base URL, `http:` or `https:`; only its origin is used (`http://127.0.0.1:5000`). Optional
+   * with `dispatcher` (then it is only the `origin` the dispatcher is given).
+   */
+  url?: string
+  /**
+   * Any undici `Dispatcher` to send this upstream's requests to, instead of a pool the balancer
+   * makes for `url`: an `Agent`, a `MockAgent`, a function upstream in a test, a simulated upstream.
+   * Needs an `id`. The balancer's `pool` and `timeouts.connect` options do not apply to it, and
+   * `close()` / `remove()` close it.
+   */
+  dispatcher?: Dispatcher
   /**
    * Unique id, shown in stats and events.
    * @default the URL's origin
@@ -244,6 +254,8 @@ export interface ResolvedUpstream {
   readonly tls: Readonly<Record<string, unknown>> | undefined
   /** The TLS server name every request to this upstream carries (https only); an IP stands for "none". */
   readonly servername: string | undefined
+  /** A dispatcher given instead of a URL to pool, if any. */
+  readonly dispatcher: Dispatcher | undefined
 }
 
 export interface ResolvedOptions {
@@ -309,7 +321,7 @@ const KNOWN = [
   'panicThreshold',
 ] as const
 
-const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart', 'tls'] as const
+const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher'] as const
 const TLS_KNOWN = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const
 
 /** Validates one upstream entry. `path` names it in errors: `upstreams[1]`. */
@@ -317,7 +329,22 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
   const o: Record<string, unknown> =
     typeof input === 'string' ? { url: input } : checkObject(input ?? null, path)
   rejectUnknownKeys(o, UPSTREAM_KNOWN, path)
-  const url = o.url
+  const dispatcher = o.dispatcher
+  if (dispatcher !== undefined && (dispatcher === null || typeof (dispatcher as { dispatch?: unknown }).dispatch !== 'function')) {
+    throw new InvalidOptionError(`${path}.dispatcher must be an undici Dispatcher, got ${describeValue(dispatcher)}`, {
+      field: `${path}.dispatcher`,
+    })
+  }
+  if (dispatcher !== undefined && (typeof o.id !== 'string' || o.id.length === 0)) {
+    throw new InvalidOptionError(`${path}.id must be a non-empty string for a dispatcher upstream, got ${describeValue(o.id)}`, {
+      field: `${path}.id`,
+    })
+  }
+  if (dispatcher !== undefined && o.tls !== undefined) {
+    throw new InvalidOptionError(`${path}.tls does not apply to a dispatcher upstream (set TLS on the dispatcher)`, { field: `${path}.tls` })
+  }
+  // A dispatcher upstream without a URL gets a placeholder origin (RFC 6761 reserves .invalid).
+  const url = o.url ?? (dispatcher !== undefined ? `http://${encodeURIComponent(o.id as string)}.invalid` : undefined)
   if (typeof url !== 'string') {
     throw new InvalidOptionError(`${path}.url must be a string URL, got ${describeValue(url)}`, {
       field: `${path}.url`,
@@ -356,7 +383,8 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
     down: checkBoolean(o.down, `${path}.down`, false),
     maxConnections,
     slowStart: o.slowStart === undefined ? undefined : checkNumber(o.slowStart, `${path}.slowStart`, 0),
-    ...normalizeTls(o.tls, parsed, `${path}.tls`),
+    ...(dispatcher === undefined ? normalizeTls(o.tls, parsed, `${path}.tls`) : { tls: undefined, servername: undefined }),
+    dispatcher: dispatcher as Dispatcher | undefined,
   }
 }
 

@@ -156,6 +156,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
 
   protected dispatchOptions(): Dispatcher.DispatchOptions {
     return {
+      origin: this.upstream!.origin, // a pool sends to its own; a dispatcher upstream is told
       method: this.method as Dispatcher.HttpMethod,
       path: this.path,
       headers: this.headers,

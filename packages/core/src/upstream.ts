@@ -8,7 +8,7 @@ import {
 } from '@switchyard/health'
 import type { Candidate, Clock, UpstreamState } from '@switchyard/strategies'
 import PQueue from 'p-queue'
-import { buildConnector, Pool } from 'undici'
+import { buildConnector, type Dispatcher, Pool } from 'undici'
 import { watchingConnector } from './internal/socket-watch.js'
 import type { ResolvedOptions, ResolvedUpstream } from './options.js'
 
@@ -70,6 +70,8 @@ export class Upstream implements Candidate {
   readonly servername: string | undefined
   /** TLS options of an https upstream, for its active health checks. */
   readonly tls: Readonly<Record<string, unknown>> | undefined
+  /** The dispatcher this upstream was given instead of a URL to pool, if any. */
+  readonly dispatcher: Dispatcher | undefined
   readonly index: number
   state: UpstreamState
   reason: string
@@ -78,7 +80,8 @@ export class Upstream implements Candidate {
   requests = 0
   failures = 0
   readonly byClass = [0, 0, 0, 0, 0]
-  readonly pool: Pool
+  /** The upstream's undici pool, or the dispatcher it was given. */
+  readonly pool: Dispatcher
   readonly passive: PassiveHealth
   readonly queue: PQueue | undefined
   /** Slow start, ms (0: off). */
@@ -112,7 +115,8 @@ export class Upstream implements Candidate {
     this.slowStart = config.slowStart ?? options.slowStart
     this.#clock = options.clock
     const { timeouts } = options
-    this.pool = new Pool(config.origin, {
+    this.dispatcher = config.dispatcher
+    this.pool = config.dispatcher ?? new Pool(config.origin, {
       ...options.pool,
       headersTimeout: timeouts.headers,
       bodyTimeout: timeouts.body,

@@ -153,13 +153,18 @@ export interface ProbeTarget {
   readonly tls?: Readonly<Record<string, unknown>> | undefined
   /** TLS server name for an `https:` origin, as the upstream's pool sends it. */
   readonly servername?: string | undefined
+  /**
+   * A dispatcher to probe through (an upstream given as a dispatcher): probes go where its
+   * requests go. Not closed by the prober; without one, the prober opens its own client.
+   */
+  readonly dispatcher?: Dispatcher | undefined
   /** Called when the verdict changes: `healthy` false after the failures, true after the passes. */
   onVerdict(healthy: boolean, detail: string): void
 }
 
 interface Probed {
   target: ProbeTarget
-  client: Client
+  client: Dispatcher
   timer: unknown
   passes: number
   fails: number
@@ -185,12 +190,14 @@ export class ActiveProber {
   /** Starts probing `target`, with a first probe at once. */
   add(target: ProbeTarget): void {
     const { timeout } = this.#options
-    const client = new Client(target.origin, {
-      pipelining: 1,
-      connect: { ...target.tls, timeout },
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-    })
+    const client =
+      target.dispatcher ??
+      new Client(target.origin, {
+        pipelining: 1,
+        connect: { ...target.tls, timeout },
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      })
     const probed: Probed = { target, client, timer: undefined, passes: 0, fails: 0, healthy: true, stopped: false }
     this.#targets.set(target.id, probed)
     void this.#probe(probed)
@@ -203,7 +210,7 @@ export class ActiveProber {
     this.#targets.delete(id)
     probed.stopped = true
     this.#clock.clearTimeout(probed.timer)
-    await probed.client.destroy()
+    if (probed.client !== probed.target.dispatcher) await probed.client.destroy()
   }
 
   async close(): Promise<void> {
@@ -222,6 +229,7 @@ export class ActiveProber {
     let detail: string
     try {
       const res = await probed.client.request({
+        origin: probed.target.origin,
         method: 'GET',
         path,
         headers,
