@@ -9,6 +9,7 @@ const alias = {
   '@switchyard/strategies': src('strategies'),
   '@switchyard/health': src('health'),
   '@switchyard/core': src('core'),
+  '@switchyard/sim': src('sim'),
 }
 
 export default defineConfig({
@@ -24,6 +25,7 @@ export default defineConfig({
       },
       { resolve: { alias }, test: { name: 'health', include: ['packages/health/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { name: 'sim', include: ['packages/sim/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'e2e', include: ['test/**/*.test.ts'] } },
     ],

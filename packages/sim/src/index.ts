@@ -1,0 +1,7 @@
+export { SimClock } from './clock.js'
+export { bimodal, fixed, type Latency, lognormal } from './latency.js'
+export { seededRandom } from './random.js'
+export { scaleScenario, standardScenarios, standardStrategies } from './scenarios.js'
+export { type UpstreamModel, SimUpstream } from './sim-upstream.js'
+export { oracleJsq, type Scenario, type SimEvent, type SimReport, simulate, type StrategySpec } from './simulate.js'
+export { formatTable } from './table.js'

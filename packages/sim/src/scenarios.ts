@@ -1,0 +1,89 @@
+import { leastConnections, peakEwma, powerOfTwo, random, roundRobin } from '@switchyard/strategies'
+import { bimodal, fixed, lognormal } from './latency.js'
+import type { Scenario, StrategySpec } from './simulate.js'
+import { oracleJsq } from './simulate.js'
+
+/** The load-aware strategies, and plain round robin and the oracle as the two references. */
+export function standardStrategies(): StrategySpec[] {
+  return [
+    { name: 'roundRobin', make: (d) => roundRobin({ random: d.random, now: d.now }) },
+    { name: 'random', make: (d) => random({ random: d.random, now: d.now }) },
+    { name: 'leastConnections', make: (d) => leastConnections({ random: d.random, now: d.now }) },
+    { name: 'powerOfTwo', make: (d) => powerOfTwo({ random: d.random, now: d.now }) },
+    { name: 'peakEwma', make: (d) => peakEwma({ random: d.random, now: d.now }) },
+    oracleJsq(),
+  ]
+}
+
+const times = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i))
+
+/**
+ * The standard scenarios of `pnpm sim`. Loads are stated as a share of the fleet's capacity
+ * (concurrency / median latency per upstream): 70% is busy but stable.
+ */
+export function standardScenarios(scale = 1): Scenario[] {
+  const d = (ms: number) => Math.round(ms * scale)
+  return [
+    {
+      // 10 upstreams × 8 workers at ~10 ms: capacity ≈ 8 000 req/s; 70% load.
+      name: 'even fleet: 10 upstreams, lognormal 10 ms, 8 workers each, 70% load',
+      upstreams: times(10, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 5_600,
+      durationMs: d(20_000),
+    },
+    {
+      name: 'one slow upstream: 1 of 10 is 10× slower, 50% load',
+      upstreams: times(10, (i) => ({ latency: lognormal(i === 0 ? 100 : 10, 0.5), concurrency: 8 })),
+      rate: 3_600,
+      durationMs: d(20_000),
+    },
+    {
+      name: 'bimodal service: 5% of requests take 200 ms, 60% load',
+      upstreams: times(10, () => ({ latency: bimodal(5, 200, 0.05), concurrency: 8 })),
+      rate: 3_300,
+      durationMs: d(20_000),
+    },
+    {
+      // The peakEwma bug of the architecture issue: a slow upstream that recovers.
+      name: 'slow, then recovered: 1 of 4 at 40 ms until 10 s, then 2 ms like the rest; 400 req/s',
+      upstreams: times(4, () => ({ latency: fixed(2) })),
+      rate: 400,
+      durationMs: d(130_000),
+      warmupMs: d(1_000), // record the slow phase too
+      events: [
+        { at: 0, upstream: 3, slowFactor: 20 },
+        { at: d(10_000), upstream: 3, slowFactor: 1 },
+      ],
+      recovery: { upstream: 3, at: d(10_000) },
+    },
+    {
+      // The herd: many clients, each with its own view, on a small fleet.
+      name: 'herd: 50 balancer instances, 10 upstreams, 70% load',
+      upstreams: times(10, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 5_600,
+      durationMs: d(20_000),
+      instances: 50,
+    },
+    {
+      name: 'crash: 1 of 10 refuses connections from 5 s to 15 s (passive health on)',
+      upstreams: times(10, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 4_000,
+      durationMs: d(20_000),
+      events: [
+        { at: d(5_000), upstream: 0, crashed: true },
+        { at: d(15_000), upstream: 0, crashed: false },
+      ],
+    },
+  ]
+}
+
+/** A million requests over 1 000 upstreams: the simulator's own speed. */
+export function scaleScenario(requests = 1_000_000): Scenario {
+  const rate = 50_000
+  return {
+    name: `scale: ${requests.toLocaleString('en')} requests over 1 000 upstreams`,
+    upstreams: times(1_000, () => ({ latency: lognormal(10, 0.5), concurrency: 1_000 })),
+    rate,
+    durationMs: Math.round((requests / rate) * 1000),
+  }
+}
