@@ -10,6 +10,7 @@ const alias = {
   '@switchyard/health': src('health'),
   '@switchyard/core': src('core'),
   '@switchyard/sim': src('sim'),
+  '@switchyard/guard': src('guard'),
 }
 
 export default defineConfig({
@@ -26,6 +27,7 @@ export default defineConfig({
       { resolve: { alias }, test: { name: 'health', include: ['packages/health/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'sim', include: ['packages/sim/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { name: 'guard', include: ['packages/guard/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'e2e', include: ['test/**/*.test.ts'] } },
     ],

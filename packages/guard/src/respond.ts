@@ -1,0 +1,20 @@
+import type { ServerResponse } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { SwitchyardError } from '@switchyard/strategies'
+
+/** Answers with the same short JSON body as the balancer: `{"error","code","message"}`. */
+export function refuse(res: ServerResponse, error: SwitchyardError, headers: Record<string, string | number> = {}): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy()
+    return
+  }
+  const status = error.statusCode ?? 403
+  const body = JSON.stringify({ error: STATUS_CODES[status], code: error.code, message: error.message })
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  })
+  res.end(body)
+}

@@ -1,0 +1,101 @@
+import type { IncomingMessage } from 'node:http'
+import ipaddr from 'ipaddr.js'
+import { describeValue, InvalidOptionError } from '@switchyard/strategies'
+
+/**
+ * Which proxies in front of this one are believed about the client's address, as Express's
+ * `trust proxy`: `false` (the default: nobody — the socket's peer is the client), `true`
+ * (everyone: the left-most `X-Forwarded-For` address), a hop count (the peer and the n-1 proxies
+ * before it), or addresses and CIDR ranges (`'10.0.0.0/8'`, `'::1'`, `['loopback', ...]` with
+ * ipaddr.js range names such as `loopback`, `private`, `uniqueLocal`).
+ */
+export type TrustProxy = boolean | number | string | readonly string[]
+
+/** A resolved trust rule: is the hop at `depth` (0: the socket's peer) with this address trusted? */
+export type TrustRule = (address: string, depth: number) => boolean
+
+const NONE: TrustRule = () => false
+const ALL: TrustRule = () => true
+
+/** Parses an address, IPv4-mapped IPv6 (`::ffff:1.2.3.4`) read as the IPv4 address it is. */
+export function parseAddress(address: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  if (!ipaddr.isValid(address)) return undefined
+  const parsed = ipaddr.parse(address)
+  return parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress() ? (parsed as ipaddr.IPv6).toIPv4Address() : parsed
+}
+
+/** A matcher for a list of addresses, CIDR ranges and ipaddr.js range names. */
+export function addressMatcher(list: readonly string[], field: string): (address: string) => boolean {
+  const ranges: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]> = []
+  const names = new Set<string>()
+  list.forEach((entry, i) => {
+    if (typeof entry !== 'string') {
+      throw new InvalidOptionError(`${field}[${i}] must be an address or CIDR range, got ${describeValue(entry)}`, { field: `${field}[${i}]` })
+    }
+    if (/^[a-zA-Z]+$/.test(entry)) {
+      names.add(entry)
+      return
+    }
+    try {
+      if (entry.includes('/')) {
+        const [addr, bits] = ipaddr.parseCIDR(entry)
+        const mapped = addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()
+        ranges.push(mapped ? [(addr as ipaddr.IPv6).toIPv4Address(), bits - 96] : [addr, bits])
+      } else {
+        const addr = parseAddress(entry)
+        if (addr === undefined) throw new Error('not an address')
+        ranges.push([addr, addr.kind() === 'ipv4' ? 32 : 128])
+      }
+    } catch (cause) {
+      throw new InvalidOptionError(`${field}[${i}] is not an address or CIDR range, got ${JSON.stringify(entry)}`, { field: `${field}[${i}]`, cause })
+    }
+  })
+  return (address) => {
+    const addr = parseAddress(address)
+    if (addr === undefined) return false
+    if (names.size !== 0 && names.has(addr.range())) return true
+    for (const [range, bits] of ranges) if (addr.kind() === range.kind() && addr.match(range, bits)) return true
+    return false
+  }
+}
+
+/** Validates `trustProxy`. */
+export function normalizeTrustProxy(input: unknown, field = 'trustProxy'): TrustRule {
+  if (input === undefined || input === false) return NONE
+  if (input === true) return ALL
+  if (typeof input === 'number') {
+    if (!Number.isInteger(input) || input < 0) {
+      throw new InvalidOptionError(`${field} must be a whole number of hops, got ${describeValue(input)}`, { field })
+    }
+    return (_address, depth) => depth < input
+  }
+  const list = typeof input === 'string' ? input.split(',').map((s) => s.trim()) : input
+  if (!Array.isArray(list)) {
+    throw new InvalidOptionError(`${field} must be a boolean, a hop count, or addresses and CIDR ranges, got ${describeValue(input)}`, { field })
+  }
+  const matches = addressMatcher(list as string[], field)
+  return (address) => matches(address)
+}
+
+/**
+ * The client's address under `trust`: the socket's peer, unless it is trusted, then walking
+ * `X-Forwarded-For` from the right (the nearest hop first) while the hop is trusted. A spoofed
+ * `X-Forwarded-For` is ignored unless the proxy that passed it on is trusted.
+ */
+export function clientAddress(req: IncomingMessage, trust: TrustRule): string {
+  let address = stripMapped(req.socket.remoteAddress ?? '')
+  if (trust === NONE) return address
+  const header = req.headers['x-forwarded-for']
+  if (header === undefined) return address
+  const hops = (Array.isArray(header) ? header.join(',') : header).split(',')
+  for (let depth = 0, i = hops.length - 1; i >= 0 && trust(address, depth); depth++, i--) {
+    const hop = hops[i]!.trim()
+    if (!ipaddr.isValid(hop)) break
+    address = stripMapped(hop)
+  }
+  return address
+}
+
+function stripMapped(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}

@@ -1,0 +1,203 @@
+import { once } from 'node:events'
+import http from 'node:http'
+import net, { type AddressInfo } from 'node:net'
+import { createBalancer } from '@switchyard/core'
+import { bodyLimit, compose, connectionLimit, ipFilter, memoryStore, rateLimit } from '@switchyard/guard'
+import { request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { virtualClock } from '../../../test/helpers/clock.js'
+import { startUpstream } from '../../../test/helpers/upstream.js'
+
+/** Serves compose(...guards, lb.handler) on 127.0.0.1:0 in front of one test upstream. */
+async function guarded(...guards: Parameters<typeof compose>) {
+  const up = await startUpstream({ handler: (_req, res, self) => res.end(`ok ${self.requests.at(-1)!.bodyLength}`) })
+  const lb = createBalancer({ upstreams: [up.url] })
+  const server = http.createServer(compose(...guards, lb.handler))
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  onTestFinished(async () => {
+    server.closeAllConnections()
+    server.close()
+    await lb.close({ timeout: 1_000 })
+  })
+  return { up, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
+
+async function send(url: string, headers: Record<string, string> = {}, method = 'GET', body?: string) {
+  const res = await request(url, { method, headers, body })
+  const text = await res.body.text()
+  return { status: res.statusCode, headers: res.headers, text }
+}
+
+describe('ipFilter', () => {
+  const cases: Array<[string, Parameters<typeof ipFilter>[0], Record<string, string>, number]> = [
+    ['allowed by CIDR', { allow: ['127.0.0.0/8'] }, {}, 200],
+    ['not in allow', { allow: ['10.0.0.0/8'] }, {}, 403],
+    ['denied beats allowed', { allow: ['127.0.0.0/8'], deny: ['127.0.0.1'] }, {}, 403],
+    ['IPv4-mapped IPv6 in the list matches the IPv4 client', { allow: ['::ffff:127.0.0.0/104'] }, {}, 200],
+    ['a range name (ipaddr.js)', { allow: ['loopback'] }, {}, 200],
+    ['IPv6 lists do not match an IPv4 client', { allow: ['::1/128', 'fe80::/10'] }, {}, 403],
+    ['a spoofed X-Forwarded-For is ignored when nobody is trusted', { allow: ['203.0.113.0/24'] }, { 'x-forwarded-for': '203.0.113.9' }, 403],
+    ['X-Forwarded-For believed from a trusted proxy', { allow: ['203.0.113.0/24'], trustProxy: ['127.0.0.1'] }, { 'x-forwarded-for': '203.0.113.9' }, 200],
+    ['only as many hops as trusted', { deny: ['198.51.100.7'], trustProxy: 1 }, { 'x-forwarded-for': '198.51.100.7, 203.0.113.9' }, 200],
+    ['two trusted hops reach the client', { deny: ['198.51.100.7'], trustProxy: 2 }, { 'x-forwarded-for': '198.51.100.7, 203.0.113.9' }, 403],
+  ]
+  for (const [name, options, headers, status] of cases) {
+    it(`${name}: ${status}`, async () => {
+      const { url, up } = await guarded(ipFilter(options))
+      const res = await send(url, headers)
+      expect(res.status).toBe(status)
+      expect(up.hits).toBe(status === 200 ? 1 : 0)
+      if (status === 403) expect(JSON.parse(res.text)).toMatchObject({ code: 'SWY_ERR_FORBIDDEN' })
+    })
+  }
+
+  it('refuses bad entries at creation, naming them', () => {
+    expect(() => ipFilter({ allow: ['10.0.0.0/33'] })).toThrow(/ipFilter\(\)\.allow\[0\] is not an address or CIDR range/)
+    expect(() => ipFilter({ alow: [] } as never)).toThrow(/did you mean ipFilter\(\)\.allow/)
+  })
+})
+
+describe('rateLimit (nginx limit_req semantics, on a virtual clock)', () => {
+  it('rate 10/s, burst 0: one request per 100 ms; the next in less is 429 with Retry-After', async () => {
+    const clock = virtualClock()
+    const { url } = await guarded(rateLimit({ rate: 10, clock }))
+    expect((await send(url)).status).toBe(200)
+    const refused = await send(url)
+    expect(refused.status).toBe(429)
+    expect(refused.headers['retry-after']).toBe('1')
+    expect(JSON.parse(refused.text)).toMatchObject({ code: 'SWY_ERR_RATE_LIMITED' })
+    clock.advance(100)
+    expect((await send(url)).status).toBe(200)
+  })
+
+  it('burst 2 with nodelay: three at once pass, the fourth is refused; one more 100 ms later', async () => {
+    const clock = virtualClock()
+    const { url } = await guarded(rateLimit({ rate: 10, burst: 2, nodelay: true, clock }))
+    const statuses = []
+    for (let i = 0; i < 4; i++) statuses.push((await send(url)).status)
+    expect(statuses).toEqual([200, 200, 200, 429])
+    clock.advance(100)
+    expect((await send(url)).status).toBe(200)
+    expect((await send(url)).status).toBe(429)
+  })
+
+  it('burst without nodelay: burst requests are delayed to the rate, not refused', async () => {
+    const clock = virtualClock()
+    const { url, up } = await guarded(rateLimit({ rate: 10, burst: 5, clock }))
+    expect((await send(url)).status).toBe(200)
+    const second = send(url) // excess 1: waits 100 ms of the limiter's clock
+    await new Promise((r) => setTimeout(r, 50))
+    expect(up.hits).toBe(1) // held back
+    clock.advance(100)
+    expect((await second).status).toBe(200)
+    expect(up.hits).toBe(2)
+  })
+
+  it('sets the RateLimit headers', async () => {
+    const { url } = await guarded(rateLimit({ rate: 5, burst: 3, nodelay: true }))
+    const res = await send(url)
+    expect(res.headers['ratelimit-limit']).toBe('8')
+    expect(res.headers['ratelimit-remaining']).toBe('3')
+  })
+
+  it('the memory store stays within its bound under 10 000 distinct keys', () => {
+    const store = memoryStore({ max: 1_000 })
+    for (let i = 0; i < 10_000; i++) store.hit(`10.0.${i >> 8}.${i & 255}`, i, 10, 0)
+    expect(store.size).toBe(1_000)
+    // The most recent keys are the ones kept: the last is still limited.
+    expect(store.hit('10.0.39.15', 10_000, 10, 0).allowed).toBe(false)
+  })
+})
+
+describe('connectionLimit (nginx limit_conn)', () => {
+  it('max 2: a third request while two are in progress gets 503; after they end, it passes', async () => {
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    const up = await startUpstream({ handler: (_req, res) => void held.then(() => res.end('done')) })
+    const lb = createBalancer({ upstreams: [up.url] })
+    const server = http.createServer(compose(connectionLimit({ max: 2 }), lb.handler))
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    onTestFinished(async () => {
+      server.closeAllConnections()
+      server.close()
+      await lb.close({ timeout: 1_000 })
+    })
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const a = send(url)
+    const b = send(url)
+    await expect.poll(() => up.hits).toBe(2)
+    const third = await send(url)
+    expect(third.status).toBe(503)
+    expect(JSON.parse(third.text)).toMatchObject({ code: 'SWY_ERR_TOO_MANY_CONNECTIONS' })
+    release()
+    expect((await a).status).toBe(200)
+    expect((await b).status).toBe(200)
+    expect((await send(url)).status).toBe(200)
+  })
+})
+
+describe('bodyLimit (nginx client_max_body_size)', () => {
+  it('a declared Content-Length over the limit: 413 before the body is read; the upstream hears nothing', async () => {
+    const { url, up } = await guarded(bodyLimit({ max: 1_000 }))
+    const res = await send(url, { 'content-length': '5000' }, 'POST', 'x'.repeat(5_000))
+    expect(res.status).toBe(413)
+    expect(up.hits).toBe(0)
+  })
+
+  it('a body within the limit passes, whole', async () => {
+    const { url } = await guarded(bodyLimit({ max: 1_000 }))
+    const res = await send(url, {}, 'POST', 'x'.repeat(900))
+    expect(res.text).toBe('ok 900')
+  })
+
+  it('a chunked upload that grows past the limit is cut there, without being buffered', async () => {
+    const { url, up } = await guarded(bodyLimit({ max: 64 * 1024 }))
+    const { port } = new URL(url)
+    const socket = net.connect(Number(port), '127.0.0.1')
+    await once(socket, 'connect')
+    socket.on('error', () => {})
+    let text = ''
+    socket.setEncoding('latin1')
+    socket.on('data', (c: string) => (text += c))
+    socket.write('POST /upload HTTP/1.1\r\nHost: app.example\r\nTransfer-Encoding: chunked\r\n\r\n')
+    const chunk = 'y'.repeat(16 * 1024)
+    let sent = 0
+    // Sends up to 1 MiB in 16 KiB chunks; the server cuts it at 64 KiB.
+    while (sent < 1024 * 1024 && !socket.destroyed && !text.includes('413')) {
+      socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
+      sent += chunk.length
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    await expect.poll(() => text.includes('HTTP/1.1 413')).toBe(true)
+    socket.destroy()
+    expect(sent).toBeLessThan(1024 * 1024) // it did not wait for the whole body
+    expect(up.requests.every((r) => r.bodyLength <= 64 * 1024)).toBe(true)
+  })
+})
+
+describe('compose', () => {
+  it('runs the chain in order and stops at the first answer', async () => {
+    const order: string[] = []
+    const { url, up } = await guarded(
+      (_req, _res, next) => {
+        order.push('a')
+        next()
+      },
+      ipFilter({ deny: ['127.0.0.1'] }),
+      (_req, _res, next) => {
+        order.push('never')
+        next()
+      },
+    )
+    expect((await send(url)).status).toBe(403)
+    expect(order).toEqual(['a'])
+    expect(up.hits).toBe(0)
+  })
+
+  it('an error passed to next() is a 500', async () => {
+    const { url } = await guarded((_req, _res, next) => next(new Error('boom')))
+    expect((await send(url)).status).toBe(500)
+  })
+})
