@@ -188,7 +188,7 @@ export function requestHead(
  * Converts undici's raw response headers to a flat string array for `res.writeHead()`, dropping
  * hop-by-hop headers. Multi-valued headers (`set-cookie`) stay as separate entries.
  */
-export function responseHead(raw: readonly Buffer[]): string[] {
+export function responseHead(raw: readonly Buffer[], hidden: ReadonlySet<string> | undefined): string[] {
   const headers: string[] = []
   let connection: string | undefined
   for (let i = 0; i < raw.length; i += 2) {
@@ -197,6 +197,7 @@ export function responseHead(raw: readonly Buffer[]): string[] {
       if (equalsLower(name, 'connection')) connection = raw[i + 1]!.toString('latin1')
       continue
     }
+    if (hidden !== undefined && hidden.has(name.toLowerCase())) continue // hideHeaders (nginx proxy_hide_header)
     headers.push(name, raw[i + 1]!.toString('latin1'))
   }
   dropConnectionListed(headers, connection)

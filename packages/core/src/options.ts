@@ -225,6 +225,13 @@ export interface BalancerOptions {
    */
   underscoresInHeaders?: boolean
   /**
+   * Response headers the handler does not pass on to clients, to hide what the backends run
+   * (nginx `proxy_hide_header`): `true` hides `Server` and `X-Powered-By`; a list hides those two
+   * and the names listed (any letter case). The dispatcher path passes every header on.
+   * @default false (every end-to-end header is relayed)
+   */
+  hideHeaders?: boolean | readonly string[]
+  /**
    * Where time comes from, for every timestamp and timer of the balancer and its health checks
    * (fail timeouts, outlier ejection and its reviews, slow start, probe schedules, queue waits,
    * latency averages, `close()`'s grace period). Pass a virtual clock to run time-dependent
@@ -281,6 +288,8 @@ export interface ResolvedOptions {
   readonly underscoresInHeaders: boolean
   readonly clock: Clock
   readonly random: () => number
+  /** Lower-case names the handler drops from responses, or undefined when none. */
+  readonly hideHeaders: ReadonlySet<string> | undefined
 }
 
 /** Every default, with its unit and where it comes from. */
@@ -315,6 +324,7 @@ const KNOWN = [
   'underscoresInHeaders',
   'clock',
   'random',
+  'hideHeaders',
   'health',
   'breaker',
   'slowStart',
@@ -484,6 +494,20 @@ function normalizePool(input: unknown): Pool.Options {
   return pool
 }
 
+/** The names `hideHeaders: true` hides, and every list hides too: what identifies the backends' software. */
+const IDENTIFYING_HEADERS = ['server', 'x-powered-by']
+
+function normalizeHideHeaders(input: unknown): ReadonlySet<string> | undefined {
+  if (input === undefined || input === false) return undefined
+  if (input === true) return new Set(IDENTIFYING_HEADERS)
+  if (!Array.isArray(input) || input.some((h) => typeof h !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h))) {
+    throw new InvalidOptionError(`hideHeaders must be true, false or a list of header names, got ${describeValue(input)}`, {
+      field: 'hideHeaders',
+    })
+  }
+  return new Set([...IDENTIFYING_HEADERS, ...(input as string[]).map((h) => h.toLowerCase())])
+}
+
 function normalizeClock(input: unknown): Clock {
   if (input === undefined) return systemClock
   const c = checkObject(input, 'clock')
@@ -537,6 +561,7 @@ export function normalize(input: unknown): ResolvedOptions {
     xForwarded: checkBoolean(o.xForwarded, 'xForwarded', DEFAULTS.xForwarded),
     underscoresInHeaders: checkBoolean(o.underscoresInHeaders, 'underscoresInHeaders', DEFAULTS.underscoresInHeaders),
     clock: normalizeClock(o.clock),
+    hideHeaders: normalizeHideHeaders(o.hideHeaders),
     random: checkFunction<() => number>(o.random, 'random', Math.random),
   }
 }

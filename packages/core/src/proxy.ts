@@ -193,7 +193,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     clearTimeout(this.#timer) // the upload watch ends: the upstream answered
     this.#timer = undefined
     const res = this.#res
-    const headers = responseHead(rawHeaders)
+    const headers = responseHead(rawHeaders, this.core.options.hideHeaders)
     const cookie = this.strategyCookie()
     if (cookie !== undefined) headers.push('set-cookie', cookie)
     try {

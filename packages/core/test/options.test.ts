@@ -35,6 +35,7 @@ describe('createBalancer() option validation', () => {
     [{ upstreams: ['http://a:1'], underscoresInHeaders: 'yes' }, 'underscoresInHeaders', /boolean/],
     [{ upstreams: ['http://a:1'], clock: { now: () => 0 } }, 'clock.setTimeout', /must be a function/],
     [{ upstreams: ['http://a:1'], random: 0.5 }, 'random', /function/],
+    [{ upstreams: ['http://a:1'], hideHeaders: ['bad name'] }, 'hideHeaders', /list of header names/],
   ])('%j → %s', (options, field, message) => {
     const err = thrown(() => createBalancer(options as never))
     expect(err).toBeInstanceOf(InvalidOptionError)

@@ -120,3 +120,34 @@ describe('targets and headers sent upstream', () => {
     expect(last().headers.proxy).toBeUndefined()
   })
 })
+
+describe('hideHeaders (nginx proxy_hide_header)', () => {
+  const upstreamHeaders = (_req: unknown, res: import('node:http').ServerResponse) => {
+    res.setHeader('server', 'gunicorn/22.0.0')
+    res.setHeader('x-powered-by', 'Flask')
+    res.setHeader('x-backend-host', 'app-7.internal')
+    res.setHeader('x-kept', 'yes')
+    res.end('ok')
+  }
+
+  it('off by default: every end-to-end header is relayed', async () => {
+    const up = await startUpstream({ handler: upstreamHeaders })
+    const { url } = await startProxy({ upstreams: [up.url] })
+    const res = await get(url)
+    expect(res.headers).toMatchObject({ server: 'gunicorn/22.0.0', 'x-powered-by': 'Flask', 'x-backend-host': 'app-7.internal' })
+  })
+
+  it('true hides Server and X-Powered-By; a list hides those and the ones named, in any case', async () => {
+    const up = await startUpstream({ handler: upstreamHeaders })
+    const on = await startProxy({ upstreams: [up.url], hideHeaders: true })
+    const a = await get(on.url)
+    expect(a.headers.server).toBeUndefined()
+    expect(a.headers['x-powered-by']).toBeUndefined()
+    expect(a.headers['x-backend-host']).toBe('app-7.internal')
+    const listed = await startProxy({ upstreams: [up.url], hideHeaders: ['X-Backend-Host'] })
+    const b = await get(listed.url)
+    expect(b.headers.server).toBeUndefined()
+    expect(b.headers['x-backend-host']).toBeUndefined()
+    expect(b.headers['x-kept']).toBe('yes')
+  })
+})
