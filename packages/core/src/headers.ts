@@ -197,7 +197,7 @@ export function responseHead(raw: readonly Buffer[], hidden: ReadonlySet<string>
       if (equalsLower(name, 'connection')) connection = raw[i + 1]!.toString('latin1')
       continue
     }
-    if (hidden !== undefined && hidden.has(name.toLowerCase())) continue // hideHeaders (nginx proxy_hide_header)
+    if (hidden?.has(name.toLowerCase())) continue // hideHeaders (nginx proxy_hide_header); nothing when off
     headers.push(name, raw[i + 1]!.toString('latin1'))
   }
   dropConnectionListed(headers, connection)
