@@ -7,3 +7,4 @@ export { type BucketState, type MemoryStore, memoryStore, type MemoryStoreOption
 export type { Middleware } from './middleware.js'
 export { rateLimit, type RateLimitOptions } from './rate-limit.js'
 export { clientAddress, type TrustProxy } from './trust-proxy.js'
+export { type BlockInfo, type FilterRule, requestFilter, type RequestFilterOptions } from './request-filter.js'
