@@ -1,5 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Balancer } from '@switchyard/core'
@@ -36,6 +38,19 @@ for (const readme of READMES) {
 }
 
 const upstreams: TestUpstream[] = []
+let redis: ChildProcess | undefined
+
+/** Whether something accepts connections on a loopback port. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
 
 beforeAll(async () => {
   rmSync(dir, { recursive: true, force: true })
@@ -43,6 +58,11 @@ beforeAll(async () => {
   for (const s of snippets) {
     // Exposes the block's balancer (every README names it `lb`) so the test can close it.
     writeFileSync(s.file, /^const lb = /m.test(s.code) ? `${s.code}\nexport const __balancer = lb\n` : s.code)
+  }
+  // The guard README's Redis block connects to 6379: start a server there unless one answers.
+  if (snippets.some((s) => s.code.includes('redis://127.0.0.1:6379')) && !(await answers(6379))) {
+    redis = spawn('redis-server', ['--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    for (let i = 0; i < 100 && !(await answers(6379)); i++) await new Promise((r) => setTimeout(r, 100))
   }
   for (const port of [5000, 5001, 5002]) {
     const up = new TestUpstream({ name: `backend-${port}` })
@@ -52,6 +72,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  redis?.kill('SIGKILL')
   await Promise.all(upstreams.map((u) => u.stop()))
   rmSync(dir, { recursive: true, force: true })
 })
