@@ -57,7 +57,11 @@ beforeAll(async () => {
   mkdirSync(dir, { recursive: true })
   for (const s of snippets) {
     // Exposes the block's balancer (every README names it `lb`) so the test can close it.
-    writeFileSync(s.file, /^const lb = /m.test(s.code) ? `${s.code}\nexport const __balancer = lb\n` : s.code)
+    // ... and its Redis client (the guard README names it `client`), so the test can close it.
+    let code = s.code
+    if (/^const lb = /m.test(code)) code += '\nexport const __balancer = lb\n'
+    if (/^const client = createClient\(/m.test(code)) code += '\nexport const __redis = client\n'
+    writeFileSync(s.file, code)
   }
   // The guard README's Redis block connects to 6379: start a server there unless one answers.
   if (snippets.some((s) => s.code.includes('redis://127.0.0.1:6379')) && !(await answers(6379))) {
@@ -115,9 +119,11 @@ describe('README code blocks', () => {
       } as typeof listen
       const sigterm = new Set(process.listeners('SIGTERM'))
       let balancer: Balancer | undefined
+      let redisClient: { destroy(): void } | undefined
       try {
-        const mod = (await import(snippet.file)) as { __balancer?: Balancer }
+        const mod = (await import(snippet.file)) as { __balancer?: Balancer; __redis?: { destroy(): void } }
         balancer = mod.__balancer
+        redisClient = mod.__redis
         for (const server of servers) {
           if (!server.listening) continue // the block closed it itself
           const { port } = server.address() as { port: number }
@@ -137,6 +143,7 @@ describe('README code blocks', () => {
           server.close()
         }
         await balancer?.close({ timeout: 1_000 })
+        redisClient?.destroy()
       }
     })
   }
