@@ -8,9 +8,13 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { virtualClock } from '../../../test/helpers/clock.js'
 import { startUpstream } from '../../../test/helpers/upstream.js'
 
-/** Serves compose(...guards, lb.handler) on 127.0.0.1:0 in front of one test upstream. */
-async function guarded(...guards: Parameters<typeof compose>) {
-  const up = await startUpstream({ handler: (_req, res, self) => res.end(`ok ${self.requests.at(-1)!.bodyLength}`) })
+/** Serves compose(...guards, lb.handler) on 127.0.0.1:0 in front of one test upstream (answering `ok <body length>`). */
+function guarded(...guards: Parameters<typeof compose>) {
+  return guardedWith({ handler: (_req, res, self) => res.end(`ok ${self.requests.at(-1)!.bodyLength}`) }, ...guards)
+}
+
+async function guardedWith(upstream: Parameters<typeof startUpstream>[0], ...guards: Parameters<typeof compose>) {
+  const up = await startUpstream(upstream)
   const lb = createBalancer({ upstreams: [up.url] })
   const server = http.createServer(compose(...guards, lb.handler))
   server.listen(0, '127.0.0.1')
@@ -114,17 +118,7 @@ describe('connectionLimit (nginx limit_conn)', () => {
   it('max 2: a third request while two are in progress gets 503; after they end, it passes', async () => {
     let release!: () => void
     const held = new Promise<void>((r) => (release = r))
-    const up = await startUpstream({ handler: (_req, res) => void held.then(() => res.end('done')) })
-    const lb = createBalancer({ upstreams: [up.url] })
-    const server = http.createServer(compose(connectionLimit({ max: 2 }), lb.handler))
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    onTestFinished(async () => {
-      server.closeAllConnections()
-      server.close()
-      await lb.close({ timeout: 1_000 })
-    })
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const { url, up } = await guardedWith({ handler: (_req, res) => void held.then(() => res.end('done')) }, connectionLimit({ max: 2 }))
     const a = send(url)
     const b = send(url)
     await expect.poll(() => up.hits).toBe(2)
