@@ -11,9 +11,10 @@ export interface PeakEwmaOptions extends StrategyDeps {
    */
   decayMs?: number
   /**
-   * Latency assumed for an upstream never measured (new, or after the upstream set changed), ms.
-   * Linkerd's default RTT estimate is 30 ms. A measured upstream that gets no traffic is not
-   * reset to it: its estimate decays toward zero (see {@link peakEwma}).
+   * Latency assumed for an upstream never measured (new, or after the upstream set changed) while
+   * its first requests are in flight, ms; idle, such an upstream costs 0 and is tried at once
+   * (Finagle). Linkerd's default RTT estimate is 30 ms. A measured upstream that gets no traffic
+   * is not reset to it: its estimate decays toward zero (see {@link peakEwma}).
    * @default 30
    */
   defaultRttMs?: number
@@ -58,11 +59,17 @@ export function peakEwma(options: PeakEwmaOptions = {}): Strategy {
     stamp = s
   }
 
-  /** Latency estimate of a slot at `t`: the default when never measured, else decayed since its last observation. */
+  /**
+   * Latency estimate of a slot at `t`, decayed since its last observation. Never measured (new,
+   * or after the set changed): 0 while it has nothing in flight, so it is tried at once, as
+   * Finagle does; `defaultRttMs` while its first requests are out, so the herd does not pile onto
+   * an upstream nobody has measured. (Costing an idle unmeasured upstream at `defaultRttMs` left
+   * it untried for good next to faster ones: it was never measured.)
+   */
   const latency = (c: Candidate, t: number) => {
-    if (c.index >= ewma.length) return defaultRtt
-    const e = ewma[c.index]!
-    return e === 0 ? defaultRtt : e * Math.exp(-(t - stamp[c.index]!) / decayMs)
+    const e = c.index < ewma.length ? ewma[c.index]! : 0
+    if (e === 0) return c.inFlight === 0 ? 0 : defaultRtt
+    return e * Math.exp(-(t - stamp[c.index]!) / decayMs)
   }
 
   const cost = (c: Candidate, t: number) => (latency(c, t) * (c.inFlight + 1)) / c.weight

@@ -234,3 +234,21 @@ describe('key functions', () => {
     expect(() => headerKey('')).toThrow(InvalidOptionError)
   })
 })
+
+describe('peakEwma and upstreams nobody has measured', () => {
+  it('an idle new upstream is tried at once beside fast measured ones; while its first request is out it costs defaultRttMs', () => {
+    let t = 0
+    const s = peakEwma({ random: seeded(3), now: () => t, defaultRttMs: 30 })
+    const list = candidates([1, 1, 1])
+    s.rebuild?.(list)
+    // a and b are measured at 1 ms; c, never measured and idle, must still win its draws.
+    for (const c of [list[0]!, list[1]!]) s.onEnd?.(c, { ok: true, latencyMs: 1 })
+    t = 1
+    let picksOfC = 0
+    for (let i = 0; i < 30; i++) if (s.pick(list, ctx())!.id === 'c') picksOfC++
+    expect(picksOfC).toBeGreaterThan(10) // drawn in about 2 of 3 draws, and cheaper (0) when drawn
+    // With a request out and no answer yet, c costs defaultRttMs × 2: the fast ones win.
+    list[2]!.inFlight = 1
+    for (let i = 0; i < 30; i++) expect(s.pick(list, ctx())!.id).not.toBe('c')
+  })
+})
