@@ -33,6 +33,32 @@ export async function rawExchange(
   })
 }
 
+/**
+ * Sends raw bytes on a fresh connection and resolves with the response head (up to the blank
+ * line), without waiting for the connection to close: for a request that keeps it alive.
+ */
+export async function rawHead(url: string, bytes: string): Promise<string> {
+  const { port } = new URL(url)
+  return new Promise<string>((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(bytes))
+    let data = ''
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => {
+      data += chunk
+      const end = data.indexOf('\r\n\r\n')
+      if (end !== -1) {
+        socket.destroy()
+        resolve(data.slice(0, end))
+      }
+    })
+    socket.on('error', reject)
+    socket.setTimeout(5_000, () => {
+      socket.destroy()
+      reject(new Error('raw request timed out'))
+    })
+  })
+}
+
 /** The status code of a raw HTTP/1.1 response text. */
 export function statusOf(text: string): number {
   return Number(text.slice(9, 12))

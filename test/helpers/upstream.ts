@@ -178,30 +178,3 @@ export async function serve(handler: http.RequestListener): Promise<{ url: strin
   })
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
 }
-
-/**
- * Sends raw bytes to `url` on a fresh socket and resolves with the response head (up to the
- * blank line), for requests a well-behaved client refuses to make.
- */
-export async function rawRequest(url: string, bytes: string): Promise<string> {
-  const { port } = new URL(url)
-  const { connect } = await import('node:net')
-  return new Promise<string>((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1', () => socket.write(bytes))
-    let data = ''
-    socket.setEncoding('latin1')
-    socket.on('data', (chunk: string) => {
-      data += chunk
-      const end = data.indexOf('\r\n\r\n')
-      if (end !== -1) {
-        socket.destroy()
-        resolve(data.slice(0, end))
-      }
-    })
-    socket.on('error', reject)
-    socket.setTimeout(5_000, () => {
-      socket.destroy()
-      reject(new Error('raw request timed out'))
-    })
-  })
-}

@@ -101,8 +101,6 @@ export function blameOf(code: string): Blame {
   return BLAME_BY_CODE[code] ?? UPSTREAM
 }
 
-export { REQUEST as BLAME_REQUEST, LOCAL as BLAME_LOCAL, UPSTREAM as BLAME_UPSTREAM }
-
 /**
  * Whether a failure looks like a keep-alive race: the upstream closed an idle connection just as
  * a request was written to it, so the request never reached its application. The signs: the

@@ -3,7 +3,8 @@ import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { startProxy } from '../../../test/helpers/balancer.js'
 import { get } from '../../../test/helpers/client.js'
-import { rawRequest, startUpstream } from '../../../test/helpers/upstream.js'
+import { rawHead } from '../../../test/helpers/raw.js'
+import { startUpstream } from '../../../test/helpers/upstream.js'
 import { roundRobin } from '@switchyard/strategies'
 
 describe('lb.handler as a reverse proxy', () => {
@@ -58,7 +59,7 @@ describe('lb.handler as a reverse proxy', () => {
       },
     })
     const { url } = await startProxy({ upstreams: [up.url] })
-    const head = await rawRequest(
+    const head = await rawHead(
       url,
       'GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Client-Secret\r\nX-Client-Secret: s\r\n' +
         'Keep-Alive: 5\r\nTE: trailers\r\nProxy-Connection: x\r\nX-Kept: 1\r\n\r\n',
