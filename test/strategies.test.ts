@@ -17,7 +17,7 @@ import { Agent, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startProxy } from './helpers/balancer.js'
 import { get } from './helpers/client.js'
-import { startUpstream } from './helpers/upstream.js'
+import { deadPort, startUpstream } from './helpers/upstream.js'
 
 /** Sends `total` GETs from `concurrency` callers; returns the share answered by `fast`. */
 async function drive(url: string, total: number, concurrency: number): Promise<string[]> {
@@ -163,6 +163,44 @@ describe('strategies through the proxy', () => {
     release()
     await Promise.all(held)
     expect(((await get(url)).json() as { name: string }).name).toBe('a')
+  })
+
+  it('a strategy only orders: the core refuses tried and full upstreams through ctx.accept, and queues when all are full', async () => {
+    const gates: (() => void)[] = []
+    const held = (name: string) =>
+      startUpstream({ name, handler: (_q, res) => void gates.push(() => res.end(`{"name":"${name}"}`)) })
+    const [a, b] = await Promise.all([held('a'), held('b')])
+    const dead = `http://127.0.0.1:${await deadPort()}`
+    const asked: number[] = []
+    // Knows nothing of retries, caps or breakers: the first accepted in list order.
+    const inOrder: Strategy = {
+      name: 'in-order',
+      pick(list, ctx) {
+        asked.push(ctx.attempt)
+        return list.find((c) => ctx.accept(c))
+      },
+    }
+    const { url } = await startProxy({
+      upstreams: [dead, { url: a.url, maxConnections: 1 }, { url: b.url, maxConnections: 1 }],
+      strategy: inOrder,
+      passive: { maxFails: 0 },
+      queue: { size: 4, timeout: 5_000 },
+    })
+    const first = get(url) // dead refuses the connection (unsent: retried), then a takes it
+    await expect.poll(() => a.hits).toBe(1)
+    expect(asked).toEqual([1, 2])
+    const second = get(url) // dead again, then a is full: b
+    await expect.poll(() => b.hits).toBe(1)
+    const third = get(url) // everyone full after dead: the second pass queues it on a
+    // attempt 1: dead; attempt 2: a first pass that accepts nobody, then a second that queues
+    await expect.poll(() => asked).toEqual([1, 2, 1, 2, 1, 2, 2])
+    expect(a.hits + b.hits).toBe(2)
+    while (a.hits + b.hits < 3 || gates.length > 0) {
+      gates.shift()?.()
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    const names = await Promise.all([first, second, third].map(async (p) => ((await p).json() as { name: string }).name))
+    expect(names).toEqual(['a', 'b', 'a'])
   })
 
   it.each(STRATEGIES.map(([name, make]) => [name, make] as const))('%s works through lb.dispatcher', async (_name, make) => {

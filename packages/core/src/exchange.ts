@@ -38,8 +38,7 @@ type Verdict = typeof OK | typeof FAILED | typeof UNJUDGED
  * the upstream's pool, record the outcome, and retry on another upstream when that is safe.
  *
  * An exchange is itself the undici dispatch handler (the legacy callback API, which undici 7's
- * clients call natively) and the strategy's {@link PickContext}, so an attempt allocates nothing
- * beyond the dispatch options. Subclasses relay the response to their client.
+ * clients call natively), so an attempt allocates nothing beyond the dispatch options. Subclasses relay the response to their client.
  */
 export abstract class Exchange implements ExchangeView {
   key: string | undefined = undefined
@@ -110,15 +109,15 @@ export abstract class Exchange implements ExchangeView {
       this.#fail(this.refusal)
       return
     }
-    const keyOf = this.core.strategy.key
-    if (keyOf !== undefined) this.key = keyOf(this.requestInfo())
+    const affinity = this.core.strategy.affinity
+    if (affinity !== undefined) this.key = affinity.key(this.requestInfo())
     this.#next()
   }
 
   /** A `Set-Cookie` value the strategy wants on this response (sticky sessions), if any. */
   protected strategyCookie(): string | undefined {
-    const setCookie = this.core.strategy.setCookie
-    return setCookie === undefined ? undefined : setCookie.call(this.core.strategy, this.upstream!, this)
+    const affinity = this.core.strategy.affinity
+    return affinity?.setCookie === undefined ? undefined : affinity.setCookie(this.upstream!, this.key)
   }
 
   /** The client is gone or stalled: abort the upstream request or the queue wait. */
@@ -188,7 +187,7 @@ export abstract class Exchange implements ExchangeView {
     u.inFlight++
     if (this.attempt > 1) this.core.counters.retried(this, this.#lastUpstream!.id, this.#lastError!)
     this.core.health.noteStart(u)
-    this.core.strategy.onStart?.(u, this)
+    this.core.strategy.onStart?.(u)
     this.#attemptStart = this.core.clock.now()
     u.pool.dispatch(this.dispatchOptions(), this)
   }

@@ -8,6 +8,7 @@ import {
   rejectUnknownKeys,
   type Clock,
   roundRobin,
+  type Affinity,
   type Strategy,
 } from '@switchyard/strategies'
 import {
@@ -438,9 +439,20 @@ function normalizeStrategy(input: unknown): Strategy {
       { field: 'strategy' },
     )
   }
-  for (const hook of ['rebuild', 'onStart', 'onEnd', 'key', 'setCookie'] as const) {
+  for (const hook of ['rebuild', 'onStart', 'onEnd'] as const) {
     if (s[hook] !== undefined && typeof s[hook] !== 'function') {
       throw new InvalidOptionError(`strategy.${hook} must be a function when present`, { field: `strategy.${hook}` })
+    }
+  }
+  const a = s.affinity as Partial<Affinity> | null | undefined
+  if (a !== undefined) {
+    if (a === null || typeof a !== 'object' || typeof a.key !== 'function') {
+      throw new InvalidOptionError(`strategy.affinity must be an object with a key() function, got ${describeValue(a)}`, {
+        field: 'strategy.affinity',
+      })
+    }
+    if (a.setCookie !== undefined && typeof a.setCookie !== 'function') {
+      throw new InvalidOptionError('strategy.affinity.setCookie must be a function when present', { field: 'strategy.affinity.setCookie' })
     }
   }
   return s as Strategy

@@ -1,45 +1,68 @@
 import { slowStartShare } from '@switchyard/health'
-import type { Clock, Strategy } from '@switchyard/strategies'
+import type { Clock, PickContext, Strategy } from '@switchyard/strategies'
 import type { Availability } from './availability.js'
 import type { ExchangeView } from './exchange-view.js'
 import type { Upstream } from './upstream.js'
 
 /**
- * Picks the upstream for an attempt, and admits it: the strategy picks from the primaries, from
- * the backups when no primary is eligible (nginx `backup`); a pick that cannot take the request
- * now (at `maxConnections`, a half-open breaker with its trial under way, refused by its
- * slow-start ramp) is passed over for another; when only full ones remain, the first is returned
- * and the request waits in its queue.
+ * Picks the upstream for an attempt, and admits it. The selector owns the rules, the strategy
+ * only the order (Pingora's `select_with`): the strategy picks from the primaries, or from the
+ * backups when no primary is eligible (nginx `backup`), among the candidates `accept` approves.
+ *
+ * Two passes. The first accepts an upstream not yet tried for the request that can take it now:
+ * under its `maxConnections`, its breaker not testing, not held back by its slow-start ramp. When
+ * it finds none, the second also accepts one that is full (the request waits in its queue) or
+ * ramping; never one whose breaker is testing.
  */
 export class Selector {
   readonly #strategy: Strategy
   readonly #availability: Availability
   readonly #clock: Clock
   readonly #random: () => number
+  /** One context for every pick: `pick` is synchronous, so no request sees another's. */
+  readonly #ctx: PickContext & { key: string | undefined }
+  #tried: ReadonlySet<string> = new Set()
+  #strict = true
 
   constructor(strategy: Strategy, availability: Availability, clock: Clock, random: () => number) {
     this.#strategy = strategy
     this.#availability = availability
     this.#clock = clock
     this.#random = random
+    this.#ctx = { key: undefined, attempt: 1, accept: (c) => this.#accept(c as Upstream) }
   }
 
   select(ex: ExchangeView): Upstream | undefined {
     const { primaries, backups } = this.#availability
-    let list = primaries.length !== 0 ? primaries : backups
-    let u = this.#strategy.pick(list, ex) as Upstream | undefined
-    if (u === undefined && list === primaries && backups.length !== 0) {
-      list = backups
-      u = this.#strategy.pick(list, ex) as Upstream | undefined
-    }
-    if (u === undefined || this.#admits(u)) return u
-    return this.#repick(list, u, ex)
+    const ctx = this.#ctx
+    ctx.key = ex.key
+    ctx.attempt = ex.attempt + 1 // the attempt being picked for
+    this.#tried = ex.tried
+    const list = primaries.length !== 0 ? primaries : backups
+    let u = this.#pick(list)
+    if (u === undefined && list === primaries && backups.length !== 0) u = this.#pick(backups)
+    ctx.key = undefined
+    return u
   }
 
-  /** Cheap checks first: nothing is computed for an upstream with no cap, breaker or ramp. */
+  #pick(list: readonly Upstream[]): Upstream | undefined {
+    this.#strict = true
+    const u = this.#strategy.pick(list, this.#ctx) as Upstream | undefined
+    if (u !== undefined) return u
+    this.#strict = false
+    return this.#strategy.pick(list, this.#ctx) as Upstream | undefined
+  }
+
+  #accept(u: Upstream): boolean {
+    const tried = this.#tried
+    if (tried.size !== 0 && tried.has(u.id)) return false
+    if (u.breaker !== undefined && !u.breaker.isAdmitting) return false
+    return !this.#strict || this.#admits(u)
+  }
+
+  /** Cheap checks first: nothing is computed for an upstream with no cap or ramp. */
   #admits(u: Upstream): boolean {
     if (u.isFull) return false
-    if (u.breaker !== undefined && !u.breaker.isAdmitting) return false
     if (u.rampUntil === 0) return true
     const t = this.#clock.now()
     if (t >= u.rampUntil) {
@@ -47,27 +70,5 @@ export class Selector {
       return true
     }
     return this.#random() < slowStartShare(t, u.rampStart, u.slowStart)
-  }
-
-  #repick(list: readonly Upstream[], first: Upstream, ex: ExchangeView): Upstream | undefined {
-    const tried = ex.tried
-    const skip = new Set(tried)
-    // An upstream that is only full can still take the request through its queue; one whose
-    // breaker is testing cannot; one refused by its ramp can when nothing else is left.
-    let fallback = first.breaker !== undefined && !first.breaker.isAdmitting ? undefined : first
-    skip.add(first.id)
-    ex.tried = skip
-    try {
-      for (let i = 0; i < list.length; i++) {
-        const u = this.#strategy.pick(list, ex) as Upstream | undefined
-        if (u === undefined) break
-        if (this.#admits(u)) return u
-        if (fallback === undefined && (u.breaker === undefined || u.breaker.isAdmitting)) fallback = u
-        skip.add(u.id)
-      }
-      return fallback
-    } finally {
-      ex.tried = tried
-    }
   }
 }

@@ -13,7 +13,7 @@ import {
   UpstreamError,
 } from '@switchyard/core'
 import { activeHealthCheck, outlierDetection } from '@switchyard/health'
-import { peakEwma, roundRobin } from '@switchyard/strategies'
+import { type Affinity, type Candidate, type PickContext, peakEwma, roundRobin, stickyCookie, type Strategy } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import { expectTypeOf } from 'vitest'
 
@@ -66,6 +66,14 @@ createBalancer({ upstreams: ['http://x'], timeouts: { conect: 1 } })
 // @ts-expect-error a strategy must be a strategy object
 createBalancer({ upstreams: ['http://x'], strategy: 'roundRobin' })
 createBalancer({ upstreams: ['http://x'], strategy: roundRobin() })
+
+// The strategy contract: the core's accept test, affinity on its own, onStart without a context.
+expectTypeOf<PickContext['accept']>().toEqualTypeOf<(c: Candidate) => boolean>()
+expectTypeOf<PickContext>().not.toHaveProperty('tried')
+expectTypeOf(stickyCookie().affinity).toEqualTypeOf<Affinity | undefined>()
+expectTypeOf<Parameters<NonNullable<Strategy['onStart']>>>().toEqualTypeOf<[picked: Candidate]>()
+const orderOnly: Strategy = { name: 'in-order', pick: (list, ctx) => list.find((c) => ctx.accept(c)) }
+createBalancer({ upstreams: ['http://x'], strategy: orderOnly })
 
 // A clock is three functions.
 expectTypeOf<Clock>().toEqualTypeOf<{ now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void }>()

@@ -233,7 +233,7 @@ export function oracleJsq(): StrategySpec {
           let bestLoad = Number.POSITIVE_INFINITY
           let ties = 0
           for (const c of eligible) {
-            if (ctx.tried.has(c.id)) continue
+            if (!ctx.accept(c)) continue
             const load = byId.get(c.id)!.load / c.weight
             if (load < bestLoad) {
               best = c

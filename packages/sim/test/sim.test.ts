@@ -104,12 +104,12 @@ function maxLoad(make: (random: () => number) => Strategy, bins: number, seed: n
   const strategy = make(rng)
   const candidates = times(bins, (i) => ({ id: `b${i}`, url: '', index: i, weight: 1, backup: false, state: 'up' as const, inFlight: 0, maxConnections: Infinity, ewmaMs: 0 }))
   strategy.rebuild?.(candidates as Candidate[])
-  const ctx = { key: undefined, attempt: 1, tried: new Set<string>() }
+  const ctx = { key: undefined, attempt: 1, accept: () => true }
   let max = 0
   for (let k = 0; k < bins; k++) {
     const c = strategy.pick(candidates as Candidate[], ctx) as (typeof candidates)[number]
     c.inFlight++
-    strategy.onStart?.(c as Candidate, ctx)
+    strategy.onStart?.(c as Candidate)
     if (c.inFlight > max) max = c.inFlight
   }
   return max

@@ -3,7 +3,7 @@ import { hash32 } from './internal/hash.js'
 import { addressKey } from './keys.js'
 import { checkFunction, checkNumber, checkObject, rejectUnknownKeys } from './options-check.js'
 import { roundRobin } from './round-robin.js'
-import type { Candidate, KeyFunction, PickContext, Strategy, StrategyDeps } from './strategy.js'
+import type { Affinity, Candidate, KeyFunction, PickContext, Strategy, StrategyDeps } from './strategy.js'
 
 /** Options of {@link consistentHash}. */
 export interface ConsistentHashOptions extends StrategyDeps {
@@ -27,8 +27,9 @@ const OWNER_BITS = 2 ** 20
  * Consistent hashing on a ketama ring: each upstream owns `points × weight / mean weight` points
  * on a 32-bit ring, and a request goes to the owner of the first point at or after its key's hash.
  * Adding or removing one of n upstreams moves about 1/n of the keys, and only keys of that
- * upstream. An upstream that is down or already tried passes its keys to the next owner on the
- * ring, and gets them back when it returns. Requests without a key go round robin.
+ * upstream. An upstream that is down or refused (already tried, at its cap) passes its keys to
+ * the next owner on the ring, and gets them back when it returns. Requests without a key go
+ * round robin.
  *
  * Cost: pick O(log p) for p ring points (binary search), plus a walk past ineligible owners;
  * rebuild O(p log p). No allocation per pick.
@@ -47,7 +48,7 @@ export function consistentHash(options: ConsistentHashOptions = {}): Strategy {
 
 export class Ring implements Strategy {
   readonly name: string
-  readonly key: KeyFunction
+  readonly affinity: Affinity
   readonly #points: number
   readonly #fallback: Strategy
   readonly #marks = new EligibleMarks()
@@ -57,7 +58,7 @@ export class Ring implements Strategy {
 
   constructor(name: string, key: KeyFunction, options: { points: number; random: () => number }) {
     this.name = name
-    this.key = key
+    this.affinity = { key }
     this.#points = options.points
     this.#fallback = roundRobin({ random: options.random })
   }
@@ -102,7 +103,7 @@ export class Ring implements Strategy {
     const marks = this.#marks.of(eligible)
     for (let k = 0; k < total; k++) {
       const c = this.#owners[this.#ownerOf[(lo + k) % total]!]!
-      if (isPickable(c, marks, ctx.tried)) return c
+      if (isPickable(c, marks, ctx)) return c
     }
     return this.#fallback.pick(eligible, ctx)
   }

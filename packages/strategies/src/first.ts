@@ -29,7 +29,7 @@ export function first(options: Record<string, never> = {}): Strategy {
     },
     pick(eligible: readonly Candidate[], ctx: PickContext) {
       tree.sync(eligible)
-      const p = tree.best(ctx.tried)
+      const p = tree.best(ctx.accept)
       return p < 0 ? undefined : eligible[p]
     },
     onStart: (c) => tree.update(c),

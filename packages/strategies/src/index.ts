@@ -1,5 +1,6 @@
 export { SwitchyardError, InvalidOptionError, type SwitchyardErrorOptions } from './errors.js'
 export type {
+  Affinity,
   Candidate,
   KeyFunction,
   Outcome,

@@ -62,7 +62,7 @@ export function leastConnections(options: LeastConnectionsOptions = {}): Strateg
     },
     pick(eligible: readonly Candidate[], ctx: PickContext) {
       tree.sync(eligible, join)
-      const p = tree.best(ctx.tried)
+      const p = tree.best(ctx.accept)
       if (p < 0) return undefined
       const winner = eligible[p]!
       virtualTime = pass[winner.index]!

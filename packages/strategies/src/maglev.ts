@@ -31,8 +31,8 @@ function isPrime(n: number): boolean {
  * Maglev hashing (Eisenbud et al., NSDI 2016), as Envoy's `MAGLEV`: a lookup table of `tableSize`
  * entries filled by each upstream's pseudo-random permutation, in turns proportional to weight, so
  * shares are near-perfectly even and adding or removing one of n upstreams moves about 1/n of
- * the keys. A key whose entry is down or already tried goes to the next entry's owner. Requests
- * without a key go round robin.
+ * the keys. A key whose entry is down or refused (already tried, at its cap) goes to the next
+ * entry's owner. Requests without a key go round robin.
  *
  * Cost: pick O(1) (one hash, one table read; a short probe past ineligible owners); rebuild
  * O(M log M) for table size M. No allocation per pick.
@@ -55,7 +55,7 @@ export function maglev(options: MaglevOptions = {}): Strategy {
 
   return {
     name: 'maglev',
-    key,
+    affinity: { key },
     rebuild(all: readonly Candidate[]) {
       fallback.rebuild?.(all)
       marks.clear()
@@ -103,7 +103,7 @@ export function maglev(options: MaglevOptions = {}): Strategy {
       const start = hash32(k) % size
       for (let probe = 0; probe < size; probe++) {
         const c = owners[table[(start + probe) % size]!]!
-        if (isPickable(c, m, ctx.tried)) return c
+        if (isPickable(c, m, ctx)) return c
       }
       return fallback.pick(eligible, ctx)
     },

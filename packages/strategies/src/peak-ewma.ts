@@ -1,5 +1,5 @@
 import { checkFunction, checkNumber, checkObject, rejectUnknownKeys } from './options-check.js'
-import { drawUntried, WeightedSampler } from './internal/weighted.js'
+import { drawAccepted, WeightedSampler } from './internal/weighted.js'
 import type { Candidate, Outcome, PickContext, Strategy, StrategyDeps } from './strategy.js'
 
 /** Options of {@link peakEwma}. */
@@ -84,9 +84,9 @@ export function peakEwma(options: PeakEwmaOptions = {}): Strategy {
       stamp = new Float64Array(ewma.length)
     },
     pick(eligible: readonly Candidate[], ctx: PickContext) {
-      const a = drawUntried(sampler, eligible, ctx.tried, rng)
+      const a = drawAccepted(sampler, eligible, ctx, rng)
       if (a === undefined || eligible.length === 1) return a
-      const b = drawUntried(sampler, eligible, ctx.tried, rng, a)
+      const b = drawAccepted(sampler, eligible, ctx, rng, a)
       if (b === undefined) return a
       const t = now()
       return cost(b, t) < cost(a, t) ? b : a

@@ -1,5 +1,5 @@
 import { checkFunction, checkNumber, checkObject, rejectUnknownKeys } from './options-check.js'
-import { drawUntried, WeightedSampler } from './internal/weighted.js'
+import { drawAccepted, WeightedSampler } from './internal/weighted.js'
 import type { Candidate, PickContext, Strategy, StrategyDeps } from './strategy.js'
 
 /** Options of {@link powerOfTwo}. */
@@ -38,10 +38,10 @@ export function powerOfTwo(options: PowerOfTwoOptions = {}): Strategy {
       sampler.clear()
     },
     pick(eligible: readonly Candidate[], ctx: PickContext) {
-      let best = drawUntried(sampler, eligible, ctx.tried, rng)
+      let best = drawAccepted(sampler, eligible, ctx, rng)
       if (best === undefined) return undefined
       for (let i = 1; i < choices; i++) {
-        const c = drawUntried(sampler, eligible, ctx.tried, rng, best)
+        const c = drawAccepted(sampler, eligible, ctx, rng, best)
         if (c === undefined) break
         const a = c.inFlight / c.weight
         const b = best.inFlight / best.weight

@@ -1,4 +1,4 @@
-import { drawUntried, WeightedSampler } from './internal/weighted.js'
+import { drawAccepted, WeightedSampler } from './internal/weighted.js'
 import { checkFunction, checkObject, rejectUnknownKeys } from './options-check.js'
 import type { Candidate, PickContext, Strategy, StrategyDeps } from './strategy.js'
 
@@ -26,7 +26,7 @@ export function random(options: RandomOptions = {}): Strategy {
       sampler.clear()
     },
     pick(eligible: readonly Candidate[], ctx: PickContext) {
-      return drawUntried(sampler, eligible, ctx.tried, rng)
+      return drawAccepted(sampler, eligible, ctx, rng)
     },
   }
 }

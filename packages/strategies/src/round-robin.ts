@@ -26,7 +26,7 @@ const MAX_CYCLE = 1 << 20
  *
  * Cost: pick O(1) amortized: `rebuild` precomputes nginx's whole cycle (one entry per unit of total
  * weight, up to 2^20) and a pick walks it, skipping upstreams that are not eligible or already
- * tried (their share goes to the others in proportion to weight). Without a rebuild, or with a
+ * refused by the core (their share goes to the others in proportion to weight). Without a rebuild, or with a
  * larger total weight, a pick is nginx's O(n) loop. rebuild O(W × n) for total weight W. No
  * allocation per pick.
  *
@@ -76,13 +76,11 @@ class RoundRobin implements Strategy {
       this.#all = all
       const position = new Map(all.map((c, i) => [c, i]))
       const cycle = new Int32Array(total)
-      const none: ReadonlySet<string> = new Set()
-      for (let i = 0; i < total; i++) cycle[i] = position.get(this.#smooth(all, none)!)!
+      for (let i = 0; i < total; i++) cycle[i] = position.get(this.#smooth(all, acceptAll)!)!
       this.#cycle = cycle
       this.#cursor = offset % total
     } else if (!uniform) {
-      const none: ReadonlySet<string> = new Set()
-      for (let i = 0; i < offset; i++) this.#smooth(all, none)
+      for (let i = 0; i < offset; i++) this.#smooth(all, acceptAll)
     }
   }
 
@@ -90,35 +88,34 @@ class RoundRobin implements Strategy {
     const n = eligible.length
     if (n === 0) return undefined
     if (this.#uniform) {
-      const tried = ctx.tried
       for (let k = 0; k < n; k++) {
         const i = (this.#cursor + k) % n
         const c = eligible[i]!
-        if (tried.size !== 0 && tried.has(c.id)) continue
+        if (!ctx.accept(c)) continue
         this.#cursor = (i + 1) % n
         return c
       }
       return undefined
     }
     const cycle = this.#cycle
-    if (cycle === undefined) return this.#smooth(eligible, ctx.tried)
+    if (cycle === undefined) return this.#smooth(eligible, ctx.accept)
     const marks = this.#marks.of(eligible)
     const all = this.#all
     for (let k = 0; k < cycle.length; k++) {
       const c = all[cycle[this.#cursor]!]!
       this.#cursor = this.#cursor + 1 === cycle.length ? 0 : this.#cursor + 1
-      if (isPickable(c, marks, ctx.tried)) return c
+      if (isPickable(c, marks, ctx)) return c
     }
     return undefined
   }
 
-  #smooth(eligible: readonly Candidate[], tried: ReadonlySet<string>): Candidate | undefined {
+  #smooth(eligible: readonly Candidate[], accept: (c: Candidate) => boolean): Candidate | undefined {
     let best: Candidate | undefined
     let bestWeight = 0
     let total = 0
     for (let i = 0; i < eligible.length; i++) {
       const c = eligible[i]!
-      if (tried.size !== 0 && tried.has(c.id)) continue
+      if (!accept(c)) continue
       if (c.index >= this.#current.length) this.#grow(c.index)
       const w = (this.#current[c.index]! += c.weight)
       total += c.weight
@@ -137,6 +134,8 @@ class RoundRobin implements Strategy {
     this.#current = next
   }
 }
+
+const acceptAll = (): boolean => true
 
 function totalWeight(all: readonly Candidate[]): number {
   let total = 0

@@ -14,7 +14,7 @@ export interface StickyCookieOptions extends StrategyDeps {
    */
   name?: string
   /**
-   * How to pick when a request has no cookie, or its upstream is not up (or was already tried).
+   * How to pick when a request has no cookie, or its upstream is not up (or is refused: already tried, at its cap).
    * @default roundRobin()
    */
   fallback?: Strategy
@@ -104,7 +104,17 @@ export function stickyCookie(options: StickyCookieOptions = {}): Strategy {
 
   return {
     name: 'sticky-cookie',
-    key: (info) => readCookie(info.headers.cookie, name),
+    affinity: {
+      key: (info) => readCookie(info.headers.cookie, name),
+      setCookie(picked: Candidate, key: string | undefined) {
+        if (tokens[picked.index] === undefined) {
+          const t = token(picked)
+          tokens[picked.index] = t
+          cookies[picked.index] = `${name}=${t}${attributes}`
+        }
+        return key === tokens[picked.index] ? undefined : cookies[picked.index]
+      },
+    },
     rebuild(all: readonly Candidate[]) {
       fallback.rebuild?.(all)
       marks.clear()
@@ -120,22 +130,14 @@ export function stickyCookie(options: StickyCookieOptions = {}): Strategy {
     },
     pick(eligible: readonly Candidate[], ctx: PickContext) {
       const wanted = ctx.key === undefined ? undefined : byToken.get(ctx.key)
-      if (wanted !== undefined && isPickable(wanted, marks.of(eligible), ctx.tried)) return wanted
+      if (wanted !== undefined && isPickable(wanted, marks.of(eligible), ctx)) return wanted
       return fallback.pick(eligible, ctx)
     },
-    onStart(picked: Candidate, ctx: PickContext) {
-      fallback.onStart?.(picked, ctx)
+    onStart(picked: Candidate) {
+      fallback.onStart?.(picked)
     },
     onEnd(picked, outcome) {
       fallback.onEnd?.(picked, outcome)
-    },
-    setCookie(picked: Candidate, ctx: PickContext) {
-      if (tokens[picked.index] === undefined) {
-        const t = token(picked)
-        tokens[picked.index] = t
-        cookies[picked.index] = `${name}=${t}${attributes}`
-      }
-      return ctx.key === tokens[picked.index] ? undefined : cookies[picked.index]
     },
   }
 }

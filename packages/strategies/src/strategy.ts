@@ -28,14 +28,34 @@ export interface Candidate {
   readonly ewmaMs: number
 }
 
-/** Per-pick context from the core. */
+/** Per-pick context from the core. Valid only during the `pick` call it is passed to. */
 export interface PickContext {
-  /** The request's key for hash strategies, from the balancer's key function. */
+  /** The request's affinity key (from {@link Affinity.key}); `undefined` when it has none. */
   key?: string | undefined
   /** 1 for the first attempt, 2 for the first retry, and so on. */
   attempt: number
-  /** Ids of upstreams already tried for this request; a strategy must not pick them again. */
-  tried: ReadonlySet<string>
+  /**
+   * The core's verdict on a candidate for this attempt: false for one already tried for the
+   * request, or one that cannot take it now (at its cap, its breaker testing, held back by its
+   * slow-start ramp). A strategy returns the candidate it prefers among those `accept` approves,
+   * or `undefined` when it approves none (Pingora's `select_with`). The core owns the rules; a
+   * strategy only orders. Cheap, and may be called more than once for one candidate.
+   */
+  accept(c: Candidate): boolean
+}
+
+/**
+ * Session affinity: how a strategy ties a request to an upstream. The core calls `key` once per
+ * request and hands the result to `pick` as `ctx.key`.
+ */
+export interface Affinity {
+  /** The request's key: a client address, a header, a cookie's value. */
+  readonly key: KeyFunction
+  /**
+   * Called when the response head from `picked` is relayed, with the request's key; a returned
+   * string is added as a `Set-Cookie` header (used by `stickyCookie()`).
+   */
+  setCookie?(picked: Candidate, key: string | undefined): string | undefined
 }
 
 /** How one request to an upstream ended. */
@@ -79,8 +99,8 @@ export interface Strategy {
   /** Shown in stats and errors: `'round-robin'`. */
   readonly name: string
   /**
-   * Chooses one of `eligible` (all `up`, already filtered for health and backup rules), skipping
-   * ids in `ctx.tried`. Returns `undefined` when none fits.
+   * Chooses one of `eligible` (all `up`, already filtered for health and backup rules) that
+   * `ctx.accept` approves. Returns `undefined` when none fits.
    */
   pick(eligible: readonly Candidate[], ctx: PickContext): Candidate | undefined
   /** Called when the set of upstreams or their weights change; build tables here, not in `pick`. */
@@ -89,19 +109,11 @@ export interface Strategy {
    * Called when a request to `picked` starts, after `picked.inFlight` counts it. The core changes
    * `inFlight` only together with `onStart` / `onEnd`, so a strategy may cache loads between them.
    */
-  onStart?(picked: Candidate, ctx: PickContext): void
+  onStart?(picked: Candidate): void
   /** Called when a request to `picked` ends, after `picked.inFlight` no longer counts it. */
   onEnd?(picked: Candidate, outcome: Outcome): void
-  /**
-   * The key function of a hash strategy. When present, the core calls it once per request and
-   * passes the result as `ctx.key`.
-   */
-  readonly key?: KeyFunction
-  /**
-   * Called when the response head from `picked` is relayed; a returned string is added as a
-   * `Set-Cookie` header (used by `stickyCookie()`).
-   */
-  setCookie?(picked: Candidate, ctx: PickContext): string | undefined
+  /** Session affinity of a hash or sticky strategy; absent for the others. */
+  readonly affinity?: Affinity
 }
 
 /** Injected sources of randomness and time, so tests can be deterministic. */

@@ -4,7 +4,7 @@ import { candidates, seeded, type TestCandidate } from './fixtures/candidates.js
 import { STRATEGIES as FACTORIES } from './fixtures/factories.js'
 
 function ctx(i: number, tried: ReadonlySet<string> = new Set(), keyed = false): PickContext {
-  return { attempt: 1, tried, key: keyed ? `client-${i}` : undefined }
+  return { attempt: 1, accept: (c) => !tried.has(c.id), key: keyed ? `client-${i}` : undefined }
 }
 
 /**
@@ -24,7 +24,7 @@ function simulate(s: Strategy, list: TestCandidate[], picks: number, keyed: bool
     }
     const c = s.pick(list, ctx(i, new Set(), keyed)) as TestCandidate
     c.inFlight++ // as the core: counted first, then onStart
-    s.onStart?.(c, ctx(i))
+    s.onStart?.(c)
     pending.push({ c, end: i + hold })
     counts.set(c.id, (counts.get(c.id) ?? 0) + 1)
   }

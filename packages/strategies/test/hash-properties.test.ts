@@ -1,12 +1,12 @@
 import { type Candidate, consistentHash, maglev, type Strategy } from '@switchyard/strategies'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { candidates } from './fixtures/candidates.js'
+import { candidates, ctx } from './fixtures/candidates.js'
 
 const KEYS = Array.from({ length: 4_000 }, (_, i) => `user-${i * 7919}`)
 
 function assign(s: Strategy, list: readonly Candidate[]): string[] {
-  return KEYS.map((key) => s.pick(list, { attempt: 1, tried: new Set(), key })!.id)
+  return KEYS.map((key) => s.pick(list, ctx([], 1, key))!.id)
 }
 
 /** Keys whose upstream differs between a strategy built on `before` and one built on `after`. */
@@ -38,10 +38,10 @@ describe.each([
         const b = make()
         a.rebuild?.(list)
         b.rebuild?.(list)
-        const ctx = { attempt: 1, tried: new Set<string>(), key }
-        const once = a.pick(list, ctx)!.id
-        const again = a.pick(list, ctx)!.id // picks have no side effect on where a key goes
-        return once === b.pick(list, ctx)!.id && once === again
+        const c = ctx([], 1, key)
+        const once = a.pick(list, c)!.id
+        const again = a.pick(list, c)!.id // picks have no side effect on where a key goes
+        return once === b.pick(list, c)!.id && once === again
       }),
       { numRuns: 50 },
     )

@@ -22,7 +22,7 @@ describe('leastConnections()', () => {
     // As the core does: change the count, then tell the strategy (onStart / onEnd).
     const set = (i: number, n: number) => {
       list[i]!.inFlight = n
-      s.onStart?.(list[i]!, ctx())
+      s.onStart?.(list[i]!)
     }
     expect(s.pick(list, ctx())).toBeDefined() // builds the tree over this list
     set(0, 3)
@@ -150,7 +150,7 @@ describe('first()', () => {
     // As the core does: change the count, then tell the strategy (onStart / onEnd).
     const set = (i: number, n: number) => {
       list[i]!.inFlight = n
-      s.onStart?.(list[i]!, ctx())
+      s.onStart?.(list[i]!)
     }
     expect(s.pick(list, ctx())!.id).toBe('a') // weight ignored
     set(0, 2)
@@ -188,19 +188,20 @@ describe('stickyCookie()', () => {
     const list = candidates([1, 1, 1]).map((c) => ({ ...c, id: c.url }))
     s.rebuild?.(list)
     const firstPick = s.pick(list, ctx())!
-    const setCookie = s.setCookie!(firstPick, ctx())!
+    const affinity = s.affinity!
+    const setCookie = affinity.setCookie!(firstPick, undefined)!
     expect(setCookie).toMatch(/^srv=[0-9a-z]+; Path=\/; Max-Age=60; HttpOnly; Secure; SameSite=Lax$/)
     expect(setCookie).not.toContain('127.0.0.1') // opaque: never the upstream's address
     const token = /^srv=([^;]+)/.exec(setCookie)![1]!
-    const key = s.key!({ method: 'GET', path: '/', headers: { cookie: `a=1; srv=${token}` }, remoteAddress: '' })
+    const key = affinity.key({ method: 'GET', path: '/', headers: { cookie: `a=1; srv=${token}` }, remoteAddress: '' })
     expect(key).toBe(token)
-    const withCookie = { attempt: 1, tried: new Set<string>(), key }
+    const withCookie = ctx([], 1, key)
     for (let i = 0; i < 5; i++) expect(s.pick(list, withCookie)!.id).toBe(firstPick.id)
-    expect(s.setCookie!(firstPick, withCookie)).toBeUndefined() // already set
+    expect(affinity.setCookie!(firstPick, key)).toBeUndefined() // already set
     const others = list.filter((c) => c.id !== firstPick.id)
     const moved = s.pick(others, withCookie)!
     expect(moved.id).not.toBe(firstPick.id)
-    expect(s.setCookie!(moved, withCookie)).toMatch(/^srv=/)
+    expect(affinity.setCookie!(moved, key)).toMatch(/^srv=/)
   })
 
   it('validates its options', () => {

@@ -1,4 +1,4 @@
-import type { Candidate } from '../strategy.js'
+import type { Candidate, PickContext } from '../strategy.js'
 
 /**
  * Marks which candidate slots are in an eligible list, so table strategies (ring, Maglev) can
@@ -30,7 +30,7 @@ export class EligibleMarks {
   }
 }
 
-/** Whether `c` may be picked: in the eligible list and not yet tried. */
-export function isPickable(c: Candidate, marks: Uint8Array, tried: ReadonlySet<string>): boolean {
-  return marks[c.index] === 1 && (tried.size === 0 || !tried.has(c.id))
+/** Whether `c` may be picked: in the eligible list and approved by the core. */
+export function isPickable(c: Candidate, marks: Uint8Array, ctx: PickContext): boolean {
+  return marks[c.index] === 1 && ctx.accept(c)
 }

@@ -14,6 +14,8 @@ export class TournamentTree {
   /** tree[node] = list position of the best leaf below `node`, -1 for none; leaves at size + p. */
   #tree = new Int32Array(2).fill(-1)
   #positionOfId = new Map<string, number>()
+  /** Positions left out during one {@link best} call. */
+  #out: Int32Array = new Int32Array(8)
   /** True when the candidate at position `a` beats the one at `b`; on a tie the lower position wins. */
   readonly #prefers: (a: number, b: number) => boolean
 
@@ -51,12 +53,26 @@ export class TournamentTree {
     if (p !== undefined && this.list[p] === c) this.#climb(p)
   }
 
-  /** The best position, leaving out the ids in `tried`; -1 when none is left. */
-  best(tried: ReadonlySet<string>): number {
-    if (tried.size === 0) return this.#tree[1]!
-    this.#leaveOut(tried, true)
-    const p = this.#tree[1]!
-    this.#leaveOut(tried, false)
+  /**
+   * The best position whose candidate `accept` approves; -1 when none is. Each refused leader is
+   * left out and the matches above it re-played, then all are put back: O(k log n) for k refused.
+   */
+  best(accept: (c: Candidate) => boolean): number {
+    let p = this.#tree[1]!
+    if (p < 0 || accept(this.list[p]!)) return p
+    let out = 0
+    do {
+      if (out === this.#out.length) this.#out = growInt32(this.#out)
+      this.#out[out++] = p
+      this.#tree[this.#size + p] = -1
+      this.#climb(p)
+      p = this.#tree[1]!
+    } while (p >= 0 && !accept(this.list[p]!))
+    for (let i = 0; i < out; i++) {
+      const q = this.#out[i]!
+      this.#tree[this.#size + q] = q
+      this.#climb(q)
+    }
     return p
   }
 
@@ -71,12 +87,10 @@ export class TournamentTree {
     this.#tree[node] = a < 0 ? b : b < 0 ? a : this.#prefers(b, a) ? b : a
   }
 
-  #leaveOut(tried: ReadonlySet<string>, out: boolean): void {
-    for (const id of tried) {
-      const p = this.#positionOfId.get(id)
-      if (p === undefined) continue
-      this.#tree[this.#size + p] = out ? -1 : p
-      this.#climb(p)
-    }
-  }
+}
+
+function growInt32(a: Int32Array): Int32Array {
+  const next = new Int32Array(Math.max(8, a.length * 2))
+  next.set(a)
+  return next
 }

@@ -1,4 +1,4 @@
-import type { Candidate } from '../strategy.js'
+import type { Candidate, PickContext } from '../strategy.js'
 
 /**
  * Weighted random sampling in O(log n): prefix sums of the weights of an eligible list, cached by
@@ -48,13 +48,13 @@ export class WeightedSampler {
 }
 
 /**
- * Draws a weighted random candidate not in `tried`: a few draws, then a linear scan so that a
- * request with most upstreams tried still finds the rest. Returns undefined when all are tried.
+ * Draws a weighted random candidate the core accepts: a few draws, then a linear scan so that a
+ * request with most upstreams refused still finds the rest. Returns undefined when none is left.
  */
-export function drawUntried(
+export function drawAccepted(
   sampler: WeightedSampler,
   list: readonly Candidate[],
-  tried: ReadonlySet<string>,
+  ctx: PickContext,
   random: () => number,
   skip?: Candidate,
 ): Candidate | undefined {
@@ -62,12 +62,12 @@ export function drawUntried(
   if (n === 0) return undefined
   for (let attempt = 0; attempt < 4; attempt++) {
     const c = list[sampler.sample(list, random())]!
-    if (c !== skip && (tried.size === 0 || !tried.has(c.id))) return c
+    if (c !== skip && ctx.accept(c)) return c
   }
   const start = Math.floor(random() * n)
   for (let k = 0; k < n; k++) {
     const c = list[(start + k) % n]!
-    if (c !== skip && (tried.size === 0 || !tried.has(c.id))) return c
+    if (c !== skip && ctx.accept(c)) return c
   }
   return undefined
 }
