@@ -5,13 +5,16 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 
 // Tests import packages by their npm names; these aliases point them at the sources, so no test
 // needs a build.
-const alias = {
-  '@switchyard/strategies': src('strategies'),
-  '@switchyard/health': src('health'),
-  '@switchyard/core': src('core'),
-  '@switchyard/sim': src('sim'),
-  '@switchyard/guard': src('guard'),
-}
+const alias = [
+  { find: /^@switchyard\/health\/internal$/, replacement: src('health').replace(/index\.ts$/, 'internal.ts') },
+  ...Object.entries({
+    '@switchyard/strategies': src('strategies'),
+    '@switchyard/health': src('health'),
+    '@switchyard/core': src('core'),
+    '@switchyard/sim': src('sim'),
+    '@switchyard/guard': src('guard'),
+  }).map(([name, replacement]) => ({ find: new RegExp(`^${name}$`), replacement })),
+]
 
 export default defineConfig({
   test: {

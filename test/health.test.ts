@@ -157,14 +157,16 @@ describe('success-rate outlier detection', () => {
 })
 
 describe('circuit breaker', () => {
-  it('opens on failures, half-opens after resetTimeout with one trial, and closes on success', async () => {
+  it('opens on failures, half-opens after resetTimeout (on the balancer clock) with one trial, and closes on success', async () => {
+    const clock = virtualClock()
     const flaky = await startUpstream({ name: 'flaky', mode: 'reset' })
     const ok = await startUpstream({ name: 'ok' })
     const { lb, url } = await startProxy({
       upstreams: [flaky.url, ok.url],
       strategy: roundRobin({ random: () => 0 }),
       passive: false,
-      breaker: { errorThresholdPercentage: 50, resetTimeout: 300, volumeThreshold: 1 },
+      clock,
+      breaker: { errorThresholdPercentage: 50, resetTimeout: 30_000, volumeThreshold: 1 },
     })
     const opened = once(lb, 'upstream:down')
     expect((await get(url)).status).toBe(200) // reset, retried on ok
@@ -173,7 +175,11 @@ describe('circuit breaker', () => {
     for (let i = 0; i < 5; i++) await get(url)
     expect(flaky.hits).toBe(1)
     flaky.mode = 'ok'
-    await once(lb, 'upstream:up')
+    clock.advance(29_999)
+    expect(lb.upstreams[0]!.breaker).toBe('open')
+    const up = once(lb, 'upstream:up')
+    clock.advance(1)
+    expect((await up)[0]).toEqual({ id: flaky.url, reason: 'breaker_half_open' })
     expect(lb.upstreams[0]!.breaker).toBe('half-open')
     for (let i = 0; i < 4; i++) await get(url)
     await expect.poll(() => lb.upstreams[0]!.breaker).toBe('closed')

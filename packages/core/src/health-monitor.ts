@@ -1,10 +1,5 @@
-import {
-  ActiveProber,
-  type ActiveHealthCheck,
-  type OutlierDetection,
-  OutlierDetector,
-  UpstreamBreaker,
-} from '@switchyard/health'
+import type { ActiveHealthCheck, OutlierDetection } from '@switchyard/health'
+import { ActiveProber, OutlierDetector, UpstreamBreaker } from '@switchyard/health/internal'
 import type { Clock } from '@switchyard/strategies'
 import type { Availability } from './availability.js'
 import type { ResolvedOptions } from './options.js'
@@ -14,7 +9,8 @@ import { DOWN, type Upstream } from './upstream.js'
 /**
  * Decides whether upstreams are fit: passive accounting (nginx `max_fails`/`fail_timeout`), active
  * probes, outlier ejection, and breakers. It only decides; `Availability` applies the verdicts.
- * Every timestamp and timer comes from the balancer's clock (opossum keeps its own timers).
+ * Every timestamp and timer comes from the balancer's clock, the breakers' included (opossum
+ * counts; its window turns and its reset timeout runs on the clock).
  */
 export class HealthMonitor {
   readonly #options: ResolvedOptions
@@ -55,7 +51,7 @@ export class HealthMonitor {
         onOpen: () => this.#down(u, DOWN.breaker, 'breaker_open'),
         onHalfOpen: () => this.#up(u, DOWN.breaker, 'breaker_half_open'),
         onClose: () => this.#up(u, DOWN.breaker, 'breaker_closed'),
-      })
+      }, this.#clock)
     }
     if (u.configuredDown) return
     for (const prober of this.#probers) {

@@ -11,15 +11,13 @@ import {
   type Affinity,
   type Strategy,
 } from '@switchyard/strategies'
+import type { BreakerOptions, HealthCheck, PassiveOptions } from '@switchyard/health'
 import {
-  type BreakerOptions,
-  type HealthCheck,
   normalizeBreaker,
   normalizePassive,
-  type PassiveOptions,
   type ResolvedPassiveOptions,
   systemClock,
-} from '@switchyard/health'
+} from '@switchyard/health/internal'
 import { Client, type Dispatcher, Pool } from 'undici'
 
 /** One upstream, as given to `createBalancer({ upstreams })` or `lb.add()`. */

@@ -1,4 +1,4 @@
-import { slowStartShare } from '@switchyard/health'
+import { slowStartShare } from '@switchyard/health/internal'
 import type { Clock, PickContext, Strategy } from '@switchyard/strategies'
 import type { Availability } from './availability.js'
 import type { ExchangeView } from './exchange-view.js'

@@ -1,11 +1,11 @@
+import type { BreakerState } from '@switchyard/health'
 import {
-  type BreakerState,
   newOutlierHost,
   type OutlierHost,
   PassiveHealth,
   type ResolvedPassiveOptions,
   type UpstreamBreaker,
-} from '@switchyard/health'
+} from '@switchyard/health/internal'
 import type { Candidate, Clock, UpstreamState } from '@switchyard/strategies'
 import PQueue from 'p-queue'
 import { buildConnector, type Dispatcher, Pool } from 'undici'

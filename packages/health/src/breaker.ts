@@ -1,5 +1,8 @@
 import { checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import { EventEmitter } from 'node:events'
+import type { Clock } from '@switchyard/strategies'
 import CircuitBreaker from 'opossum'
+import { systemClock } from './clock.js'
 
 /** Breaker states, as opossum names them. */
 export type BreakerState = 'closed' | 'open' | 'half-open'
@@ -87,43 +90,81 @@ const SUCCEEDED: Promise<undefined> = Promise.resolve(undefined)
 const succeed = (ok: boolean): Promise<undefined> => (ok ? SUCCEEDED : Promise.reject(FAILED))
 const ignore = () => {}
 
+/** opossum's defaults for the two times the breaker keeps itself (opossum's docs). */
+const OPOSSUM_RESET_TIMEOUT = 30_000
+const OPOSSUM_ROLLING_COUNT_TIMEOUT = 10_000
+const OPOSSUM_ROLLING_COUNT_BUCKETS = 10
+/**
+ * The longest timer Node allows (2^31 - 1 ms, about 24.8 days). opossum starts its own reset
+ * timer whenever it opens; given this, it never fires before the balancer's clock half-opens it.
+ */
+const NEVER = 2 ** 31 - 1
+
 /**
  * One opossum circuit breaker for one upstream. The balancer, not opossum, sends requests: each
  * finished attempt is recorded with `record(ok)` (an opossum `fire()` whose action settles at
  * once), and opossum's error percentage over its rolling window opens the breaker. An open
  * breaker makes the upstream ineligible; after `resetTimeout` it is half-open and the balancer
  * lets one trial request through, whose outcome closes or re-opens it.
+ *
+ * Time is the balancer's clock, not opossum's: the rolling window's buckets turn on a clock timer
+ * (opossum's `rotateBucketController`), and the reset timeout is a clock timer that half-opens
+ * the breaker; opossum keeps the counts and the open/closed decision. opossum's snapshot timer is
+ * off (nothing reads it). One exception: `allowWarmUp`'s first window is opossum's own timer.
  */
 export class UpstreamBreaker {
   readonly #breaker: CircuitBreaker<[boolean], undefined>
+  readonly #events: BreakerEvents
+  readonly #clock: Clock
+  readonly #resetTimeout: number
+  readonly #buckets = new EventEmitter()
+  readonly #bucketMs: number
+  #bucketTimer: unknown
+  #resetTimer: unknown
+  /** Half-open by the balancer's clock (opossum itself still says open). */
+  #halfOpen = false
   #trialInFlight = false
 
-  constructor(name: string, options: BreakerOptions, events: BreakerEvents) {
-    this.#breaker = new CircuitBreaker(succeed, { ...options, name, timeout: false })
-    this.#breaker.on('open', () => {
-      this.#trialInFlight = false
-      events.onOpen()
-    })
-    this.#breaker.on('halfOpen', () => events.onHalfOpen())
+  constructor(name: string, options: BreakerOptions, events: BreakerEvents, clock: Clock = systemClock) {
+    this.#events = events
+    this.#clock = clock
+    this.#resetTimeout = options.resetTimeout ?? OPOSSUM_RESET_TIMEOUT
+    const window = options.rollingCountTimeout ?? OPOSSUM_ROLLING_COUNT_TIMEOUT
+    this.#bucketMs = Math.max(1, Math.floor(window / (options.rollingCountBuckets ?? OPOSSUM_ROLLING_COUNT_BUCKETS)))
+    this.#breaker = new CircuitBreaker(succeed, {
+      ...options,
+      name,
+      timeout: false,
+      resetTimeout: NEVER,
+      enableSnapshots: false,
+      rotateBucketController: this.#buckets,
+    } as CircuitBreaker.Options)
+    this.#turnBuckets()
+    this.#breaker.on('open', () => this.#opened())
+    // Only after NEVER ms open (about 24.8 days) does opossum half-open on its own.
+    this.#breaker.on('halfOpen', () => this.#enterHalfOpen())
     this.#breaker.on('close', () => {
+      this.#clock.clearTimeout(this.#resetTimer)
+      this.#halfOpen = false
       this.#trialInFlight = false
       events.onClose()
     })
   }
 
   get state(): BreakerState {
-    return this.#breaker.opened ? 'open' : this.#breaker.halfOpen ? 'half-open' : 'closed'
+    if (this.#halfOpen || this.#breaker.halfOpen) return 'half-open'
+    return this.#breaker.opened ? 'open' : 'closed'
   }
 
   /** Whether a request may be sent now: closed, or half-open with no trial under way. */
   get isAdmitting(): boolean {
     if (this.#breaker.closed) return true
-    return this.#breaker.halfOpen && !this.#trialInFlight
+    return (this.#halfOpen || this.#breaker.halfOpen) && !this.#trialInFlight
   }
 
   /** Marks the half-open trial as sent (call when a request to this upstream starts). */
   noteStart(): void {
-    if (this.#breaker.halfOpen) this.#trialInFlight = true
+    if (this.#halfOpen || this.#breaker.halfOpen) this.#trialInFlight = true
   }
 
   /**
@@ -136,10 +177,42 @@ export class UpstreamBreaker {
 
   /** Records a finished attempt. */
   record(ok: boolean): void {
+    if (this.#halfOpen) {
+      // The trial's verdict; opossum is still open, so it hears it as a close or a fresh open.
+      this.#halfOpen = false
+      if (ok) this.#breaker.close()
+      else this.#opened()
+      return
+    }
     this.#breaker.fire(ok).catch(ignore)
   }
 
   shutdown(): void {
+    this.#clock.clearTimeout(this.#resetTimer)
+    this.#clock.clearTimeout(this.#bucketTimer)
     this.#breaker.shutdown()
+  }
+
+  #opened(): void {
+    this.#trialInFlight = false
+    this.#halfOpen = false
+    this.#clock.clearTimeout(this.#resetTimer)
+    this.#resetTimer = this.#clock.setTimeout(() => this.#enterHalfOpen(), this.#resetTimeout)
+    this.#events.onOpen()
+  }
+
+  #enterHalfOpen(): void {
+    if (this.#halfOpen || this.#breaker.closed) return
+    this.#clock.clearTimeout(this.#resetTimer)
+    this.#halfOpen = !this.#breaker.halfOpen
+    this.#trialInFlight = false
+    this.#events.onHalfOpen()
+  }
+
+  #turnBuckets(): void {
+    this.#bucketTimer = this.#clock.setTimeout(() => {
+      this.#buckets.emit('rotate')
+      this.#turnBuckets()
+    }, this.#bucketMs)
   }
 }

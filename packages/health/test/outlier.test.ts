@@ -1,4 +1,5 @@
-import { newOutlierHost, OutlierDetector, outlierDetection } from '@switchyard/health'
+import { outlierDetection } from '@switchyard/health'
+import { newOutlierHost, OutlierDetector } from '@switchyard/health/internal'
 import { InvalidOptionError } from '@switchyard/strategies'
 import { describe, expect, it } from 'vitest'
 

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '@switchyard/strategies'
-import { normalizePassive, PassiveHealth } from '@switchyard/health'
+import { normalizePassive, PassiveHealth } from '@switchyard/health/internal'
 import { describe, expect, it } from 'vitest'
 
 describe('PassiveHealth (nginx max_fails / fail_timeout)', () => {
