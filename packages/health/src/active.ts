@@ -227,6 +227,10 @@ export class ActiveProber {
     const { path, headers, passes, expectBody, timeout } = this.#options
     let ok = false
     let detail: string
+    // The probe's deadline runs on the balancer clock (the socket-level timeouts of a probe's own
+    // Client stay on real time, as sockets do).
+    const deadline = new AbortController()
+    const timer = this.#clock.setTimeout(() => deadline.abort(new ProbeTimeoutError(timeout)), timeout)
     try {
       const res = await probed.client.request({
         origin: probed.target.origin,
@@ -234,7 +238,7 @@ export class ActiveProber {
         path,
         headers,
         servername: probed.target.servername, // read by undici's Request, not in its types
-        signal: AbortSignal.timeout(timeout),
+        signal: deadline.signal,
       } as Dispatcher.RequestOptions)
       if (expectBody === undefined) await res.body.dump()
       const text = expectBody === undefined ? '' : await readLimited(res.body)
@@ -242,6 +246,8 @@ export class ActiveProber {
       detail = ok ? `status ${res.statusCode}` : passes(res.statusCode) ? 'unexpected body' : `status ${res.statusCode}`
     } catch (err) {
       detail = (err as { code?: string }).code ?? (err as Error).message
+    } finally {
+      this.#clock.clearTimeout(timer)
     }
     if (probed.stopped) return
     if (ok) {
@@ -260,6 +266,14 @@ export class ActiveProber {
       }
     }
     this.#schedule(probed)
+  }
+}
+
+/** A probe that got no full answer within the check's `timeout`. */
+class ProbeTimeoutError extends Error {
+  readonly code = 'PROBE_TIMEOUT' // a probe's verdict detail, never thrown to a caller
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`)
   }
 }
 

@@ -42,6 +42,18 @@ export class SimClock implements Clock {
     this.#now = end
   }
 
+  /**
+   * Runs to `end` as {@link runUntil} does, but lets the real event loop turn every `stepMs` of
+   * virtual time, so promise continuations (an active probe's verdict, a queue admission) run
+   * within `stepMs` of when they would have. Deterministic: nothing real-time decides anything.
+   */
+  async runUntilAsync(end: number, stepMs: number): Promise<void> {
+    while (this.#now < end) {
+      this.runUntil(Math.min(end, this.#now + stepMs))
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+  }
+
   #pop(): { at: number; seq: number; fn: (() => void) | undefined } {
     const heap = this.#heap
     const top = heap[0]!

@@ -1,4 +1,5 @@
 export { SimClock } from './clock.js'
+export { drift, errorBurst, flapping } from './events.js'
 export { bimodal, fixed, type Latency, lognormal } from './latency.js'
 export { seededRandom } from './random.js'
 export { scaleScenario, standardScenarios, standardStrategies } from './scenarios.js'

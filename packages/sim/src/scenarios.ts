@@ -1,4 +1,6 @@
 import { leastConnections, peakEwma, powerOfTwo, random, roundRobin } from '@switchyard/strategies'
+import { activeHealthCheck, outlierDetection } from '@switchyard/health'
+import { drift, errorBurst, flapping } from './events.js'
 import { bimodal, fixed, lognormal } from './latency.js'
 import type { Scenario, StrategySpec } from './simulate.js'
 import { oracleJsq } from './simulate.js'
@@ -73,6 +75,55 @@ export function standardScenarios(scale = 1): Scenario[] {
         { at: d(5_000), upstream: 0, crashed: true },
         { at: d(15_000), upstream: 0, crashed: false },
       ],
+    },
+    {
+      name: 'drift: 1 of 10 slows steadily from 1× to 10× between 2 s and 12 s, 50% load',
+      upstreams: times(10, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 3_600,
+      durationMs: d(20_000),
+      events: drift(0, { at: d(2_000), overMs: d(10_000), from: 1, to: 10 }),
+    },
+    {
+      name: 'flapping: 1 of 10 refuses connections 0.5 s of every 2 s, from 2 s to 18 s (passive health on)',
+      upstreams: times(10, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 4_000,
+      durationMs: d(20_000),
+      events: flapping(0, { at: d(2_000), until: d(18_000), downMs: d(500), upMs: d(1_500) }),
+    },
+    {
+      // A bad deploy: 500s are answers, not failures to connect, so no retry hides them; only
+      // ejection does: outlier detection ejects on the 5th 500 in a row.
+      name: 'error burst: 1 of 10 answers 500 to every request from 5 s to 15 s (outlier detection, 5 consecutive 5xx)',
+      upstreams: times(10, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 4_000,
+      durationMs: d(20_000),
+      events: errorBurst(0, { at: d(5_000), forMs: d(10_000), errorRate: 1 }),
+      balancer: { health: outlierDetection({ consecutive5xx: 5 }) },
+    },
+    {
+      name: 'active checks: 1 of 10 answers 500 from 5 s to 15 s; probes every 1 s, 2 fails to eject, passive off',
+      upstreams: times(10, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 4_000,
+      durationMs: d(20_000),
+      events: errorBurst(0, { at: d(5_000), forMs: d(10_000), errorRate: 1 }),
+      balancer: {
+        passive: { maxFails: 0 },
+        health: activeHealthCheck({ path: '/healthz', interval: Math.max(100, d(1_000)), unhealthyThreshold: 2, healthyThreshold: 2 }),
+      },
+    },
+    {
+      // A restart: down, then back with a cold cache (5× slow, warming to 1× over 10 s).
+      // slowStart ramps its share up over those 10 s instead of giving it a full share at once.
+      name: 'cold restart: 1 of 10 down 2–6 s, back 5× slow warming to 1× by 16 s; slowStart 10 s, 60% load',
+      upstreams: times(10, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 4_300,
+      durationMs: d(20_000),
+      events: [
+        { at: d(2_000), upstream: 0, crashed: true },
+        { at: d(6_000), upstream: 0, crashed: false },
+        ...drift(0, { at: d(6_000), overMs: d(10_000), from: 5, to: 1 }),
+      ],
+      balancer: { slowStart: d(10_000) },
     },
   ]
 }

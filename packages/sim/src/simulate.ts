@@ -66,6 +66,11 @@ export interface SimReport {
 
 /** How often the load spread is sampled, ms of simulated time. */
 const SAMPLE_MS = 50
+/**
+ * Virtual time between turns of the real event loop, ms: promise continuations (active probes'
+ * verdicts) run at most this late. 5 ms is under every probe interval and latency modelled.
+ */
+const STEP_MS = 5
 /** Buckets of served counts for the recovery measure, ms. */
 const BUCKET_MS = 100
 
@@ -74,7 +79,7 @@ const BUCKET_MS = 100
  * not simulated: they are the real code) against modelled upstreams on a virtual clock.
  * Deterministic for a seed.
  */
-export function simulate(scenario: Scenario, spec: StrategySpec): SimReport {
+export async function simulate(scenario: Scenario, spec: StrategySpec): Promise<SimReport> {
   const wall = performance.now()
   const seed = scenario.seed ?? 1
   const clock = new SimClock()
@@ -169,7 +174,8 @@ export function simulate(scenario: Scenario, spec: StrategySpec): SimReport {
   }
   clock.setTimeout(sampleLoad, SAMPLE_MS)
 
-  clock.runUntil(durationMs + 60_000) // then let the requests in flight finish
+  await clock.runUntilAsync(durationMs, STEP_MS)
+  await clock.runUntilAsync(durationMs + 60_000, 1_000) // then let the requests in flight finish
 
   const sorted = latencies.subarray(0, recorded).sort()
   const at = (q: number) => (recorded === 0 ? 0 : sorted[Math.min(recorded - 1, Math.floor(q * recorded))]!)
