@@ -1,80 +1,11 @@
 import type { Duplex } from 'node:stream'
 import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
-import { Dispatcher, util } from 'undici'
+import { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, ClientAbortedError, ClosedError } from './errors.js'
 import { Exchange } from './exchange.js'
 import { ASTERISK, originForm } from './request-target.js'
-
-/** undici's legacy handler callbacks, which its clients call natively. */
-interface LegacyHandler {
-  onConnect?(abort: (reason?: Error) => void, context?: object): void
-  onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean
-  onData?(chunk: Buffer): boolean
-  onComplete?(trailers: Buffer[] | string[] | null): void
-  onError?(err: Error): void
-  onUpgrade?(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void
-}
-
-/** A controller for handlers written to undici's newer `onRequestStart`/`onResponse*` API. */
-class Controller {
-  paused = false
-  aborted = false
-  reason: Error | null = null
-  resumeUpstream: (() => void) | undefined = undefined
-  readonly #abort: (reason?: Error) => void
-  constructor(abort: (reason?: Error) => void) {
-    this.#abort = abort
-  }
-  pause(): void {
-    this.paused = true
-  }
-  resume(): void {
-    if (!this.paused) return
-    this.paused = false
-    this.resumeUpstream?.()
-  }
-  abort(reason: Error): void {
-    if (this.aborted) return
-    this.aborted = true
-    this.reason = reason
-    this.#abort(reason)
-  }
-}
-
-/** Adapts a handler written to the newer API to the legacy callbacks. */
-function toLegacy(handler: Dispatcher.DispatchHandler): LegacyHandler {
-  if (typeof handler.onRequestStart !== 'function' && typeof handler.onResponseStart !== 'function') {
-    return handler as LegacyHandler
-  }
-  let controller: Controller
-  const parse = (raw: Buffer[] | string[] | null) =>
-    util.parseHeaders((raw ?? []) as Buffer[]) as Record<string, string | string[]>
-  return {
-    onConnect(abort) {
-      controller = new Controller(abort)
-      handler.onRequestStart?.(controller as unknown as Dispatcher.DispatchController, {})
-    },
-    onHeaders(statusCode, rawHeaders, resume, statusText) {
-      controller.resumeUpstream = resume
-      handler.onResponseStart?.(controller as never, statusCode, parse(rawHeaders), statusText)
-      return !controller.paused
-    },
-    onData(chunk) {
-      handler.onResponseData?.(controller as never, chunk)
-      return !controller.paused
-    },
-    onComplete(trailers) {
-      handler.onResponseEnd?.(controller as never, parse(trailers))
-    },
-    onError(err) {
-      handler.onResponseError?.(controller as never, err)
-    },
-    onUpgrade(statusCode, rawHeaders, socket) {
-      handler.onRequestUpgrade?.(controller as never, statusCode, parse(rawHeaders), socket)
-    },
-  }
-}
+import { type LegacyHandler, toLegacy } from './undici-handler.js'
 
 /** The caller's headers (object, flat array or iterable) as a lower-case record, for key functions. */
 function headerRecord(headers: Dispatcher.DispatchOptions['headers']): Record<string, string | string[] | undefined> {
@@ -162,7 +93,7 @@ class DispatchExchange extends Exchange {
     this.#handler.onComplete?.(trailers)
   }
 
-  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+  protected override upgraded(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
     this.completeUpgrade(statusCode)
     this.#handler.onUpgrade?.(statusCode, rawHeaders, socket)
   }

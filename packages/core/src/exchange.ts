@@ -14,6 +14,7 @@ import {
   UpstreamTimeoutError,
 } from './errors.js'
 import { isResetting } from './internal/socket-watch.js'
+import { UpstreamHandler } from './undici-handler.js'
 import type { Upstream } from './upstream.js'
 
 const EMPTY: ReadonlySet<string> = new Set()
@@ -37,10 +38,11 @@ type Verdict = typeof OK | typeof FAILED | typeof UNJUDGED
  * One client request, across all its attempts: pick an upstream, wait for admission, dispatch on
  * the upstream's pool, record the outcome, and retry on another upstream when that is safe.
  *
- * An exchange is itself the undici dispatch handler (the legacy callback API, which undici 7's
- * clients call natively), so an attempt allocates nothing beyond the dispatch options. Subclasses relay the response to their client.
+ * An exchange is itself the undici dispatch handler ({@link UpstreamHandler}: undici 7's legacy
+ * callbacks, which its clients call natively), so an attempt allocates nothing beyond the
+ * dispatch options. Subclasses relay the response to their client.
  */
-export abstract class Exchange implements ExchangeView {
+export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   key: string | undefined = undefined
   attempt = 0
   tried: ReadonlySet<string> = EMPTY
@@ -67,6 +69,7 @@ export abstract class Exchange implements ExchangeView {
   #lastUpstream: Upstream | undefined = undefined
 
   constructor(core: BalancerCore, method: string, path: string) {
+    super()
     this.core = core
     this.method = method
     this.path = path
@@ -244,14 +247,14 @@ export abstract class Exchange implements ExchangeView {
     this.core.counters.ended()
   }
 
-  // undici dispatch handler (legacy API).
+  // The upstream's side, as UpstreamHandler (undici-handler.ts) relays undici's callbacks.
 
-  onConnect(abort: (reason: Error) => void): void {
+  protected attemptStarted(abort: (reason: Error) => void): void {
     if (this.cancelled) abort(this.cancelled)
     else this.#abort = abort
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  protected responseHead(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true // 1xx: Node answers Expect: 100-continue itself
     if (this.#finishedEarly) return true
     this.#status = statusCode
@@ -269,12 +272,12 @@ export abstract class Exchange implements ExchangeView {
     return more
   }
 
-  onData(chunk: Buffer): boolean {
+  protected responseData(chunk: Buffer): boolean {
     if (this.#finishedEarly) return true
     return this.relayData(chunk)
   }
 
-  onComplete(trailers: Buffer[] | string[] | null): void {
+  protected responseEnd(trailers: Buffer[] | string[] | null): void {
     if (this.#finishedEarly) {
       this.#endAttempt(OK, undefined)
       this.#settle()
@@ -283,7 +286,7 @@ export abstract class Exchange implements ExchangeView {
     if (isResetting() && isCloseDelimited(this.#rawHeaders, this.method)) {
       // undici takes a reset after a close-delimited body for its end (a macOS workaround); a
       // reset is a cut, so the client must see an aborted response, not a complete one.
-      this.onError(new UpstreamError(`upstream ${this.upstream!.id} reset the connection mid-body`))
+      this.attemptFailed(new UpstreamError(`upstream ${this.upstream!.id} reset the connection mid-body`))
       return
     }
     this.#endAttempt(this.upstream!.passive.isFailureStatus(this.#status) ? FAILED : OK, undefined)
@@ -299,7 +302,7 @@ export abstract class Exchange implements ExchangeView {
     this.#settle()
   }
 
-  onError(err: Error): void {
+  protected attemptFailed(err: Error): void {
     if (this.#done) return
     const u = this.upstream!
     if (this.#finishedEarly) {

@@ -1,0 +1,135 @@
+import type { Duplex } from 'node:stream'
+import { type Dispatcher, util } from 'undici'
+
+/*
+ * Everything Switchyard knows about undici's dispatch handler API lives in this file.
+ *
+ * undici 7 calls the legacy callbacks (`onConnect`, `onHeaders`, `onData`, `onComplete`,
+ * `onError`, `onUpgrade`) natively: a handler that implements them costs no wrapper object per
+ * request, so the balancer's exchanges do (through {@link UpstreamHandler}). Callers of
+ * `lb.dispatcher` may write either API; {@link toLegacy} adapts the newer one.
+ *
+ * Moving to undici 8 (controller API only: `onRequestStart(controller)`, `onResponseStart`,
+ * `onResponseData`, `onResponseEnd`, `onResponseError`, `onRequestUpgrade`) is this file:
+ * `UpstreamHandler` implements those methods instead, mapping `controller.abort` to the abort
+ * hook, `controller.pause()`/`resume()` to the `false` return and `resume` callback, and the
+ * parsed header object to the raw arrays the exchange relays (undici 8 passes raw headers on
+ * `controller.rawHeaders`); `toLegacy` keeps turning callers' handlers (either API) into the
+ * callback shape `DispatchExchange` relays to, which is then Switchyard's own.
+ * The simulator's `SimUpstream`, a Dispatcher that calls handlers, changes the same way.
+ */
+
+/**
+ * The upstream side of an exchange as undici 7 calls it. Subclasses implement the neutral hooks;
+ * only this class names undici's callbacks.
+ */
+export abstract class UpstreamHandler {
+  /** The attempt is under way; `abort` cancels it. */
+  protected abstract attemptStarted(abort: (reason: Error) => void): void
+  /** The response head; returns false to pause the body until `resume`. */
+  protected abstract responseHead(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean
+  /** A body chunk; returns false to pause. */
+  protected abstract responseData(chunk: Buffer): boolean
+  /** The body ended, with its trailers. */
+  protected abstract responseEnd(trailers: Buffer[] | string[] | null): void
+  /** The attempt failed (before or during the response). */
+  protected abstract attemptFailed(err: Error): void
+  /** The upstream switched protocols; the socket is the caller's now. */
+  protected upgraded(_statusCode: number, _rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    socket.destroy()
+  }
+
+  onConnect(abort: (reason: Error) => void): void {
+    this.attemptStarted(abort)
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    return this.responseHead(statusCode, rawHeaders, resume, statusText)
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.responseData(chunk)
+  }
+
+  onComplete(trailers: Buffer[] | string[] | null): void {
+    this.responseEnd(trailers)
+  }
+
+  onError(err: Error): void {
+    this.attemptFailed(err)
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    this.upgraded(statusCode, rawHeaders, socket)
+  }
+}
+
+/** undici's legacy handler callbacks, which its clients call natively. */
+export interface LegacyHandler {
+  onConnect?(abort: (reason?: Error) => void, context?: object): void
+  onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean
+  onData?(chunk: Buffer): boolean
+  onComplete?(trailers: Buffer[] | string[] | null): void
+  onError?(err: Error): void
+  onUpgrade?(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void
+}
+
+/** A controller for handlers written to undici's newer `onRequestStart`/`onResponse*` API. */
+class Controller {
+  paused = false
+  aborted = false
+  reason: Error | null = null
+  resumeUpstream: (() => void) | undefined = undefined
+  readonly #abort: (reason?: Error) => void
+  constructor(abort: (reason?: Error) => void) {
+    this.#abort = abort
+  }
+  pause(): void {
+    this.paused = true
+  }
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.resumeUpstream?.()
+  }
+  abort(reason: Error): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    this.#abort(reason)
+  }
+}
+
+/** Adapts a handler written to the newer API to the legacy callbacks. */
+export function toLegacy(handler: Dispatcher.DispatchHandler): LegacyHandler {
+  if (typeof handler.onRequestStart !== 'function' && typeof handler.onResponseStart !== 'function') {
+    return handler as LegacyHandler
+  }
+  let controller: Controller
+  const parse = (raw: Buffer[] | string[] | null) =>
+    util.parseHeaders((raw ?? []) as Buffer[]) as Record<string, string | string[]>
+  return {
+    onConnect(abort) {
+      controller = new Controller(abort)
+      handler.onRequestStart?.(controller as unknown as Dispatcher.DispatchController, {})
+    },
+    onHeaders(statusCode, rawHeaders, resume, statusText) {
+      controller.resumeUpstream = resume
+      handler.onResponseStart?.(controller as never, statusCode, parse(rawHeaders), statusText)
+      return !controller.paused
+    },
+    onData(chunk) {
+      handler.onResponseData?.(controller as never, chunk)
+      return !controller.paused
+    },
+    onComplete(trailers) {
+      handler.onResponseEnd?.(controller as never, parse(trailers))
+    },
+    onError(err) {
+      handler.onResponseError?.(controller as never, err)
+    },
+    onUpgrade(statusCode, rawHeaders, socket) {
+      handler.onRequestUpgrade?.(controller as never, statusCode, parse(rawHeaders), socket)
+    },
+  }
+}
