@@ -6,6 +6,8 @@ export interface VirtualClock extends Clock {
   advance(ms: number): void
   /** Timers waiting. */
   readonly pending: number
+  /** Timers due exactly `ms` from now (a check that a periodic task has rescheduled itself). */
+  dueIn(ms: number): number
 }
 
 /**
@@ -40,6 +42,11 @@ export function virtualClock(start = 1_000): VirtualClock {
     },
     get pending() {
       return timers.size
+    },
+    dueIn(ms) {
+      let n = 0
+      for (const timer of timers.values()) if (timer.at === t + ms) n++
+      return n
     },
   }
 }

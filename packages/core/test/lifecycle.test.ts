@@ -84,10 +84,10 @@ describe('maxConnections and the queue', () => {
 
   it('answers 503 when the queue is full', async () => {
     const { up, open } = await gated('a')
-    const { url } = await startProxy({ upstreams: [{ url: up.url, maxConnections: 1 }], queue: { size: 2 } })
+    const { lb, url } = await startProxy({ upstreams: [{ url: up.url, maxConnections: 1 }], queue: { size: 2 } })
     const pending = Array.from({ length: 3 }, () => get(url))
     await expect.poll(() => up.hits).toBe(1)
-    await new Promise((r) => setTimeout(r, 50))
+    await expect.poll(() => lb.stats().queued).toBe(2)
     const overflow = await get(url)
     expect(overflow.status).toBe(503)
     expect(overflow.json()).toMatchObject({ code: 'SWY_ERR_QUEUE_FULL' })
