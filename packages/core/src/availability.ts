@@ -1,5 +1,5 @@
 import type { Strategy } from '@switchyard/strategies'
-import type { Emit } from './events.js'
+import type { DownReason, Emit, UpReason } from './events.js'
 import { primariesInUse } from './panic.js'
 import type { Upstream } from './upstream.js'
 
@@ -60,7 +60,7 @@ export class Availability {
   }
 
   /** Sets a down reason; the upstream goes down (and the event fires) when it was up. */
-  markDown(all: readonly Upstream[], u: Upstream, bit: number, reason: string): void {
+  markDown(all: readonly Upstream[], u: Upstream, bit: number, reason: DownReason): void {
     if (u.state === 'draining') return
     const was = u.downBy
     u.downBy |= bit
@@ -72,7 +72,7 @@ export class Availability {
   }
 
   /** Clears a down reason; the upstream comes back (and ramps up) when no reason is left. */
-  markUp(all: readonly Upstream[], u: Upstream, bit: number, reason: string): void {
+  markUp(all: readonly Upstream[], u: Upstream, bit: number, reason: UpReason): void {
     if (u.state === 'draining' || (u.downBy & bit) === 0) return
     u.downBy &= ~bit
     if (u.downBy !== 0) return

@@ -1,18 +1,25 @@
 import type { SwitchyardError } from '@switchyard/strategies'
 import type { ExchangeView } from './exchange-view.js'
 
+/**
+ * Why an upstream stopped taking traffic: `'max_fails'` (passive accounting), `'health_check'`
+ * (active probes), `'outlier'` (outlier ejection), `'breaker_open'`, `'removed'` (`lb.remove()`),
+ * `'configured'` (listed with `down: true`; a state, never an event).
+ */
+export type DownReason = 'max_fails' | 'health_check' | 'outlier' | 'breaker_open' | 'removed' | 'configured'
+
+/**
+ * Why an upstream takes traffic again: `'added'`, `'fail_timeout'` (passive), `'health_check'`,
+ * `'outlier_expired'`, `'breaker_half_open'` (one trial request), `'breaker_closed'`.
+ */
+export type UpReason = 'added' | 'fail_timeout' | 'health_check' | 'outlier_expired' | 'breaker_half_open' | 'breaker_closed'
+
 /** Payloads of the balancer's events. */
 export interface BalancerEvents {
-  /**
-   * An upstream stopped taking traffic. `reason`: `'max_fails'` (passive), `'health_check'`
-   * (active), `'outlier'`, `'breaker_open'`, `'removed'`.
-   */
-  'upstream:down': { id: string; reason: string }
-  /**
-   * An upstream takes traffic again. `reason`: `'added'`, `'fail_timeout'`, `'health_check'`,
-   * `'outlier_expired'`, `'breaker_half_open'`.
-   */
-  'upstream:up': { id: string; reason: string }
+  /** An upstream stopped taking traffic. */
+  'upstream:down': { id: string; reason: DownReason }
+  /** An upstream takes traffic again. */
+  'upstream:up': { id: string; reason: UpReason }
   /** A failed attempt is retried on another upstream. */
   'request:retry': { method: string; path: string; upstream: string; attempt: number; error: SwitchyardError }
   /** The balancer answered a request with an error (or cut a relayed response). */

@@ -4,6 +4,7 @@ import type { Clock } from '@switchyard/strategies'
 import type { Availability } from './availability.js'
 import type { ResolvedOptions } from './options.js'
 import type { UpstreamRegistry } from './registry.js'
+import type { DownReason, UpReason } from './events.js'
 import { DOWN, type Upstream } from './upstream.js'
 
 /**
@@ -36,11 +37,11 @@ export class HealthMonitor {
     }
   }
 
-  #down(u: Upstream, bit: number, reason: string): void {
+  #down(u: Upstream, bit: number, reason: DownReason): void {
     this.#availability.markDown(this.#registry.all, u, bit, reason)
   }
 
-  #up(u: Upstream, bit: number, reason: string): void {
+  #up(u: Upstream, bit: number, reason: UpReason): void {
     this.#availability.markUp(this.#registry.all, u, bit, reason)
   }
 

@@ -1,6 +1,6 @@
 export { Balancer, createBalancer } from './balancer.js'
 export type { BalancerStats, CloseOptions, RemoveOptions, RequestHandler } from './balancer.js'
-export type { BalancerEvents } from './events.js'
+export type { BalancerEvents, DownReason, UpReason } from './events.js'
 export type { BalancedDispatcher } from './dispatcher.js'
 export {
   BadRequestError,

@@ -9,6 +9,7 @@ import {
 import type { Candidate, Clock, UpstreamState } from '@switchyard/strategies'
 import PQueue from 'p-queue'
 import { buildConnector, type Dispatcher, Pool } from 'undici'
+import type { DownReason, UpReason } from './events.js'
 import { watchingConnector } from './internal/socket-watch.js'
 import type { ResolvedOptions, ResolvedUpstream } from './options.js'
 
@@ -34,7 +35,7 @@ export interface UpstreamSnapshot {
   readonly maxConnections: number
   readonly state: UpstreamState
   /** Why the upstream is in its state (`'max_fails'`, `'configured'`, `'removed'`…). */
-  readonly reason: string
+  readonly reason: DownReason | UpReason
   readonly inFlight: number
   /** Requests waiting in this upstream's queue. */
   readonly queued: number
@@ -74,7 +75,7 @@ export class Upstream implements Candidate {
   readonly dispatcher: Dispatcher | undefined
   readonly index: number
   state: UpstreamState
-  reason: string
+  reason: DownReason | UpReason
   inFlight = 0
   ewmaMs = 0
   requests = 0

@@ -8,6 +8,8 @@ import {
   type BalancerStats,
   type Clock,
   createBalancer,
+  type DownReason,
+  type UpReason,
   SwitchyardError,
   type UpstreamSnapshot,
   UpstreamError,
@@ -29,7 +31,14 @@ expectTypeOf(lb.remove('id')).toEqualTypeOf<Promise<void>>()
 
 // Events are typed by name.
 lb.on('upstream:down', (e) => {
-  expectTypeOf(e).toEqualTypeOf<{ id: string; reason: string }>()
+  expectTypeOf(e).toEqualTypeOf<{ id: string; reason: DownReason }>()
+  // @ts-expect-error reasons are a closed set
+  const wrong: DownReason = 'tired'
+  void wrong
+})
+lb.on('upstream:up', (e) => {
+  expectTypeOf(e.reason).toEqualTypeOf<UpReason>()
+  expectTypeOf<'breaker_half_open'>().toMatchTypeOf<UpReason>()
 })
 lb.on('request:error', (e) => {
   expectTypeOf(e.error).toEqualTypeOf<SwitchyardError>()
