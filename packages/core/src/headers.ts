@@ -87,15 +87,19 @@ function forwardedNode(address: string): string {
 
 /**
  * Copies the client's headers for the upstream request, dropping hop-by-hop ones and adding the
- * forwarding headers.
+ * forwarding headers. `address` is the socket's peer; when it is a `trusted` proxy, the forwarding
+ * headers it sent are kept and appended to, otherwise they are dropped.
  */
 export function requestHead(
   raw: readonly string[],
   address: string,
+  trusted: boolean,
   proto: 'http' | 'https',
   options: HeadOptions,
   out: RequestHeadInfo,
 ): void {
+  let forwardedProto: string | undefined
+  let forwardedHost: string | undefined
   const { preserveHost, xForwarded, underscoresInHeaders } = options
   const headers: string[] = []
   let host: string | undefined
@@ -128,7 +132,7 @@ export function requestHead(
         break
       case 9:
         if (xForwarded && equalsLower(name, 'forwarded')) {
-          forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`
+          if (trusted) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`
           continue
         }
         break
@@ -143,15 +147,21 @@ export function requestHead(
         break
       case 15:
         if (xForwarded && equalsLower(name, 'x-forwarded-for')) {
-          forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
+          if (trusted) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
           continue
         }
         break
       case 16:
-        if (xForwarded && equalsLower(name, 'x-forwarded-host')) continue
+        if (xForwarded && equalsLower(name, 'x-forwarded-host')) {
+          if (trusted && forwardedHost === undefined) forwardedHost = value
+          continue
+        }
         break
       case 17:
-        if (xForwarded && equalsLower(name, 'x-forwarded-proto')) continue
+        if (xForwarded && equalsLower(name, 'x-forwarded-proto')) {
+          if (trusted && forwardedProto === undefined) forwardedProto = value
+          continue
+        }
         if (equalsLower(name, 'transfer-encoding')) {
           hasBody = true
           continue
@@ -171,12 +181,12 @@ export function requestHead(
     hosts > 1 ? 'the request has more than one Host header' : host !== undefined && !isValidHost(host) ? 'the Host header is not a valid host' : undefined
   if (xForwarded) {
     headers.push('x-forwarded-for', forwardedFor === undefined ? address : `${forwardedFor}, ${address}`)
-    headers.push('x-forwarded-proto', proto)
+    // A trusted proxy's view of the original scheme and host is passed on; ours describes this hop.
+    headers.push('x-forwarded-proto', forwardedProto ?? proto)
     let element = `for=${forwardedNode(address)};proto=${proto}`
-    if (host !== undefined) {
-      headers.push('x-forwarded-host', host)
-      element += `;host="${host}"`
-    }
+    if (forwardedHost !== undefined) headers.push('x-forwarded-host', forwardedHost)
+    else if (host !== undefined) headers.push('x-forwarded-host', host)
+    if (host !== undefined) element += `;host="${host}"`
     headers.push('forwarded', forwarded === undefined ? element : `${forwarded}, ${element}`)
   }
   out.headers = headers

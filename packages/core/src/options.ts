@@ -9,7 +9,10 @@ import {
   type Clock,
   roundRobin,
   type Affinity,
+  normalizeTrustProxy,
   type Strategy,
+  type TrustProxy,
+  type TrustRule,
 } from '@switchyard/strategies'
 import type { BreakerOptions, HealthCheck, PassiveOptions } from '@switchyard/health'
 import {
@@ -210,12 +213,23 @@ export interface BalancerOptions {
    */
   preserveHost?: boolean
   /**
-   * Add `X-Forwarded-For` (appended to any the client sent, as nginx
-   * `$proxy_add_x_forwarded_for`), `X-Forwarded-Proto`, `X-Forwarded-Host` (set from what this hop
-   * saw) and `Forwarded` (RFC 7239, appended).
+   * Add `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` (set from what this hop saw)
+   * and `Forwarded` (RFC 7239). What the client sent of them is kept (and appended to, as nginx
+   * `$proxy_add_x_forwarded_for`) only when the client is a proxy `trustProxy` trusts; from anyone
+   * else it is dropped, so no client can put a forged address in front of its own.
    * @default true
    */
   xForwarded?: boolean
+  /**
+   * Which proxies in front of the balancer are believed, as Express's `trust proxy` and the same
+   * rule as every `@switchyard/guard` middleware: `false` (nobody: the socket's peer is the client),
+   * `true` (everyone), a hop count, or addresses and CIDR ranges (`'10.0.0.0/8'`, `['loopback']`).
+   * It decides the client address strategies see (`ipHash`, `addressKey`: the nearest untrusted
+   * `X-Forwarded-For` hop) and whether the incoming forwarding headers are kept (peer trusted:
+   * kept and appended to, its `X-Forwarded-Proto`/`-Host` passed on) or replaced (the default).
+   * @default false
+   */
+  trustProxy?: TrustProxy
   /**
    * Forward request headers whose names contain an underscore. Off by default, as nginx
    * (`underscores_in_headers off`): `X_User` and `X-User` may reach an app as the same variable
@@ -284,6 +298,8 @@ export interface ResolvedOptions {
   readonly pool: Pool.Options
   readonly preserveHost: boolean
   readonly xForwarded: boolean
+  /** The trust rule of `trustProxy`; `TRUST_NONE` unless set. */
+  readonly trust: TrustRule
   readonly underscoresInHeaders: boolean
   readonly clock: Clock
   readonly random: () => number
@@ -320,6 +336,7 @@ const KNOWN = [
   'pool',
   'preserveHost',
   'xForwarded',
+  'trustProxy',
   'underscoresInHeaders',
   'clock',
   'random',
@@ -569,6 +586,7 @@ export function normalize(input: unknown): ResolvedOptions {
     pool,
     preserveHost: checkBoolean(o.preserveHost, 'preserveHost', DEFAULTS.preserveHost),
     xForwarded: checkBoolean(o.xForwarded, 'xForwarded', DEFAULTS.xForwarded),
+    trust: normalizeTrustProxy(o.trustProxy),
     underscoresInHeaders: checkBoolean(o.underscoresInHeaders, 'underscoresInHeaders', DEFAULTS.underscoresInHeaders),
     clock: normalizeClock(o.clock),
     hideHeaders: normalizeHideHeaders(o.hideHeaders),

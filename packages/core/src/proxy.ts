@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
+import { forwardedClient, type RequestInfo, type SwitchyardError, TRUST_NONE } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, BodyConsumedError, ClientTimeoutError, HeadersTooLargeError, UpstreamError } from './errors.js'
@@ -50,9 +50,12 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     this.#isHttp2 = req.httpVersionMajor === 2
     const socket = req.socket
     const raw = req.rawHeaders
+    const peer = clientAddress(socket.remoteAddress)
+    const trust = core.options.trust
     requestHead(
       raw,
-      clientAddress(socket.remoteAddress),
+      peer,
+      trust !== TRUST_NONE && trust(peer, 0),
       (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
       core.options,
       this,
@@ -150,7 +153,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
       method: this.method,
       path: this.path,
       headers: req.headers,
-      remoteAddress: clientAddress(req.socket.remoteAddress),
+      remoteAddress: forwardedClient(clientAddress(req.socket.remoteAddress), req.headers['x-forwarded-for'], this.core.options.trust),
     }
   }
 

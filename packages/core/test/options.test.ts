@@ -44,6 +44,13 @@ describe('createBalancer() option validation', () => {
     expect(err.message).toMatch(message)
   })
 
+  it('rejects a bad trustProxy at createBalancer(), naming the entry', () => {
+    const err = thrown(() => createBalancer({ upstreams: ['http://127.0.0.1:5000'], trustProxy: ['10.0.0.0/8', '10.0.0.300'] }))
+    expect(err.code).toBe('SWY_ERR_INVALID_OPTION')
+    expect(err.field).toBe('trustProxy[1]')
+    expect(thrown(() => createBalancer({ upstreams: ['http://127.0.0.1:5000'], trustProxy: -1 })).field).toBe('trustProxy')
+  })
+
   it('rejects duplicate upstreams by id (the origin by default)', () => {
     const err = thrown(() => createBalancer({ upstreams: ['http://127.0.0.1:5000', 'http://127.0.0.1:5000/'] }))
     expect(err).toBeInstanceOf(DuplicateUpstreamError)

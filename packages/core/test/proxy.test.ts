@@ -5,7 +5,7 @@ import { startProxy } from '../../../test/helpers/balancer.js'
 import { get } from '../../../test/helpers/client.js'
 import { rawHead } from '../../../test/helpers/raw.js'
 import { startUpstream } from '../../../test/helpers/upstream.js'
-import { roundRobin } from '@switchyard/strategies'
+import { ipHash, roundRobin } from '@switchyard/strategies'
 
 describe('lb.handler as a reverse proxy', () => {
   it('alternates between two backends (round robin)', async () => {
@@ -75,16 +75,50 @@ describe('lb.handler as a reverse proxy', () => {
     expect(seen['x-kept']).toBe('1')
   })
 
-  it('sets X-Forwarded-For/-Proto/-Host and Forwarded, appending to what the client sent', async () => {
+  it('sets X-Forwarded-For/-Proto/-Host and Forwarded from what it saw, dropping what an untrusted client sent', async () => {
     const up = await startUpstream()
     const { url } = await startProxy({ upstreams: [up.url] })
-    await get(url, { headers: { 'x-forwarded-for': '203.0.113.9', host: 'shop.example', 'x-forwarded-proto': 'https' } })
+    const spoofed = { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }
+    await get(url, { headers: { ...spoofed, host: 'shop.example' } })
     const h = up.requests[0]!.headers
-    expect(h['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1')
+    expect(h['x-forwarded-for']).toBe('127.0.0.1')
     expect(h['x-forwarded-proto']).toBe('http')
     expect(h['x-forwarded-host']).toBe('shop.example')
     expect(h.host).toBe('shop.example')
     expect(h.forwarded).toBe('for=127.0.0.1;proto=http;host="shop.example"')
+  })
+
+  it('keeps and appends to the forwarding headers of a trusted proxy (trustProxy), and ipHash hashes the client behind it', async () => {
+    const ups = await Promise.all(['a', 'b', 'c', 'd'].map((name) => startUpstream({ name })))
+    const { url } = await startProxy({ upstreams: ups.map((u) => u.url), trustProxy: ['127.0.0.0/8'], strategy: ipHash() })
+    const via = (client: string) => ({ 'x-forwarded-for': client, forwarded: `for=${client}`, 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' })
+    const first = await get(url, { headers: via('203.0.113.9') })
+    const served = ups.find((u) => u.requests.length === 1)!
+    const h = served.requests[0]!.headers
+    expect(h['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1')
+    expect(h.forwarded).toMatch(/^for=203\.0\.113\.9, for=127\.0\.0\.1;proto=http;host="127\.0\.0\.1:\d+"$/)
+    expect(h['x-forwarded-proto']).toBe('https') // what the trusted proxy saw
+    expect(h['x-forwarded-host']).toBe('shop.example')
+    expect(first.status).toBe(200)
+    // ipHash keys on the client behind the proxy: one upstream for one client, many for many.
+    const name = async (client: string) => ((await get(url, { headers: via(client) })).json() as { name: string }).name
+    const one = new Set<string>()
+    for (let i = 0; i < 8; i++) one.add(await name('203.0.113.9'))
+    expect(one.size).toBe(1)
+    const many = new Set<string>()
+    for (let i = 1; i <= 40; i++) many.add(await name(`198.51.100.${i}`))
+    expect(many.size).toBeGreaterThan(1)
+  })
+
+  it('without trustProxy, ipHash keys on the socket peer: a spoofed X-Forwarded-For moves nobody', async () => {
+    const ups = await Promise.all(['a', 'b', 'c', 'd'].map((name) => startUpstream({ name })))
+    const { url } = await startProxy({ upstreams: ups.map((u) => u.url), strategy: ipHash() })
+    const names = new Set<string>()
+    for (let i = 1; i <= 20; i++) {
+      const res = await get(url, { headers: { 'x-forwarded-for': `198.51.100.${i}` } })
+      names.add((res.json() as { name: string }).name)
+    }
+    expect(names.size).toBe(1)
   })
 
   it('sends the upstream host when preserveHost is false, and no forwarding headers when xForwarded is false', async () => {

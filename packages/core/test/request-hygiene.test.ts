@@ -6,7 +6,7 @@ import { roundRobin } from '@switchyard/strategies'
 import { describe, expect, it } from 'vitest'
 
 /** Two healthy upstreams behind a fail-fast balancer (no panic mode), and who heard what. */
-async function setup(options: { underscoresInHeaders?: boolean } = {}) {
+async function setup(options: { underscoresInHeaders?: boolean; trustProxy?: string[] } = {}) {
   const a = await startUpstream({ name: 'a' })
   const b = await startUpstream({ name: 'b' })
   const { lb, url } = await startProxy({
@@ -100,7 +100,7 @@ describe('targets and headers sent upstream', () => {
   }
 
   it('quotes the Host in Forwarded, so no client can add an element', async () => {
-    const { url, last } = await setup()
+    const { url, last } = await setup({ trustProxy: ['loopback'] }) // trusted: its Forwarded is kept, ours appended
     await rawExchange(url, req('GET / HTTP/1.1', 'Host: app.example:8080\r\nForwarded: for=1.2.3.4\r\n'))
     expect(last().headers.forwarded).toBe('for=1.2.3.4, for=127.0.0.1;proto=http;host="app.example:8080"')
   })

@@ -1,9 +1,17 @@
 import type { IncomingMessage } from 'node:http'
-import { checkFunction, checkNumber, checkObject, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import {
+  checkFunction,
+  checkNumber,
+  checkObject,
+  clientAddress,
+  InvalidOptionError,
+  normalizeTrustProxy,
+  rejectUnknownKeys,
+  type TrustProxy,
+} from '@switchyard/strategies'
 import { TooManyConnectionsError } from './errors.js'
 import type { Middleware } from './middleware.js'
 import { refuse } from './respond.js'
-import { clientAddress, normalizeTrustProxy, type TrustProxy } from './trust-proxy.js'
 
 /** Options of {@link connectionLimit}. */
 export interface ConnectionLimitOptions {

@@ -1,8 +1,7 @@
-import { checkObject, rejectUnknownKeys } from '@switchyard/strategies'
 import { ForbiddenError } from './errors.js'
 import type { Middleware } from './middleware.js'
 import { refuse } from './respond.js'
-import { addressMatcher, clientAddress, normalizeTrustProxy, type TrustProxy } from './trust-proxy.js'
+import { addressMatcher, checkObject, clientAddress, normalizeTrustProxy, rejectUnknownKeys, type TrustProxy } from '@switchyard/strategies'
 
 /** Options of {@link ipFilter}. */
 export interface IpFilterOptions {

@@ -1,10 +1,20 @@
 import type { IncomingMessage } from 'node:http'
-import { checkBoolean, checkFunction, checkNumber, checkObject, type Clock, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import {
+  checkBoolean,
+  checkFunction,
+  checkNumber,
+  checkObject,
+  clientAddress,
+  type Clock,
+  InvalidOptionError,
+  normalizeTrustProxy,
+  rejectUnknownKeys,
+  type TrustProxy,
+} from '@switchyard/strategies'
 import { RateLimitedError } from './errors.js'
 import { type BucketState, memoryStore, type RateLimitStore } from './memory-store.js'
 import type { Middleware } from './middleware.js'
 import { refuse } from './respond.js'
-import { clientAddress, normalizeTrustProxy, type TrustProxy } from './trust-proxy.js'
 
 /** Options of {@link rateLimit}. */
 export interface RateLimitOptions {

@@ -30,3 +30,14 @@ export {
   rejectUnknownKeys,
 } from './options-check.js'
 export type { Clock } from './clock.js'
+export {
+  addressMatcher,
+  clientAddress,
+  forwardedClient,
+  NONE as TRUST_NONE,
+  normalizeTrustProxy,
+  parseAddress,
+  stripMapped,
+  type TrustProxy,
+  type TrustRule,
+} from './trust-proxy.js'

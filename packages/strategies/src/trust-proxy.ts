@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import ipaddr from 'ipaddr.js'
-import { describeValue, InvalidOptionError } from '@switchyard/strategies'
+import { InvalidOptionError } from './errors.js'
+import { describeValue } from './options-check.js'
 
 /**
  * Which proxies in front of this one are believed about the client's address, as Express's
@@ -14,7 +15,8 @@ export type TrustProxy = boolean | number | string | readonly string[]
 /** A resolved trust rule: is the hop at `depth` (0: the socket's peer) with this address trusted? */
 export type TrustRule = (address: string, depth: number) => boolean
 
-const NONE: TrustRule = () => false
+/** The default rule: nobody is trusted. */
+export const NONE: TrustRule = () => false
 const ALL: TrustRule = () => true
 
 /** Parses an address, IPv4-mapped IPv6 (`::ffff:1.2.3.4`) read as the IPv4 address it is. */
@@ -59,7 +61,7 @@ export function addressMatcher(list: readonly string[], field: string): (address
   }
 }
 
-/** Validates `trustProxy`. */
+/** Validates `trustProxy`; {@link NONE} for `false` or undefined. */
 export function normalizeTrustProxy(input: unknown, field = 'trustProxy'): TrustRule {
   if (input === undefined || input === false) return NONE
   if (input === true) return ALL
@@ -83,10 +85,13 @@ export function normalizeTrustProxy(input: unknown, field = 'trustProxy'): Trust
  * `X-Forwarded-For` is ignored unless the proxy that passed it on is trusted.
  */
 export function clientAddress(req: IncomingMessage, trust: TrustRule): string {
-  let address = stripMapped(req.socket.remoteAddress ?? '')
-  if (trust === NONE) return address
-  const header = req.headers['x-forwarded-for']
-  if (header === undefined) return address
+  return forwardedClient(stripMapped(req.socket.remoteAddress ?? ''), req.headers['x-forwarded-for'], trust)
+}
+
+/** {@link clientAddress} from its parts: the socket's peer (`::ffff:` removed) and the `X-Forwarded-For` value(s). */
+export function forwardedClient(peer: string, header: string | string[] | undefined, trust: TrustRule): string {
+  let address = peer
+  if (trust === NONE || header === undefined) return address
   const hops = (Array.isArray(header) ? header.join(',') : header).split(',')
   for (let depth = 0, i = hops.length - 1; i >= 0 && trust(address, depth); depth++, i--) {
     const hop = hops[i]!.trim()
@@ -96,6 +101,7 @@ export function clientAddress(req: IncomingMessage, trust: TrustRule): string {
   return address
 }
 
-function stripMapped(address: string): string {
+/** The address without the `::ffff:` of an IPv4-mapped IPv6 address. */
+export function stripMapped(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
 }
