@@ -8,7 +8,9 @@ import {
   outlierDetection,
 } from '@switchyard/health'
 import * as strategies from '@switchyard/strategies'
-import { checkObject, InvalidOptionError, rejectUnknownKeys, type Strategy } from '@switchyard/strategies'
+import { checkObject, InvalidOptionError, rejectUnknownKeys, type Strategy, type TrustProxy } from '@switchyard/strategies'
+import type { GatewayGuards } from './guards.js'
+import { type GatewayTls, normalizeTls } from './tls.js'
 
 /** The gateway's configuration: a JSON file (`--config`) and/or the environment. */
 export interface GatewayConfig {
@@ -33,6 +35,15 @@ export interface GatewayConfig {
    * proxied (like nginx `stub_status`). Off by default: the gateway proxies every path.
    */
   statsPath?: string | undefined
+  /** TLS termination: HTTPS and HTTP/2 to clients (see `GatewayTls`). Off unless set. */
+  tls?: GatewayTls | undefined
+  /** Guards turned on by name, in front of the balancer (see `GatewayGuards`). None unless set. */
+  guards?: GatewayGuards | undefined
+  /**
+   * Which proxies in front of the gateway are believed about the client's address: given to the
+   * balancer (`X-Forwarded-For`, `ipHash`) and to every guard, so all agree. Default: nobody.
+   */
+  trustProxy?: TrustProxy | undefined
 }
 
 /** Health checks as a config file names them. */
@@ -47,7 +58,9 @@ export function balancerOptions(config: GatewayConfig): Omit<BalancerOptions, 'u
   const checks: HealthCheck[] = []
   if (health?.active !== undefined) checks.push(activeHealthCheck(health.active))
   if (health?.outlier !== undefined) checks.push(outlierDetection(health.outlier))
-  return checks.length === 0 ? rest : { ...rest, health: checks }
+  const options = checks.length === 0 ? rest : { ...rest, health: checks }
+  // One rule for the balancer and the guards (a `balancer.trustProxy` of its own wins).
+  return config.trustProxy === undefined || rest.trustProxy !== undefined ? options : { ...options, trustProxy: config.trustProxy }
 }
 
 /** The strategy factory names of shared/DESIGN.md; those the installed package has can be named. */
@@ -91,7 +104,7 @@ function positiveInt(value: string, name: string): number {
 
 /**
  * Reads the config: defaults, then the file named by `--config` (or `GATEWAY_CONFIG`), then the
- * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `STATS_PATH`), each overriding the one before.
+ * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `STATS_PATH`, `TLS_CERT`, `TLS_KEY`), each overriding the one before.
  */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const config: GatewayConfig = { port: 8080, upstreams: [], strategy: { name: 'roundRobin' }, balancer: {}, workers: 1 }
@@ -107,6 +120,9 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw.balancer !== undefined) config.balancer = raw.balancer
     if (raw.workers !== undefined) config.workers = positiveInt(String(raw.workers), 'workers')
     if (raw.statsPath !== undefined) config.statsPath = raw.statsPath
+    if (raw.tls !== undefined) config.tls = raw.tls
+    if (raw.guards !== undefined) config.guards = raw.guards
+    if (raw.trustProxy !== undefined) config.trustProxy = raw.trustProxy
   }
   if (env.PORT) config.port = positiveInt(env.PORT, 'PORT')
   if (env.HOST) config.host = env.HOST
@@ -114,11 +130,13 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (env.STRATEGY) config.strategy = { name: env.STRATEGY }
   if (env.STATS_PATH) config.statsPath = env.STATS_PATH
   if (env.WORKERS) config.workers = Math.max(1, positiveInt(env.WORKERS, 'WORKERS'))
+  if (env.TLS_CERT || env.TLS_KEY) config.tls = { ...config.tls, cert: env.TLS_CERT ?? config.tls?.cert ?? '', key: env.TLS_KEY ?? config.tls?.key ?? '' }
+  if (config.tls !== undefined) config.tls = normalizeTls(config.tls)
   return config
 }
 
 /** Top-level keys of a config file. */
-const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath'] as const
+const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'tls', 'guards', 'trustProxy'] as const
 
 type FileConfig = Partial<GatewayConfig> & { strategy?: string | GatewayConfig['strategy'] }
 

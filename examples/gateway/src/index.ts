@@ -2,24 +2,42 @@ import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type Balancer, createBalancer } from '@switchyard/core'
+import { compose } from '@switchyard/guard'
 import { activeHealthCheck } from '@switchyard/health'
 import { serverUrl, startHelloBackend } from './backend.js'
 import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
+import { buildGuards } from './guards.js'
+import { createRedirectServer, createTlsServer, reloadCredentials, type TlsServer, watchCredentials } from './tls.js'
 
 export { balancerOptions, loadConfig, makeStrategy, strategyNames, type GatewayConfig, type GatewayHealth } from './config.js'
 export { startHelloBackend } from './backend.js'
+export type { GatewayGuards } from './guards.js'
+export type { GatewayTls } from './tls.js'
 
 /** A running gateway: the balancer, its server, and the demo backends when it started them. */
 export interface Gateway {
   readonly lb: Balancer
-  readonly server: http.Server
-  /** `http://localhost:<port>` */
+  /** The listening server: `http.Server`, or with `tls` an HTTPS or HTTP/2 (ALPN) server. */
+  readonly server: http.Server | TlsServer
+  /** `http://localhost:<port>`, or `https://…` with `tls` */
   readonly url: string
   readonly port: number
+  /** With `tls.redirectFrom`: the plain-HTTP server redirecting to HTTPS, and its port. */
+  readonly redirect: { server: http.Server; port: number } | undefined
   readonly backends: readonly http.Server[]
+  /** The guards running in front of the balancer, in order. */
+  readonly guards: readonly string[]
+  /**
+   * Reads the certificate and key again and serves new connections with them (`SIGHUP` calls it).
+   * On an error (a missing file, a key that does not match) the old ones stay and it throws.
+   */
+  reloadTls(): void
   /** Stops taking connections, drains in-flight requests, closes the balancer and the backends. */
   close(): Promise<void>
 }
+
+/** The guard the demo runs when no upstreams (and no guards) are configured. */
+const DEMO_GUARDS = { requestFilter: { starter: true } }
 
 /** Starts two hello-world backends on ephemeral loopback ports and returns their URLs. */
 export async function startDemoBackends(): Promise<{ servers: http.Server[]; urls: string[] }> {
@@ -29,12 +47,14 @@ export async function startDemoBackends(): Promise<{ servers: http.Server[]; url
 
 /**
  * Starts the gateway: with no upstreams configured, two demo backends first (the seed's
- * docker-compose setup), then the balancer on `config.port`.
+ * docker-compose setup), then the guards, the balancer and the server on `config.port`.
  */
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   let backends: http.Server[] = []
   let upstreams = config.upstreams
   let options = balancerOptions(config)
+  // The demo (no upstreams configured) shows a guard: the starter SQL injection / XSS rules.
+  const guards = await buildGuards(config.guards ?? (upstreams.length === 0 ? DEMO_GUARDS : undefined), config.trustProxy)
   if (upstreams.length === 0) {
     const demo = await startDemoBackends()
     backends = demo.servers
@@ -43,33 +63,71 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     if (options.health === undefined) options = { ...options, health: activeHealthCheck({ path: '/healthz' }) }
   }
   const lb = createBalancer({ ...options, upstreams, strategy: makeStrategy(config.strategy) })
+  const proxy = guards.chain.length === 0 ? lb.handler : compose(...guards.chain, lb.handler)
   const { statsPath } = config
-  const server = http.createServer(
+  const handler: http.RequestListener =
     statsPath === undefined
-      ? lb.handler
+      ? proxy
       : (req, res) => {
-          if (req.url !== statsPath) return lb.handler(req, res)
+          if (req.url !== statsPath) return proxy(req, res)
           const body = JSON.stringify({ stats: lb.stats(), process: process.memoryUsage() })
           res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
           res.end(body)
-        },
-  )
-  server.keepAliveTimeout = 65_000 // nginx keepalive_timeout is 75 s; stay above common client pools
+        }
+  const tls = config.tls
+  const server = tls === undefined ? http.createServer(handler) : createTlsServer({ http2: true, ...tls }, handler)
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000 // nginx keepalive_timeout is 75 s; stay above common client pools
   server.listen(config.port, config.host)
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
+  let redirect: Gateway['redirect']
+  if (tls?.redirectFrom !== undefined) {
+    const r = createRedirectServer(port)
+    r.listen(tls.redirectFrom, config.host)
+    await once(r, 'listening')
+    redirect = { server: r, port: (r.address() as AddressInfo).port }
+  }
+  const reloadTls = () => {
+    if (tls === undefined) return
+    reloadCredentials(server as TlsServer, tls)
+  }
+  const unwatch =
+    tls === undefined
+      ? () => {}
+      : watchCredentials([tls.cert, tls.key], tls.watchInterval ?? 60_000, () => {
+          try {
+            reloadTls()
+          } catch (err) {
+            // A half-written renewal: keep serving the old certificate; the next change retries.
+            console.error(`switchyard gateway: TLS reload failed, keeping the old certificate: ${(err as Error).message}`)
+          }
+        })
+  // HTTP/2 sessions are told to finish (GOAWAY) on close, as idle HTTP/1.1 connections are closed.
+  const sessions = new Set<{ close(): void }>()
+  server.on('session', (session: { close(): void; once(e: 'close', f: () => void): void }) => {
+    sessions.add(session)
+    session.once('close', () => sessions.delete(session))
+  })
+  const closeServer = (s: http.Server | TlsServer) =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve())
+      if ('closeIdleConnections' in s) s.closeIdleConnections()
+      else for (const session of sessions) session.close()
+    })
   return {
     lb,
     server,
     port,
-    url: `http://localhost:${port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://localhost:${port}`,
+    redirect,
     backends,
+    guards: guards.names,
+    reloadTls,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeIdleConnections()
-      })
+      unwatch()
+      await Promise.all([closeServer(server), redirect === undefined ? undefined : closeServer(redirect.server)])
       await lb.close()
+      await guards.close()
       for (const b of backends) {
         b.closeAllConnections()
         await new Promise<void>((resolve) => b.close(() => resolve()))

@@ -31,7 +31,12 @@ async function main(): Promise<void> {
     const ups = gateway.lb.upstreams.map((u) => u.url).join(', ')
     console.log(`switchyard gateway listening on ${gateway.url}`)
     console.log(`  upstreams: ${ups}  strategy: ${gateway.lb.stats().strategy}`)
-    console.log(`  try: curl ${gateway.url}   (run it twice: the backend alternates)`)
+    if (gateway.guards.length !== 0) console.log(`  guards: ${gateway.guards.join(' → ')}`)
+    if (gateway.redirect !== undefined) console.log(`  http://localhost:${gateway.redirect.port} redirects to HTTPS`)
+    console.log(`  try: curl ${config.tls === undefined ? '' : '-k '}${gateway.url}   (run it twice: the backend alternates)`)
+    if (gateway.guards.includes('requestFilter')) {
+      console.log(`       curl ${config.tls === undefined ? '' : '-k '}'${gateway.url}/?id=1%27%20OR%201=1'   (the request filter answers 403)`)
+    }
   }
   const stop = () => {
     gateway.close().then(
@@ -41,6 +46,16 @@ async function main(): Promise<void> {
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+  // SIGHUP reloads the TLS certificate and key (nginx reloads on SIGHUP too); a bad pair is
+  // reported and the old one kept.
+  process.on('SIGHUP', () => {
+    try {
+      gateway.reloadTls()
+      if (config.tls !== undefined) console.log('switchyard gateway: TLS certificate reloaded')
+    } catch (err) {
+      console.error(`switchyard gateway: TLS reload failed, keeping the old certificate: ${(err as Error).message}`)
+    }
+  })
 }
 
 main().catch((err: unknown) => {

@@ -66,6 +66,7 @@ describe('examples/gateway', () => {
     const gw = await startGateway({ ...example, host: '127.0.0.1' })
     onTestFinished(() => gw.close())
     expect(gw.lb.stats().strategy).toBe('peak-ewma')
+    expect(gw.guards).toEqual(['ipFilter', 'requestFilter', 'bodyLimit', 'rateLimit'])
     expect((await body(`http://127.0.0.1:${gw.port}/`)).message).toBe('Hello, World!')
     const stats = await request(`http://127.0.0.1:${gw.port}/__switchyard`)
     expect(((await stats.body.json()) as { stats: { upstreams: unknown[] } }).stats.upstreams).toHaveLength(2)

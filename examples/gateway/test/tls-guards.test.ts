@@ -1,0 +1,206 @@
+import { X509Certificate } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import http2 from 'node:http2'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import tls from 'node:tls'
+import { Agent, request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { startRedis } from '../../../test/helpers/redis.js'
+import { makeTestPki, type TestPki } from '../../../test/helpers/tls.js'
+import { startUpstream } from '../../../test/helpers/upstream.js'
+import { type GatewayConfig, loadConfig, startGateway } from '../src/index.js'
+
+/** Writes a PKI's server certificate and key to files, as a gateway config names them. */
+function certFiles(pki: TestPki, dir = mkdtempSync(join(tmpdir(), 'gw-tls-'))): { cert: string; key: string; dir: string } {
+  const cert = join(dir, 'server.crt')
+  const key = join(dir, 'server.key')
+  writeFileSync(cert, pki.server.cert)
+  writeFileSync(key, pki.server.key)
+  return { cert, key, dir }
+}
+
+async function gateway(config: Partial<GatewayConfig>) {
+  const backend = await startUpstream({ name: 'backend' })
+  const gw = await startGateway({ ...loadConfig([], {}), upstreams: [backend.url], port: 0, host: '127.0.0.1', ...config })
+  onTestFinished(() => gw.close())
+  return { gw, backend }
+}
+
+/** The SHA-256 fingerprint of the certificate a new TLS connection to `port` is served. */
+async function servedFingerprint(port: number, ca: string[]): Promise<string> {
+  const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'upstream.test' })
+  await once(socket, 'secureConnect')
+  const fp = socket.getPeerCertificate().fingerprint256
+  socket.destroy()
+  return fp
+}
+
+const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256
+
+describe('gateway TLS termination', () => {
+  it('serves HTTPS over HTTP/1.1 and HTTP/2 (ALPN) on one port, with a certificate made at test time', async () => {
+    const pki = makeTestPki()
+    const files = certFiles(pki)
+    const { gw, backend } = await gateway({ tls: { cert: files.cert, key: files.key } })
+    expect(gw.url).toMatch(/^https:\/\//)
+
+    const agent = new Agent({ connect: { ca: pki.ca, servername: 'upstream.test' } })
+    onTestFinished(() => agent.close())
+    const res = await request(`https://127.0.0.1:${gw.port}/over-h1`, { dispatcher: agent })
+    expect(res.statusCode).toBe(200)
+    expect(((await res.body.json()) as { name: string }).name).toBe('backend')
+    expect(backend.requests.at(-1)!.headers['x-forwarded-proto']).toBe('https')
+
+    const session = http2.connect(`https://127.0.0.1:${gw.port}`, { ca: pki.ca, servername: 'upstream.test' })
+    onTestFinished(() => session.close())
+    await once(session, 'connect')
+    expect(session.alpnProtocol).toBe('h2')
+    const stream = session.request({ ':path': '/over-h2', ':method': 'GET' })
+    const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders]
+    let text = ''
+    for await (const chunk of stream) text += chunk
+    expect(headers[':status']).toBe(200)
+    expect(JSON.parse(text).name).toBe('backend')
+    expect(backend.requests.at(-1)!.url).toBe('/over-h2')
+  })
+
+  it('redirects plain HTTP to HTTPS: 301 for GET, 308 for POST, 400 without a Host', async () => {
+    const pki = makeTestPki()
+    const files = certFiles(pki)
+    const { gw } = await gateway({ tls: { cert: files.cert, key: files.key, redirectFrom: 0 } })
+    const from = `http://127.0.0.1:${gw.redirect!.port}`
+    const get = await request(`${from}/shop/cart?x=1`, { headers: { host: 'app.example:8080' } })
+    expect(get.statusCode).toBe(301)
+    expect(get.headers.location).toBe(`https://app.example:${gw.port}/shop/cart?x=1`)
+    await get.body.dump()
+    const post = await request(`${from}/orders`, { method: 'POST', body: '{}', headers: { host: 'app.example' } })
+    expect(post.statusCode).toBe(308) // the method is kept
+    expect(post.headers.location).toBe(`https://app.example:${gw.port}/orders`)
+    await post.body.dump()
+    const raw = net.connect(gw.redirect!.port, '127.0.0.1')
+    raw.end('GET / HTTP/1.0\r\n\r\n')
+    let answer = ''
+    for await (const chunk of raw) answer += chunk
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+  })
+
+  it('reloads the certificate without a restart (reloadTls, as SIGHUP does), and keeps the old one when the new pair is bad', async () => {
+    const first = makeTestPki()
+    const second = makeTestPki()
+    const files = certFiles(first)
+    const { gw } = await gateway({ tls: { cert: files.cert, key: files.key, watchInterval: 0 } })
+    const cas = [first.ca, second.ca]
+    expect(await servedFingerprint(gw.port, cas)).toBe(fingerprintOf(first.server.cert))
+
+    // A key that is not the certificate's: refused, and the old pair keeps serving.
+    writeFileSync(files.cert, second.server.cert)
+    expect(() => gw.reloadTls()).toThrow(expect.objectContaining({ code: 'SWY_ERR_INVALID_OPTION', field: 'tls' }))
+    expect(await servedFingerprint(gw.port, cas)).toBe(fingerprintOf(first.server.cert))
+
+    writeFileSync(files.key, second.server.key)
+    gw.reloadTls()
+    expect(await servedFingerprint(gw.port, cas)).toBe(fingerprintOf(second.server.cert))
+  })
+
+  it('watches the certificate files and reloads when a renewal replaces them', async () => {
+    const first = makeTestPki()
+    const second = makeTestPki()
+    const files = certFiles(first)
+    const { gw } = await gateway({ tls: { cert: files.cert, key: files.key, watchInterval: 50 } })
+    const cas = [first.ca, second.ca]
+    expect(await servedFingerprint(gw.port, cas)).toBe(fingerprintOf(first.server.cert))
+    await new Promise((r) => setTimeout(r, 60)) // a later mtime than the first write, on coarse clocks
+    writeFileSync(files.key, second.server.key)
+    writeFileSync(files.cert, second.server.cert)
+    await expect.poll(() => servedFingerprint(gw.port, cas), { timeout: 5_000 }).toBe(fingerprintOf(second.server.cert))
+  })
+
+  it('refuses a missing certificate file at start, naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-'))
+    const file = join(dir, 'gw.json')
+    writeFileSync(file, JSON.stringify({ tls: { cert: join(dir, 'nope.crt'), key: join(dir, 'nope.key') } }))
+    const config = loadConfig(['--config', file], {})
+    return expect(startGateway({ ...config, port: 0, host: '127.0.0.1' })).rejects.toMatchObject({
+      code: 'SWY_ERR_INVALID_OPTION',
+      field: 'tls.cert',
+      message: expect.stringContaining('nope.crt'),
+    })
+  })
+})
+
+describe('gateway guards by name', () => {
+  it('ipFilter, requestFilter and rateLimit from a config file, in front of the balancer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-'))
+    const file = join(dir, 'gw.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        guards: {
+          rateLimit: { rate: 1, burst: 2, nodelay: true },
+          ipFilter: { allow: ['127.0.0.0/8', '::1'] },
+          requestFilter: { starter: true, rules: [{ name: 'no-admin', denyPath: '^/admin' }] },
+        },
+      }),
+    )
+    const { gw, backend } = await gateway({ guards: loadConfig(['--config', file], {}).guards })
+    expect(gw.guards).toEqual(['ipFilter', 'requestFilter', 'rateLimit']) // a fixed order, whatever the file's
+    const url = `http://127.0.0.1:${gw.port}`
+    const status = async (path: string) => {
+      const res = await request(`${url}${path}`)
+      await res.body.dump()
+      return res.statusCode
+    }
+    expect(await status('/ADMIN/users')).toBe(403) // the config's own rule, case-insensitive
+    expect(await status("/search?q=1'%20OR%201=1")).toBe(403) // a starter rule
+    expect(backend.hits).toBe(0) // blocked requests used no tokens and reached nobody
+    expect([await status('/'), await status('/'), await status('/'), await status('/')]).toEqual([200, 200, 200, 429])
+    expect(backend.hits).toBe(3)
+  })
+
+  it('denies by address before anything else', async () => {
+    const { gw, backend } = await gateway({ guards: { ipFilter: { deny: ['127.0.0.1'] } } })
+    const res = await request(`http://127.0.0.1:${gw.port}/`)
+    expect(res.statusCode).toBe(403)
+    await res.body.dump()
+    expect(backend.hits).toBe(0)
+  })
+
+  it('names the guard and option of a bad config, and suggests the nearest guard name', async () => {
+    const start = (guards: unknown) =>
+      startGateway({ ...loadConfig([], {}), upstreams: ['http://127.0.0.1:1'], port: 0, host: '127.0.0.1', guards: guards as GatewayConfig['guards'] })
+    await expect(start({ rateLimits: { rate: 1 } })).rejects.toThrow(/did you mean guards.rateLimit\?/)
+    await expect(start({ rateLimit: { rate: 1, burst: -1 } })).rejects.toMatchObject({ field: 'guards.rateLimit.burst' })
+    await expect(start({ requestFilter: { rules: [{ name: 'x', denyPath: '(' }] } })).rejects.toMatchObject({
+      field: 'guards.requestFilter.rules[0].denyPath',
+    })
+  })
+
+  it('two gateways sharing one Redis share one rate limit', async () => {
+    const redis = await startRedis()
+    const guards = { rateLimit: { rate: 1, burst: 2, nodelay: true, store: { redis: redis.url } } }
+    const a = await gateway({ guards })
+    const b = await gateway({ guards })
+    const status = async (port: number) => {
+      const res = await request(`http://127.0.0.1:${port}/`)
+      await res.body.dump()
+      return res.statusCode
+    }
+    // 1 + burst 2 for the one client address, across both gateways.
+    expect([await status(a.gw.port), await status(b.gw.port), await status(a.gw.port), await status(b.gw.port)]).toEqual([200, 200, 200, 429])
+  })
+
+  it('the demo runs the starter request filter', async () => {
+    const gw = await startGateway({ ...loadConfig([], {}), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => gw.close())
+    expect(gw.guards).toEqual(['requestFilter'])
+    const probe = await request(`http://127.0.0.1:${gw.port}/?q=%3Cscript%3Ealert(1)%3C/script%3E`)
+    expect(probe.statusCode).toBe(403)
+    await probe.body.dump()
+    const plain = await request(`http://127.0.0.1:${gw.port}/`)
+    expect(plain.statusCode).toBe(200)
+    await plain.body.dump()
+  })
+})
