@@ -10,9 +10,10 @@
 //   pnpm bench -- --only nginx,switchyard --scenarios tiny
 //   pnpm bench -- --soak            1 000 000 requests through the gateway; RSS and heap growth
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { load, tool } from './lib/load.mjs'
@@ -113,6 +114,16 @@ const nginxBin = ensureNginx()
 const gateway = here('../examples/gateway/dist/main.js')
 const node = process.execPath
 
+/**
+ * A typical guard chain for the gateway's cost-of-guards row: an address allow list and a rate
+ * limit per client address that the load never reaches (it measures the checks, not refusals).
+ */
+const guardsConfig = join(mkdtempSync(join(os.tmpdir(), 'swy-bench-')), 'guards.json')
+writeFileSync(
+  guardsConfig,
+  JSON.stringify({ guards: { ipFilter: { allow: ['loopback', 'private'] }, rateLimit: { rate: 1e9, burst: 1_000_000_000 } } }),
+)
+
 /** Each proxy: start(port, upstreams) → child process, or null for direct-to-backend. */
 const PROXIES = [
   { name: 'direct', direct: true },
@@ -121,6 +132,12 @@ const PROXIES = [
   { name: 'http-proxy', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/http-proxy.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
   { name: 'fastify-http-proxy', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/fastify-proxy.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
   { name: 'switchyard', start: (port, ups, strategy = 'roundRobin') => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), STRATEGY: strategy, WORKERS: '1' }) },
+  {
+    name: 'switchyard-guards',
+    scenarios: ['tiny'],
+    start: (port, ups) =>
+      pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', GATEWAY_CONFIG: guardsConfig }),
+  },
   { name: 'switchyard-2-workers', start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '2' }) },
 ].filter(Boolean)
 
@@ -136,7 +153,7 @@ const onlyScenarios = flags.scenarios?.split(',')
 
 /** The variants a scenario runs: every proxy, plus the balancing variants for the slow backend. */
 function variants(scenario) {
-  let list = PROXIES.filter((p) => !scenario.skip?.includes(p.name))
+  let list = PROXIES.filter((p) => !scenario.skip?.includes(p.name) && (p.scenarios === undefined || p.scenarios.includes(scenario.name)))
   if (scenario.balancing) {
     list = list.filter((p) => p.name !== 'direct' && p.name !== 'switchyard-2-workers')
     if (nginxBin) list.push({ name: 'nginx-least_conn', start: (port, ups) => pinned(PROXY_CORE, nginxBin, nginxArgs({ port, upstreams: ups, leastConn: true })) })
@@ -357,6 +374,13 @@ function targets(results, dispatcher) {
   lines.push(check('peak RSS vs bare undici', fmt(rss, 2), '≤ 1.0', rss === undefined ? undefined : rss <= 1))
   const bigP99 = r(big?.p99, bigNg?.p99)
   lines.push(check('p99 vs nginx (64 KiB, 256 conns)', fmt(bigP99, 2), '≤ 2.0', bigP99 === undefined ? undefined : bigP99 <= 2))
+  const guarded = get('tiny', 64, 'switchyard-guards')
+  if (guarded !== undefined && sw !== undefined && !guarded.skipped) {
+    const extra = guarded.cpuUsPerReq - sw.cpuUsPerReq
+    lines.push(
+      `| guard chain (ipFilter + rateLimit) cost per request (tiny, 64 conns) | ${fmt(extra, 1)} µs CPU (${fmt(guarded.cpuUsPerReq, 1)} vs ${fmt(sw.cpuUsPerReq, 1)}); req/s ${fmt(r(guarded.rps, sw.rps), 2)}× | report | measured |`,
+    )
+  }
   for (const s of ['leastConnections', 'peakEwma']) {
     const v = get('slow-backend', 64, `switchyard-${s}`)
     const x = v?.skipped ? undefined : r(v?.rps, lc?.rps)
