@@ -1,8 +1,8 @@
 import { once } from 'node:events'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { type Balancer, createBalancer } from '@switchyard/core'
-import { compose } from '@switchyard/guard'
+import type { AddressInfo, Socket } from 'node:net'
+import { type Balancer, createBalancer, type UpgradeHandler } from '@switchyard/core'
+import { compose, type Middleware } from '@switchyard/guard'
 import { activeHealthCheck } from '@switchyard/health'
 import { serverUrl, startHelloBackend } from './backend.js'
 import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
@@ -34,6 +34,24 @@ export interface Gateway {
   reloadTls(): void
   /** Stops taking connections, drains in-flight requests, closes the balancer and the backends. */
   close(): Promise<void>
+}
+
+/**
+ * The guards in front of `lb.upgrade` too, so a WebSocket cannot go around them: they see the
+ * handshake as a request, with a response written to the raw socket; one that passes reaches the
+ * balancer with the socket detached again.
+ */
+function guardedUpgrade(chain: Middleware[], upgrade: UpgradeHandler): UpgradeHandler {
+  return (req, socket, head) => {
+    const res = new http.ServerResponse(req)
+    res.shouldKeepAlive = false
+    res.assignSocket(socket as Socket)
+    res.once('finish', () => socket.end()) // a guard answered: the handshake ends there
+    compose(...chain, () => {
+      res.detachSocket(socket as Socket)
+      upgrade(req, socket, head)
+    })(req, res)
+  }
 }
 
 /** The guard the demo runs when no upstreams (and no guards) are configured. */
@@ -76,6 +94,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         }
   const tls = config.tls
   const server = tls === undefined ? http.createServer(handler) : createTlsServer({ http2: true, ...tls }, handler)
+  server.on('upgrade', guards.chain.length === 0 ? lb.upgrade : guardedUpgrade(guards.chain, lb.upgrade))
   if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000 // nginx keepalive_timeout is 75 s; stay above common client pools
   server.listen(config.port, config.host)
   await once(server, 'listening')

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
 import http2 from 'node:http2'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -8,6 +9,7 @@ import { join } from 'node:path'
 import tls from 'node:tls'
 import { Agent, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { WebSocket, WebSocketServer } from 'ws'
 import { startRedis } from '../../../test/helpers/redis.js'
 import { makeTestPki, type TestPki } from '../../../test/helpers/tls.js'
 import { startUpstream } from '../../../test/helpers/upstream.js'
@@ -202,5 +204,69 @@ describe('gateway guards by name', () => {
     const plain = await request(`http://127.0.0.1:${gw.port}/`)
     expect(plain.statusCode).toBe(200)
     await plain.body.dump()
+  })
+})
+
+describe('gateway WebSockets', () => {
+  async function echoUpstream() {
+    const server = http.createServer()
+    const wss = new WebSocketServer({ server })
+    wss.on('connection', (ws) => ws.on('message', (data) => ws.send(`echo:${data}`)))
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    onTestFinished(async () => {
+      for (const ws of wss.clients) ws.terminate()
+      wss.close()
+      server.closeAllConnections()
+      await new Promise<void>((r) => server.close(() => r()))
+    })
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  }
+
+  async function echo(url: string, options?: ConstructorParameters<typeof WebSocket>[2]): Promise<string> {
+    const ws = new WebSocket(url, options)
+    onTestFinished(() => ws.terminate())
+    await once(ws, 'open')
+    const reply = once(ws, 'message')
+    ws.send('hi')
+    return String((await reply)[0])
+  }
+
+  it('proxies WebSockets, behind the guards too', async () => {
+    const upstream = await echoUpstream()
+    const open = await startGateway({ ...loadConfig([], {}), upstreams: [upstream], port: 0, host: '127.0.0.1' })
+    onTestFinished(() => open.close())
+    expect(await echo(`ws://127.0.0.1:${open.port}/`)).toBe('echo:hi')
+
+    const guarded = await startGateway({
+      ...loadConfig([], {}),
+      upstreams: [upstream],
+      port: 0,
+      host: '127.0.0.1',
+      guards: { requestFilter: { starter: true }, rateLimit: { rate: 1, burst: 1, nodelay: true } },
+    })
+    onTestFinished(() => guarded.close())
+    const ws = `ws://127.0.0.1:${guarded.port}`
+    expect(await echo(`${ws}/`)).toBe('echo:hi')
+    const refusedWith = async (url: string) => {
+      const client = new WebSocket(url)
+      client.on('error', () => {})
+      const [, res] = (await once(client, 'unexpected-response')) as [unknown, http.IncomingMessage]
+      res.resume()
+      client.terminate()
+      return res.statusCode
+    }
+    expect(await refusedWith(`${ws}/?q=%3Cscript%3E`)).toBe(403) // the request filter sees the handshake
+    expect(await echo(`${ws}/`)).toBe('echo:hi') // the burst's second token
+    expect(await refusedWith(`${ws}/`)).toBe(429) // and the rate limit counts handshakes
+  })
+
+  it('proxies wss:// through TLS termination', async () => {
+    const upstream = await echoUpstream()
+    const pki = makeTestPki()
+    const files = certFiles(pki)
+    const gw = await startGateway({ ...loadConfig([], {}), upstreams: [upstream], port: 0, host: '127.0.0.1', tls: { cert: files.cert, key: files.key } })
+    onTestFinished(() => gw.close())
+    expect(await echo(`wss://127.0.0.1:${gw.port}/`, { ca: pki.ca, servername: 'upstream.test' })).toBe('echo:hi')
   })
 })

@@ -31,6 +31,8 @@ export class BalancerCore {
   readonly selector: Selector
   readonly counters: Counters
   isClosed = false
+  /** Open upgrade tunnels (WebSocket): `close()` tears down those still open after its grace period. */
+  readonly tunnels = new Set<{ destroy(): void }>()
   readonly #emit: Emit
 
   constructor(options: ResolvedOptions, emit: Emit, hasListeners: HasListeners) {

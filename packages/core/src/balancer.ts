@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { type BalancerEvents, BalancerCore } from './balancer-core.js'
 import { BalancedDispatcher } from './dispatcher.js'
 import { ClosedError, UnknownUpstreamError } from './errors.js'
 import { type BalancerOptions, normalize, normalizeUpstream, type UpstreamOptions } from './options.js'
 import { ProxyExchange } from './proxy.js'
-import { answerServerOptions, sendError } from './respond.js'
+import { answerServerOptions, refuseUpgrade, sendError } from './respond.js'
+import { UpgradeExchange } from './upgrade.js'
 import type { UpstreamSnapshot } from './upstream.js'
 
 /** Totals and per-upstream counters, from `lb.stats()`. */
@@ -49,6 +51,9 @@ export interface CloseOptions {
   timeout?: number
 }
 
+/** A server's `'upgrade'` listener: the request, the client's socket, and the bytes already read past the head. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+
 /** A request handler for `http.createServer`, Express and Connect. */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void
 
@@ -67,6 +72,15 @@ export class Balancer extends EventEmitter {
   readonly handler: RequestHandler
   /** An undici `Dispatcher` that balances `fetch` and `undici.request` calls. */
   readonly dispatcher: BalancedDispatcher
+  /**
+   * Proxies an HTTP upgrade (a WebSocket handshake): attach it to a server's `'upgrade'` event,
+   * `server.on('upgrade', lb.upgrade)`. The upstream is picked, admitted (`maxConnections`) and
+   * retried on another when nothing was sent, as for any request; hash and sticky keys apply. On
+   * a 101 the client's and the upstream's sockets are joined; the tunnel counts in the upstream's
+   * `inFlight` until either side closes, and `close()` ends tunnels still open after its grace
+   * period. Any other answer is relayed and the connection closed.
+   */
+  readonly upgrade: UpgradeHandler
   readonly #core: BalancerCore
   #closing: Promise<void> | undefined
 
@@ -91,6 +105,13 @@ export class Balancer extends EventEmitter {
       new ProxyExchange(core, req, res).start()
     }
     this.dispatcher = new BalancedDispatcher(core, () => this.close())
+    this.upgrade = (req, socket, head) => {
+      if (core.isClosed) {
+        refuseUpgrade(socket, new ClosedError('the balancer is closed'))
+        return
+      }
+      new UpgradeExchange(core, req, socket, head).start()
+    }
   }
 
   /** Listens to a balancer event (see {@link BalancerEvents}). */
@@ -185,6 +206,7 @@ export class Balancer extends EventEmitter {
       })
       counters.onIdle = undefined
     }
+    for (const tunnel of [...core.tunnels]) tunnel.destroy() // open past the grace period
     await Promise.all([stopped, ...core.registry.all.map((u) => (drained ? u.pool.close() : u.pool.destroy()))])
   }
 }

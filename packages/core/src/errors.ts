@@ -63,6 +63,17 @@ export class ClientAbortedError extends SwitchyardError {
 }
 
 /**
+ * A WebSocket upgrade reached `lb.handler`: the server has no `'upgrade'` listener, so the
+ * handshake cannot be proxied (relaying it as a plain GET would hang the client). Answered with
+ * 501; attach `lb.upgrade` to the server's `'upgrade'` event.
+ */
+export class UpgradeUnhandledError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_UPGRADE_UNHANDLED'
+  static override readonly statusCode = 501
+  static override readonly publicMessage = 'this server does not proxy WebSocket upgrades'
+}
+
+/**
  * The request was malformed or cannot be proxied (a bad target, a bad or duplicate `Host`, a path
  * above the root; on the dispatcher path, options undici refuses or `CONNECT`). The caller's error:
  * answered with 400, never retried, never counted against an upstream.

@@ -294,6 +294,25 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     this.#settle()
   }
 
+  /**
+   * The upstream switched protocols and a tunnel opens: the handshake is judged now (health,
+   * latency), but the attempt keeps its upstream slot (`inFlight`, its queue's place under
+   * `maxConnections`) until the returned function is called, when the tunnel closes.
+   */
+  protected tunnelOpened(statusCode: number): () => void {
+    const u = this.upstream!
+    this.responseStarted = true
+    this.#status = statusCode
+    this.#abort = null
+    u.record(this.core.clock.now() - this.#attemptStart, statusCode, false)
+    this.core.health.record(u, false, statusCode)
+    return () => {
+      if (this.#done) return
+      this.#endAttempt(UNJUDGED, undefined) // already judged at the handshake
+      this.#settle()
+    }
+  }
+
   /** Ends the exchange after an HTTP upgrade: the socket now belongs to the caller. */
   protected completeUpgrade(statusCode: number): void {
     this.responseStarted = true

@@ -72,6 +72,8 @@ export interface RequestHeadInfo {
   hasBody: boolean
   /** Why the request cannot be proxied (a bad or duplicate `Host`), or undefined. */
   headError: string | undefined
+  /** The `Upgrade` header's value (hop-by-hop: never forwarded as a header), or undefined. */
+  upgrade: string | undefined
 }
 
 /** Strips the `::ffff:` prefix Node puts on IPv4 clients of a dual-stack server. */
@@ -109,6 +111,7 @@ export function requestHead(
   let forwarded: string | undefined
   let connection: string | undefined
   let hasBody = false
+  let upgrade: string | undefined
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
     const value = raw[i + 1]!
@@ -129,6 +132,12 @@ export function requestHead(
         break
       case 5:
         if (equalsLower(name, 'proxy')) continue // httpoxy (CVE-2016-5385): never forwarded
+        break
+      case 7:
+        if (equalsLower(name, 'upgrade')) {
+          upgrade = value
+          continue
+        }
         break
       case 9:
         if (xForwarded && equalsLower(name, 'forwarded')) {
@@ -192,6 +201,7 @@ export function requestHead(
   out.headers = headers
   out.host = host
   out.hasBody = hasBody
+  out.upgrade = upgrade
 }
 
 /**

@@ -1,5 +1,5 @@
 export { Balancer, createBalancer } from './balancer.js'
-export type { BalancerStats, CloseOptions, RemoveOptions, RequestHandler } from './balancer.js'
+export type { BalancerStats, CloseOptions, RemoveOptions, RequestHandler, UpgradeHandler } from './balancer.js'
 export type { BalancerEvents, DownReason, UpReason } from './events.js'
 export type { BalancedDispatcher } from './dispatcher.js'
 export {
@@ -14,6 +14,7 @@ export {
   QueueFullError,
   QueueTimeoutError,
   UnknownUpstreamError,
+  UpgradeUnhandledError,
   UpstreamError,
   UpstreamTimeoutError,
 } from './errors.js'

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { forwardedClient, type RequestInfo, type SwitchyardError, TRUST_NONE } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
-import { BadRequestError, BodyConsumedError, ClientTimeoutError, HeadersTooLargeError, UpstreamError } from './errors.js'
+import { BadRequestError, BodyConsumedError, ClientTimeoutError, HeadersTooLargeError, UpgradeUnhandledError, UpstreamError } from './errors.js'
 import { Exchange } from './exchange.js'
 import { clientAddress, type RequestHeadInfo, requestHead, responseHead } from './headers.js'
 import { serializeParsedBody } from './parsed-body.js'
@@ -25,6 +25,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   host: string | undefined = undefined
   hasBody = false
   headError: string | undefined = undefined
+  upgrade: string | undefined = undefined
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
   readonly #isHttp2: boolean
@@ -74,6 +75,11 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     }
     this.path = path
     if (this.headError !== undefined) return new BadRequestError(this.headError)
+    // No 'upgrade' listener sent a WebSocket handshake here; as a plain GET it would hang the
+    // client. Other upgrades (h2c) may be ignored (RFC 9110 7.8) and are proxied as plain requests.
+    if (this.upgrade !== undefined && /websocket/i.test(this.upgrade)) {
+      return new UpgradeUnhandledError('a WebSocket upgrade reached lb.handler: attach lb.upgrade to the server’s upgrade event')
+    }
     // Node keeps only the first `maxHeadersCount` header lines (give or take its 32-line batches)
     // and drops the rest silently; a request cut there could lose its Content-Length.
     const max = (this.#req.socket as { server?: { maxHeadersCount?: number | null } }).server?.maxHeadersCount

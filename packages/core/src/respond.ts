@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { STATUS_CODES } from 'node:http'
 import type { SwitchyardError } from '@switchyard/strategies'
 
@@ -13,7 +14,7 @@ export function sendError(res: ServerResponse, error: SwitchyardError): void {
     return
   }
   const status = error.statusCode ?? 502
-  const body = JSON.stringify({ error: STATUS_CODES[status], code: error.code, message: publicMessage(error) })
+  const body = errorBody(error)
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
@@ -22,8 +23,25 @@ export function sendError(res: ServerResponse, error: SwitchyardError): void {
   res.end(body)
 }
 
+/** The JSON error body of {@link sendError}. */
+export function errorBody(error: SwitchyardError): string {
+  const status = error.statusCode ?? 502
+  return JSON.stringify({ error: STATUS_CODES[status], code: error.code, message: publicMessage(error) })
+}
+
+/** {@link sendError} on a raw socket (an `'upgrade'` event has no response object); the connection closes after it. */
+export function refuseUpgrade(socket: Duplex, error: SwitchyardError): void {
+  if (socket.destroyed) return
+  const status = error.statusCode ?? 502
+  const body = errorBody(error)
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+  )
+}
+
 /** The message a client may see: the class's public one when the instance's may name upstreams. */
-function publicMessage(error: SwitchyardError): string {
+export function publicMessage(error: SwitchyardError): string {
   return (error.constructor as typeof SwitchyardError).publicMessage ?? error.message
 }
 
