@@ -6,7 +6,7 @@ import { BalancedDispatcher } from './dispatcher.js'
 import { ClosedError, UnknownUpstreamError } from './errors.js'
 import { type BalancerOptions, normalize, normalizeUpstream, type UpstreamOptions } from './options.js'
 import { ProxyExchange } from './proxy.js'
-import { answerServerOptions, refuseUpgrade, sendError } from './respond.js'
+import { answerError, answerServerOptions, refuseUpgrade } from './respond.js'
 import { UpgradeExchange } from './upgrade.js'
 import type { UpstreamSnapshot } from './upstream.js'
 
@@ -66,7 +66,8 @@ export class Balancer extends EventEmitter {
   /**
    * Reverse-proxies a request to an upstream and streams the answer back. Fits
    * `http.createServer(lb.handler)`, Express and Connect (`app.use(lb.handler)`): it always
-   * answers, so `next` is never called. The path sent upstream is `req.url` (Express strips a
+   * answers, so `next` is never called, except with `errors: 'next'`, which hands the balancer's
+   * own errors to it. The path sent upstream is `req.url` (Express strips a
    * mount prefix from it).
    */
   readonly handler: RequestHandler
@@ -93,16 +94,16 @@ export class Balancer extends EventEmitter {
       (event) => this.listenerCount(event) !== 0,
     )
     this.#core = core
-    this.handler = (req, res) => {
+    this.handler = (req, res, next) => {
       if (core.isClosed) {
-        sendError(res, new ClosedError('the balancer is closed'))
+        answerError(core.options, new ClosedError('the balancer is closed'), req, res, next)
         return
       }
       if (req.url === '*' && req.method === 'OPTIONS') {
         answerServerOptions(res)
         return
       }
-      new ProxyExchange(core, req, res).start()
+      new ProxyExchange(core, req, res, next).start()
     }
     this.dispatcher = new BalancedDispatcher(core, () => this.close())
     this.upgrade = (req, socket, head) => {

@@ -49,9 +49,11 @@ class DispatchExchange extends Exchange {
     // The pool sends to its own origin; the caller's origin only chose this dispatcher. An https
     // upstream gets its own TLS server name, never one taken from the caller's Host header.
     const u = this.upstream!
-    if (u.dispatcher !== undefined) return { ...this.#options, origin: u.origin }
+    const path = this.upstreamPath() // rewritePath, under the upstream URL's own path
+    if (u.dispatcher !== undefined) return { ...this.#options, origin: u.origin, path }
     const servername = u.servername
-    return servername === undefined ? this.#options : ({ ...this.#options, servername } as Dispatcher.DispatchOptions)
+    if (servername === undefined && path === this.#options.path) return this.#options
+    return { ...this.#options, path, ...(servername === undefined ? {} : { servername }) } as Dispatcher.DispatchOptions
   }
 
   protected isBodyReplayable(): boolean {

@@ -75,6 +75,12 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     this.path = path
   }
 
+  /** The path for the current upstream: the request's (rewritten), under the upstream URL's own path. */
+  protected upstreamPath(): string {
+    const base = this.upstream!.basePath
+    return base === '' ? this.path : base + this.path
+  }
+
   /** The options for `pool.dispatch()` of one attempt. */
   protected abstract dispatchOptions(): Dispatcher.DispatchOptions
   /** Whether the request body can be sent again (none, or not yet read). */
@@ -112,6 +118,8 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
       this.#fail(this.refusal)
       return
     }
+    const rewrite = this.core.options.rewritePath
+    if (rewrite !== undefined) this.path = rewrite.apply(this.path)
     const affinity = this.core.strategy.affinity
     if (affinity !== undefined) this.key = affinity.key(this.requestInfo())
     this.#next()

@@ -21,6 +21,7 @@ export {
 export { DEFAULTS } from './options.js'
 export type {
   BalancerOptions,
+  ErrorHandler,
   QueueOptions,
   RetryOptions,
   TimeoutOptions,
@@ -28,5 +29,6 @@ export type {
   UpstreamTlsOptions,
 } from './options.js'
 export type { BreakerState, UpstreamSnapshot } from './upstream.js'
+export type { HeaderMap, HeaderTransform, RewritePath } from './transforms.js'
 export { InvalidOptionError, SwitchyardError } from '@switchyard/strategies'
 export type { Candidate, Clock, Outcome, PickContext, Strategy, UpstreamState } from '@switchyard/strategies'

@@ -11,6 +11,7 @@ import {
   type Affinity,
   normalizeTrustProxy,
   type Strategy,
+  type SwitchyardError,
   type TrustProxy,
   type TrustRule,
 } from '@switchyard/strategies'
@@ -21,13 +22,34 @@ import {
   type ResolvedPassiveOptions,
   systemClock,
 } from '@switchyard/health/internal'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Client, type Dispatcher, Pool } from 'undici'
+import {
+  basePathOf,
+  type HeaderRule,
+  type HeaderTransform,
+  normalizeCookieMap,
+  normalizeHeaderTransform,
+  normalizeRewritePath,
+  type PathRule,
+  type RewritePath,
+} from './transforms.js'
+
+/** `onError`: answers one of the balancer's own errors on the handler path. */
+export type ErrorHandler = (error: SwitchyardError, req: IncomingMessage, res: ServerResponse) => void
+
+function normalizeErrorsMode(input: unknown): 'respond' | 'next' {
+  if (input === undefined || input === 'respond' || input === 'next') return input ?? 'respond'
+  throw new InvalidOptionError(`errors must be 'respond' or 'next', got ${describeValue(input)}`, { field: 'errors' })
+}
 
 /** One upstream, as given to `createBalancer({ upstreams })` or `lb.add()`. */
 export interface UpstreamOptions {
   /**
-   * Base URL, `http:` or `https:`; only its origin is used (`http://127.0.0.1:5000`). Optional
-   * with `dispatcher` (then it is only the `origin` the dispatcher is given).
+   * Base URL, `http:` or `https:`. Its path, if any, is put in front of every request's path
+   * (`http://10.0.0.5:5000/v1` sends `/users` as `/v1/users`, as nginx `proxy_pass` with a URI);
+   * a query or fragment in it is refused. Optional with `dispatcher` (then it is only the
+   * `origin` the dispatcher is given).
    */
   url?: string
   /**
@@ -245,6 +267,62 @@ export interface BalancerOptions {
    */
   hideHeaders?: boolean | readonly string[]
   /**
+   * Answers the balancer's own errors on the handler path (no upstream, timeouts, bad requests:
+   * every `SwitchyardError` with a `statusCode`) instead of the default JSON body: a page of your
+   * own, a header, a log line. It must answer `res`; if it throws or does not, the default answer
+   * is sent. Errors after the response head was relayed cut the response as always.
+   * @default none: a short JSON body (see docs/errors.md)
+   */
+  onError?: ErrorHandler
+  /**
+   * `'next'`: the handler calls Express's or Connect's `next(err)` with the typed error instead of
+   * answering, so the app's error middleware decides (only when the handler was given a `next`;
+   * otherwise as `'respond'`).
+   * @default 'respond'
+   */
+  errors?: 'respond' | 'next'
+  /**
+   * Rewrites the path (and query) sent upstream: a function of it, or `{ stripPrefix, addPrefix }`
+   * (`{ stripPrefix: '/api' }` sends `/api/users` as `/users`; a path without the prefix is sent
+   * as it is). Applied before an upstream URL's own path is put in front. Handler, upgrade and
+   * dispatcher paths alike.
+   * @default none
+   */
+  rewritePath?: RewritePath
+  /**
+   * Changes the request headers sent upstream, after the forwarding headers are set:
+   * `{ set: { 'x-env': 'prod' }, remove: ['cookie'] }` or a function that edits a map of
+   * lower-case names in place. Handler and upgrade paths (a dispatcher caller writes its own).
+   * @default none
+   */
+  requestHeaders?: HeaderTransform
+  /**
+   * Changes the response headers relayed to clients, as `requestHeaders` (after `hideHeaders`).
+   * Handler path.
+   * @default none
+   */
+  responseHeaders?: HeaderTransform
+  /**
+   * Rewrite a `Location` or `Content-Location` that points at the upstream itself (its origin, or
+   * a path under its URL's base path) to the path the client uses, undoing `rewritePath`'s
+   * prefixes (nginx `proxy_redirect default`, on by default there too): no redirect sends a
+   * client to a backend's address. Handler path.
+   * @default true
+   */
+  rewriteLocation?: boolean
+  /**
+   * Rewrites the `Domain` of `Set-Cookie` headers from upstreams: `{ 'app.internal': 'example.com' }`
+   * (nginx `proxy_cookie_domain`). Handler path.
+   * @default none
+   */
+  cookieDomain?: Record<string, string>
+  /**
+   * Rewrites the `Path` of `Set-Cookie` headers by prefix: `{ '/v1/': '/' }` (nginx
+   * `proxy_cookie_path`). Handler path.
+   * @default none
+   */
+  cookiePath?: Record<string, string>
+  /**
    * Where time comes from, for every timestamp and timer of the balancer and its health checks
    * (fail timeouts, outlier ejection and its reviews, slow start, probe schedules, queue waits,
    * latency averages, `close()`'s grace period). Pass a virtual clock to run time-dependent
@@ -265,6 +343,8 @@ export interface ResolvedUpstream {
   readonly id: string
   readonly url: string
   readonly origin: string
+  /** The URL's own path, put in front of every request's (`''` for none). */
+  readonly basePath: string
   readonly weight: number
   readonly backup: boolean
   readonly down: boolean
@@ -305,6 +385,14 @@ export interface ResolvedOptions {
   readonly random: () => number
   /** Lower-case names the handler drops from responses, or undefined when none. */
   readonly hideHeaders: ReadonlySet<string> | undefined
+  readonly onError: ErrorHandler | undefined
+  readonly errors: 'respond' | 'next'
+  readonly rewritePath: PathRule | undefined
+  readonly requestHeaders: HeaderRule | undefined
+  readonly responseHeaders: HeaderRule | undefined
+  readonly rewriteLocation: boolean
+  readonly cookieDomain: ReadonlyMap<string, string> | undefined
+  readonly cookiePath: ReadonlyMap<string, string> | undefined
 }
 
 /** Every default, with its unit and where it comes from. */
@@ -341,6 +429,14 @@ const KNOWN = [
   'clock',
   'random',
   'hideHeaders',
+  'onError',
+  'errors',
+  'rewritePath',
+  'requestHeaders',
+  'responseHeaders',
+  'rewriteLocation',
+  'cookieDomain',
+  'cookiePath',
   'health',
   'breaker',
   'slowStart',
@@ -385,6 +481,9 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
       cause,
     })
   }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    throw new InvalidOptionError(`${path}.url must not have a query or fragment, got ${describeValue(url)}`, { field: `${path}.url` })
+  }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new InvalidOptionError(`${path}.url must use http: or https:, got ${describeValue(url)}`, {
       field: `${path}.url`,
@@ -404,6 +503,7 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
     id,
     url,
     origin: parsed.origin,
+    basePath: basePathOf(parsed),
     weight: checkNumber(o.weight, `${path}.weight`, DEFAULTS.weight, { min: 1, integer: true }),
     backup: checkBoolean(o.backup, `${path}.backup`, false),
     down: checkBoolean(o.down, `${path}.down`, false),
@@ -590,6 +690,14 @@ export function normalize(input: unknown): ResolvedOptions {
     underscoresInHeaders: checkBoolean(o.underscoresInHeaders, 'underscoresInHeaders', DEFAULTS.underscoresInHeaders),
     clock: normalizeClock(o.clock),
     hideHeaders: normalizeHideHeaders(o.hideHeaders),
+    onError: checkFunction<ErrorHandler | undefined>(o.onError, 'onError', undefined),
+    errors: normalizeErrorsMode(o.errors),
+    rewritePath: normalizeRewritePath(o.rewritePath),
+    requestHeaders: normalizeHeaderTransform(o.requestHeaders, 'requestHeaders'),
+    responseHeaders: normalizeHeaderTransform(o.responseHeaders, 'responseHeaders'),
+    rewriteLocation: checkBoolean(o.rewriteLocation, 'rewriteLocation', true),
+    cookieDomain: normalizeCookieMap(o.cookieDomain, 'cookieDomain'),
+    cookiePath: normalizeCookieMap(o.cookiePath, 'cookiePath'),
     random: checkFunction<() => number>(o.random, 'random', Math.random),
   }
 }

@@ -7,7 +7,8 @@ import { Exchange } from './exchange.js'
 import { clientAddress, type RequestHeadInfo, requestHead, responseHead } from './headers.js'
 import { serializeParsedBody } from './parsed-body.js'
 import { ASTERISK, originForm } from './request-target.js'
-import { sendError } from './respond.js'
+import { answerError } from './respond.js'
+import { rewriteSelfReferences } from './transforms.js'
 
 /** Bytes buffered for a slow client before the upstream is paused: Node 22's default high-water mark. */
 const PAUSE_BYTES = 64 * 1024
@@ -29,6 +30,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
   readonly #isHttp2: boolean
+  readonly #next: ((err?: unknown) => void) | undefined
   #resume: (() => void) | undefined = undefined
   /** Watches a stalled upload (`timeouts.clientBody`), then a stalled download (`timeouts.send`). */
   #timer: NodeJS.Timeout | undefined = undefined
@@ -44,10 +46,11 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     this.#resume?.()
   }
 
-  constructor(core: BalancerCore, req: IncomingMessage, res: ServerResponse) {
+  constructor(core: BalancerCore, req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) {
     super(core, req.method ?? 'GET', req.url ?? '/')
     this.#req = req
     this.#res = res
+    this.#next = next
     this.#isHttp2 = req.httpVersionMajor === 2
     const socket = req.socket
     const raw = req.rawHeaders
@@ -62,6 +65,8 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
       this,
     )
     if (this.#isHttp2) this.hasBody = !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders
+    const transform = core.options.requestHeaders
+    if (transform !== undefined) this.headers = transform(this.headers)
     this.refusal = this.#check(raw.length)
     if (this.hasBody && req.readableDidRead && this.refusal === undefined) this.refusal = this.#takeParsedBody()
     res.once('close', this.#onClose)
@@ -167,7 +172,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     return {
       origin: this.upstream!.origin, // a pool sends to its own; a dispatcher upstream is told
       method: this.method as Dispatcher.HttpMethod,
-      path: this.path,
+      path: this.upstreamPath(),
       headers: this.headers,
       body: this.#parsedBody ?? (this.hasBody ? this.#req : null),
       servername: this.upstream!.servername, // read by undici's Request, not in its types
@@ -190,7 +195,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   protected respondError(error: SwitchyardError): void {
     // An unread request body would be read as the next request: close the connection after this answer.
     if (!this.#req.complete && !this.#isHttp2 && !this.#res.headersSent) this.#res.shouldKeepAlive = false
-    sendError(this.#res, error)
+    answerError(this.core.options, error, this.#req, this.#res, this.#next)
   }
 
   protected abortResponse(error: Error): void {
@@ -202,7 +207,13 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     clearTimeout(this.#timer) // the upload watch ends: the upstream answered
     this.#timer = undefined
     const res = this.#res
-    const headers = responseHead(rawHeaders, this.core.options.hideHeaders)
+    const options = this.core.options
+    let headers = responseHead(rawHeaders, options.hideHeaders)
+    if (options.responseHeaders !== undefined) headers = options.responseHeaders(headers)
+    const u = this.upstream!
+    if (options.rewriteLocation || options.cookieDomain !== undefined || options.cookiePath !== undefined) {
+      rewriteSelfReferences(headers, u.origin, u.basePath, options)
+    }
     const cookie = this.strategyCookie()
     if (cookie !== undefined) headers.push('set-cookie', cookie)
     try {

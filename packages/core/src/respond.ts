@@ -1,7 +1,8 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { STATUS_CODES } from 'node:http'
 import type { SwitchyardError } from '@switchyard/strategies'
+import type { ErrorHandler } from './options.js'
 
 /**
  * Answers with a short JSON error: `{"error":"Service Unavailable","code":"SWY_ERR_NO_UPSTREAM",
@@ -21,6 +22,34 @@ export function sendError(res: ServerResponse, error: SwitchyardError): void {
     'cache-control': 'no-store',
   })
   res.end(body)
+}
+
+/**
+ * Answers the balancer's own error on the handler path, as the options say: to Express's `next`
+ * (`errors: 'next'`, when there is one), through `onError`, or with {@link sendError}. An
+ * `onError` that throws, or returns without answering, falls back to the default answer.
+ */
+export function answerError(
+  options: { readonly onError: ErrorHandler | undefined; readonly errors: 'respond' | 'next' },
+  error: SwitchyardError,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: ((err?: unknown) => void) | undefined,
+): void {
+  if (options.errors === 'next' && next !== undefined && !res.headersSent) {
+    next(error)
+    return
+  }
+  const onError = options.onError
+  if (onError !== undefined && !res.headersSent) {
+    try {
+      onError(error, req, res)
+    } catch {
+      // fall through: the default answer
+    }
+    if (res.headersSent || res.writableEnded || res.destroyed) return
+  }
+  sendError(res, error)
 }
 
 /** The JSON error body of {@link sendError}. */

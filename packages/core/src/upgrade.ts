@@ -46,6 +46,8 @@ export class UpgradeExchange extends Exchange implements RequestHeadInfo {
     const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true
     requestHead(req.rawHeaders, peer, trust !== TRUST_NONE && trust(peer, 0), encrypted ? 'https' : 'http', core.options, this)
     this.#protocol = (this.upgrade ?? '').trim()
+    const transform = core.options.requestHeaders
+    if (transform !== undefined) this.headers = transform(this.headers)
     this.refusal = this.#check()
     socket.on('error', this.#onClientGone)
     socket.once('close', this.#onClientGone)
@@ -79,7 +81,7 @@ export class UpgradeExchange extends Exchange implements RequestHeadInfo {
     return {
       origin: this.upstream!.origin,
       method: this.method as Dispatcher.HttpMethod,
-      path: this.path,
+      path: this.upstreamPath(),
       headers: this.headers,
       upgrade: this.#protocol, // undici adds `Connection: upgrade` and `Upgrade` itself
       servername: this.upstream!.servername, // read by undici's Request, not in its types

@@ -73,6 +73,8 @@ export class Upstream implements Candidate {
   readonly tls: Readonly<Record<string, unknown>> | undefined
   /** The dispatcher this upstream was given instead of a URL to pool, if any. */
   readonly dispatcher: Dispatcher | undefined
+  /** Its URL's own path, put in front of every request's (`''` for none). */
+  readonly basePath: string
   readonly index: number
   state: UpstreamState
   reason: DownReason | UpReason
@@ -103,6 +105,7 @@ export class Upstream implements Candidate {
     this.id = config.id
     this.url = config.url
     this.origin = config.origin
+    this.basePath = config.basePath
     this.weight = config.weight
     this.backup = config.backup
     this.configuredDown = config.down

@@ -1,0 +1,221 @@
+import { checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+
+/**
+ * Request and response transforms: the path sent upstream (`rewritePath`, an upstream URL's own
+ * path), headers (`requestHeaders`, `responseHeaders`), and what the upstream's answer says about
+ * its own address (`Location`, cookie `Domain` and `Path`: nginx `proxy_redirect`,
+ * `proxy_cookie_domain`, `proxy_cookie_path`). Each is off unless configured and costs nothing
+ * per request then.
+ */
+
+/** Headers as a transform function sees them: lower-case names; repeated ones as arrays. */
+export type HeaderMap = Record<string, string | string[]>
+
+/**
+ * A header transform: a table (`set` replaces or adds, `remove` drops; names in any case), or a
+ * function that changes the map in place.
+ */
+export type HeaderTransform = { set?: Record<string, string>; remove?: string[] } | ((headers: HeaderMap) => void)
+
+/** The path transform: a function of the path (with query), or prefixes to strip and add. */
+export type RewritePath = ((path: string) => string) | { stripPrefix?: string; addPrefix?: string }
+
+/** A resolved header transform: changes a flat `[name, value, …]` array. */
+export type HeaderRule = (headers: string[]) => string[]
+
+/** A resolved path transform, and, for the prefix form, its inverse (for `Location`). */
+export interface PathRule {
+  readonly apply: (path: string) => string
+  /** Maps an upstream path back to the client's; undefined when it cannot be inverted (a function). */
+  readonly invert: ((path: string) => string | undefined) | undefined
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/** Validates `rewritePath`. */
+export function normalizeRewritePath(input: unknown): PathRule | undefined {
+  if (input === undefined) return undefined
+  if (typeof input === 'function') {
+    const fn = input as (path: string) => string
+    return {
+      apply: (path) => {
+        const out = String(fn(path))
+        return out.charCodeAt(0) === 47 ? out : `/${out}` // undici refuses anything else in a path (a 400)
+      },
+      invert: undefined,
+    }
+  }
+  const o = checkObject(input, 'rewritePath')
+  rejectUnknownKeys(o, ['stripPrefix', 'addPrefix'], 'rewritePath')
+  const prefix = (key: 'stripPrefix' | 'addPrefix'): string => {
+    const v = o[key]
+    if (v === undefined) return ''
+    if (typeof v !== 'string' || v.charCodeAt(0) !== 47 || /[?#\s]/.test(v)) {
+      throw new InvalidOptionError(`rewritePath.${key} must be a path starting with '/', got ${describeValue(v)}`, { field: `rewritePath.${key}` })
+    }
+    return v.endsWith('/') ? v.slice(0, -1) : v
+  }
+  const strip = prefix('stripPrefix')
+  const add = prefix('addPrefix')
+  return {
+    apply: (path) => add + ((strip === '' ? path : stripPrefix(path, strip)) ?? path),
+    invert: (path) => {
+      const without = add === '' ? path : stripPrefix(path, add)
+      return without === undefined ? undefined : strip + without
+    },
+  }
+}
+
+/** `path` without `prefix` when it starts with it at a segment boundary (`/api` in `/api/x`, `/api?q`, `/api`); the result starts with `/`. */
+function stripPrefix(path: string, prefix: string): string | undefined {
+  if (!path.startsWith(prefix)) return undefined
+  const rest = path.slice(prefix.length)
+  if (rest === '') return '/'
+  const c = rest.charCodeAt(0)
+  if (c === 47) return rest
+  if (c === 63) return `/${rest}` // '?'
+  return undefined
+}
+
+/** Joins an upstream URL's own path (`/v1`) and the request's (`/users?x`): `/v1/users?x`. */
+export function joinBasePath(base: string, path: string): string {
+  return base === '' ? path : base + path
+}
+
+/** The base path of an upstream URL: `''` for none (`/`), else without its trailing slash. */
+export function basePathOf(url: URL): string {
+  const p = url.pathname
+  return p === '/' ? '' : p.endsWith('/') ? p.slice(0, -1) : p
+}
+
+/** Validates `requestHeaders` / `responseHeaders`. */
+export function normalizeHeaderTransform(input: unknown, field: string): HeaderRule | undefined {
+  if (input === undefined) return undefined
+  if (typeof input === 'function') {
+    const fn = input as (headers: HeaderMap) => void
+    return (flat) => {
+      const map: HeaderMap = {}
+      for (let i = 0; i < flat.length; i += 2) {
+        const name = flat[i]!.toLowerCase()
+        const prev = map[name]
+        map[name] = prev === undefined ? flat[i + 1]! : Array.isArray(prev) ? [...prev, flat[i + 1]!] : [prev, flat[i + 1]!]
+      }
+      fn(map)
+      const out: string[] = []
+      for (const [name, value] of Object.entries(map)) {
+        if (!HEADER_NAME.test(name)) throw new InvalidOptionError(`${field} set an invalid header name ${JSON.stringify(name)}`, { field })
+        if (Array.isArray(value)) for (const v of value) out.push(name, String(v))
+        else if (value !== undefined) out.push(name, String(value))
+      }
+      return out
+    }
+  }
+  const o = checkObject(input, field)
+  rejectUnknownKeys(o, ['set', 'remove'], field)
+  const set = o.set === undefined ? {} : checkObject(o.set, `${field}.set`)
+  const setNames: string[] = []
+  const setValues: string[] = []
+  for (const [name, value] of Object.entries(set)) {
+    if (!HEADER_NAME.test(name)) throw new InvalidOptionError(`${field}.set has an invalid header name ${JSON.stringify(name)}`, { field: `${field}.set` })
+    if (typeof value !== 'string' || /[\r\n\0]/.test(value)) {
+      throw new InvalidOptionError(`${field}.set.${name} must be a string without line breaks, got ${describeValue(value)}`, { field: `${field}.set.${name}` })
+    }
+    setNames.push(name.toLowerCase())
+    setValues.push(value)
+  }
+  const remove = o.remove ?? []
+  if (!Array.isArray(remove) || remove.some((n) => typeof n !== 'string' || !HEADER_NAME.test(n))) {
+    throw new InvalidOptionError(`${field}.remove must be a list of header names, got ${describeValue(remove)}`, { field: `${field}.remove` })
+  }
+  const drop = new Set([...(remove as string[]).map((n) => n.toLowerCase()), ...setNames])
+  return (flat) => {
+    const out: string[] = []
+    for (let i = 0; i < flat.length; i += 2) if (!drop.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!)
+    for (let i = 0; i < setNames.length; i++) out.push(setNames[i]!, setValues[i]!)
+    return out
+  }
+}
+
+/** Validates a `cookieDomain` / `cookiePath` map (upstream value → client value). */
+export function normalizeCookieMap(input: unknown, field: string): ReadonlyMap<string, string> | undefined {
+  if (input === undefined) return undefined
+  const o = checkObject(input, field)
+  const map = new Map<string, string>()
+  for (const [from, to] of Object.entries(o)) {
+    if (typeof to !== 'string' || /[;\r\n]/.test(to) || /[;\r\n]/.test(from)) {
+      throw new InvalidOptionError(`${field}.${from} must be a string without ';' or line breaks, got ${describeValue(to)}`, { field: `${field}.${from}` })
+    }
+    map.set(field === 'cookieDomain' ? from.toLowerCase().replace(/^\./, '') : from, to)
+  }
+  return map
+}
+
+/**
+ * Applies `rewriteLocation`, `cookieDomain` and `cookiePath` to a flat response header array in
+ * place. One pass; names are compared by length first, so other headers cost a length check.
+ */
+export function rewriteSelfReferences(
+  headers: string[],
+  origin: string,
+  basePath: string,
+  options: {
+    readonly rewriteLocation: boolean
+    readonly rewritePath: PathRule | undefined
+    readonly cookieDomain: ReadonlyMap<string, string> | undefined
+    readonly cookiePath: ReadonlyMap<string, string> | undefined
+  },
+): void {
+  const cookies = options.cookieDomain !== undefined || options.cookiePath !== undefined
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!
+    if (options.rewriteLocation && (name.length === 8 || name.length === 16)) {
+      const lower = name.toLowerCase()
+      if (lower === 'location' || lower === 'content-location') headers[i + 1] = rewriteLocation(headers[i + 1]!, origin, basePath, options.rewritePath)
+    } else if (cookies && name.length === 10 && name.toLowerCase() === 'set-cookie') {
+      headers[i + 1] = rewriteCookie(headers[i + 1]!, options.cookieDomain, options.cookiePath)
+    }
+  }
+}
+
+/**
+ * Rewrites one `Set-Cookie` value's `Domain` and `Path` attributes by the maps (nginx
+ * `proxy_cookie_domain`, `proxy_cookie_path`); a `Path` is matched by prefix.
+ */
+export function rewriteCookie(value: string, domains: ReadonlyMap<string, string> | undefined, paths: ReadonlyMap<string, string> | undefined): string {
+  return value.replace(/;\s*(domain|path)=([^;]*)/gi, (whole, attr: string, v: string) => {
+    if (attr.toLowerCase() === 'domain') {
+      const to = domains?.get(v.trim().toLowerCase().replace(/^\./, ''))
+      return to === undefined ? whole : `; Domain=${to}`
+    }
+    if (paths === undefined) return whole
+    const p = v.trim()
+    for (const [from, to] of paths) if (p.startsWith(from)) return `; Path=${to}${p.slice(from.length)}`
+    return whole
+  })
+}
+
+/**
+ * Rewrites a `Location` or `Content-Location` that points at the upstream itself (its origin, or
+ * a path) to the path the client would use (nginx `proxy_redirect default`): the origin goes,
+ * the upstream URL's base path goes, the prefix transform is undone. Anything else (another
+ * host) is left alone.
+ */
+export function rewriteLocation(value: string, origin: string, basePath: string, path: PathRule | undefined): string {
+  let rest: string
+  if (value.charCodeAt(0) === 47 && value.charCodeAt(1) !== 47) rest = value // a path: the upstream's own
+  else if (value.length >= origin.length && value.slice(0, origin.length).toLowerCase() === origin.toLowerCase()) {
+    rest = value.slice(origin.length)
+    if (rest === '') rest = '/'
+    if (rest.charCodeAt(0) !== 47) return value // `http://host:5000evil.example`: not this origin
+  } else return value
+  if (basePath !== '') {
+    const without = stripPrefix(rest, basePath)
+    if (without === undefined) return value
+    rest = without
+  }
+  if (path !== undefined) {
+    if (path.invert === undefined) return rest
+    return path.invert(rest) ?? rest
+  }
+  return rest
+}
