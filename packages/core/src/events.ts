@@ -41,6 +41,8 @@ export class Counters {
   retries = 0
   /** Exchanges started and not yet settled (in flight, queued, or between attempts). */
   active = 0
+  /** Of those, the ones retrying after reaching an upstream: what the retry budget bounds. */
+  retrying = 0
   /** Called when `active` falls to 0 (set by a closing balancer). */
   onIdle: (() => void) | undefined = undefined
   readonly #emit: Emit

@@ -14,6 +14,7 @@ import {
   UpstreamTimeoutError,
 } from './errors.js'
 import { isResetting } from './internal/socket-watch.js'
+import { backoffDelay, retryAfterMs } from './retry-policy.js'
 import { UpstreamHandler } from './undici-handler.js'
 import type { Upstream } from './upstream.js'
 
@@ -67,6 +68,14 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   #staleRetries = 0
   #lastError: SwitchyardError | undefined = undefined
   #lastUpstream: Upstream | undefined = undefined
+  /** A retryable status came back: its body is read and dropped, then the next attempt goes. */
+  #discarding = false
+  #retryDelay = 0
+  /** Counted in `counters.retrying` (the budget) since its first retry after reaching an upstream. */
+  #inBudget = false
+  /** The `timeouts.total` deadline, or a retry's back-off. */
+  #deadline: unknown = undefined
+  #backoffTimer: unknown = undefined
 
   constructor(core: BalancerCore, method: string, path: string) {
     super()
@@ -114,6 +123,12 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   /** Starts the first attempt. */
   start(): void {
     this.core.counters.started()
+    const total = this.core.options.timeouts.total
+    if (total !== undefined && this.refusal === undefined) {
+      this.#deadline = this.core.clock.setTimeout(() => {
+        this.cancel(new UpstreamTimeoutError(`no answer within timeouts.total (${total} ms)`))
+      }, total)
+    }
     if (this.refusal !== undefined) {
       this.#fail(this.refusal)
       return
@@ -137,6 +152,11 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     this.cancelled = reason
     if (this.#abort !== null) this.#abort(reason)
     else if (this.#wait !== undefined) this.#wait.abort(reason)
+    else if (this.#backoffTimer !== undefined) {
+      this.core.clock.clearTimeout(this.#backoffTimer)
+      this.#backoffTimer = undefined
+      this.#endCancelled()
+    }
   }
 
   #next(): void {
@@ -251,8 +271,66 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   #settle(): void {
     if (this.#done) return
     this.#done = true
+    if (this.#deadline !== undefined) this.core.clock.clearTimeout(this.#deadline)
+    if (this.#inBudget) this.core.counters.retrying--
     this.settled()
     this.core.counters.ended()
+  }
+
+  /** Envoy's retry budget: may this request start a retry that loads the fleet again? */
+  #budgetAllows(): boolean {
+    if (this.#inBudget) return true
+    const { budget, minConcurrency } = this.core.options.retry
+    const { retrying, active } = this.core.counters
+    if (retrying >= minConcurrency && retrying >= budget * active) return false
+    this.#inBudget = true
+    this.core.counters.retrying++
+    return true
+  }
+
+  /**
+   * Whether a response with this status is retried instead of relayed (`retry.on`): a retryable
+   * request with attempts, an untried eligible upstream and budget left, and a `Retry-After` (if
+   * any) short enough. Sets the delay before the next attempt.
+   */
+  #retriesStatus(statusCode: number, rawHeaders: Buffer[]): boolean {
+    const retry = this.core.options.retry
+    if (retry.on.size === 0 || !retry.on.has(statusCode) || this.cancelled !== undefined) return false
+    if (this.attempt - this.#staleRetries >= retry.attempts || !this.#mayReplay(true)) return false
+    const { primaries, backups } = this.core.availability
+    const eligible = primaries.length !== 0 ? primaries : backups
+    if (eligible.length <= this.tried.size + 1) return false // nobody else to ask: relay this answer
+    let delay = backoffDelay(this.attempt, retry.backoff, this.core.options.random)
+    if (statusCode === 429 || statusCode === 503) {
+      const after = retryAfterMs(rawHeaders, Date.now())
+      if (after !== undefined) {
+        if (after > retry.maxRetryAfter) return false
+        delay = Math.max(delay, after)
+      }
+    }
+    if (!this.#budgetAllows()) return false
+    this.#retryDelay = delay
+    return true
+  }
+
+  /** The discarded answer ended: the attempt is over; the next goes after the back-off. */
+  #retryAfterStatus(): void {
+    const u = this.upstream!
+    this.#discarding = false
+    this.#endAttempt(u.passive.isFailureStatus(this.#status) ? FAILED : OK, undefined)
+    this.tried = this.tried === EMPTY ? new Set([u.id]) : (this.tried as Set<string>).add(u.id)
+    this.#lastError = new UpstreamError(`upstream ${u.id} answered ${this.#status}`)
+    this.#lastUpstream = u
+    if (this.cancelled !== undefined) {
+      this.#endCancelled()
+      return
+    }
+    const go = () => {
+      this.#backoffTimer = undefined
+      this.#next()
+    }
+    if (this.#retryDelay <= 0) go()
+    else this.#backoffTimer = this.core.clock.setTimeout(go, this.#retryDelay)
   }
 
   // The upstream's side, as UpstreamHandler (undici-handler.ts) relays undici's callbacks.
@@ -266,6 +344,10 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     if (statusCode < 200) return true // 1xx: Node answers Expect: 100-continue itself
     if (this.#finishedEarly) return true
     this.#status = statusCode
+    if (this.#retriesStatus(statusCode, rawHeaders)) {
+      this.#discarding = true
+      return true
+    }
     this.#rawHeaders = rawHeaders
     const more = this.relayHeaders(statusCode, rawHeaders, resume, statusText) // throws on an invalid head
     this.responseStarted = true
@@ -281,11 +363,15 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   }
 
   protected responseData(chunk: Buffer): boolean {
-    if (this.#finishedEarly) return true
+    if (this.#finishedEarly || this.#discarding) return true
     return this.relayData(chunk)
   }
 
   protected responseEnd(trailers: Buffer[] | string[] | null): void {
+    if (this.#discarding) {
+      this.#retryAfterStatus()
+      return
+    }
     if (this.#finishedEarly) {
       this.#endAttempt(OK, undefined)
       this.#settle()
@@ -337,6 +423,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
       this.#settle()
       return
     }
+    this.#discarding = false // a discarded answer broke off: judged as the error it is
     if (this.cancelled) {
       this.#endAttempt(UNJUDGED, errorCode(err))
       this.#endCancelled()
@@ -380,7 +467,8 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
       return
     }
     const attempts = this.attempt - this.#staleRetries
-    if (attempts < this.core.options.retry.attempts && this.#mayReplay(side !== 'unsent' && side !== 'local')) {
+    const reached = side !== 'unsent' && side !== 'local'
+    if (attempts < this.core.options.retry.attempts && this.#mayReplay(reached) && (!reached || this.#budgetAllows())) {
       this.tried = this.tried === EMPTY ? new Set([u.id]) : (this.tried as Set<string>).add(u.id)
       this.#lastError = error
       this.#lastUpstream = u

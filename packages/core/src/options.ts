@@ -24,6 +24,7 @@ import {
 } from '@switchyard/health/internal'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Client, type Dispatcher, Pool } from 'undici'
+import { normalizeRetry, type ResolvedRetry, RETRY_DEFAULTS } from './retry-policy.js'
 import {
   basePathOf,
   type HeaderRule,
@@ -131,6 +132,35 @@ export interface RetryOptions {
    * @default ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'] (idempotent methods, RFC 9110 9.2.2)
    */
   methods?: readonly string[]
+  /**
+   * Response statuses that send the request to the next upstream instead of relaying the answer:
+   * `[502, 503, 504]`, or with `429`. Only for `methods`, a replayable body, attempts left and an
+   * untried upstream eligible; otherwise the answer is relayed as it came. The discarded answer is
+   * read to its end (its connection stays reusable). A `Retry-After` (429, 503) is waited out when
+   * it is at most `maxRetryAfter`, else the answer is relayed.
+   * @default [] (nginx `proxy_next_upstream error timeout`: errors only)
+   */
+  on?: readonly number[]
+  /**
+   * Wait before a retry on a status: full jitter, uniform in [0, min(max, base × 2^(n-1))) ms.
+   * Retries after an error (nothing or a broken answer came back) go to the next upstream at once.
+   * @default { base: 25, max: 250 } (Envoy's retry back-off)
+   */
+  backoff?: { base?: number; max?: number }
+  /**
+   * Longest `Retry-After` honoured before retrying, ms.
+   * @default 1_000
+   */
+  maxRetryAfter?: number
+  /**
+   * Envoy's retry budget: retries in progress may be at most `percent` of the requests in
+   * progress, or `minConcurrency`, whichever is more; past it the failure is answered, not
+   * retried, so a failing fleet is not hit with a retry storm. Retries of requests that never
+   * reached an upstream (connection refused) are not counted: they add no load to the failing one.
+   * `false` turns the budget off.
+   * @default { percent: 20, minConcurrency: 3 } (Envoy)
+   */
+  budget?: { percent?: number; minConcurrency?: number } | false
 }
 
 /** Timeouts, each in ms. */
@@ -164,6 +194,13 @@ export interface TimeoutOptions {
    * @default 60_000 (nginx send_timeout)
    */
   send?: number
+  /**
+   * A deadline for the whole request, across attempts, queue waits and retry back-offs: past it
+   * a request not yet answered gets 504 (`SWY_ERR_UPSTREAM_TIMEOUT`) and one being relayed is
+   * cut. Runs on the balancer clock.
+   * @default none
+   */
+  total?: number
 }
 
 /** The wait queue for upstreams with `maxConnections`. */
@@ -361,13 +398,14 @@ export interface ResolvedUpstream {
 export interface ResolvedOptions {
   readonly upstreams: readonly ResolvedUpstream[]
   readonly strategy: Strategy
-  readonly retry: { readonly attempts: number; readonly methods: ReadonlySet<string> }
+  readonly retry: ResolvedRetry
   readonly timeouts: {
     readonly connect: number
     readonly headers: number
     readonly body: number
     readonly clientBody: number
     readonly send: number
+    readonly total: number | undefined
   }
   readonly passive: ResolvedPassiveOptions
   readonly health: readonly HealthCheck[]
@@ -398,8 +436,8 @@ export interface ResolvedOptions {
 /** Every default, with its unit and where it comes from. */
 export const DEFAULTS = Object.freeze({
   weight: 1, // nginx server weight default
-  retryAttempts: 3, // attempts in all; Envoy allows 1 retry, nginx tries every server; 3 rides out one dead and one flapping upstream
-  retryMethods: Object.freeze(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']), // RFC 9110 9.2.2
+  retryAttempts: RETRY_DEFAULTS.attempts,
+  retryMethods: RETRY_DEFAULTS.methods,
   connectTimeout: 5_000, // ms; Envoy connect_timeout default
   headersTimeout: 60_000, // ms; nginx proxy_read_timeout default
   bodyTimeout: 60_000, // ms; nginx proxy_read_timeout default
@@ -573,22 +611,6 @@ function normalizeStrategy(input: unknown): Strategy {
   return s as Strategy
 }
 
-function normalizeRetry(input: unknown): ResolvedOptions['retry'] {
-  if (input === false) return { attempts: 1, methods: new Set() }
-  const o = checkObject(input, 'retry')
-  rejectUnknownKeys(o, ['attempts', 'methods'], 'retry')
-  const methods = o.methods ?? DEFAULTS.retryMethods
-  if (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string')) {
-    throw new InvalidOptionError(`retry.methods must be an array of method names, got ${describeValue(methods)}`, {
-      field: 'retry.methods',
-    })
-  }
-  return {
-    attempts: checkNumber(o.attempts, 'retry.attempts', DEFAULTS.retryAttempts, { min: 1, integer: true }),
-    methods: new Set((methods as string[]).map((m) => m.toUpperCase())),
-  }
-}
-
 function normalizeHealth(input: unknown): HealthCheck[] {
   if (input === undefined) return []
   const list = Array.isArray(input) ? input : [input]
@@ -659,7 +681,7 @@ export function normalize(input: unknown): ResolvedOptions {
   }
   const upstreams = o.upstreams.map((u, i) => normalizeUpstream(u, `upstreams[${i}]`))
   const timeouts = checkObject(o.timeouts, 'timeouts')
-  rejectUnknownKeys(timeouts, ['connect', 'headers', 'body', 'clientBody', 'send'], 'timeouts')
+  rejectUnknownKeys(timeouts, ['connect', 'headers', 'body', 'clientBody', 'send', 'total'], 'timeouts')
   const queue = checkObject(o.queue, 'queue')
   rejectUnknownKeys(queue, ['size', 'timeout'], 'queue')
   const pool = normalizePool(o.pool)
@@ -673,6 +695,7 @@ export function normalize(input: unknown): ResolvedOptions {
       body: checkNumber(timeouts.body, 'timeouts.body', DEFAULTS.bodyTimeout, { exclusiveMin: true }),
       clientBody: checkNumber(timeouts.clientBody, 'timeouts.clientBody', DEFAULTS.clientBodyTimeout, { exclusiveMin: true }),
       send: checkNumber(timeouts.send, 'timeouts.send', DEFAULTS.sendTimeout, { exclusiveMin: true }),
+      total: timeouts.total === undefined ? undefined : checkNumber(timeouts.total, 'timeouts.total', 0, { exclusiveMin: true }),
     },
     passive: normalizePassive(o.passive),
     health: normalizeHealth(o.health),
