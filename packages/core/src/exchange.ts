@@ -13,6 +13,7 @@ import {
   UpstreamError,
   UpstreamTimeoutError,
 } from './errors.js'
+import { trailerPairs } from './headers.js'
 import { isResetting } from './internal/socket-watch.js'
 import { backoffDelay, retryAfterMs } from './retry-policy.js'
 import { UpstreamHandler } from './undici-handler.js'
@@ -277,6 +278,12 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     this.core.counters.ended()
   }
 
+  /** Whether the answer's `grpc-status` (a trailer, or a header of a trailers-only answer) is one `failOnGrpcStatus` lists. */
+  #grpcFailed(trailers: Buffer[] | string[] | null): boolean {
+    const status = grpcStatus(trailerPairs(trailers)) ?? grpcStatus(trailerPairs(this.#rawHeaders))
+    return status !== undefined && this.upstream!.passive.isFailureGrpcStatus(status)
+  }
+
   /** Envoy's retry budget: may this request start a retry that loads the fleet again? */
   #budgetAllows(): boolean {
     if (this.#inBudget) return true
@@ -383,7 +390,9 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
       this.attemptFailed(new UpstreamError(`upstream ${this.upstream!.id} reset the connection mid-body`))
       return
     }
-    this.#endAttempt(this.upstream!.passive.isFailureStatus(this.#status) ? FAILED : OK, undefined)
+    const passive = this.upstream!.passive
+    const failed = passive.isFailureStatus(this.#status) || (passive.judgesGrpc && this.#grpcFailed(trailers))
+    this.#endAttempt(failed ? FAILED : OK, undefined)
     this.relayComplete(trailers)
     this.#settle()
   }
@@ -505,6 +514,12 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     if (this.upstream !== undefined && !this.tried.has(this.upstream.id)) ids.push(this.upstream.id)
     return ids
   }
+}
+
+/** The `grpc-status` among header pairs, if any. */
+function grpcStatus(pairs: readonly [string, string][]): number | undefined {
+  for (const [name, value] of pairs) if (name.length === 11 && name.toLowerCase() === 'grpc-status') return Number(value)
+  return undefined
 }
 
 /** Whether a response's body ends when the connection closes: no length, not chunked (RFC 9112 6.3). */

@@ -130,6 +130,14 @@ export function requestHead(
           if (!preserveHost) continue
         }
         break
+      case 2:
+        // TE is hop-by-hop, but `trailers` says the client takes trailers (gRPC needs it kept;
+        // it is the one TE value HTTP/2 allows).
+        if (equalsLower(name, 'te')) {
+          if (/(^|,)\s*trailers\s*(;|,|$)/i.test(value)) headers.push('te', 'trailers')
+          continue
+        }
+        break
       case 5:
         if (equalsLower(name, 'proxy')) continue // httpoxy (CVE-2016-5385): never forwarded
         break
@@ -202,6 +210,27 @@ export function requestHead(
   out.host = host
   out.hasBody = hasBody
   out.upgrade = upgrade
+}
+
+/**
+ * Trailers as undici hands them, as name/value pairs: raw `[name, value, …]` arrays over HTTP/1.1,
+ * a header object over HTTP/2 (undici's h2 client passes the stream's trailers object as it is).
+ */
+export function trailerPairs(trailers: unknown): [string, string][] {
+  const pairs: [string, string][] = []
+  if (trailers === null || trailers === undefined) return pairs
+  if (Array.isArray(trailers)) {
+    for (let i = 0; i + 1 < trailers.length; i += 2) pairs.push([String(trailers[i]), String(trailers[i + 1])])
+    return pairs
+  }
+  if (typeof trailers === 'object') {
+    for (const [name, value] of Object.entries(trailers as Record<string, unknown>)) {
+      if (name.charCodeAt(0) === 58 || value === undefined) continue // HTTP/2 pseudo-headers are not trailers
+      if (Array.isArray(value)) for (const v of value) pairs.push([name, String(v)])
+      else pairs.push([name, String(value)])
+    }
+  }
+  return pairs
 }
 
 /**

@@ -61,6 +61,13 @@ export interface UpstreamOptions {
    */
   dispatcher?: Dispatcher
   /**
+   * Speak HTTP/2 to this upstream: over TLS by ALPN (falling back to HTTP/1.1 when the upstream
+   * does not offer h2), and over plain `http:` with prior knowledge (h2c: the upstream must speak
+   * HTTP/2 on that port). Needed for gRPC upstreams.
+   * @default the balancer's `http2`
+   */
+  http2?: boolean
+  /**
    * Unique id, shown in stats and events.
    * @default the URL's origin
    */
@@ -304,6 +311,11 @@ export interface BalancerOptions {
    */
   hideHeaders?: boolean | readonly string[]
   /**
+   * Speak HTTP/2 to every upstream that does not say otherwise (see `UpstreamOptions.http2`).
+   * @default false
+   */
+  http2?: boolean
+  /**
    * Answers the balancer's own errors on the handler path (no upstream, timeouts, bad requests:
    * every `SwitchyardError` with a `statusCode`) instead of the default JSON body: a page of your
    * own, a header, a log line. It must answer `res`; if it throws or does not, the default answer
@@ -382,6 +394,8 @@ export interface ResolvedUpstream {
   readonly origin: string
   /** The URL's own path, put in front of every request's (`''` for none). */
   readonly basePath: string
+  /** HTTP/2 to this upstream; undefined: the balancer's `http2`. */
+  readonly http2: boolean | undefined
   readonly weight: number
   readonly backup: boolean
   readonly down: boolean
@@ -423,6 +437,7 @@ export interface ResolvedOptions {
   readonly random: () => number
   /** Lower-case names the handler drops from responses, or undefined when none. */
   readonly hideHeaders: ReadonlySet<string> | undefined
+  readonly http2: boolean
   readonly onError: ErrorHandler | undefined
   readonly errors: 'respond' | 'next'
   readonly rewritePath: PathRule | undefined
@@ -467,6 +482,7 @@ const KNOWN = [
   'clock',
   'random',
   'hideHeaders',
+  'http2',
   'onError',
   'errors',
   'rewritePath',
@@ -481,7 +497,7 @@ const KNOWN = [
   'panicThreshold',
 ] as const
 
-const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher'] as const
+const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher', 'http2'] as const
 const TLS_KNOWN = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const
 
 /** Validates one upstream entry. `path` names it in errors: `upstreams[1]`. */
@@ -542,6 +558,7 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
     url,
     origin: parsed.origin,
     basePath: basePathOf(parsed),
+    http2: o.http2 === undefined ? undefined : checkBoolean(o.http2, `${path}.http2`, false),
     weight: checkNumber(o.weight, `${path}.weight`, DEFAULTS.weight, { min: 1, integer: true }),
     backup: checkBoolean(o.backup, `${path}.backup`, false),
     down: checkBoolean(o.down, `${path}.down`, false),
@@ -713,6 +730,7 @@ export function normalize(input: unknown): ResolvedOptions {
     underscoresInHeaders: checkBoolean(o.underscoresInHeaders, 'underscoresInHeaders', DEFAULTS.underscoresInHeaders),
     clock: normalizeClock(o.clock),
     hideHeaders: normalizeHideHeaders(o.hideHeaders),
+    http2: checkBoolean(o.http2, 'http2', false),
     onError: checkFunction<ErrorHandler | undefined>(o.onError, 'onError', undefined),
     errors: normalizeErrorsMode(o.errors),
     rewritePath: normalizeRewritePath(o.rewritePath),

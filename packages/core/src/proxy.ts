@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, BodyConsumedError, ClientTimeoutError, HeadersTooLargeError, UpgradeUnhandledError, UpstreamError } from './errors.js'
 import { Exchange } from './exchange.js'
-import { clientAddress, type RequestHeadInfo, requestHead, responseHead } from './headers.js'
+import { clientAddress, type RequestHeadInfo, requestHead, responseHead, trailerPairs } from './headers.js'
 import { serializeParsedBody } from './parsed-body.js'
 import { ASTERISK, originForm } from './request-target.js'
 import { answerError } from './respond.js'
@@ -254,7 +254,23 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     return false
   }
 
-  protected relayComplete(): void {
+  protected relayComplete(trailers: Buffer[] | string[] | null): void {
+    // Trailers (gRPC's grpc-status, checksums) go on: as an HTTP/2 trailers frame, or after the
+    // last chunk of a chunked HTTP/1.1 response (Node drops them when the body is not chunked).
+    const pairs = trailerPairs(trailers)
+    if (pairs.length !== 0 && !this.#res.destroyed) {
+      // An object: Node's HTTP/2 compat response takes no other form (repeated names are joined).
+      const record: Record<string, string> = {}
+      for (const [name, value] of pairs) {
+        const key = name.toLowerCase()
+        record[key] = record[key] === undefined ? value : `${record[key]}, ${value}`
+      }
+      try {
+        this.#res.addTrailers(record)
+      } catch {
+        // a trailer Node will not write (an invalid name or value): the body is whole without it
+      }
+    }
     this.#res.end()
   }
 }

@@ -125,6 +125,7 @@ export class Upstream implements Candidate {
       headersTimeout: timeouts.headers,
       bodyTimeout: timeouts.body,
       connect: connector(options, config),
+      ...((config.http2 ?? options.http2) ? { allowH2: true, useH2c: config.origin.startsWith('http:') } : {}),
       ...(Number.isFinite(config.maxConnections) && options.pool.connections === undefined
         ? { connections: config.maxConnections }
         : {}),
@@ -183,12 +184,13 @@ function connector(options: ResolvedOptions, upstream: ResolvedUpstream): buildC
     buildConnector({
       ...(tls as object | undefined),
       maxCachedSessions,
-      allowH2,
+      allowH2: (upstream.http2 ?? options.http2) || allowH2, // offers h2 by ALPN
+      useH2c: (upstream.http2 ?? options.http2) && upstream.origin.startsWith('http:'), // h2 with prior knowledge
       socketPath,
       ...(typeof autoSelectFamily === 'boolean' ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : undefined),
       ...connect,
       ...upstream.tls,
       timeout: options.timeouts.connect,
-    } as buildConnector.BuildOptions),
+    } as unknown as buildConnector.BuildOptions), // useH2c is in undici 7's connector, not yet in its types
   )
 }

@@ -19,6 +19,13 @@ export interface PassiveOptions {
    * @default []
    */
   failOnStatus?: readonly number[]
+  /**
+   * gRPC statuses (the `grpc-status` trailer, or header of a trailers-only answer) that count as
+   * failures: a gRPC error arrives on HTTP 200, so without this every gRPC answer is a success.
+   * `[14]` (UNAVAILABLE) is the usual choice; `[4, 13, 14]` adds DEADLINE_EXCEEDED and INTERNAL.
+   * @default []
+   */
+  failOnGrpcStatus?: readonly number[]
 }
 
 /** Passive options with every default filled in. */
@@ -26,6 +33,7 @@ export interface ResolvedPassiveOptions {
   readonly maxFails: number
   readonly failTimeout: number
   readonly failOnStatus: ReadonlySet<number>
+  readonly failOnGrpcStatus: ReadonlySet<number>
 }
 
 export const PASSIVE_DEFAULTS = Object.freeze({
@@ -35,13 +43,19 @@ export const PASSIVE_DEFAULTS = Object.freeze({
 
 /** Validates passive options; `false` is the same as `{ maxFails: 0 }`. */
 export function normalizePassive(input: unknown, path = 'passive'): ResolvedPassiveOptions {
-  if (input === false) return { maxFails: 0, failTimeout: PASSIVE_DEFAULTS.failTimeout, failOnStatus: new Set() }
+  if (input === false) return { maxFails: 0, failTimeout: PASSIVE_DEFAULTS.failTimeout, failOnStatus: new Set(), failOnGrpcStatus: new Set() }
   const o = checkObject(input, path)
-  rejectUnknownKeys(o, ['maxFails', 'failTimeout', 'failOnStatus'], path)
+  rejectUnknownKeys(o, ['maxFails', 'failTimeout', 'failOnStatus', 'failOnGrpcStatus'], path)
   const failOnStatus = o.failOnStatus ?? []
   if (!Array.isArray(failOnStatus) || failOnStatus.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
     throw new InvalidOptionError(`${path}.failOnStatus must be an array of HTTP status codes`, {
       field: `${path}.failOnStatus`,
+    })
+  }
+  const grpc = o.failOnGrpcStatus ?? []
+  if (!Array.isArray(grpc) || grpc.some((s) => !Number.isInteger(s) || s < 1 || s > 16)) {
+    throw new InvalidOptionError(`${path}.failOnGrpcStatus must be an array of gRPC status codes (1 to 16)`, {
+      field: `${path}.failOnGrpcStatus`,
     })
   }
   return {
@@ -50,6 +64,7 @@ export function normalizePassive(input: unknown, path = 'passive'): ResolvedPass
       exclusiveMin: true,
     }),
     failOnStatus: new Set(failOnStatus as number[]),
+    failOnGrpcStatus: new Set(grpc as number[]),
   }
 }
 
@@ -81,6 +96,16 @@ export class PassiveHealth {
   /** Whether a response with this status counts as a failure. */
   isFailureStatus(status: number): boolean {
     return this.#options.failOnStatus.size !== 0 && this.#options.failOnStatus.has(status)
+  }
+
+  /** Whether gRPC statuses are judged at all (`failOnGrpcStatus` is not empty). */
+  get judgesGrpc(): boolean {
+    return this.#options.failOnGrpcStatus.size !== 0
+  }
+
+  /** Whether a `grpc-status` value counts as a failure. */
+  isFailureGrpcStatus(status: number): boolean {
+    return this.#options.failOnGrpcStatus.has(status)
   }
 
   /**
