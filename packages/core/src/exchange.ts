@@ -112,6 +112,8 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   ): boolean
   /** Relays a body chunk; return false to pause. */
   protected abstract relayData(chunk: Buffer): boolean
+  /** Relays an informational (1xx) response; by default, nothing is. */
+  protected relayInformational(_statusCode: number, _rawHeaders: Buffer[]): void {}
   /** Ends the relayed response. */
   protected abstract relayComplete(trailers: Buffer[] | string[] | null): void
 
@@ -348,7 +350,11 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   }
 
   protected responseHead(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true // 1xx: Node answers Expect: 100-continue itself
+    if (statusCode < 200) {
+      // 1xx: Node answers a client's Expect: 100-continue itself; 103 Early Hints and 102 go on.
+      if (!this.responseStarted && !this.#finishedEarly) this.relayInformational(statusCode, rawHeaders)
+      return true
+    }
     if (this.#finishedEarly) return true
     this.#status = statusCode
     if (this.#retriesStatus(statusCode, rawHeaders)) {

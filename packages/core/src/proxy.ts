@@ -239,6 +239,29 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     return true
   }
 
+  /** 103 Early Hints (its `Link` headers, so the browser preloads while the upstream works) and 102 Processing. */
+  protected override relayInformational(statusCode: number, rawHeaders: Buffer[]): void {
+    const res = this.#res
+    if (res.headersSent || res.destroyed) return
+    if (statusCode === 102 && !this.#isHttp2) {
+      res.writeProcessing()
+      return
+    }
+    if (statusCode !== 103) return
+    const links: string[] = []
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      if (rawHeaders[i]!.length !== 4 || rawHeaders[i]!.toString('latin1').toLowerCase() !== 'link') continue
+      // One header may carry several links, comma-separated; Node takes them one by one.
+      for (const link of rawHeaders[i + 1]!.toString('latin1').split(/,\s*(?=<)/)) links.push(link.trim())
+    }
+    if (links.length === 0) return
+    try {
+      res.writeEarlyHints({ link: links })
+    } catch {
+      // A hint Node will not write is only a hint: the final answer still goes.
+    }
+  }
+
   protected relayData(chunk: Buffer): boolean {
     const res = this.#res
     // Pause the upstream only once PAUSE_BYTES wait in the client's socket buffer, not at the
