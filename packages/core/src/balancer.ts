@@ -6,8 +6,9 @@ import { BalancedDispatcher } from './dispatcher.js'
 import { ClosedError, UnknownUpstreamError } from './errors.js'
 import { type BalancerOptions, normalize, normalizeUpstream, type UpstreamOptions } from './options.js'
 import { ProxyExchange } from './proxy.js'
-import { answerError, answerServerOptions, refuseUpgrade } from './respond.js'
+import { answerError, answerServerOptions, errorBody, refuseUpgrade } from './respond.js'
 import { UpgradeExchange } from './upgrade.js'
+import { FetchExchange, type FetchInfo } from './fetch.js'
 import type { UpstreamSnapshot } from './upstream.js'
 
 /** Totals and per-upstream counters, from `lb.stats()`. */
@@ -82,6 +83,15 @@ export class Balancer extends EventEmitter {
    * period. Any other answer is relayed and the connection closed.
    */
   readonly upgrade: UpgradeHandler
+  /**
+   * The Fetch-API handler, for Hono, Next.js route handlers, Bun and Deno-style servers:
+   * `app.all('/api/*', (c) => lb.fetch(c.req.raw))`. The request's URL keeps its path and query;
+   * its origin only reached this handler. Bodies stream both ways; `request.signal` aborting aborts
+   * the upstream request. Never rejects: the balancer's errors come back as their JSON `Response`.
+   * A `Request` carries no client address: pass it as `info.remoteAddress` for `ipHash` and
+   * `X-Forwarded-For` (without it, incoming `X-Forwarded-*` are dropped and none is added for the client).
+   */
+  readonly fetch: (request: Request, info?: FetchInfo) => Promise<Response>
   readonly #core: BalancerCore
   #closing: Promise<void> | undefined
 
@@ -106,6 +116,13 @@ export class Balancer extends EventEmitter {
       new ProxyExchange(core, req, res, next).start()
     }
     this.dispatcher = new BalancedDispatcher(core, () => this.close())
+    this.fetch = (request, info = {}) => {
+      if (core.isClosed) {
+        const error = new ClosedError('the balancer is closed')
+        return Promise.resolve(new Response(errorBody(error), { status: 503, headers: { 'content-type': 'application/json; charset=utf-8' } }))
+      }
+      return new Promise<Response>((resolve) => new FetchExchange(core, request, info, resolve).start())
+    }
     this.upgrade = (req, socket, head) => {
       if (core.isClosed) {
         refuseUpgrade(socket, new ClosedError('the balancer is closed'))

@@ -1,0 +1,182 @@
+import { Readable } from 'node:stream'
+import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
+import type { Dispatcher } from 'undici'
+import type { BalancerCore } from './balancer-core.js'
+import { BadRequestError, ClientAbortedError, UpstreamError } from './errors.js'
+import { Exchange } from './exchange.js'
+import { isHopByHop, responseHead } from './headers.js'
+import { ASTERISK, originForm } from './request-target.js'
+import { rewriteSelfReferences } from './transforms.js'
+import { errorBody } from './respond.js'
+
+/** What `lb.fetch` knows of the client beyond the `Request`: its address, for `ipHash` and `X-Forwarded-For`. */
+export interface FetchInfo {
+  /** The client's address (Hono: `getConnInfo(c).remote.address`; Bun: `server.requestIP(req)`). */
+  remoteAddress?: string
+}
+
+/** Statuses whose responses have no body (the `Response` constructor refuses one). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304])
+
+/**
+ * One `Request` through `lb.fetch()`: the Fetch-API handler for Hono, Next.js route handlers,
+ * Bun and Deno-style servers. The request body streams up (from `request.body`), the response
+ * streams down as the `Response`'s body with backpressure (the upstream is paused while the
+ * reader does not pull), and `request.signal` aborting aborts the upstream request.
+ */
+export class FetchExchange extends Exchange {
+  readonly #request: Request
+  readonly #address: string
+  #headers: string[]
+  readonly #body: Readable | null
+  readonly #resolve: (res: Response) => void
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined
+  #resume: (() => void) | undefined
+  #responded = false
+
+  constructor(core: BalancerCore, request: Request, info: FetchInfo, resolve: (res: Response) => void) {
+    const url = new URL(request.url)
+    super(core, request.method, `${url.pathname}${url.search}`)
+    this.#request = request
+    this.#address = info.remoteAddress ?? ''
+    this.#resolve = resolve
+    this.#headers = requestHeaders(request, url, this.#address, core)
+    this.#body = request.body === null ? null : Readable.fromWeb(request.body as import('node:stream/web').ReadableStream)
+    const transform = core.options.requestHeaders
+    if (transform !== undefined) this.#headers = transform(this.#headers)
+    const path = originForm(this.path)
+    if (path === undefined || path === ASTERISK) this.refusal = new BadRequestError('the request target cannot be proxied')
+    else this.path = path
+    const signal = request.signal
+    if (signal.aborted) this.cancel(new ClientAbortedError('the request was aborted'))
+    else signal.addEventListener('abort', () => this.cancel(new ClientAbortedError('the request was aborted')), { once: true })
+  }
+
+  protected requestInfo(): RequestInfo {
+    const headers: Record<string, string> = {}
+    this.#request.headers.forEach((value, name) => {
+      headers[name] = value
+    })
+    return { method: this.method, path: this.path, headers, remoteAddress: this.#address }
+  }
+
+  protected dispatchOptions(): Dispatcher.DispatchOptions {
+    return {
+      origin: this.upstream!.origin,
+      method: this.method as Dispatcher.HttpMethod,
+      path: this.upstreamPath(),
+      headers: this.#headers,
+      body: this.#body,
+      servername: this.upstream!.servername, // read by undici's Request, not in its types
+    } as Dispatcher.DispatchOptions
+  }
+
+  protected isBodyReplayable(): boolean {
+    return this.#body === null || !this.#body.readableDidRead
+  }
+
+  protected isUploading(): boolean {
+    return this.#body !== null && !this.#body.readableEnded
+  }
+
+  protected isClientError(err: Error): boolean {
+    return this.#body !== null && (this.#body.errored === err || err.name === 'AbortError')
+  }
+
+  protected respondError(error: SwitchyardError): void {
+    this.#responded = true
+    const status = error.statusCode ?? 502
+    this.#resolve(
+      new Response(errorBody(error), { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } }),
+    )
+  }
+
+  protected abortResponse(error: Error): void {
+    if (!this.#responded) {
+      this.respondError(new UpstreamError('the upstream failed to answer', { cause: error }))
+      return
+    }
+    try {
+      this.#controller?.error(error)
+    } catch {
+      // already closed
+    }
+  }
+
+  protected relayHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    const options = this.core.options
+    let headers = responseHead(rawHeaders, options.hideHeaders)
+    if (options.responseHeaders !== undefined) headers = options.responseHeaders(headers)
+    const u = this.upstream!
+    if (options.rewriteLocation || options.cookieDomain !== undefined || options.cookiePath !== undefined) {
+      rewriteSelfReferences(headers, u.origin, u.basePath, options)
+    }
+    const cookie = this.strategyCookie()
+    if (cookie !== undefined) headers.push('set-cookie', cookie)
+    const out = new Headers()
+    for (let i = 0; i < headers.length; i += 2) out.append(headers[i]!, headers[i + 1]!)
+    this.#resume = resume
+    const empty = NULL_BODY.has(statusCode) || this.method === 'HEAD'
+    const body = empty
+      ? null
+      : new ReadableStream<Uint8Array>(
+          {
+            start: (controller) => {
+              this.#controller = controller
+            },
+            pull: () => this.#resume?.(), // the reader wants more: undici goes on reading (a no-op if it was not paused)
+            cancel: () => this.cancel(new ClientAbortedError('the response body was cancelled')),
+          },
+          { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+        )
+    this.#responded = true
+    this.#resolve(new Response(body, { status: statusCode, statusText, headers: out }))
+    return true
+  }
+
+  protected relayData(chunk: Buffer): boolean {
+    const controller = this.#controller
+    if (controller === undefined) return true
+    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+    return (controller.desiredSize ?? 1) > 0 // full: pause the upstream until the reader pulls
+  }
+
+  protected relayComplete(): void {
+    // (a Response has no trailers to carry)
+    try {
+      this.#controller?.close()
+    } catch {
+      // the reader cancelled
+    }
+  }
+}
+
+/** The request headers for the upstream: hop-by-hop ones dropped, the forwarding ones set. */
+function requestHeaders(request: Request, url: URL, address: string, core: BalancerCore): string[] {
+  const headers: string[] = []
+  const { preserveHost, xForwarded } = core.options
+  let host: string | undefined
+  let hasHost = false
+  request.headers.forEach((value, name) => {
+    if (isHopByHop(name)) {
+      if (name === 'te' && /(^|,)\s*trailers\s*(;|,|$)/i.test(value)) headers.push('te', 'trailers')
+      return
+    }
+    if (name === 'host') {
+      host = value
+      if (!preserveHost) return
+      hasHost = true
+    }
+    if (xForwarded && (name === 'x-forwarded-for' || name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'forwarded')) return
+    if (name === 'proxy') return // httpoxy
+    headers.push(name, value)
+  })
+  host ??= url.host
+  if (preserveHost && !hasHost) headers.push('host', host)
+  if (xForwarded) {
+    const proto = url.protocol === 'https:' ? 'https' : 'http'
+    if (address !== '') headers.push('x-forwarded-for', address)
+    headers.push('x-forwarded-proto', proto, 'x-forwarded-host', host)
+  }
+  return headers
+}
