@@ -13,6 +13,7 @@ const alias = [
     '@switchyard/core': src('core'),
     '@switchyard/sim': src('sim'),
     '@switchyard/guard': src('guard'),
+    '@switchyard/testing': src('testing'),
   }).map(([name, replacement]) => ({ find: new RegExp(`^${name}$`), replacement })),
 ]
 
@@ -31,6 +32,7 @@ export default defineConfig({
       { resolve: { alias }, test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'sim', include: ['packages/sim/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'guard', include: ['packages/guard/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { name: 'testing', include: ['packages/testing/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'e2e', include: ['test/**/*.test.ts'] } },
     ],
