@@ -41,6 +41,7 @@ export class BalancerCore {
     this.clock = options.clock
     this.#emit = emit
     this.counters = new Counters(emit, hasListeners)
+    this.counters.traceSize = options.trace
     this.registry = new UpstreamRegistry(options)
     this.availability = new Availability(options.strategy, options.panicThreshold, emit, options.clock.now)
     this.health = new HealthMonitor(options, this.registry, this.availability)

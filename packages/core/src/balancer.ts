@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { type BalancerEvents, BalancerCore } from './balancer-core.js'
+import type { RequestTrace } from './events.js'
+import { InvalidOptionError } from '@switchyard/strategies'
 import { BalancedDispatcher } from './dispatcher.js'
 import { ClosedError, UnknownUpstreamError } from './errors.js'
 import { type BalancerOptions, normalize, normalizeUpstream, type UpstreamOptions } from './options.js'
@@ -145,6 +147,32 @@ export class Balancer extends EventEmitter {
   /** Stops listening. */
   override off<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this {
     return super.off(event, listener)
+  }
+
+  /**
+   * The decision traces of the last requests (`trace` option: how many), oldest first: for each,
+   * every attempt's upstream, status or error, whether it counted, and time. For tests that assert
+   * how a request was routed, and for a look at a live balancer.
+   */
+  trace(): RequestTrace[] {
+    return this.#core.counters.traces()
+  }
+
+  /**
+   * An application's verdict on an answer the balancer could not judge (a 200 carrying an error
+   * payload, a slow answer that breaks a deadline of the app's): feeds passive health, outlier
+   * detection and the breaker as a failure or success of that upstream. `target`: an upstream id,
+   * or a `request:end` payload (its last attempt's upstream is judged).
+   * @throws {UnknownUpstreamError} SWY_ERR_UNKNOWN_UPSTREAM when no upstream has that id
+   */
+  report(target: string | RequestTrace, verdict: 'success' | 'failure'): void {
+    const id = typeof target === 'string' ? target : target.attempts.at(-1)?.upstream
+    const u = id === undefined ? undefined : this.#core.registry.find(id)
+    if (u === undefined) throw new UnknownUpstreamError(`no upstream has the id ${JSON.stringify(id)}`, { field: 'target' })
+    if (verdict !== 'success' && verdict !== 'failure') {
+      throw new InvalidOptionError(`report() takes 'success' or 'failure', got ${JSON.stringify(verdict)}`, { field: 'verdict' })
+    }
+    this.#core.health.record(u, verdict === 'failure', verdict === 'failure' ? 500 : 200)
   }
 
   /** Snapshots of every upstream, in the order they were given or added. */

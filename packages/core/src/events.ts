@@ -24,8 +24,40 @@ export interface BalancerEvents {
   'request:retry': { method: string; path: string; upstream: string; attempt: number; error: SwitchyardError }
   /** The balancer answered a request with an error (or cut a relayed response). */
   'request:error': { method: string; path: string; error: SwitchyardError; tried: string[] }
+  /**
+   * A request is over (answered, failed or cut): its decision trace. Built only when someone
+   * listens, or when `trace` keeps the last ones for `lb.trace()`.
+   */
+  'request:end': RequestTrace
   /** Panic mode began (`active: true`) or ended: see the `panicThreshold` option. */
   'balancer:panic': { active: boolean; up: number; total: number }
+}
+
+/** One attempt of a request, in a {@link RequestTrace}. */
+export interface AttemptTrace {
+  /** The upstream's id. */
+  upstream: string
+  /** The upstream's status, when it answered. */
+  status?: number
+  /** The error code, when the attempt failed (`ECONNREFUSED`, `UND_ERR_HEADERS_TIMEOUT`…). */
+  error?: string
+  /** Whether the attempt counted for or against the upstream (false: the client's or balancer's doing). */
+  judged: boolean
+  /** Time from sending to the end of the attempt, ms (balancer clock). */
+  ms: number
+}
+
+/** The `request:end` payload: what happened to one request, attempt by attempt. */
+export interface RequestTrace {
+  method: string
+  path: string
+  /** The status the client got (the balancer's own on an error; 0 when the response was cut or the client left). */
+  status: number
+  /** The balancer's error code, when it answered with an error or cut the response. */
+  error?: string
+  attempts: AttemptTrace[]
+  /** Time from the start to the end of the request, ms (balancer clock). */
+  ms: number
 }
 
 export type Emit = <E extends keyof BalancerEvents>(event: E, payload: BalancerEvents[E]) => void
@@ -68,6 +100,29 @@ export class Counters {
     this.retries++
     if (!this.#hasListeners('request:retry')) return
     this.#emit('request:retry', { method: ex.method, path: ex.path, upstream, attempt: ex.attempt, error })
+  }
+
+  /** Whether request traces are wanted: a `request:end` listener, or `trace` keeping some. */
+  get tracing(): boolean {
+    return this.traceSize !== 0 || this.#hasListeners('request:end')
+  }
+
+  /** How many traces `lb.trace()` keeps (the `trace` option). */
+  traceSize = 0
+  readonly #traces: RequestTrace[] = []
+
+  /** A request is over: keeps its trace and tells `request:end` listeners. */
+  traced(trace: RequestTrace): void {
+    if (this.traceSize !== 0) {
+      this.#traces.push(trace)
+      if (this.#traces.length > this.traceSize) this.#traces.shift()
+    }
+    if (this.#hasListeners('request:end')) this.#emit('request:end', trace)
+  }
+
+  /** The last traces kept, oldest first. */
+  traces(): RequestTrace[] {
+    return [...this.#traces]
   }
 
   /** The balancer answered with `error`, or cut a relayed response. */

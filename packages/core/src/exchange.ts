@@ -2,6 +2,7 @@ import { type RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { blameOf, errorCode, isStaleConnection, type Side } from './blame.js'
+import type { AttemptTrace, RequestTrace } from './events.js'
 import type { ExchangeView } from './exchange-view.js'
 import {
   BadRequestError,
@@ -77,6 +78,9 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   /** The `timeouts.total` deadline, or a retry's back-off. */
   #deadline: unknown = undefined
   #backoffTimer: unknown = undefined
+  /** The decision trace, built only when wanted (`request:end` listeners, `trace`). */
+  #trace: RequestTrace | undefined = undefined
+  #startedAt = 0
 
   constructor(core: BalancerCore, method: string, path: string) {
     super()
@@ -126,6 +130,10 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   /** Starts the first attempt. */
   start(): void {
     this.core.counters.started()
+    if (this.core.counters.tracing) {
+      this.#trace = { method: this.method, path: this.path, status: 0, attempts: [], ms: 0 }
+      this.#startedAt = this.core.clock.now()
+    }
     const total = this.core.options.timeouts.total
     if (total !== undefined && this.refusal === undefined) {
       this.#deadline = this.core.clock.setTimeout(() => {
@@ -233,6 +241,12 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     u.inFlight--
     this.#abort = null
     const judged = verdict !== UNJUDGED && this.cancelled === undefined
+    if (this.#trace !== undefined) {
+      const attempt: AttemptTrace = { upstream: u.id, judged, ms: latency }
+      if (this.#status !== 0) attempt.status = this.#status
+      if (errorCode !== undefined) attempt.error = errorCode
+      this.#trace.attempts.push(attempt)
+    }
     if (judged) {
       u.record(latency, this.#status, verdict === FAILED)
       this.core.health.record(u, verdict === FAILED, this.#status)
@@ -255,6 +269,10 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   }
 
   #fail(error: SwitchyardError): void {
+    if (this.#trace !== undefined) {
+      this.#trace.error = error.code
+      if (!this.responseStarted) this.#trace.status = error.statusCode ?? 502
+    }
     this.core.counters.failed(this, error)
     this.respondError(error)
     this.#settle()
@@ -278,6 +296,12 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     if (this.#inBudget) this.core.counters.retrying--
     this.settled()
     this.core.counters.ended()
+    const trace = this.#trace
+    if (trace !== undefined) {
+      trace.path = this.path
+      trace.ms = this.core.clock.now() - this.#startedAt
+      this.core.counters.traced(trace)
+    }
   }
 
   /** Whether the answer's `grpc-status` (a trailer, or a header of a trailers-only answer) is one `failOnGrpcStatus` lists. */
@@ -364,6 +388,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     this.#rawHeaders = rawHeaders
     const more = this.relayHeaders(statusCode, rawHeaders, resume, statusText) // throws on an invalid head
     this.responseStarted = true
+    if (this.#trace !== undefined) this.#trace.status = statusCode
     if (statusCode === 204 || statusCode === 304) {
       // These never have a body (RFC 9110 6.4.1). undici rejects a 304 that carries
       // Content-Length with UND_ERR_RES_CONTENT_LENGTH_MISMATCH and may trip over bytes after a
@@ -464,6 +489,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
 
     const error = this.#errorFor(side, blame.timeout, err, code, u)
     if (this.responseStarted) {
+      if (this.#trace !== undefined) this.#trace.error = error.code
       this.core.counters.failed(this, error)
       this.abortResponse(error)
       this.#settle()

@@ -311,6 +311,13 @@ export interface BalancerOptions {
    */
   hideHeaders?: boolean | readonly string[]
   /**
+   * Keep the decision traces of the last `trace` requests for `lb.trace()` (what each attempt
+   * went to, answered, cost; see the `request:end` event). 0 keeps none, and costs nothing per
+   * request unless a `request:end` listener is attached.
+   * @default 0
+   */
+  trace?: number
+  /**
    * Speak HTTP/2 to every upstream that does not say otherwise (see `UpstreamOptions.http2`).
    * @default false
    */
@@ -438,6 +445,7 @@ export interface ResolvedOptions {
   /** Lower-case names the handler drops from responses, or undefined when none. */
   readonly hideHeaders: ReadonlySet<string> | undefined
   readonly http2: boolean
+  readonly trace: number
   readonly onError: ErrorHandler | undefined
   readonly errors: 'respond' | 'next'
   readonly rewritePath: PathRule | undefined
@@ -483,6 +491,7 @@ const KNOWN = [
   'random',
   'hideHeaders',
   'http2',
+  'trace',
   'onError',
   'errors',
   'rewritePath',
@@ -731,6 +740,7 @@ export function normalize(input: unknown): ResolvedOptions {
     clock: normalizeClock(o.clock),
     hideHeaders: normalizeHideHeaders(o.hideHeaders),
     http2: checkBoolean(o.http2, 'http2', false),
+    trace: checkNumber(o.trace, 'trace', 0, { min: 0, integer: true }),
     onError: checkFunction<ErrorHandler | undefined>(o.onError, 'onError', undefined),
     errors: normalizeErrorsMode(o.errors),
     rewritePath: normalizeRewritePath(o.rewritePath),

@@ -9,6 +9,7 @@ import {
   type Clock,
   createBalancer,
   type DownReason,
+  type RequestTrace,
   type UpReason,
   SwitchyardError,
   type UpstreamSnapshot,
@@ -45,8 +46,14 @@ lb.on('request:error', (e) => {
   expectTypeOf(e.tried).toEqualTypeOf<string[]>()
 })
 expectTypeOf<keyof BalancerEvents>().toEqualTypeOf<
-  'upstream:down' | 'upstream:up' | 'request:retry' | 'request:error' | 'balancer:panic'
+  'upstream:down' | 'upstream:up' | 'request:retry' | 'request:error' | 'request:end' | 'balancer:panic'
 >()
+lb.on('request:end', (e) => {
+  expectTypeOf(e.attempts[0]!.upstream).toEqualTypeOf<string>()
+  expectTypeOf(e.status).toEqualTypeOf<number>()
+})
+expectTypeOf(lb.trace()).toEqualTypeOf<RequestTrace[]>()
+expectTypeOf(lb.report('id', 'failure')).toEqualTypeOf<void>()
 // @ts-expect-error an unknown event name does not compile
 lb.on('upstream:gone', () => {})
 
