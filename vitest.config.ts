@@ -14,6 +14,7 @@ const alias = [
     '@switchyard/sim': src('sim'),
     '@switchyard/guard': src('guard'),
     '@switchyard/testing': src('testing'),
+    '@switchyard/fastify': src('fastify'),
   }).map(([name, replacement]) => ({ find: new RegExp(`^${name}$`), replacement })),
 ]
 
