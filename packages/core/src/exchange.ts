@@ -14,9 +14,10 @@ import {
   UpstreamError,
   UpstreamTimeoutError,
 } from './errors.js'
-import { trailerPairs } from './headers.js'
+import { responseHead, trailerPairs } from './headers.js'
 import { isResetting } from './internal/socket-watch.js'
 import { backoffDelay, retryAfterMs } from './retry-policy.js'
+import { rewriteSelfReferences } from './transforms.js'
 import { UpstreamHandler } from './undici-handler.js'
 import type { Upstream } from './upstream.js'
 
@@ -149,6 +150,24 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     const affinity = this.core.strategy.affinity
     if (affinity !== undefined) this.key = affinity.key(this.requestInfo())
     this.#next()
+  }
+
+  /**
+   * The upstream's response head as a client gets it, as a flat array: hop-by-hop and hidden
+   * headers out, `responseHeaders` applied, self-references (`Location`, cookies) rewritten, and
+   * the strategy's `Set-Cookie` added.
+   */
+  protected clientResponseHead(rawHeaders: Buffer[]): string[] {
+    const options = this.core.options
+    let headers = responseHead(rawHeaders, options.hideHeaders)
+    if (options.responseHeaders !== undefined) headers = options.responseHeaders(headers)
+    const u = this.upstream!
+    if (options.rewriteLocation || options.cookieDomain !== undefined || options.cookiePath !== undefined) {
+      rewriteSelfReferences(headers, u.origin, u.basePath, options)
+    }
+    const cookie = this.strategyCookie()
+    if (cookie !== undefined) headers.push('set-cookie', cookie)
+    return headers
   }
 
   /** A `Set-Cookie` value the strategy wants on this response (sticky sessions), if any. */

@@ -4,9 +4,8 @@ import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, ClientAbortedError, UpstreamError } from './errors.js'
 import { Exchange } from './exchange.js'
-import { isHopByHop, responseHead } from './headers.js'
+import { isHopByHop } from './headers.js'
 import { ASTERISK, originForm } from './request-target.js'
-import { rewriteSelfReferences } from './transforms.js'
 import { errorBody } from './respond.js'
 
 /** What `lb.fetch` knows of the client beyond the `Request`: its address, for `ipHash` and `X-Forwarded-For`. */
@@ -104,15 +103,7 @@ export class FetchExchange extends Exchange {
   }
 
   protected relayHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    const options = this.core.options
-    let headers = responseHead(rawHeaders, options.hideHeaders)
-    if (options.responseHeaders !== undefined) headers = options.responseHeaders(headers)
-    const u = this.upstream!
-    if (options.rewriteLocation || options.cookieDomain !== undefined || options.cookiePath !== undefined) {
-      rewriteSelfReferences(headers, u.origin, u.basePath, options)
-    }
-    const cookie = this.strategyCookie()
-    if (cookie !== undefined) headers.push('set-cookie', cookie)
+    const headers = this.clientResponseHead(rawHeaders)
     const out = new Headers()
     for (let i = 0; i < headers.length; i += 2) out.append(headers[i]!, headers[i + 1]!)
     this.#resume = resume

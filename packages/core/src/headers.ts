@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http'
+import { forwardedClient, type RequestInfo, type TrustRule } from '@switchyard/strategies'
 import { isValidHost } from './request-target.js'
 
 /**
@@ -74,6 +76,16 @@ export interface RequestHeadInfo {
   headError: string | undefined
   /** The `Upgrade` header's value (hop-by-hop: never forwarded as a header), or undefined. */
   upgrade: string | undefined
+}
+
+/** What a strategy's key function sees of a Node server request, the client address under `trust`. */
+export function nodeRequestInfo(method: string, path: string, req: IncomingMessage, trust: TrustRule): RequestInfo {
+  return {
+    method,
+    path,
+    headers: req.headers,
+    remoteAddress: forwardedClient(clientAddress(req.socket.remoteAddress), req.headers['x-forwarded-for'], trust),
+  }
 }
 
 /** Strips the `::ffff:` prefix Node puts on IPv4 clients of a dual-stack server. */

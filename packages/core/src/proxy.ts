@@ -1,14 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { forwardedClient, type RequestInfo, type SwitchyardError, TRUST_NONE } from '@switchyard/strategies'
+import { type RequestInfo, type SwitchyardError, TRUST_NONE } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, BodyConsumedError, ClientTimeoutError, HeadersTooLargeError, UpgradeUnhandledError, UpstreamError } from './errors.js'
 import { Exchange } from './exchange.js'
-import { clientAddress, type RequestHeadInfo, requestHead, responseHead, trailerPairs } from './headers.js'
+import { clientAddress, nodeRequestInfo, type RequestHeadInfo, requestHead, trailerPairs } from './headers.js'
 import { serializeParsedBody } from './parsed-body.js'
 import { ASTERISK, originForm } from './request-target.js'
 import { answerError } from './respond.js'
-import { rewriteSelfReferences } from './transforms.js'
 
 /** Bytes buffered for a slow client before the upstream is paused: Node 22's default high-water mark. */
 const PAUSE_BYTES = 64 * 1024
@@ -159,13 +158,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   }
 
   protected requestInfo(): RequestInfo {
-    const req = this.#req
-    return {
-      method: this.method,
-      path: this.path,
-      headers: req.headers,
-      remoteAddress: forwardedClient(clientAddress(req.socket.remoteAddress), req.headers['x-forwarded-for'], this.core.options.trust),
-    }
+    return nodeRequestInfo(this.method, this.path, this.#req, this.core.options.trust)
   }
 
   protected dispatchOptions(): Dispatcher.DispatchOptions {
@@ -207,15 +200,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     clearTimeout(this.#timer) // the upload watch ends: the upstream answered
     this.#timer = undefined
     const res = this.#res
-    const options = this.core.options
-    let headers = responseHead(rawHeaders, options.hideHeaders)
-    if (options.responseHeaders !== undefined) headers = options.responseHeaders(headers)
-    const u = this.upstream!
-    if (options.rewriteLocation || options.cookieDomain !== undefined || options.cookiePath !== undefined) {
-      rewriteSelfReferences(headers, u.origin, u.basePath, options)
-    }
-    const cookie = this.strategyCookie()
-    if (cookie !== undefined) headers.push('set-cookie', cookie)
+    const headers = this.clientResponseHead(rawHeaders)
     try {
       if (!this.#isHttp2 && res.getHeaderNames().length !== 0) {
         // Headers set before the handler (Express's X-Powered-By): on Node 20, writeHead with an

@@ -1,12 +1,12 @@
 import type { IncomingMessage } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { forwardedClient, type RequestInfo, type SwitchyardError, TRUST_NONE } from '@switchyard/strategies'
+import { type RequestInfo, type SwitchyardError, TRUST_NONE } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, ClientAbortedError } from './errors.js'
 import { Exchange } from './exchange.js'
-import { clientAddress, type RequestHeadInfo, requestHead } from './headers.js'
+import { clientAddress, nodeRequestInfo, type RequestHeadInfo, requestHead } from './headers.js'
 import { ASTERISK, originForm } from './request-target.js'
 import { refuseUpgrade } from './respond.js'
 
@@ -68,13 +68,7 @@ export class UpgradeExchange extends Exchange implements RequestHeadInfo {
   }
 
   protected requestInfo(): RequestInfo {
-    const req = this.#req
-    return {
-      method: this.method,
-      path: this.path,
-      headers: req.headers,
-      remoteAddress: forwardedClient(clientAddress(req.socket.remoteAddress), req.headers['x-forwarded-for'], this.core.options.trust),
-    }
+    return nodeRequestInfo(this.method, this.path, this.#req, this.core.options.trust)
   }
 
   protected dispatchOptions(): Dispatcher.DispatchOptions {
