@@ -23,6 +23,8 @@ export interface BalancerStats {
   readonly errors: number
   /** Attempts sent again to another upstream. */
   readonly retries: number
+  /** Hedged attempts sent (see the `hedge` option). */
+  readonly hedges: number
   /** Requests taken and not yet finished (in flight, queued, or between attempts). */
   readonly active: number
   /** Requests in flight to upstreams now. */
@@ -219,6 +221,7 @@ export class Balancer extends EventEmitter {
       requests: core.counters.requests,
       errors: core.counters.errors,
       retries: core.counters.retries,
+      hedges: core.counters.hedges,
       active: core.counters.active,
       inFlight,
       queued,

@@ -4,6 +4,7 @@ import { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, ClientAbortedError, ClosedError } from './errors.js'
 import { Exchange } from './exchange.js'
+import type { Upstream } from './upstream.js'
 import { ASTERISK, originForm } from './request-target.js'
 import { type LegacyHandler, toLegacy } from './undici-handler.js'
 
@@ -45,11 +46,10 @@ class DispatchExchange extends Exchange {
     return { method: this.method, path: this.path, headers: headerRecord(this.#options.headers), remoteAddress: '' }
   }
 
-  protected dispatchOptions(): Dispatcher.DispatchOptions {
+  protected dispatchOptions(u: Upstream): Dispatcher.DispatchOptions {
     // The pool sends to its own origin; the caller's origin only chose this dispatcher. An https
     // upstream gets its own TLS server name, never one taken from the caller's Host header.
-    const u = this.upstream!
-    const path = this.upstreamPath() // rewritePath, under the upstream URL's own path
+    const path = this.upstreamPath(u) // rewritePath, under the upstream URL's own path
     if (u.dispatcher !== undefined) return { ...this.#options, origin: u.origin, path }
     const servername = u.servername
     if (servername === undefined && path === this.#options.path) return this.#options
@@ -61,6 +61,12 @@ class DispatchExchange extends Exchange {
     if (body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array) return true
     const readable = body as { readableDidRead?: boolean; pipe?: unknown }
     return typeof readable.pipe === 'function' && readable.readableDidRead === false
+  }
+
+  protected override isBodyShareable(): boolean {
+    const { body, upgrade } = this.#options
+    if (upgrade !== undefined && upgrade !== null) return false
+    return body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array
   }
 
   protected isUploading(): boolean {

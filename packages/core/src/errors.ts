@@ -108,3 +108,21 @@ export class BodyConsumedError extends SwitchyardError {
   static override readonly code = 'SWY_ERR_BODY_CONSUMED'
   static override readonly statusCode = 500
 }
+
+/**
+ * A response `onResponse` was to buffer grew past `onResponse.maxBytes`. Answered with 502 (nginx
+ * answers an upstream response it cannot buffer the same way); the upstream request is aborted,
+ * and the upstream, which answered, is not blamed.
+ */
+export class ResponseTooLargeError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_RESPONSE_TOO_LARGE'
+  static override readonly statusCode = 502
+  static override readonly publicMessage = 'the upstream response is too large to process'
+}
+
+/** The `onResponse` interceptor threw, rejected, or returned an invalid change. The application's error: answered with 500. */
+export class InterceptorError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_ON_RESPONSE'
+  static override readonly statusCode = 500
+  static override readonly publicMessage = 'the response could not be processed'
+}

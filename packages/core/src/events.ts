@@ -45,6 +45,10 @@ export interface AttemptTrace {
   judged: boolean
   /** Time from sending to the end of the attempt, ms (balancer clock). */
   ms: number
+  /** The hedged attempt, sent after `hedge.delay` while the first was still out. */
+  hedge?: true
+  /** Abandoned because the other hedged attempt answered first. */
+  lost?: true
 }
 
 /** The `request:end` payload: what happened to one request, attempt by attempt. */
@@ -71,6 +75,8 @@ export class Counters {
   requests = 0
   errors = 0
   retries = 0
+  /** Hedged attempts sent (`hedge`). */
+  hedges = 0
   /** Exchanges started and not yet settled (in flight, queued, or between attempts). */
   active = 0
   /** Of those, the ones retrying after reaching an upstream: what the retry budget bounds. */

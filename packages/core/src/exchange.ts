@@ -11,10 +11,14 @@ import {
   NoUpstreamError,
   QueueFullError,
   QueueTimeoutError,
+  InterceptorError,
+  ResponseTooLargeError,
   UpstreamError,
   UpstreamTimeoutError,
 } from './errors.js'
 import { responseHead, trailerPairs } from './headers.js'
+import { type RaceHost, Racer } from './hedge.js'
+import { headerMap, ResponseBuffer } from './intercept.js'
 import { isResetting } from './internal/socket-watch.js'
 import { backoffDelay, retryAfterMs } from './retry-policy.js'
 import { rewriteSelfReferences } from './transforms.js'
@@ -22,6 +26,7 @@ import { UpstreamHandler } from './undici-handler.js'
 import type { Upstream } from './upstream.js'
 
 const EMPTY: ReadonlySet<string> = new Set()
+const noop = (): void => {}
 
 /**
  * Free retries after a keep-alive race (see `isStaleConnection`), on top of `retry.attempts`, as
@@ -46,7 +51,7 @@ type Verdict = typeof OK | typeof FAILED | typeof UNJUDGED
  * callbacks, which its clients call natively), so an attempt allocates nothing beyond the
  * dispatch options. Subclasses relay the response to their client.
  */
-export abstract class Exchange extends UpstreamHandler implements ExchangeView {
+export abstract class Exchange extends UpstreamHandler implements ExchangeView, RaceHost {
   key: string | undefined = undefined
   attempt = 0
   tried: ReadonlySet<string> = EMPTY
@@ -82,6 +87,18 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   /** The decision trace, built only when wanted (`request:end` listeners, `trace`). */
   #trace: RequestTrace | undefined = undefined
   #startedAt = 0
+  /** A hedged request's attempt the exchange follows, and the other one while both are out. */
+  #racer: Racer | undefined = undefined
+  #rival: Racer | undefined = undefined
+  #hedgeTimer: unknown = undefined
+  /** The current attempt is the hedged one (for the trace). */
+  #hedgedAttempt = false
+  /** The response `onResponse` reads whole before it is relayed. */
+  #buffer: ResponseBuffer | undefined = undefined
+  /** Why buffering stopped (too large, `when` threw): the attempt is aborted and this is answered. */
+  #bufferError: SwitchyardError | undefined = undefined
+  /** The `onResponse` handler is running: the upstream attempt is over, the client not answered. */
+  #intercepting = false
 
   constructor(core: BalancerCore, method: string, path: string) {
     super()
@@ -90,16 +107,20 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     this.path = path
   }
 
-  /** The path for the current upstream: the request's (rewritten), under the upstream URL's own path. */
-  protected upstreamPath(): string {
-    const base = this.upstream!.basePath
+  /** The path for upstream `u`: the request's (rewritten), under the upstream URL's own path. */
+  protected upstreamPath(u: Upstream): string {
+    const base = u.basePath
     return base === '' ? this.path : base + this.path
   }
 
-  /** The options for `pool.dispatch()` of one attempt. */
-  protected abstract dispatchOptions(): Dispatcher.DispatchOptions
+  /** The options for `pool.dispatch()` of one attempt, to upstream `u`. */
+  protected abstract dispatchOptions(u: Upstream): Dispatcher.DispatchOptions
   /** Whether the request body can be sent again (none, or not yet read). */
   protected abstract isBodyReplayable(): boolean
+  /** Whether the request body can go to two upstreams at once (none, or held in memory): for `hedge`. */
+  protected isBodyShareable(): boolean {
+    return false
+  }
   /** Whether the request body is still being sent (so a write error means the upstream stopped reading). */
   protected abstract isUploading(): boolean
   /** Whether `err` came from the client's side (its body stream failed, it went away). */
@@ -180,8 +201,10 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
   cancel(reason: Error = new ClientAbortedError('the client closed the connection')): void {
     if (this.#done || this.cancelled) return
     this.cancelled = reason
+    this.#endRace(reason)
     if (this.#abort !== null) this.#abort(reason)
     else if (this.#wait !== undefined) this.#wait.abort(reason)
+    else if (this.#intercepting) this.#endCancelled()
     else if (this.#backoffTimer !== undefined) {
       this.core.clock.clearTimeout(this.#backoffTimer)
       this.#backoffTimer = undefined
@@ -249,42 +272,150 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     if (this.attempt > 1) this.core.counters.retried(this, this.#lastUpstream!.id, this.#lastError!)
     this.core.health.noteStart(u)
     this.core.strategy.onStart?.(u)
-    this.#attemptStart = this.core.clock.now()
-    u.pool.dispatch(this.dispatchOptions(), this)
+    const start = this.core.clock.now()
+    this.#attemptStart = start
+    const hedge = this.core.options.hedge
+    if (hedge !== undefined && this.attempt === 1 && this.isBodyShareable() && this.core.options.retry.methods.has(this.method)) {
+      // Hedged: the attempt runs as a racer, so a second one can race it from `hedge` ms on.
+      const racer = new Racer(this, u, start, false)
+      this.#racer = racer
+      this.#hedgeTimer = this.core.clock.setTimeout(this.#launchHedge, hedge)
+      u.pool.dispatch(this.dispatchOptions(u), racer)
+    } else u.pool.dispatch(this.dispatchOptions(u), this)
   }
 
   /** Ends the current attempt: counters, health (when judged), strategy hook, queue slot. */
-  #endAttempt(verdict: Verdict, errorCode: string | undefined): void {
-    const u = this.upstream!
-    const latency = this.core.clock.now() - this.#attemptStart
-    u.inFlight--
+  #endAttempt(verdict: Verdict, errorCode: string | undefined, lost = false): void {
     this.#abort = null
+    this.#closeAttempt(this.upstream!, this.#attemptStart, this.#status, verdict, errorCode, this.#hedgedAttempt, lost)
+    this.#hedgedAttempt = false
+    if (this.#release !== undefined) {
+      this.#release()
+      this.#release = undefined
+    }
+  }
+
+  /** The accounting of an ended attempt to `u`: in flight, trace, health, EWMA, the strategy's `onEnd`. */
+  #closeAttempt(u: Upstream, start: number, status: number, verdict: Verdict, errorCode: string | undefined, hedged: boolean, lost: boolean): void {
+    const latency = this.core.clock.now() - start
+    u.inFlight--
     const judged = verdict !== UNJUDGED && this.cancelled === undefined
     if (this.#trace !== undefined) {
       const attempt: AttemptTrace = { upstream: u.id, judged, ms: latency }
-      if (this.#status !== 0) attempt.status = this.#status
+      if (status !== 0) attempt.status = status
       if (errorCode !== undefined) attempt.error = errorCode
+      if (hedged) attempt.hedge = true
+      if (lost) attempt.lost = true
       this.#trace.attempts.push(attempt)
     }
     if (judged) {
-      u.record(latency, this.#status, verdict === FAILED)
-      this.core.health.record(u, verdict === FAILED, this.#status)
+      u.record(latency, status, verdict === FAILED)
+      this.core.health.record(u, verdict === FAILED, status)
     } else this.core.health.noteUnjudged(u)
     const onEnd = this.core.strategy.onEnd
     if (onEnd !== undefined) {
       onEnd.call(this.core.strategy, u, {
         ok: verdict === OK,
-        status: this.#status === 0 ? undefined : this.#status,
+        status: status === 0 ? undefined : status,
         latencyMs: latency,
         errorCode,
         judged,
       })
     }
-    if (this.#release !== undefined) {
-      this.#release()
-      this.#release = undefined
-    }
     if (u.onIdle !== undefined && u.inFlight === 0 && (u.queue === undefined || u.queue.size === 0)) u.onIdle()
+  }
+
+  // Hedging (`hedge`): a second attempt races the first after a delay; the first head wins.
+
+  get racing(): boolean {
+    return this.#hedgeTimer !== undefined || this.#rival !== undefined
+  }
+
+  isCurrent(racer: Racer): boolean {
+    return racer === this.#racer
+  }
+
+  /** The hedge delay passed with no head yet: a second attempt goes to another upstream that can take it now. */
+  readonly #launchHedge = (): void => {
+    this.#hedgeTimer = undefined
+    const current = this.#racer
+    if (this.#done || this.cancelled !== undefined || this.#status !== 0 || current === undefined) return
+    if (this.attempt - this.#staleRetries >= this.core.options.retry.attempts) return
+    const first = current.upstream
+    const tried = this.tried
+    this.tried = new Set(tried).add(first.id)
+    const u = this.core.selector.selectReady(this)
+    if (u === undefined || !this.#budgetAllows()) {
+      this.tried = tried
+      return
+    }
+    this.attempt++
+    this.core.counters.hedges++
+    u.inFlight++
+    this.core.health.noteStart(u)
+    this.core.strategy.onStart?.(u)
+    const rival = new Racer(this, u, this.core.clock.now(), true)
+    this.#rival = rival
+    u.pool.dispatch(this.dispatchOptions(u), rival)
+  }
+
+  decide(racer: Racer, statusCode: number): boolean {
+    this.#stopHedgeTimer()
+    const rival = this.#rival
+    if (rival === undefined) return true // the hedge never went: this is the only attempt
+    if (this.core.options.retry.on.has(statusCode)) {
+      // A retryable answer while the other attempt is still out: that one may do better.
+      this.#dropRacer(racer, racer.upstream.passive.isFailureStatus(statusCode) ? FAILED : OK, statusCode, undefined, false)
+      return false
+    }
+    this.#dropRacer(racer === this.#racer ? rival : this.#racer!, UNJUDGED, 0, undefined, true)
+    return true
+  }
+
+  racerFailed(racer: Racer, err: Error): void {
+    this.#stopHedgeTimer()
+    if (this.#rival === undefined) {
+      this.attemptFailed(err) // the hedge never went: the ordinary path (retries)
+      return
+    }
+    const code = errorCode(err)
+    const side = blameOf(code).side
+    this.#dropRacer(racer, side === 'upstream' || side === 'unsent' ? FAILED : UNJUDGED, 0, code, false)
+  }
+
+  /** Ends one racer's attempt while the other goes on; the exchange follows the one left. */
+  #dropRacer(racer: Racer, verdict: Verdict, status: number, code: string | undefined, lost: boolean): void {
+    const u = racer.upstream
+    if (racer === this.#racer) {
+      const next = this.#rival!
+      this.#status = status
+      this.#endAttempt(verdict, code, lost)
+      this.#racer = next
+      this.upstream = next.upstream
+      this.#attemptStart = next.startedAt
+      this.#abort = next.abort
+      this.#status = 0
+      this.#hedgedAttempt = next.hedged
+    } else this.#closeAttempt(u, racer.startedAt, status, verdict, code, racer.hedged, lost)
+    this.#rival = undefined
+    this.tried = this.tried === EMPTY ? new Set([u.id]) : (this.tried as Set<string>).add(u.id)
+    racer.drop(new UpstreamError(lost ? 'the other hedged attempt answered first' : `attempt to upstream ${u.id} dropped`))
+  }
+
+  #stopHedgeTimer(): void {
+    if (this.#hedgeTimer === undefined) return
+    this.core.clock.clearTimeout(this.#hedgeTimer)
+    this.#hedgeTimer = undefined
+  }
+
+  /** The request is over or cancelled: no hedge goes, and one that is out is dropped. */
+  #endRace(reason: Error): void {
+    this.#stopHedgeTimer()
+    const rival = this.#rival
+    if (rival === undefined) return
+    this.#rival = undefined
+    this.#closeAttempt(rival.upstream, rival.startedAt, 0, UNJUDGED, errorCode(reason), true, false)
+    rival.drop(reason)
   }
 
   #fail(error: SwitchyardError): void {
@@ -312,6 +443,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     if (this.#done) return
     this.#done = true
     if (this.#deadline !== undefined) this.core.clock.clearTimeout(this.#deadline)
+    if (this.#racer !== undefined) this.#endRace(new UpstreamError('the request is over'))
     if (this.#inBudget) this.core.counters.retrying--
     this.settled()
     this.core.counters.ended()
@@ -387,12 +519,12 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
 
   // The upstream's side, as UpstreamHandler (undici-handler.ts) relays undici's callbacks.
 
-  protected attemptStarted(abort: (reason: Error) => void): void {
+  attemptStarted(abort: (reason: Error) => void): void {
     if (this.cancelled) abort(this.cancelled)
     else this.#abort = abort
   }
 
-  protected responseHead(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  responseHead(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) {
       // 1xx: Node answers a client's Expect: 100-continue itself; 103 Early Hints and 102 go on.
       if (!this.responseStarted && !this.#finishedEarly) this.relayInformational(statusCode, rawHeaders)
@@ -405,6 +537,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
       return true
     }
     this.#rawHeaders = rawHeaders
+    if (this.core.options.onResponse !== undefined && this.#startBuffer(statusCode, rawHeaders)) return true
     const more = this.relayHeaders(statusCode, rawHeaders, resume, statusText) // throws on an invalid head
     this.responseStarted = true
     if (this.#trace !== undefined) this.#trace.status = statusCode
@@ -419,12 +552,17 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     return more
   }
 
-  protected responseData(chunk: Buffer): boolean {
+  responseData(chunk: Buffer): boolean {
     if (this.#finishedEarly || this.#discarding) return true
-    return this.relayData(chunk)
+    const buffer = this.#buffer
+    if (buffer === undefined) return this.relayData(chunk)
+    if (!buffer.add(chunk)) {
+      this.#stopBuffer(new ResponseTooLargeError(`the response of upstream ${this.upstream!.id} is larger than onResponse.maxBytes (${buffer.limit})`))
+    }
+    return true
   }
 
-  protected responseEnd(trailers: Buffer[] | string[] | null): void {
+  responseEnd(trailers: Buffer[] | string[] | null): void {
     if (this.#discarding) {
       this.#retryAfterStatus()
       return
@@ -443,6 +581,65 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     const passive = this.upstream!.passive
     const failed = passive.isFailureStatus(this.#status) || (passive.judgesGrpc && this.#grpcFailed(trailers))
     this.#endAttempt(failed ? FAILED : OK, undefined)
+    const buffer = this.#buffer
+    if (buffer !== undefined) {
+      this.#buffer = undefined
+      void this.#relayBuffered(buffer, trailers)
+      return
+    }
+    this.relayComplete(trailers)
+    this.#settle()
+  }
+
+  // The buffered response interceptor (`onResponse`).
+
+  /** Whether this response is one `onResponse` reads whole; if so, buffering starts. */
+  #startBuffer(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (statusCode === 204 || statusCode === 304 || this.method === 'HEAD') return false
+    const { when, maxBytes } = this.core.options.onResponse!
+    const u = this.upstream!
+    const head = { status: statusCode, headers: headerMap(rawHeaders), upstream: u.id, method: this.method, path: this.upstreamPath(u) }
+    try {
+      if (when !== undefined && !when(head)) return false
+    } catch (cause) {
+      this.#stopBuffer(new InterceptorError(`onResponse.when threw: ${(cause as Error)?.message ?? cause}`, { cause }))
+      return true
+    }
+    this.#buffer = new ResponseBuffer(head, maxBytes)
+    return true
+  }
+
+  /** Buffering cannot go on: the upstream request is aborted, and `error` answered (see `attemptFailed`). */
+  #stopBuffer(error: SwitchyardError): void {
+    this.#bufferError = error
+    this.#buffer = undefined
+    this.#abort?.(error)
+  }
+
+  /** The whole body is in: the interceptor runs, and what it returns is relayed. */
+  async #relayBuffered(buffer: ResponseBuffer, trailers: Buffer[] | string[] | null): Promise<void> {
+    this.#intercepting = true
+    let out: Awaited<ReturnType<ResponseBuffer['run']>>
+    try {
+      out = await buffer.run(this.core.options.onResponse!.handle)
+    } catch (cause) {
+      this.#intercepting = false
+      if (this.#done) return
+      if (this.cancelled !== undefined) this.#endCancelled()
+      else this.#fail(new InterceptorError(`onResponse.handle failed: ${(cause as Error)?.message ?? cause}`, { cause }))
+      return
+    }
+    this.#intercepting = false
+    if (this.#done) return // the client left, or the deadline passed, while it ran
+    try {
+      this.relayHeaders(out.status, out.raw, noop, '')
+    } catch (cause) {
+      this.#fail(new InterceptorError(`onResponse.handle returned a head that cannot be relayed: ${(cause as Error).message}`, { cause }))
+      return
+    }
+    this.responseStarted = true
+    if (this.#trace !== undefined) this.#trace.status = out.status
+    if (out.body.length !== 0) this.relayData(out.body)
     this.relayComplete(trailers)
     this.#settle()
   }
@@ -474,9 +671,19 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView {
     this.#settle()
   }
 
-  protected attemptFailed(err: Error): void {
+  attemptFailed(err: Error): void {
     if (this.#done) return
     const u = this.upstream!
+    this.#buffer = undefined
+    const stopped = this.#bufferError
+    if (stopped !== undefined) {
+      // Buffering stopped (too large, `when` threw): the upstream answered; the error is the balancer's.
+      this.#bufferError = undefined
+      this.#endAttempt(UNJUDGED, stopped.code)
+      if (this.cancelled !== undefined) this.#endCancelled()
+      else this.#fail(stopped)
+      return
+    }
     if (this.#finishedEarly) {
       this.#endAttempt(OK, undefined)
       this.#settle()

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, ClientAbortedError, UpstreamError } from './errors.js'
 import { Exchange } from './exchange.js'
+import type { Upstream } from './upstream.js'
 import { isHopByHop } from './headers.js'
 import { ASTERISK, originForm } from './request-target.js'
 import { errorBody } from './respond.js'
@@ -59,19 +60,23 @@ export class FetchExchange extends Exchange {
     return { method: this.method, path: this.path, headers, remoteAddress: this.#address }
   }
 
-  protected dispatchOptions(): Dispatcher.DispatchOptions {
+  protected dispatchOptions(u: Upstream): Dispatcher.DispatchOptions {
     return {
-      origin: this.upstream!.origin,
+      origin: u.origin,
       method: this.method as Dispatcher.HttpMethod,
-      path: this.upstreamPath(),
+      path: this.upstreamPath(u),
       headers: this.#headers,
       body: this.#body,
-      servername: this.upstream!.servername, // read by undici's Request, not in its types
+      servername: u.servername, // read by undici's Request, not in its types
     } as Dispatcher.DispatchOptions
   }
 
   protected isBodyReplayable(): boolean {
     return this.#body === null || !this.#body.readableDidRead
+  }
+
+  protected override isBodyShareable(): boolean {
+    return this.#body === null
   }
 
   protected isUploading(): boolean {

@@ -11,9 +11,11 @@ export {
   ClosedError,
   DuplicateUpstreamError,
   HeadersTooLargeError,
+  InterceptorError,
   NoUpstreamError,
   QueueFullError,
   QueueTimeoutError,
+  ResponseTooLargeError,
   UnknownUpstreamError,
   UpgradeUnhandledError,
   UpstreamError,
@@ -31,5 +33,7 @@ export type {
 } from './options.js'
 export type { BreakerState, UpstreamSnapshot } from './upstream.js'
 export type { HeaderMap, HeaderTransform, RewritePath } from './transforms.js'
+export type { HedgeOptions } from './retry-policy.js'
+export type { InterceptedResponse, ResponseChange, ResponseHead, ResponseInterceptor } from './intercept.js'
 export { InvalidOptionError, SwitchyardError } from '@switchyard/strategies'
 export type { Candidate, Clock, Outcome, PickContext, Strategy, UpstreamState } from '@switchyard/strategies'

@@ -24,7 +24,8 @@ import {
 } from '@switchyard/health/internal'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Client, type Dispatcher, Pool } from 'undici'
-import { normalizeRetry, type ResolvedRetry, RETRY_DEFAULTS } from './retry-policy.js'
+import { normalizeInterceptor, type ResolvedInterceptor, type ResponseInterceptor } from './intercept.js'
+import { type HedgeOptions, normalizeHedge, normalizeRetry, type ResolvedRetry, RETRY_DEFAULTS } from './retry-policy.js'
 import {
   basePathOf,
   type HeaderRule,
@@ -235,6 +236,26 @@ export interface BalancerOptions {
   strategy?: Strategy
   /** Retry policy, or `false` for a single attempt. */
   retry?: RetryOptions | false
+  /**
+   * Hedged requests (opt-in): when the first attempt has no response head after `delay` ms, a
+   * second one goes to another upstream that can take it at once; the first head wins and the
+   * other attempt is aborted (not counted against its upstream). Only for `retry.methods` with no
+   * request body (or one held in memory), at most one hedge per request; the hedge is one of
+   * `retry.attempts` and, once out, counts in the retry budget. A racer that fails, or answers a
+   * `retry.on` status, while the other is out drops out and the other goes on.
+   * @default none
+   */
+  hedge?: HedgeOptions | false
+  /**
+   * A buffered response interceptor (opt-in), for the rare case that must read a body: a 200 that
+   * carries an error (report it with `lb.report`), a field to redact. The responses `when`
+   * selects (all with a body by default; never HEAD, 1xx, 204, 304 or an upgrade) are read whole,
+   * up to `maxBytes`, and `handle` may change status, headers and body before the client gets
+   * them; every other response streams. Costs a copy of each body it selects, and the client waits
+   * for the whole body before its first byte.
+   * @default none
+   */
+  onResponse?: ResponseInterceptor
   /** Connect, headers and body timeouts. */
   timeouts?: TimeoutOptions
   /** Passive failure accounting (nginx `max_fails`/`fail_timeout`), or `false` to turn it off. */
@@ -420,6 +441,9 @@ export interface ResolvedOptions {
   readonly upstreams: readonly ResolvedUpstream[]
   readonly strategy: Strategy
   readonly retry: ResolvedRetry
+  /** `hedge.delay`, ms; undefined: no hedging. */
+  readonly hedge: number | undefined
+  readonly onResponse: ResolvedInterceptor | undefined
   readonly timeouts: {
     readonly connect: number
     readonly headers: number
@@ -479,6 +503,8 @@ const KNOWN = [
   'upstreams',
   'strategy',
   'retry',
+  'hedge',
+  'onResponse',
   'timeouts',
   'passive',
   'queue',
@@ -711,10 +737,13 @@ export function normalize(input: unknown): ResolvedOptions {
   const queue = checkObject(o.queue, 'queue')
   rejectUnknownKeys(queue, ['size', 'timeout'], 'queue')
   const pool = normalizePool(o.pool)
+  const retry = normalizeRetry(o.retry)
   return {
     upstreams,
     strategy: normalizeStrategy(o.strategy),
-    retry: normalizeRetry(o.retry),
+    retry,
+    hedge: normalizeHedge(o.hedge, retry),
+    onResponse: normalizeInterceptor(o.onResponse),
     timeouts: {
       connect: checkNumber(timeouts.connect, 'timeouts.connect', DEFAULTS.connectTimeout, { exclusiveMin: true }),
       headers: checkNumber(timeouts.headers, 'timeouts.headers', DEFAULTS.headersTimeout, { exclusiveMin: true }),

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, BodyConsumedError, ClientTimeoutError, HeadersTooLargeError, UpgradeUnhandledError, UpstreamError } from './errors.js'
 import { Exchange } from './exchange.js'
+import type { Upstream } from './upstream.js'
 import { clientAddress, nodeRequestInfo, type RequestHeadInfo, requestHead, trailerPairs } from './headers.js'
 import { serializeParsedBody } from './parsed-body.js'
 import { ASTERISK, originForm } from './request-target.js'
@@ -161,19 +162,23 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     return nodeRequestInfo(this.method, this.path, this.#req, this.core.options.trust)
   }
 
-  protected dispatchOptions(): Dispatcher.DispatchOptions {
+  protected dispatchOptions(u: Upstream): Dispatcher.DispatchOptions {
     return {
-      origin: this.upstream!.origin, // a pool sends to its own; a dispatcher upstream is told
+      origin: u.origin, // a pool sends to its own; a dispatcher upstream is told
       method: this.method as Dispatcher.HttpMethod,
-      path: this.upstreamPath(),
+      path: this.upstreamPath(u),
       headers: this.headers,
       body: this.#parsedBody ?? (this.hasBody ? this.#req : null),
-      servername: this.upstream!.servername, // read by undici's Request, not in its types
+      servername: u.servername, // read by undici's Request, not in its types
     } as Dispatcher.DispatchOptions
   }
 
   protected isBodyReplayable(): boolean {
     return !this.hasBody || this.#parsedBody !== undefined || !this.#req.readableDidRead
+  }
+
+  protected override isBodyShareable(): boolean {
+    return !this.hasBody || this.#parsedBody !== undefined
   }
 
   protected isUploading(): boolean {

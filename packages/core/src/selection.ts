@@ -45,6 +45,21 @@ export class Selector {
     return u
   }
 
+  /** Only an upstream that can take the request now (the first pass): for a hedged attempt, which never waits. */
+  selectReady(ex: ExchangeView): Upstream | undefined {
+    const { primaries, backups } = this.#availability
+    const ctx = this.#ctx
+    ctx.key = ex.key
+    ctx.attempt = ex.attempt + 1
+    this.#tried = ex.tried
+    this.#strict = true
+    const list = primaries.length !== 0 ? primaries : backups
+    let u = this.#strategy.pick(list, ctx) as Upstream | undefined
+    if (u === undefined && list === primaries && backups.length !== 0) u = this.#strategy.pick(backups, ctx) as Upstream | undefined
+    ctx.key = undefined
+    return u
+  }
+
   #pick(list: readonly Upstream[]): Upstream | undefined {
     this.#strict = true
     const u = this.#strategy.pick(list, this.#ctx) as Upstream | undefined

@@ -21,19 +21,20 @@ import { type Dispatcher, util } from 'undici'
 
 /**
  * The upstream side of an exchange as undici 7 calls it. Subclasses implement the neutral hooks;
- * only this class names undici's callbacks.
+ * only this class names undici's callbacks. The hooks are public so that a hedged request's
+ * racers (hedge.ts) can forward the attempt the exchange follows to it.
  */
 export abstract class UpstreamHandler {
   /** The attempt is under way; `abort` cancels it. */
-  protected abstract attemptStarted(abort: (reason: Error) => void): void
+  abstract attemptStarted(abort: (reason: Error) => void): void
   /** The response head; returns false to pause the body until `resume`. */
-  protected abstract responseHead(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean
+  abstract responseHead(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean
   /** A body chunk; returns false to pause. */
-  protected abstract responseData(chunk: Buffer): boolean
+  abstract responseData(chunk: Buffer): boolean
   /** The body ended, with its trailers. */
-  protected abstract responseEnd(trailers: Buffer[] | string[] | null): void
+  abstract responseEnd(trailers: Buffer[] | string[] | null): void
   /** The attempt failed (before or during the response). */
-  protected abstract attemptFailed(err: Error): void
+  abstract attemptFailed(err: Error): void
   /** The upstream switched protocols; the socket is the caller's now. */
   protected upgraded(_statusCode: number, _rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
     socket.destroy()

@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { BadRequestError, ClientAbortedError } from './errors.js'
 import { Exchange } from './exchange.js'
+import type { Upstream } from './upstream.js'
 import { clientAddress, nodeRequestInfo, type RequestHeadInfo, requestHead } from './headers.js'
 import { ASTERISK, originForm } from './request-target.js'
 import { refuseUpgrade } from './respond.js'
@@ -71,14 +72,14 @@ export class UpgradeExchange extends Exchange implements RequestHeadInfo {
     return nodeRequestInfo(this.method, this.path, this.#req, this.core.options.trust)
   }
 
-  protected dispatchOptions(): Dispatcher.DispatchOptions {
+  protected dispatchOptions(u: Upstream): Dispatcher.DispatchOptions {
     return {
-      origin: this.upstream!.origin,
+      origin: u.origin,
       method: this.method as Dispatcher.HttpMethod,
-      path: this.upstreamPath(),
+      path: this.upstreamPath(u),
       headers: this.headers,
       upgrade: this.#protocol, // undici adds `Connection: upgrade` and `Upgrade` itself
-      servername: this.upstream!.servername, // read by undici's Request, not in its types
+      servername: u.servername, // read by undici's Request, not in its types
     } as Dispatcher.DispatchOptions
   }
 
