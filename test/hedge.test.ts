@@ -63,7 +63,7 @@ describe('hedged requests (hedge)', () => {
     const [trace] = lb.trace() as RequestTrace[]
     expect(trace!.attempts).toEqual([
       { upstream: 'a', judged: false, lost: true, ms: 100 },
-      { upstream: 'b', status: 200, judged: true, hedge: true, ms: 0 },
+      { upstream: 'b', status: 200, judged: true, hedge: true, ms: 0, passed: [{ upstream: 'a', reason: 'tried' }] },
     ])
     expect(lb.stats().hedges).toBe(1)
     expect(failsOf(lb, 'a')).toBe(0)
@@ -109,7 +109,7 @@ describe('hedged requests (hedge)', () => {
     expect((await pending).json()).toEqual({ name: 'b', status: 200 })
     expect(lb.trace()[0]!.attempts).toEqual([
       { upstream: 'a', error: 'UND_ERR_SOCKET', judged: true, ms: 100 },
-      { upstream: 'b', status: 200, judged: true, hedge: true, ms: 0 },
+      { upstream: 'b', status: 200, judged: true, hedge: true, ms: 0, passed: [{ upstream: 'a', reason: 'tried' }] },
     ])
   })
 

@@ -1,5 +1,5 @@
 import { createBalancer, type RequestTrace } from '@switchyard/core'
-import { roundRobin } from '@switchyard/strategies'
+import { first, roundRobin } from '@switchyard/strategies'
 import { functionUpstream, virtualClock } from '@switchyard/testing'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -27,7 +27,7 @@ describe('the decision trace (request:end, lb.trace())', () => {
         status: 200,
         attempts: [
           { upstream: 'a', error: 'ECONNRESET', judged: true, ms: 0 },
-          { upstream: 'b', status: 200, judged: true, ms: 0 },
+          { upstream: 'b', status: 200, judged: true, ms: 0, passed: [{ upstream: 'a', reason: 'down', why: 'max_fails' }] },
         ],
         ms: 0,
       },
@@ -47,6 +47,63 @@ describe('the decision trace (request:end, lb.trace())', () => {
     const off = createBalancer({ upstreams: [a] })
     onTestFinished(() => off.close())
     expect(off.trace()).toEqual([]) // off by default: nothing kept
+  })
+})
+
+describe('the decision trace: why the others were passed over', () => {
+  it('names every upstream the rules turned away for each attempt: down (and why), full, tried, backup', async () => {
+    const off = functionUpstream('off')
+    const busy = functionUpstream('busy', 'hang')
+    const flaky = functionUpstream('flaky', 'reset')
+    const ok = functionUpstream('ok')
+    const spare = functionUpstream('spare')
+    const lb = createBalancer({
+      upstreams: [{ ...off, down: true }, { ...busy, maxConnections: 1 }, flaky, ok, { ...spare, backup: true }].map((u) => ({ id: u.id, dispatcher: u.dispatcher, ...u })),
+      strategy: first(),
+      passive: false,
+      trace: 5,
+    })
+    onTestFinished(() => lb.close({ timeout: 10 }))
+    const ac = new AbortController()
+    const hung = request('http://svc/hang', { dispatcher: lb.dispatcher, signal: ac.signal }).catch(() => {})
+    await expect.poll(() => busy.hits).toBe(1) // busy is at its maxConnections now
+    expect((await call(lb, '/x')).status).toBe(200)
+    const trace = lb.trace().at(-1)!
+    expect(trace.attempts).toEqual([
+      {
+        upstream: 'flaky',
+        error: 'ECONNRESET',
+        judged: true,
+        ms: expect.any(Number),
+        passed: [
+          { upstream: 'off', reason: 'down', why: 'configured' },
+          { upstream: 'busy', reason: 'full' },
+          { upstream: 'spare', reason: 'backup' },
+        ],
+      },
+      {
+        upstream: 'ok',
+        status: 200,
+        judged: true,
+        ms: expect.any(Number),
+        passed: [
+          { upstream: 'off', reason: 'down', why: 'configured' },
+          { upstream: 'busy', reason: 'full' },
+          { upstream: 'flaky', reason: 'tried' },
+          { upstream: 'spare', reason: 'backup' },
+        ],
+      },
+    ])
+    ac.abort()
+    await hung
+  })
+
+  it('says why nobody could take a request that got SWY_ERR_NO_UPSTREAM', async () => {
+    const a = functionUpstream('a')
+    const lb = createBalancer({ upstreams: [{ id: 'a', dispatcher: a.dispatcher, down: true }], trace: 1 })
+    onTestFinished(() => lb.close())
+    await expect(call(lb)).rejects.toMatchObject({ code: 'SWY_ERR_NO_UPSTREAM' })
+    expect(lb.trace()[0]).toMatchObject({ status: 503, error: 'SWY_ERR_NO_UPSTREAM', attempts: [], passed: [{ upstream: 'a', reason: 'down', why: 'configured' }] })
   })
 })
 

@@ -33,6 +33,22 @@ export interface BalancerEvents {
   'balancer:panic': { active: boolean; up: number; total: number }
 }
 
+/**
+ * Why an upstream was not picked for an attempt: `'down'` (out of rotation; `why` says for what),
+ * `'backup'` (a backup, and a primary was eligible), `'tried'` (already tried for this request),
+ * `'breaker_open'` (its breaker refuses, or is testing with its one trial request), `'full'`
+ * (at `maxConnections`), `'ramping'` (slow start held it back this time).
+ */
+export type PassReason = 'down' | 'backup' | 'tried' | 'breaker_open' | 'full' | 'ramping'
+
+/** An upstream passed over for an attempt, in an {@link AttemptTrace}. */
+export interface PassedOver {
+  upstream: string
+  reason: PassReason
+  /** For `'down'`: why it is down. */
+  why?: DownReason
+}
+
 /** One attempt of a request, in a {@link RequestTrace}. */
 export interface AttemptTrace {
   /** The upstream's id. */
@@ -49,6 +65,11 @@ export interface AttemptTrace {
   hedge?: true
   /** Abandoned because the other hedged attempt answered first. */
   lost?: true
+  /**
+   * The upstreams the balancer's rules turned away for this attempt, and why (absent when none
+   * was). Upstreams not listed were eligible: the strategy preferred this one.
+   */
+  passed?: PassedOver[]
 }
 
 /** The `request:end` payload: what happened to one request, attempt by attempt. */
@@ -60,6 +81,8 @@ export interface RequestTrace {
   /** The balancer's error code, when it answered with an error or cut the response. */
   error?: string
   attempts: AttemptTrace[]
+  /** When no upstream could be picked (`SWY_ERR_NO_UPSTREAM`): why each was passed over. */
+  passed?: PassedOver[]
   /** Time from the start to the end of the request, ms (balancer clock). */
   ms: number
 }

@@ -2,7 +2,7 @@ import { type RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
 import { blameOf, errorCode, isStaleConnection, type Side } from './blame.js'
-import type { AttemptTrace, RequestTrace } from './events.js'
+import type { AttemptTrace, DownReason, PassedOver, PassReason, RequestTrace } from './events.js'
 import type { ExchangeView } from './exchange-view.js'
 import {
   BadRequestError,
@@ -93,6 +93,8 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   #hedgeTimer: unknown = undefined
   /** The current attempt is the hedged one (for the trace). */
   #hedgedAttempt = false
+  /** For a traced request: the upstreams passed over for the current attempt. */
+  #passed: PassedOver[] | undefined = undefined
   /** The response `onResponse` reads whole before it is relayed. */
   #buffer: ResponseBuffer | undefined = undefined
   /** Why buffering stopped (too large, `when` threw): the attempt is aborted and this is answered. */
@@ -213,8 +215,11 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   }
 
   #next(): void {
-    const u = this.core.selector.select(this)
+    const refused = this.#trace === undefined ? undefined : new Map<string, PassReason>()
+    const u = this.core.selector.select(this, refused)
+    if (refused !== undefined) this.#passed = this.#passedOver(refused, u)
     if (u === undefined) {
+      if (this.#passed !== undefined) this.#trace!.passed = this.#passed
       // After a failed attempt, the client hears about that failure, not about the empty retry.
       this.#fail(this.#lastError ?? new NoUpstreamError('no upstream is available'))
       return
@@ -284,11 +289,43 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     } else u.pool.dispatch(this.dispatchOptions(u), this)
   }
 
+  /**
+   * For the trace: every upstream but `picked` that could not have been picked, with the reason:
+   * not eligible (down, or a backup while a primary was), or turned away by the rules (as the
+   * selector's `accept` refused it, or as its state says when the strategy skipped it itself).
+   */
+  #passedOver(refused: ReadonlyMap<string, PassReason>, picked: Upstream | undefined): PassedOver[] | undefined {
+    const { primaries, panic } = this.core.availability
+    const onPrimaries = picked !== undefined && !picked.backup
+    let out: PassedOver[] | undefined
+    for (const u of this.core.registry.all) {
+      if (u === picked) continue
+      let reason: PassReason | undefined
+      if (u.state !== 'up' && !(panic && primaries.includes(u))) {
+        ;(out ??= []).push({ upstream: u.id, reason: 'down', why: u.reason as DownReason })
+        continue
+      }
+      if (u.backup && onPrimaries) reason = 'backup'
+      else reason = refused.get(u.id) ?? this.#ruleRefusing(u)
+      if (reason !== undefined) (out ??= []).push({ upstream: u.id, reason })
+    }
+    return out
+  }
+
+  /** The rule that keeps `u` from this attempt now, if any (tried, breaker, full). */
+  #ruleRefusing(u: Upstream): PassReason | undefined {
+    if (this.tried.has(u.id)) return 'tried'
+    if (u.breaker !== undefined && !u.breaker.isAdmitting) return 'breaker_open'
+    if (u.isFull) return 'full'
+    return undefined
+  }
+
   /** Ends the current attempt: counters, health (when judged), strategy hook, queue slot. */
   #endAttempt(verdict: Verdict, errorCode: string | undefined, lost = false): void {
     this.#abort = null
-    this.#closeAttempt(this.upstream!, this.#attemptStart, this.#status, verdict, errorCode, this.#hedgedAttempt, lost)
+    this.#closeAttempt(this.upstream!, this.#attemptStart, this.#status, verdict, errorCode, this.#hedgedAttempt, lost, this.#passed)
     this.#hedgedAttempt = false
+    this.#passed = undefined
     if (this.#release !== undefined) {
       this.#release()
       this.#release = undefined
@@ -296,7 +333,16 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   }
 
   /** The accounting of an ended attempt to `u`: in flight, trace, health, EWMA, the strategy's `onEnd`. */
-  #closeAttempt(u: Upstream, start: number, status: number, verdict: Verdict, errorCode: string | undefined, hedged: boolean, lost: boolean): void {
+  #closeAttempt(
+    u: Upstream,
+    start: number,
+    status: number,
+    verdict: Verdict,
+    errorCode: string | undefined,
+    hedged: boolean,
+    lost: boolean,
+    passed: PassedOver[] | undefined,
+  ): void {
     const latency = this.core.clock.now() - start
     u.inFlight--
     const judged = verdict !== UNJUDGED && this.cancelled === undefined
@@ -306,6 +352,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
       if (errorCode !== undefined) attempt.error = errorCode
       if (hedged) attempt.hedge = true
       if (lost) attempt.lost = true
+      if (passed !== undefined) attempt.passed = passed
       this.#trace.attempts.push(attempt)
     }
     if (judged) {
@@ -344,7 +391,8 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     const first = current.upstream
     const tried = this.tried
     this.tried = new Set(tried).add(first.id)
-    const u = this.core.selector.selectReady(this)
+    const refused = this.#trace === undefined ? undefined : new Map<string, PassReason>()
+    const u = this.core.selector.selectReady(this, refused)
     if (u === undefined || !this.#budgetAllows()) {
       this.tried = tried
       return
@@ -355,6 +403,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     this.core.health.noteStart(u)
     this.core.strategy.onStart?.(u)
     const rival = new Racer(this, u, this.core.clock.now(), true)
+    if (refused !== undefined) rival.passed = this.#passedOver(refused, u)
     this.#rival = rival
     u.pool.dispatch(this.dispatchOptions(u), rival)
   }
@@ -396,7 +445,8 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
       this.#abort = next.abort
       this.#status = 0
       this.#hedgedAttempt = next.hedged
-    } else this.#closeAttempt(u, racer.startedAt, status, verdict, code, racer.hedged, lost)
+      this.#passed = next.passed
+    } else this.#closeAttempt(u, racer.startedAt, status, verdict, code, racer.hedged, lost, racer.passed)
     this.#rival = undefined
     this.tried = this.tried === EMPTY ? new Set([u.id]) : (this.tried as Set<string>).add(u.id)
     racer.drop(new UpstreamError(lost ? 'the other hedged attempt answered first' : `attempt to upstream ${u.id} dropped`))
@@ -414,7 +464,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     const rival = this.#rival
     if (rival === undefined) return
     this.#rival = undefined
-    this.#closeAttempt(rival.upstream, rival.startedAt, 0, UNJUDGED, errorCode(reason), true, false)
+    this.#closeAttempt(rival.upstream, rival.startedAt, 0, UNJUDGED, errorCode(reason), true, false, rival.passed)
     rival.drop(reason)
   }
 

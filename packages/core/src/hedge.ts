@@ -1,3 +1,4 @@
+import type { PassedOver } from './events.js'
 import { UpstreamHandler } from './undici-handler.js'
 import type { Upstream } from './upstream.js'
 
@@ -36,6 +37,8 @@ export class Racer extends UpstreamHandler {
   readonly startedAt: number
   /** The second attempt, sent after `hedge.delay`. */
   readonly hedged: boolean
+  /** For a traced request: the upstreams passed over when this one was picked. */
+  passed: PassedOver[] | undefined = undefined
 
   constructor(host: RaceHost, upstream: Upstream, startedAt: number, hedged: boolean) {
     super()

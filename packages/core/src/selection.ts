@@ -1,6 +1,7 @@
 import { slowStartShare } from '@switchyard/health/internal'
 import type { Clock, PickContext, Strategy } from '@switchyard/strategies'
 import type { Availability } from './availability.js'
+import type { PassReason } from './events.js'
 import type { ExchangeView } from './exchange-view.js'
 import type { Upstream } from './upstream.js'
 
@@ -23,6 +24,8 @@ export class Selector {
   readonly #ctx: PickContext & { key: string | undefined }
   #tried: ReadonlySet<string> = new Set()
   #strict = true
+  /** While a traced request picks: why `accept` refused each upstream it refused. */
+  #refused: Map<string, PassReason> | undefined = undefined
 
   constructor(strategy: Strategy, availability: Availability, clock: Clock, random: () => number) {
     this.#strategy = strategy
@@ -32,7 +35,12 @@ export class Selector {
     this.#ctx = { key: undefined, attempt: 1, accept: (c) => this.#accept(c as Upstream) }
   }
 
-  select(ex: ExchangeView): Upstream | undefined {
+  /**
+   * Picks the upstream for the next attempt of `ex`. `refused`, for a traced request only, gets
+   * why each upstream the rules turned away was refused (the picked one is not in it).
+   */
+  select(ex: ExchangeView, refused?: Map<string, PassReason>): Upstream | undefined {
+    this.#refused = refused
     const { primaries, backups } = this.#availability
     const ctx = this.#ctx
     ctx.key = ex.key
@@ -42,11 +50,16 @@ export class Selector {
     let u = this.#pick(list)
     if (u === undefined && list === primaries && backups.length !== 0) u = this.#pick(backups)
     ctx.key = undefined
+    if (refused !== undefined) {
+      this.#refused = undefined
+      if (u !== undefined) refused.delete(u.id)
+    }
     return u
   }
 
   /** Only an upstream that can take the request now (the first pass): for a hedged attempt, which never waits. */
-  selectReady(ex: ExchangeView): Upstream | undefined {
+  selectReady(ex: ExchangeView, refused?: Map<string, PassReason>): Upstream | undefined {
+    this.#refused = refused
     const { primaries, backups } = this.#availability
     const ctx = this.#ctx
     ctx.key = ex.key
@@ -57,6 +70,10 @@ export class Selector {
     let u = this.#strategy.pick(list, ctx) as Upstream | undefined
     if (u === undefined && list === primaries && backups.length !== 0) u = this.#strategy.pick(backups, ctx) as Upstream | undefined
     ctx.key = undefined
+    if (refused !== undefined) {
+      this.#refused = undefined
+      if (u !== undefined) refused.delete(u.id)
+    }
     return u
   }
 
@@ -70,20 +87,26 @@ export class Selector {
 
   #accept(u: Upstream): boolean {
     const tried = this.#tried
-    if (tried.size !== 0 && tried.has(u.id)) return false
-    if (u.breaker !== undefined && !u.breaker.isAdmitting) return false
+    if (tried.size !== 0 && tried.has(u.id)) return this.#refuse(u, 'tried')
+    if (u.breaker !== undefined && !u.breaker.isAdmitting) return this.#refuse(u, 'breaker_open')
     return !this.#strict || this.#admits(u)
   }
 
   /** Cheap checks first: nothing is computed for an upstream with no cap or ramp. */
   #admits(u: Upstream): boolean {
-    if (u.isFull) return false
+    if (u.isFull) return this.#refuse(u, 'full')
     if (u.rampUntil === 0) return true
     const t = this.#clock.now()
     if (t >= u.rampUntil) {
       u.rampUntil = 0
       return true
     }
-    return this.#random() < slowStartShare(t, u.rampStart, u.slowStart)
+    return this.#random() < slowStartShare(t, u.rampStart, u.slowStart) || this.#refuse(u, 'ramping')
+  }
+
+  /** Notes why `u` was refused, when a traced request picks; always false. */
+  #refuse(u: Upstream, reason: PassReason): false {
+    if (this.#refused !== undefined) this.#refused.set(u.id, reason)
+    return false
   }
 }
