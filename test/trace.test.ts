@@ -58,7 +58,7 @@ describe('the decision trace: why the others were passed over', () => {
     const ok = functionUpstream('ok')
     const spare = functionUpstream('spare')
     const lb = createBalancer({
-      upstreams: [{ ...off, down: true }, { ...busy, maxConnections: 1 }, flaky, ok, { ...spare, backup: true }].map((u) => ({ id: u.id, dispatcher: u.dispatcher, ...u })),
+      upstreams: [{ ...off, down: true }, { ...busy, maxConnections: 1 }, flaky, ok, { ...spare, backup: true }],
       strategy: first(),
       passive: false,
       trace: 5,

@@ -53,6 +53,8 @@ type Verdict = typeof OK | typeof FAILED | typeof UNJUDGED
  */
 export abstract class Exchange extends UpstreamHandler implements ExchangeView, RaceHost {
   key: string | undefined = undefined
+  /** The request's cost (the `cost` option), counted in each upstream's `load` while in flight. */
+  cost = 1
   attempt = 0
   tried: ReadonlySet<string> = EMPTY
   readonly method: string
@@ -168,10 +170,14 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
       this.#fail(this.refusal)
       return
     }
-    const rewrite = this.core.options.rewritePath
-    if (rewrite !== undefined) this.path = rewrite.apply(this.path)
+    const options = this.core.options
+    if (options.rewritePath !== undefined) this.path = options.rewritePath.apply(this.path)
     const affinity = this.core.strategy.affinity
-    if (affinity !== undefined) this.key = affinity.key(this.requestInfo())
+    if (affinity !== undefined || options.cost !== undefined) {
+      const info = this.requestInfo()
+      if (affinity !== undefined) this.key = affinity.key(info)
+      if (options.cost !== undefined) this.cost = costOf(options.cost, info)
+    }
     this.#next()
   }
 
@@ -274,6 +280,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     this.#status = 0
     this.#rawHeaders = null
     u.inFlight++
+    u.load += this.cost
     if (this.attempt > 1) this.core.counters.retried(this, this.#lastUpstream!.id, this.#lastError!)
     this.core.health.noteStart(u)
     this.core.strategy.onStart?.(u)
@@ -345,6 +352,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   ): void {
     const latency = this.core.clock.now() - start
     u.inFlight--
+    u.load -= this.cost
     const judged = verdict !== UNJUDGED && this.cancelled === undefined
     if (this.#trace !== undefined) {
       const attempt: AttemptTrace = { upstream: u.id, judged, ms: latency }
@@ -400,6 +408,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     this.attempt++
     this.core.counters.hedges++
     u.inFlight++
+    u.load += this.cost
     this.core.health.noteStart(u)
     this.core.strategy.onStart?.(u)
     const rival = new Racer(this, u, this.core.clock.now(), true)
@@ -839,4 +848,14 @@ function isCloseDelimited(raw: Buffer[] | null, method: string): boolean {
     if (name.length === 17 && name.toString('latin1').toLowerCase() === 'transfer-encoding') return false
   }
   return true
+}
+
+/** A request's cost from the `cost` option: a finite number ≥ 0, or 1 when the function throws or returns anything else. */
+function costOf(cost: (req: RequestInfo) => number, info: RequestInfo): number {
+  try {
+    const c = cost(info)
+    return typeof c === 'number' && c >= 0 && Number.isFinite(c) ? c : 1
+  } catch {
+    return 1
+  }
 }

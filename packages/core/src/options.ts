@@ -10,6 +10,7 @@ import {
   roundRobin,
   type Affinity,
   normalizeTrustProxy,
+  type RequestInfo,
   type Strategy,
   type SwitchyardError,
   type TrustProxy,
@@ -256,6 +257,15 @@ export interface BalancerOptions {
    * @default none
    */
   onResponse?: ResponseInterceptor
+  /**
+   * Cost hints: what one request weighs (tokens, bytes, expected work), from the request as a key
+   * function sees it. Least-load strategies (`leastConnections`, `powerOfTwo`, `peakEwma`) then
+   * balance the summed cost in flight (`load`) instead of the request count, for backends whose
+   * requests differ a hundredfold. A value that is not a finite number ≥ 0 (or a throw) counts as
+   * 1, so a hint never fails a request. Called once per request.
+   * @default every request costs 1
+   */
+  cost?: (req: RequestInfo) => number
   /** Connect, headers and body timeouts. */
   timeouts?: TimeoutOptions
   /** Passive failure accounting (nginx `max_fails`/`fail_timeout`), or `false` to turn it off. */
@@ -444,6 +454,7 @@ export interface ResolvedOptions {
   /** `hedge.delay`, ms; undefined: no hedging. */
   readonly hedge: number | undefined
   readonly onResponse: ResolvedInterceptor | undefined
+  readonly cost: ((req: RequestInfo) => number) | undefined
   readonly timeouts: {
     readonly connect: number
     readonly headers: number
@@ -505,6 +516,7 @@ const KNOWN = [
   'retry',
   'hedge',
   'onResponse',
+  'cost',
   'timeouts',
   'passive',
   'queue',
@@ -744,6 +756,7 @@ export function normalize(input: unknown): ResolvedOptions {
     retry,
     hedge: normalizeHedge(o.hedge, retry),
     onResponse: normalizeInterceptor(o.onResponse),
+    cost: checkFunction<((req: RequestInfo) => number) | undefined>(o.cost, 'cost', undefined),
     timeouts: {
       connect: checkNumber(timeouts.connect, 'timeouts.connect', DEFAULTS.connectTimeout, { exclusiveMin: true }),
       headers: checkNumber(timeouts.headers, 'timeouts.headers', DEFAULTS.headersTimeout, { exclusiveMin: true }),

@@ -37,6 +37,8 @@ export interface UpstreamSnapshot {
   /** Why the upstream is in its state (`'max_fails'`, `'configured'`, `'removed'`…). */
   readonly reason: DownReason | UpReason
   readonly inFlight: number
+  /** Work in flight: the costs of the requests in flight (`cost` option); equals `inFlight` without one. */
+  readonly load: number
   /** Requests waiting in this upstream's queue. */
   readonly queued: number
   /** Attempts finished (answered or failed). */
@@ -79,6 +81,8 @@ export class Upstream implements Candidate {
   state: UpstreamState
   reason: DownReason | UpReason
   inFlight = 0
+  /** The costs of the requests in flight (see the `cost` option); equals `inFlight` without one. */
+  load = 0
   ewmaMs = 0
   requests = 0
   failures = 0
@@ -161,6 +165,7 @@ export class Upstream implements Candidate {
       state: this.state,
       reason: this.reason,
       inFlight: this.inFlight,
+      load: this.load,
       queued: this.queue?.size ?? 0,
       requests: this.requests,
       failures: this.failures,

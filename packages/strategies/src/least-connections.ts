@@ -7,7 +7,8 @@ export interface LeastConnectionsOptions extends StrategyDeps {}
 
 /**
  * Least connections, as nginx `least_conn`: the upstream with the fewest in-flight requests
- * relative to its weight (in-flight / weight) wins. Ties go by weighted round robin among the
+ * relative to its weight (in-flight / weight) wins; with the balancer's `cost` option, the least
+ * work in flight (`load` / weight). Ties go by weighted round robin among the
  * tied upstreams (stride scheduling: each pick moves the winner back by 1 / weight, as HAProxy's
  * `leastconn` re-queues a server behind its equals), so equal ones share and weights hold even
  * when nothing is in flight.
@@ -32,9 +33,9 @@ export function leastConnections(options: LeastConnectionsOptions = {}): Strateg
   const tree: TournamentTree = new TournamentTree((a, b) => {
     const ca = tree.list[a]!
     const cb = tree.list[b]!
-    // in-flight / weight compared without dividing (integers, exact)
-    const la = ca.inFlight * cb.weight
-    const lb = cb.inFlight * ca.weight
+    // load / weight compared without dividing (exact for integer costs)
+    const la = (ca.load ?? ca.inFlight) * cb.weight
+    const lb = (cb.load ?? cb.inFlight) * ca.weight
     return la < lb || (la === lb && pass[ca.index]! < pass[cb.index]!)
   })
   const join = (c: Candidate): void => {

@@ -72,7 +72,7 @@ export function peakEwma(options: PeakEwmaOptions = {}): Strategy {
     return e * Math.exp(-(t - stamp[c.index]!) / decayMs)
   }
 
-  const cost = (c: Candidate, t: number) => (latency(c, t) * (c.inFlight + 1)) / c.weight
+  const cost = (c: Candidate, t: number) => (latency(c, t) * ((c.load ?? c.inFlight) + 1)) / c.weight
 
   return {
     name: 'peak-ewma',

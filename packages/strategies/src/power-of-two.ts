@@ -43,8 +43,8 @@ export function powerOfTwo(options: PowerOfTwoOptions = {}): Strategy {
       for (let i = 1; i < choices; i++) {
         const c = drawAccepted(sampler, eligible, ctx, rng, best)
         if (c === undefined) break
-        const a = c.inFlight / c.weight
-        const b = best.inFlight / best.weight
+        const a = (c.load ?? c.inFlight) / c.weight
+        const b = (best.load ?? best.inFlight) / best.weight
         if (a < b || (a === b && c.weight > best.weight)) best = c
       }
       return best

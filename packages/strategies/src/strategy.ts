@@ -22,6 +22,13 @@ export interface Candidate {
   readonly state: UpstreamState
   /** Requests in flight to this upstream now. */
   readonly inFlight: number
+  /**
+   * Work in flight to this upstream: the sum of the costs of its requests in flight (the
+   * balancer's `cost` option: tokens, bytes, expected work). Each request costs 1 without a
+   * `cost`, so it equals `inFlight` then; absent in a hand-made candidate means `inFlight`.
+   * Least-load strategies (`leastConnections`, `powerOfTwo`, `peakEwma`) balance it.
+   */
+  readonly load?: number
   /** Cap on in-flight requests; `Infinity` when unlimited. */
   readonly maxConnections: number
   /** Exponentially weighted moving average of response time, ms. */
