@@ -45,6 +45,7 @@ export interface ResponseInterceptor {
    */
   maxBytes?: number
   /** Reads the response; returns changes, or nothing to relay it as it came. May be async. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler with no return statement returns void
   handle: (response: InterceptedResponse) => ResponseChange | undefined | void | Promise<ResponseChange | undefined | void>
 }
 
