@@ -3,7 +3,9 @@ import { createBalancer } from '@switchyard/core'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startUpstream } from './helpers/upstream.js'
+import { deadPort, startUpstream } from './helpers/upstream.js'
+import { first } from '@switchyard/strategies'
+import { Writable } from 'node:stream'
 
 async function app(setup: (f: FastifyInstance) => Promise<void>) {
   const f = Fastify()
@@ -15,6 +17,36 @@ async function app(setup: (f: FastifyInstance) => Promise<void>) {
 }
 
 describe('@switchyard/fastify', () => {
+  it('keeps Fastify’s logging and onResponse hooks for proxied replies, and logs why the balancer answered an error', async () => {
+    const lines: { msg: string; level: number; code?: string; res?: { statusCode: number } }[] = []
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)))
+        done()
+      },
+    })
+    const up = await startUpstream({ name: 'a' })
+    const f = Fastify({ logger: { stream } as never })
+    const statuses: number[] = []
+    f.addHook('onResponse', async (_req, reply) => {
+      statuses.push(reply.statusCode)
+    })
+    await f.register(switchyard, { prefix: '/api', balancer: { upstreams: [up.url, `http://127.0.0.1:${await deadPort()}`], retry: false, strategy: first() } })
+    await f.listen({ port: 0, host: '127.0.0.1' })
+    onTestFinished(() => f.close())
+    const base = `http://127.0.0.1:${(f.server.address() as { port: number }).port}`
+    await (await request(`${base}/api/ok`)).body.dump()
+    await up.stop()
+    const failed = await request(`${base}/api/down`)
+    await failed.body.dump()
+    expect(failed.statusCode).toBe(502)
+    await expect.poll(() => statuses).toEqual([200, 502])
+    const completed = lines.filter((l) => l.msg === 'request completed').map((l) => l.res!.statusCode)
+    expect(completed).toEqual([200, 502])
+    const why = lines.find((l) => l.msg.startsWith('switchyard:'))
+    expect(why).toMatchObject({ level: 40, code: 'SWY_ERR_UPSTREAM', path: '/down' })
+  })
+
   it('proxies a prefix inside Fastify’s lifecycle: onRequest hooks first, bodies unread, other routes Fastify’s', async () => {
     const up = await startUpstream({ name: 'a' })
     const { f, base } = await app(async (f) => {

@@ -1,4 +1,4 @@
-import { type Balancer, type BalancerOptions, createBalancer } from '@switchyard/core'
+import { type Balancer, type BalancerEvents, type BalancerOptions, createBalancer } from '@switchyard/core'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -20,6 +20,14 @@ export interface SwitchyardFastifyOptions {
    * @default ''
    */
   rewritePrefix?: string
+  /**
+   * Log each error the balancer answers or cuts a response with (no upstream, timeouts, a failed
+   * upstream) through the app's logger at `warn`, with its `code`, the request line and the
+   * upstreams tried. Fastify's own `request completed` line and `onResponse` hooks see every
+   * proxied reply, errors included, but not why the balancer answered as it did.
+   * @default true
+   */
+  logErrors?: boolean
 }
 
 declare module 'fastify' {
@@ -48,6 +56,15 @@ const plugin: FastifyPluginAsync<SwitchyardFastifyOptions> = async (app: Fastify
   const lb = isBalancer(options.balancer) ? options.balancer : createBalancer(options.balancer)
   if (!isBalancer(options.balancer)) app.addHook('onClose', async () => lb.close())
   app.decorate('switchyard', lb)
+  if (options.logErrors !== false) {
+    const log = (e: BalancerEvents['request:error']): void => {
+      app.log.warn({ code: e.error.code, method: e.method, path: e.path, tried: e.tried }, `switchyard: ${e.error.message}`)
+    }
+    lb.on('request:error', log)
+    app.addHook('onClose', async () => {
+      lb.off('request:error', log)
+    })
+  }
   const prefix = (options.prefix ?? '').replace(/\/$/, '')
   if (prefix !== '' && !prefix.startsWith('/')) throw new TypeError(`@switchyard/fastify: prefix must start with '/', got ${JSON.stringify(prefix)}`)
   const rewrite = (options.rewritePrefix ?? '').replace(/\/$/, '')
