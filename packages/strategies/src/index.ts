@@ -20,6 +20,7 @@ export { maglev, type MaglevOptions } from './maglev.js'
 export { ipHash, type IpHashOptions } from './ip-hash.js'
 export { stickyCookie, type StickyCookieOptions } from './sticky-cookie.js'
 export { first } from './first.js'
+export { seededRandom } from './seeded-random.js'
 export { addressKey, cookieKey, headerKey, pathKey, queryKey, readCookie } from './keys.js'
 export {
   checkBoolean,

@@ -1,6 +1,6 @@
 import { createBalancer } from '@switchyard/core'
 import { fakeUpstream, functionUpstream, virtualClock } from '@switchyard/testing'
-import { roundRobin } from '@switchyard/strategies'
+import { powerOfTwo, roundRobin, seededRandom } from '@switchyard/strategies'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
@@ -107,5 +107,22 @@ describe('virtualClock', () => {
     clock.advance(20)
     expect(seen).toEqual(['a@10', 'c@15', 'b@20', 'b2@20'])
     expect(clock.pending).toBe(0)
+  })
+})
+
+describe('deterministic mode (virtualClock + seededRandom)', () => {
+  it('repeats a run exactly for one seed, and differs for another', async () => {
+    const run = async (seed: number) => {
+      const upstreams = ['a', 'b', 'c'].map((id) => functionUpstream(id, { body: id }))
+      const lb = createBalancer({ upstreams, clock: virtualClock(), random: seededRandom(seed), strategy: powerOfTwo({ random: seededRandom(seed + 1) }) })
+      onTestFinished(() => lb.close())
+      let order = ''
+      for (let i = 0; i < 30; i++) order += (await call(lb)).body
+      return order
+    }
+    const first = await run(7)
+    expect(await run(7)).toBe(first)
+    expect(await run(8)).not.toBe(first)
+    expect(new Set(first).size).toBe(3)
   })
 })
