@@ -8,6 +8,7 @@
 //   pnpm bench                      full run (about 15 minutes)
 //   pnpm bench -- --quick           1 s per case, 1 round: only checks that every case still runs
 //   pnpm bench -- --only nginx,switchyard --scenarios tiny
+//   pnpm bench -- --only protocols  WebSocket messages and HTTP/2 upstreams only
 //   pnpm bench -- --soak            1 000 000 requests through the gateway; RSS and heap growth
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -262,6 +263,112 @@ async function runDispatcher() {
   return { pool: summary('pool'), switchyard: summary('switchyard') }
 }
 
+// --- protocols: WebSocket messages, HTTP/2 upstreams ------------------------------------------
+
+/** Starts a protocols.mjs role pinned to `core`; resolves with the child and its first output line. */
+function role(core, args) {
+  const child = pinned(core, node, [here('./protocols.mjs'), ...args])
+  return new Promise((resolve, reject) => {
+    const onData = () => {
+      const line = child.log().split('\n')[0]
+      if (child.log().includes('\n')) {
+        child.stdout.off('data', onData)
+        resolve({ child, line })
+      }
+    }
+    child.stdout.on('data', onData)
+    child.once('exit', () => reject(new Error(`${args[0]} exited: ${child.log()}`)))
+  })
+}
+
+/** Output lines of a child, as they come: `next()` resolves with the next one. */
+function lines(child) {
+  let seen = 0
+  return () =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const all = child.log().split('\n')
+        if (all.length - 1 > seen) {
+          child.stdout.off('data', check)
+          resolve(all[seen++])
+        }
+      }
+      child.stdout.on('data', check)
+      child.once('exit', () => reject(new Error(`exited: ${child.log()}`)))
+      check()
+    })
+}
+
+async function runProtocols() {
+  const ws = {}
+  const h2 = {}
+  const wsBackend = await role(LOAD_CORE, ['ws-backend'])
+  const wsUrl = url(JSON.parse(wsBackend.line).port)
+  const h2Backend = await role(LOAD_CORE, ['h2-backend'])
+  const h2Ports = JSON.parse(h2Backend.line).ports.join(',')
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const mode of ['direct', 'relay', 'switchyard']) {
+        let proxy
+        let target = wsUrl
+        if (mode !== 'direct') {
+          const port = await freePort()
+          proxy = (await role(PROXY_CORE, [`ws-${mode}`, String(port), wsUrl])).child
+          target = url(port)
+        }
+        const pids = proxy ? family(proxy.pid) : []
+        const loader = pinned(LOAD_CORE, node, [here('./protocols.mjs'), 'ws-load', target, '64', String(seconds), String(warmupSeconds)])
+        const next = lines(loader)
+        await next() // counting starts
+        const cpu0 = cpuMicros(pids)
+        const result = JSON.parse(await next())
+        const cpu = cpuMicros(pids) - cpu0
+        await stop(loader)
+        await stop(proxy)
+        const r = { mps: result.messages / result.seconds, cpuUsPerMsg: proxy ? cpu / result.messages : Number.NaN }
+        ;(ws[mode] ??= []).push(r)
+        console.log(`round ${round} websocket/${mode}: ${Math.round(r.mps)} msg/s cpu ${fmt(r.cpuUsPerMsg, 1)} µs/msg`)
+      }
+      for (const mode of ['pool', 'switchyard']) {
+        const child = pinned(PROXY_CORE, node, [here('./protocols.mjs'), 'h2-client', mode, h2Ports, String(seconds)])
+        await new Promise((r) => child.once('exit', r))
+        const r = JSON.parse(child.log().trim().split('\n').at(-1))
+        ;(h2[mode] ??= []).push(r)
+        console.log(`round ${round} h2-upstream/${mode}: ${Math.round(r.rps)} req/s cpu ${fmt(r.cpuUsPerReq, 1)} µs/req${r.errors ? ` errors ${r.errors}` : ''}`)
+      }
+    }
+  } finally {
+    await stop(wsBackend.child)
+    await stop(h2Backend.child)
+  }
+  const sum = (runs, keys) => Object.fromEntries(keys.map((k) => [k, median((runs ?? []).map((r) => r[k]))]))
+  return {
+    ws: Object.fromEntries(Object.entries(ws).map(([m, runs]) => [m, sum(runs, ['mps', 'cpuUsPerMsg'])])),
+    h2: Object.fromEntries(Object.entries(h2).map(([m, runs]) => [m, { ...sum(runs, ['rps', 'cpuUsPerReq']), errors: runs.reduce((n, r) => n + r.errors, 0) }])),
+  }
+}
+
+function protocolsTable(p) {
+  if (p === undefined) return ''
+  const { ws, h2 } = p
+  return [
+    'WebSocket echo, 64 connections ping-ponging 64-byte messages (a message: one frame each way through the proxy), proxy alone on its core:',
+    '',
+    '| path | messages/s | proxy CPU µs/message | vs bare ws relay |',
+    '|---|---|---|---|',
+    `| direct to the ws server (client and server share the load core) | ${fmt(ws.direct?.mps)} | — | — |`,
+    `| bare \`ws\` relay (a ws server opening a ws client per connection) | ${fmt(ws.relay?.mps)} | ${fmt(ws.relay?.cpuUsPerMsg, 2)} | 1.00 |`,
+    `| Switchyard (\`lb.upgrade\`: the handshake balanced, then a TCP tunnel) | ${fmt(ws.switchyard?.mps)} | ${fmt(ws.switchyard?.cpuUsPerMsg, 2)} | ${ratio(ws.switchyard?.mps, ws.relay?.mps)}× msgs, ${ratio(ws.switchyard?.cpuUsPerMsg, ws.relay?.cpuUsPerMsg)}× CPU |`,
+    '',
+    'HTTP/2 upstreams (h2c, tiny JSON): undici.request with 64 callers in one process on the proxy core:',
+    '',
+    '| path | req/s | CPU µs/req | vs bare h2 Pool |',
+    '|---|---|---|---|',
+    `| bare undici \`Pool\` (\`allowH2\`, round robin over two) | ${fmt(h2.pool?.rps)} | ${fmt(h2.pool?.cpuUsPerReq, 1)} | 1.00 |`,
+    `| \`lb.dispatcher\` with \`http2: true\` | ${fmt(h2.switchyard?.rps)} | ${fmt(h2.switchyard?.cpuUsPerReq, 1)} | ${ratio(h2.switchyard?.rps, h2.pool?.rps)}× req/s, ${ratio(h2.switchyard?.cpuUsPerReq, h2.pool?.cpuUsPerReq)}× CPU |`,
+  ].join('\n')
+}
+
 // --- soak ---------------------------------------------------------------------------------------
 async function runSoak(total) {
   const port = await freePort()
@@ -414,6 +521,7 @@ try {
   } else {
     const results = await runMatrix()
     const dispatcher = only && !only.includes('dispatcher') ? undefined : await runDispatcher()
+    const protocols = only && !only.includes('protocols') ? undefined : await runProtocols()
     const md = [
       `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; ${info.nginx}; load: ${info.load}; commit ${info.commit}; ${info.date}.`,
       `Settings: proxy pinned to core ${PROXY_CORE ?? '-'}, backends and load generator on core ${LOAD_CORE ?? '-'}; ${rounds} interleaved round(s) of ${seconds} s per case after ${warmupSeconds} s warm-up; medians.`,
@@ -424,11 +532,13 @@ try {
         ? `Dispatcher path (undici.request, 64 callers, in one process on the proxy core): bare Pool ${fmt(dispatcher.pool.rps)} req/s at ${fmt(dispatcher.pool.cpuUsPerReq, 1)} µs/req; lb.dispatcher ${fmt(dispatcher.switchyard.rps)} req/s at ${fmt(dispatcher.switchyard.cpuUsPerReq, 1)} µs/req (ratio ${ratio(dispatcher.switchyard.rps, dispatcher.pool.rps)}).`
         : '',
       '',
+      protocolsTable(protocols),
+      '',
       targets(results, dispatcher),
     ].join('\n')
     console.log(`\n${md}`)
     mkdirSync(here('./results'), { recursive: true })
-    writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher }, null, 2))
+    writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher, protocols }, null, 2))
     if (!quick && !only && !onlyScenarios) {
       const head = readFileSync(here('./RESULTS.head.md'), 'utf8')
       writeFileSync(here('./RESULTS.md'), `${head}\n${md}\n${soakSection()}`)

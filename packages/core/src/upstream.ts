@@ -60,6 +60,12 @@ export interface UpstreamSnapshot {
  */
 const EWMA_ALPHA = 0.1
 
+/**
+ * Concurrent streams per HTTP/2 connection to an upstream (undici's `pipelining` for h2), unless
+ * `pool.pipelining` says otherwise: RFC 9113 6.5.2 advises servers to allow at least 100.
+ */
+const H2_STREAMS = 100
+
 /** One upstream: its pool, its counters and its health. The strategy sees it as a {@link Candidate}. */
 export class Upstream implements Candidate {
   readonly id: string
@@ -129,7 +135,10 @@ export class Upstream implements Candidate {
       headersTimeout: timeouts.headers,
       bodyTimeout: timeouts.body,
       connect: connector(options, config),
-      ...((config.http2 ?? options.http2) ? { allowH2: true, useH2c: config.origin.startsWith('http:') } : {}),
+      // h2 multiplexes: without pipelining undici sends one stream per connection at a time.
+      ...((config.http2 ?? options.http2)
+        ? { allowH2: true, useH2c: config.origin.startsWith('http:'), pipelining: options.pool.pipelining ?? H2_STREAMS }
+        : {}),
       ...(Number.isFinite(config.maxConnections) && options.pool.connections === undefined
         ? { connections: config.maxConnections }
         : {}),
