@@ -14,6 +14,7 @@ const alias = [
     '@switchyard/sim': src('sim'),
     '@switchyard/guard': src('guard'),
     '@switchyard/testing': src('testing'),
+    '@switchyard/observe': src('observe'),
     '@switchyard/fastify': src('fastify'),
   }).map(([name, replacement]) => ({ find: new RegExp(`^${name}$`), replacement })),
 ]
@@ -34,6 +35,7 @@ export default defineConfig({
       { resolve: { alias }, test: { name: 'sim', include: ['packages/sim/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'guard', include: ['packages/guard/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'testing', include: ['packages/testing/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { name: 'observe', include: ['packages/observe/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
       { resolve: { alias }, test: { name: 'e2e', include: ['test/**/*.test.ts'] } },
     ],

@@ -30,6 +30,8 @@ describe('the decision trace (request:end, lb.trace())', () => {
           { upstream: 'b', status: 200, judged: true, ms: 0, passed: [{ upstream: 'a', reason: 'down', why: 'max_fails' }] },
         ],
         ms: 0,
+        firstByteMs: 0,
+        bytes: 6, // 'from b'
       },
     ])
   })

@@ -85,6 +85,10 @@ export interface RequestTrace {
   passed?: PassedOver[]
   /** Time from the start to the end of the request, ms (balancer clock). */
   ms: number
+  /** Time from the start until the response head was relayed, ms; absent when none was. */
+  firstByteMs?: number
+  /** Response body bytes relayed to the client. */
+  bytes: number
 }
 
 export type Emit = <E extends keyof BalancerEvents>(event: E, payload: BalancerEvents[E]) => void

@@ -157,7 +157,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   start(): void {
     this.core.counters.started()
     if (this.core.counters.tracing) {
-      this.#trace = { method: this.method, path: this.path, status: 0, attempts: [], ms: 0 }
+      this.#trace = { method: this.method, path: this.path, status: 0, attempts: [], ms: 0, bytes: 0 }
       this.#startedAt = this.core.clock.now()
     }
     const total = this.core.options.timeouts.total
@@ -599,7 +599,10 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     if (this.core.options.onResponse !== undefined && this.#startBuffer(statusCode, rawHeaders)) return true
     const more = this.relayHeaders(statusCode, rawHeaders, resume, statusText) // throws on an invalid head
     this.responseStarted = true
-    if (this.#trace !== undefined) this.#trace.status = statusCode
+    if (this.#trace !== undefined) {
+      this.#trace.status = statusCode
+      this.#trace.firstByteMs = this.core.clock.now() - this.#startedAt
+    }
     if (statusCode === 204 || statusCode === 304) {
       // These never have a body (RFC 9110 6.4.1). undici rejects a 304 that carries
       // Content-Length with UND_ERR_RES_CONTENT_LENGTH_MISMATCH and may trip over bytes after a
@@ -614,7 +617,10 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   responseData(chunk: Buffer): boolean {
     if (this.#finishedEarly || this.#discarding) return true
     const buffer = this.#buffer
-    if (buffer === undefined) return this.relayData(chunk)
+    if (buffer === undefined) {
+      if (this.#trace !== undefined) this.#trace.bytes += chunk.length
+      return this.relayData(chunk)
+    }
     if (!buffer.add(chunk)) {
       this.#stopBuffer(new ResponseTooLargeError(`the response of upstream ${this.upstream!.id} is larger than onResponse.maxBytes (${buffer.limit})`))
     }
@@ -697,7 +703,11 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
       return
     }
     this.responseStarted = true
-    if (this.#trace !== undefined) this.#trace.status = out.status
+    if (this.#trace !== undefined) {
+      this.#trace.status = out.status
+      this.#trace.firstByteMs = this.core.clock.now() - this.#startedAt
+      this.#trace.bytes = out.body.length
+    }
     if (out.body.length !== 0) this.relayData(out.body)
     this.relayComplete(trailers)
     this.#settle()

@@ -1,0 +1,2 @@
+export { type PrometheusMetrics, type PrometheusOptions, prometheus } from './prometheus.js'
+export { type AccessLogger, type AccessLogLine, type AccessLogOptions, accessLine, accessLog } from './access-log.js'

@@ -1,0 +1,183 @@
+import type { Balancer, BalancerEvents, RequestTrace } from '@switchyard/core'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+
+/** Options of {@link prometheus}. */
+export interface PrometheusOptions {
+  /** The prom-client registry to register into. Nothing is registered anywhere else. */
+  registry: Registry
+  /** Prefix of every metric name. @default 'switchyard_' */
+  prefix?: string
+  /**
+   * Latency histogram buckets, seconds.
+   * @default [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] (prom-client's defaults)
+   */
+  buckets?: number[]
+  /**
+   * Record per-upstream latency histograms. They need the balancer's per-request decision trace
+   * (a `request:end` listener), which costs a little per request; the other metrics are read
+   * from its counters when scraped and cost nothing per request.
+   * @default true
+   */
+  latency?: boolean
+}
+
+/** What {@link prometheus} returns. */
+export interface PrometheusMetrics {
+  /** Stops listening to the balancer and removes the metrics from the registry. */
+  close(): void
+}
+
+const STATES = ['up', 'down', 'draining'] as const
+const BREAKER = ['closed', 'open', 'half-open'] as const
+const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
+
+/**
+ * Prometheus metrics of a balancer through prom-client, registered into the registry you pass
+ * (no global side effects: prom-client's default registry is never touched). Labels are bounded:
+ * `upstream` (the configured ids), `code` (Switchyard's error codes), `state`, `class`, `reason`;
+ * never a path. Gauges and totals are read from the balancer when scraped.
+ *
+ * @example
+ * const registry = new Registry()
+ * prometheus(lb, { registry })
+ * res.end(await registry.metrics())
+ */
+export function prometheus(lb: Balancer, options: PrometheusOptions): PrometheusMetrics {
+  const registry = options.registry
+  if (registry === undefined || typeof (registry as { registerMetric?: unknown }).registerMetric !== 'function') {
+    throw new TypeError('prometheus(lb, { registry }): registry must be a prom-client Registry')
+  }
+  const p = options.prefix ?? 'switchyard_'
+  const registers = [registry]
+  const names: string[] = []
+  /** The full name of a metric, remembered for close(). */
+  const named = (name: string): string => {
+    names.push(`${p}${name}`)
+    return `${p}${name}`
+  }
+  const total = (name: string, help: string, read: () => number) =>
+    new Counter({
+        name: named(name),
+        help,
+        registers,
+        collect() {
+          this.reset()
+          this.inc(read())
+        },
+      })
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+        name: named(name),
+        help,
+        registers,
+        collect() {
+          this.set(read())
+        },
+      })
+
+  total('requests_total', 'Requests taken by the balancer (handler, fetch, dispatcher and upgrades).', () => lb.stats().requests)
+  total('retries_total', 'Attempts sent again to another upstream.', () => lb.stats().retries)
+  total('hedges_total', 'Hedged attempts sent (the hedge option).', () => lb.stats().hedges)
+  gauge('requests_active', 'Requests taken and not yet finished (in flight, queued, or between attempts).', () => lb.stats().active)
+  gauge('requests_in_flight', 'Requests in flight to upstreams.', () => lb.stats().inFlight)
+  gauge('requests_queued', 'Requests waiting in upstream queues (maxConnections).', () => lb.stats().queued)
+  gauge('panic', '1 while panic mode balances over upstreams that are down.', () => (lb.stats().panic ? 1 : 0))
+
+  const errors = new Counter({ name: named('errors_total'), help: 'Requests the balancer answered with an error, or whose response it cut, by error code.', labelNames: ['code'], registers })
+  const onError = (e: BalancerEvents['request:error']) => errors.inc({ code: e.error.code })
+
+  const upstreamGauge = (name: string, help: string, read: (u: Balancer['upstreams'][number]) => number) =>
+    new Gauge({
+        name: named(`upstream_${name}`),
+        help,
+        labelNames: ['upstream'],
+        registers,
+        collect() {
+          this.reset()
+          for (const u of lb.upstreams) this.set({ upstream: u.id }, read(u))
+        },
+      })
+  upstreamGauge('in_flight', 'Requests in flight to the upstream.', (u) => u.inFlight)
+  upstreamGauge('queued', 'Requests waiting in the upstream’s queue.', (u) => u.queued)
+  upstreamGauge('weight', 'The upstream’s configured weight.', (u) => u.weight)
+  upstreamGauge('ewma_seconds', 'Moving average of the upstream’s response time, seconds.', (u) => u.ewmaMs / 1000)
+  new Gauge({
+      name: named('upstream_state'),
+      help: 'The upstream’s state: 1 for the state it is in (up, down, draining), 0 for the others.',
+      labelNames: ['upstream', 'state'],
+      registers,
+      collect() {
+        this.reset()
+        for (const u of lb.upstreams) for (const s of STATES) this.set({ upstream: u.id, state: s }, u.state === s ? 1 : 0)
+      },
+    })
+  new Gauge({
+      name: named('upstream_breaker_state'),
+      help: 'The upstream’s circuit breaker: 1 for its state (closed, open, half-open), 0 for the others.',
+      labelNames: ['upstream', 'state'],
+      registers,
+      collect() {
+        this.reset()
+        for (const u of lb.upstreams) for (const s of BREAKER) this.set({ upstream: u.id, state: s }, u.breaker === s ? 1 : 0)
+      },
+    })
+  new Counter({
+      name: named('upstream_responses_total'),
+      help: 'Responses from the upstream, by status class.',
+      labelNames: ['upstream', 'class'],
+      registers,
+      collect() {
+        this.reset()
+        for (const u of lb.upstreams) for (const c of CLASSES) this.inc({ upstream: u.id, class: c }, u.responses[c])
+      },
+    })
+  new Counter({
+      name: named('upstream_failures_total'),
+      help: 'Attempts to the upstream that failed: connection errors, timeouts, statuses in passive.failOnStatus.',
+      labelNames: ['upstream'],
+      registers,
+      collect() {
+        this.reset()
+        for (const u of lb.upstreams) this.inc({ upstream: u.id }, u.failures)
+      },
+    })
+  const downs = new Counter({
+      name: named('upstream_down_total'),
+      help: 'Times the upstream stopped taking traffic, by reason (max_fails, health_check, outlier, breaker_open, removed).',
+      labelNames: ['upstream', 'reason'],
+      registers,
+    })
+
+  let latency: Histogram<'upstream'> | undefined
+  if (options.latency !== false) {
+    latency = new Histogram({
+        name: named('upstream_latency_seconds'),
+        help: 'Time of each attempt to the upstream, from sending to the end of its answer or its failure, seconds.',
+        labelNames: ['upstream'],
+        buckets: options.buckets ?? [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers,
+      })
+  }
+  const hist = latency
+  const onEnd = (t: RequestTrace) => {
+    for (const a of t.attempts) hist!.observe({ upstream: a.upstream }, a.ms / 1000)
+  }
+  const onDown = (e: BalancerEvents['upstream:down']) => {
+    downs.inc({ upstream: e.id, reason: e.reason })
+    if (e.reason === 'removed') {
+      // A removed upstream's series go, so labels stay bounded under churn (lb.add / lb.remove).
+      hist?.remove({ upstream: e.id })
+    }
+  }
+  lb.on('request:error', onError)
+  lb.on('upstream:down', onDown)
+  if (hist !== undefined) lb.on('request:end', onEnd)
+  return {
+    close() {
+      lb.off('request:error', onError)
+      lb.off('upstream:down', onDown)
+      if (hist !== undefined) lb.off('request:end', onEnd)
+      for (const name of names) registry.removeSingleMetric(name)
+    },
+  }
+}

@@ -1,0 +1,107 @@
+import { Writable } from 'node:stream'
+import { createBalancer } from '@switchyard/core'
+import { accessLog, prometheus } from '@switchyard/observe'
+import { first } from '@switchyard/strategies'
+import { fakeUpstream } from '@switchyard/testing'
+import pino from 'pino'
+import { register as globalRegistry, Registry } from 'prom-client'
+import { request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+
+async function setup() {
+  const a = await fakeUpstream({ name: 'a' })
+  onTestFinished(() => a.close())
+  const b = await fakeUpstream({ name: 'b' })
+  onTestFinished(() => b.close())
+  const lb = createBalancer({
+    upstreams: [
+      { id: 'a', url: a.url },
+      { id: 'b', url: b.url },
+    ],
+    strategy: first(),
+    retry: false,
+  })
+  onTestFinished(() => lb.close())
+  const call = async (path = '/') => {
+    try {
+      const res = await request(`http://svc${path}`, { dispatcher: lb.dispatcher })
+      await res.body.dump()
+      return res.statusCode
+    } catch (err) {
+      return (err as { code: string }).code
+    }
+  }
+  return { a, b, lb, call }
+}
+
+/** One sample's value from the exposition text. */
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels === '' ? ' ' : `{${labels}} `}`))
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
+}
+
+describe('prometheus(lb, { registry })', () => {
+  it('exposes requests, errors by code, per-upstream state, responses, failures and latency, in your registry only', async () => {
+    const { a, lb, call } = await setup()
+    const registry = new Registry()
+    const before = (await globalRegistry.getMetricsAsJSON()).length
+    const metrics = prometheus(lb, { registry })
+    for (let i = 0; i < 3; i++) expect(await call()).toBe(200)
+    a.script('reset')
+    expect(await call()).toBe('SWY_ERR_UPSTREAM')
+    const text = await registry.metrics()
+    expect(sample(text, 'switchyard_requests_total')).toBe(4)
+    expect(sample(text, 'switchyard_errors_total', 'code="SWY_ERR_UPSTREAM"')).toBe(1)
+    expect(sample(text, 'switchyard_upstream_responses_total', 'upstream="a",class="2xx"')).toBe(3)
+    expect(sample(text, 'switchyard_upstream_failures_total', 'upstream="a"')).toBe(1)
+    expect(sample(text, 'switchyard_upstream_state', 'upstream="a",state="down"')).toBe(1) // passive: max_fails 1
+    expect(sample(text, 'switchyard_upstream_state', 'upstream="b",state="up"')).toBe(1)
+    expect(sample(text, 'switchyard_upstream_down_total', 'upstream="a",reason="max_fails"')).toBe(1)
+    expect(sample(text, 'switchyard_upstream_latency_seconds_count', 'upstream="a"')).toBe(4)
+    expect(sample(text, 'switchyard_requests_in_flight')).toBe(0)
+    expect(text).not.toMatch(/path=/) // no per-path labels
+    expect((await globalRegistry.getMetricsAsJSON()).length).toBe(before) // nothing in prom-client's global registry
+    // A second scrape reads the counters again rather than adding them up twice.
+    expect(sample(await registry.metrics(), 'switchyard_requests_total')).toBe(4)
+    metrics.close()
+    expect(await registry.getMetricsAsJSON()).toEqual([])
+  })
+
+  it('takes a prefix, and leaves the latency histogram (and its per-request cost) out when asked', async () => {
+    const { lb, call } = await setup()
+    const registry = new Registry()
+    prometheus(lb, { registry, prefix: 'edge_', latency: false })
+    await call()
+    const text = await registry.metrics()
+    expect(sample(text, 'edge_requests_total')).toBe(1)
+    expect(text).not.toMatch(/latency/)
+    expect(() => prometheus(lb, {} as never)).toThrow(TypeError)
+  })
+})
+
+describe('accessLog(lb, logger)', () => {
+  it('writes one structured line per request through pino: upstream, status, attempts, durations, bytes; errors at warn', async () => {
+    const { a, lb, call } = await setup()
+    const lines: Record<string, unknown>[] = []
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)))
+        done()
+      },
+    })
+    const stop = accessLog(lb, pino({ base: null }, stream))
+    await call('/users?page=2')
+    a.script('reset')
+    await call('/broken')
+    stop()
+    await call('/not-logged')
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatchObject({ level: 30, msg: 'request', method: 'GET', path: '/users?page=2', status: 200, upstream: 'a', attempts: 1 })
+    expect(lines[0]!.bytes).toBe(Buffer.byteLength(JSON.stringify({ name: 'a', method: 'GET', url: '/users?page=2' })))
+    expect(lines[0]!.ms).toEqual(expect.any(Number))
+    expect(lines[0]!.firstByteMs).toEqual(expect.any(Number))
+    expect(lines[0]!.attemptMs).toEqual([expect.any(Number)])
+    expect(lines[1]).toMatchObject({ level: 40, path: '/broken', status: 502, error: 'SWY_ERR_UPSTREAM', upstream: 'a' })
+    expect(() => accessLog(lb, {} as never)).toThrow(TypeError)
+  })
+})
