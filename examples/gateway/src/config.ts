@@ -35,6 +35,16 @@ export interface GatewayConfig {
    * proxied (like nginx `stub_status`). Off by default: the gateway proxies every path.
    */
   statsPath?: string | undefined
+  /**
+   * Where Prometheus scrapes the balancer's metrics (`@switchyard/observe`), or `false`.
+   * Default `/metrics`. With several workers each answers for itself.
+   */
+  metricsPath?: string | false | undefined
+  /**
+   * The access log: one pino JSON line per request on standard output (`'stdout'`), to a file
+   * (a path), or `false`. Default `'stdout'`.
+   */
+  accessLog?: string | false | undefined
   /** TLS termination: HTTPS and HTTP/2 to clients (see `GatewayTls`). Off unless set. */
   tls?: GatewayTls | undefined
   /** Guards turned on by name, in front of the balancer (see `GatewayGuards`). None unless set. */
@@ -104,7 +114,8 @@ function positiveInt(value: string, name: string): number {
 
 /**
  * Reads the config: defaults, then the file named by `--config` (or `GATEWAY_CONFIG`), then the
- * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `STATS_PATH`, `TLS_CERT`, `TLS_KEY`), each overriding the one before.
+ * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `STATS_PATH`, `METRICS_PATH`,
+ * `ACCESS_LOG` (`off` turns either off), `TLS_CERT`, `TLS_KEY`), each overriding the one before.
  */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const config: GatewayConfig = { port: 8080, upstreams: [], strategy: { name: 'roundRobin' }, balancer: {}, workers: 1 }
@@ -120,6 +131,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw.balancer !== undefined) config.balancer = raw.balancer
     if (raw.workers !== undefined) config.workers = positiveInt(String(raw.workers), 'workers')
     if (raw.statsPath !== undefined) config.statsPath = raw.statsPath
+    if (raw.metricsPath !== undefined) config.metricsPath = raw.metricsPath
+    if (raw.accessLog !== undefined) config.accessLog = raw.accessLog
     if (raw.tls !== undefined) config.tls = raw.tls
     if (raw.guards !== undefined) config.guards = raw.guards
     if (raw.trustProxy !== undefined) config.trustProxy = raw.trustProxy
@@ -129,6 +142,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (env.UPSTREAMS) config.upstreams = env.UPSTREAMS.split(',').map((u) => u.trim()).filter(Boolean)
   if (env.STRATEGY) config.strategy = { name: env.STRATEGY }
   if (env.STATS_PATH) config.statsPath = env.STATS_PATH
+  if (env.METRICS_PATH) config.metricsPath = env.METRICS_PATH === 'off' ? false : env.METRICS_PATH
+  if (env.ACCESS_LOG) config.accessLog = env.ACCESS_LOG === 'off' ? false : env.ACCESS_LOG
   if (env.WORKERS) config.workers = Math.max(1, positiveInt(env.WORKERS, 'WORKERS'))
   if (env.TLS_CERT || env.TLS_KEY) config.tls = { ...config.tls, cert: env.TLS_CERT ?? config.tls?.cert ?? '', key: env.TLS_KEY ?? config.tls?.key ?? '' }
   if (config.tls !== undefined) config.tls = normalizeTls(config.tls)
@@ -136,7 +151,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
 }
 
 /** Top-level keys of a config file. */
-const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'tls', 'guards', 'trustProxy'] as const
+const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'tls', 'guards', 'trustProxy'] as const
 
 type FileConfig = Partial<GatewayConfig> & { strategy?: string | GatewayConfig['strategy'] }
 

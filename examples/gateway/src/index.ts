@@ -4,6 +4,9 @@ import type { AddressInfo, Socket } from 'node:net'
 import { type Balancer, createBalancer, type UpgradeHandler } from '@switchyard/core'
 import { compose, type Middleware } from '@switchyard/guard'
 import { activeHealthCheck } from '@switchyard/health'
+import { accessLog, prometheus } from '@switchyard/observe'
+import pino from 'pino'
+import { Registry } from 'prom-client'
 import { serverUrl, startHelloBackend } from './backend.js'
 import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
 import { buildGuards } from './guards.js'
@@ -27,6 +30,8 @@ export interface Gateway {
   readonly backends: readonly http.Server[]
   /** The guards running in front of the balancer, in order. */
   readonly guards: readonly string[]
+  /** The metrics path, when Prometheus metrics are served. */
+  readonly metricsPath: string | undefined
   /**
    * Reads the certificate and key again and serves new connections with them (`SIGHUP` calls it).
    * On an error (a missing file, a key that does not match) the old ones stay and it throws.
@@ -83,14 +88,40 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const lb = createBalancer({ ...options, upstreams, strategy: makeStrategy(config.strategy) })
   const proxy = guards.chain.length === 0 ? lb.handler : compose(...guards.chain, lb.handler)
   const { statsPath } = config
+  const metricsPath = config.metricsPath === false ? undefined : (config.metricsPath ?? '/metrics')
+  const registry = new Registry()
+  const metrics = metricsPath === undefined ? undefined : prometheus(lb, { registry })
+  const log = config.accessLog === false ? undefined : pino({ base: null }, pino.destination(config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog))
+  const stopLog = log === undefined ? () => {} : accessLog(lb, log)
+  // The gateway's own paths are answered before the guards and the balancer; every other path is proxied.
+  const own = new Map<string, (res: http.ServerResponse) => void>()
+  if (statsPath !== undefined) {
+    own.set(statsPath, (res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify({ stats: lb.stats(), process: process.memoryUsage() }))
+    })
+  }
+  if (metricsPath !== undefined) {
+    own.set(metricsPath, (res) => {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' })
+          res.end(text)
+        },
+        () => {
+          res.writeHead(500)
+          res.end()
+        },
+      )
+    })
+  }
   const handler: http.RequestListener =
-    statsPath === undefined
+    own.size === 0
       ? proxy
       : (req, res) => {
-          if (req.url !== statsPath) return proxy(req, res)
-          const body = JSON.stringify({ stats: lb.stats(), process: process.memoryUsage() })
-          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-          res.end(body)
+          const answer = own.get(req.url ?? '')
+          if (answer === undefined) proxy(req, res)
+          else answer(res)
         }
   const tls = config.tls
   const server = tls === undefined ? http.createServer(handler) : createTlsServer({ http2: true, ...tls }, handler)
@@ -141,11 +172,15 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     redirect,
     backends,
     guards: guards.names,
+    metricsPath,
     reloadTls,
     async close() {
       unwatch()
+      stopLog()
+      metrics?.close()
       await Promise.all([closeServer(server), redirect === undefined ? undefined : closeServer(redirect.server)])
       await lb.close()
+      log?.flush()
       await guards.close()
       for (const b of backends) {
         b.closeAllConnections()

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -44,6 +44,29 @@ describe('examples/gateway', () => {
     expect(stats.stats.requests).toBe(1)
     expect(stats.stats.upstreams).toHaveLength(2)
     expect(stats.process.rss).toBeGreaterThan(0)
+  })
+
+  it('serves Prometheus metrics on /metrics and writes a pino access log line per request', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'gw-')), 'access.log')
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: log }), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => gw.close())
+    await body(`http://127.0.0.1:${gw.port}/users`)
+    await body(`http://127.0.0.1:${gw.port}/users`)
+    const res = await request(`http://127.0.0.1:${gw.port}/metrics`)
+    expect(res.headers['content-type']).toMatch(/^text\/plain/)
+    const text = await res.body.text()
+    expect(text).toMatch(/^switchyard_requests_total 2$/m)
+    expect(text).toMatch(/^switchyard_upstream_state\{upstream="http:\/\/127\.0\.0\.1:\d+",state="up"\} 1$/m)
+    await gw.close()
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines).toHaveLength(2) // the scrape is the gateway's own, not a proxied request
+    expect(lines[0]).toMatchObject({ msg: 'request', method: 'GET', path: '/users', status: 200, attempts: 1 })
+
+    const quiet = await startGateway({ ...loadConfig([], { METRICS_PATH: 'off', ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => quiet.close())
+    expect(quiet.metricsPath).toBeUndefined()
+    expect((await request(`http://127.0.0.1:${quiet.port}/metrics`)).statusCode).toBe(200) // proxied: the backend's own answer
+    expect(quiet.lb.listenerCount('request:end')).toBe(0) // no traces built per request
   })
 
   it('reads a config file, with the environment overriding it', () => {
