@@ -125,6 +125,13 @@ writeFileSync(
   JSON.stringify({ guards: { ipFilter: { allow: ['loopback', 'private'] }, rateLimit: { rate: 1e9, burst: 1_000_000_000 } } }),
 )
 
+/**
+ * The gateway's metrics and access log are on by default; the library's are off. The Switchyard
+ * cases run with both off (the library's defaults), and `switchyard-observed` with both on (the
+ * log to /dev/null), so the row between them is their cost.
+ */
+const QUIET = { METRICS_PATH: 'off', ACCESS_LOG: 'off' }
+
 /** Transforms for the cost-of-transforms row: a path rule, a request and a response header table. */
 const transformsConfig = join(mkdtempSync(join(os.tmpdir(), 'swy-bench-')), 'transforms.json')
 writeFileSync(
@@ -147,20 +154,25 @@ const PROXIES = [
   { name: 'undici-bare', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/undici-bare.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
   { name: 'http-proxy', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/http-proxy.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
   { name: 'fastify-http-proxy', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/fastify-proxy.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
-  { name: 'switchyard', start: (port, ups, strategy = 'roundRobin') => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), STRATEGY: strategy, WORKERS: '1' }) },
+  { name: 'switchyard', start: (port, ups, strategy = 'roundRobin') => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), STRATEGY: strategy, WORKERS: '1', ...QUIET }) },
   {
     name: 'switchyard-guards',
     scenarios: ['tiny'],
     start: (port, ups) =>
-      pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', GATEWAY_CONFIG: guardsConfig }),
+      pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', GATEWAY_CONFIG: guardsConfig, ...QUIET }),
   },
   {
     name: 'switchyard-transforms',
     scenarios: ['tiny'],
     start: (port, ups) =>
-      pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', GATEWAY_CONFIG: transformsConfig }),
+      pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', GATEWAY_CONFIG: transformsConfig, ...QUIET }),
   },
-  { name: 'switchyard-2-workers', start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '2' }) },
+  {
+    name: 'switchyard-observed',
+    scenarios: ['tiny'],
+    start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', ACCESS_LOG: '/dev/null' }),
+  },
+  { name: 'switchyard-2-workers', start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '2', ...QUIET }) },
 ].filter(Boolean)
 
 const SCENARIOS = [
@@ -393,7 +405,7 @@ function protocolsTable(p) {
 // --- soak ---------------------------------------------------------------------------------------
 async function runSoak(total) {
   const port = await freePort()
-  const child = pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: NORMAL.join(','), STATS_PATH: '/__switchyard' })
+  const child = pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: NORMAL.join(','), STATS_PATH: '/__switchyard', ...QUIET })
   await waitForHttp(port, child)
   const sample = async () => (await (await fetch(`http://127.0.0.1:${port}/__switchyard`)).json()).process
   let done = 0
@@ -511,6 +523,12 @@ function targets(results, dispatcher) {
     const extra = guarded.cpuUsPerReq - sw.cpuUsPerReq
     const share = extra / sw.cpuUsPerReq
     lines.push(check(`guard chain (ipFilter + rateLimit) cost (tiny, 64 conns): ${fmt(extra, 1)} µs CPU per request (${fmt(guarded.cpuUsPerReq, 1)} vs ${fmt(sw.cpuUsPerReq, 1)})`, `+${fmt(share * 100, 1)}%`, '≤ +5%', share <= 0.05))
+  }
+  const observed = get('tiny', 64, 'switchyard-observed')
+  if (observed !== undefined && sw !== undefined && !observed.skipped) {
+    const extra = observed.cpuUsPerReq - sw.cpuUsPerReq
+    const share = extra / sw.cpuUsPerReq
+    lines.push(check(`metrics + access log (prom-client, pino to /dev/null) cost (tiny, 64 conns): ${fmt(extra, 1)} µs CPU per request`, `+${fmt(share * 100, 1)}%`, '≤ +5%', share <= 0.05))
   }
   const transformed = get('tiny', 64, 'switchyard-transforms')
   if (transformed !== undefined && sw !== undefined && !transformed.skipped) {
