@@ -126,11 +126,11 @@ writeFileSync(
 )
 
 /**
- * The gateway's metrics and access log are on by default; the library's are off. The Switchyard
- * cases run with both off (the library's defaults), and `switchyard-observed` with both on (the
- * log to /dev/null), so the row between them is their cost.
+ * The gateway's metrics, access log and status page are on by default; the library's are off. The
+ * Switchyard cases run with all three off (the library's defaults), and `switchyard-observed` with
+ * metrics and the access log on (the log to /dev/null), so the row between them is their cost.
  */
-const QUIET = { METRICS_PATH: 'off', ACCESS_LOG: 'off' }
+const QUIET = { METRICS_PATH: 'off', ACCESS_LOG: 'off', STATUS_PATH: 'off' }
 
 /** Transforms for the cost-of-transforms row: a path rule, a request and a response header table. */
 const transformsConfig = join(mkdtempSync(join(os.tmpdir(), 'swy-bench-')), 'transforms.json')
@@ -170,7 +170,7 @@ const PROXIES = [
   {
     name: 'switchyard-observed',
     scenarios: ['tiny'],
-    start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', ACCESS_LOG: '/dev/null' }),
+    start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', ACCESS_LOG: '/dev/null', STATUS_PATH: 'off' }),
   },
   { name: 'switchyard-2-workers', start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '2', ...QUIET }) },
 ].filter(Boolean)

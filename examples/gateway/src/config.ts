@@ -10,6 +10,7 @@ import {
 import * as strategies from '@switchyard/strategies'
 import { checkObject, InvalidOptionError, rejectUnknownKeys, type Strategy, type TrustProxy } from '@switchyard/strategies'
 import type { GatewayGuards } from './guards.js'
+import type { GatewayStatus } from './status.js'
 import { type GatewayTls, normalizeTls } from './tls.js'
 
 /** The gateway's configuration: a JSON file (`--config`) and/or the environment. */
@@ -45,6 +46,11 @@ export interface GatewayConfig {
    * (a path), or `false`. Default `'stdout'`.
    */
   accessLog?: string | false | undefined
+  /**
+   * The live status page (`GatewayStatus`: path, who may see it, sampling interval), or `false`.
+   * Default: on at `/__switchyard/`, for loopback clients only.
+   */
+  status?: GatewayStatus | false | undefined
   /** TLS termination: HTTPS and HTTP/2 to clients (see `GatewayTls`). Off unless set. */
   tls?: GatewayTls | undefined
   /** Guards turned on by name, in front of the balancer (see `GatewayGuards`). None unless set. */
@@ -115,7 +121,7 @@ function positiveInt(value: string, name: string): number {
 /**
  * Reads the config: defaults, then the file named by `--config` (or `GATEWAY_CONFIG`), then the
  * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `STATS_PATH`, `METRICS_PATH`,
- * `ACCESS_LOG` (`off` turns either off), `TLS_CERT`, `TLS_KEY`), each overriding the one before.
+ * `ACCESS_LOG`, `STATUS_PATH` (`off` turns each off), `TLS_CERT`, `TLS_KEY`), each overriding the one before.
  */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const config: GatewayConfig = { port: 8080, upstreams: [], strategy: { name: 'roundRobin' }, balancer: {}, workers: 1 }
@@ -133,6 +139,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw.statsPath !== undefined) config.statsPath = raw.statsPath
     if (raw.metricsPath !== undefined) config.metricsPath = raw.metricsPath
     if (raw.accessLog !== undefined) config.accessLog = raw.accessLog
+    if (raw.status !== undefined) config.status = raw.status
     if (raw.tls !== undefined) config.tls = raw.tls
     if (raw.guards !== undefined) config.guards = raw.guards
     if (raw.trustProxy !== undefined) config.trustProxy = raw.trustProxy
@@ -144,6 +151,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (env.STATS_PATH) config.statsPath = env.STATS_PATH
   if (env.METRICS_PATH) config.metricsPath = env.METRICS_PATH === 'off' ? false : env.METRICS_PATH
   if (env.ACCESS_LOG) config.accessLog = env.ACCESS_LOG === 'off' ? false : env.ACCESS_LOG
+  if (env.STATUS_PATH) config.status = env.STATUS_PATH === 'off' ? false : { ...(config.status || {}), path: env.STATUS_PATH }
   if (env.WORKERS) config.workers = Math.max(1, positiveInt(env.WORKERS, 'WORKERS'))
   if (env.TLS_CERT || env.TLS_KEY) config.tls = { ...config.tls, cert: env.TLS_CERT ?? config.tls?.cert ?? '', key: env.TLS_KEY ?? config.tls?.key ?? '' }
   if (config.tls !== undefined) config.tls = normalizeTls(config.tls)
@@ -151,7 +159,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
 }
 
 /** Top-level keys of a config file. */
-const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'tls', 'guards', 'trustProxy'] as const
+const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'tls', 'guards', 'trustProxy'] as const
 
 type FileConfig = Partial<GatewayConfig> & { strategy?: string | GatewayConfig['strategy'] }
 

@@ -10,12 +10,14 @@ import { Registry } from 'prom-client'
 import { serverUrl, startHelloBackend } from './backend.js'
 import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
 import { buildGuards } from './guards.js'
+import { StatusPage } from './status.js'
 import { createRedirectServer, createTlsServer, reloadCredentials, type TlsServer, watchCredentials } from './tls.js'
 
 export { balancerOptions, loadConfig, makeStrategy, strategyNames, type GatewayConfig, type GatewayHealth } from './config.js'
-export { startHelloBackend } from './backend.js'
+export { serverUrl, startHelloBackend } from './backend.js'
 export type { GatewayGuards } from './guards.js'
 export type { GatewayTls } from './tls.js'
+export type { GatewayStatus, StatusSample, UpstreamStatus } from './status.js'
 
 /** A running gateway: the balancer, its server, and the demo backends when it started them. */
 export interface Gateway {
@@ -32,6 +34,8 @@ export interface Gateway {
   readonly guards: readonly string[]
   /** The metrics path, when Prometheus metrics are served. */
   readonly metricsPath: string | undefined
+  /** The live status page, when served. */
+  readonly status: StatusPage | undefined
   /**
    * Reads the certificate and key again and serves new connections with them (`SIGHUP` calls it).
    * On an error (a missing file, a key that does not match) the old ones stay and it throws.
@@ -115,13 +119,14 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       )
     })
   }
+  const status = config.status === false ? undefined : new StatusPage(lb, config.status)
   const handler: http.RequestListener =
-    own.size === 0
+    own.size === 0 && status === undefined
       ? proxy
       : (req, res) => {
           const answer = own.get(req.url ?? '')
-          if (answer === undefined) proxy(req, res)
-          else answer(res)
+          if (answer !== undefined) answer(res)
+          else if (status === undefined || !status.handle(req, res)) proxy(req, res)
         }
   const tls = config.tls
   const server = tls === undefined ? http.createServer(handler) : createTlsServer({ http2: true, ...tls }, handler)
@@ -173,11 +178,13 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     backends,
     guards: guards.names,
     metricsPath,
+    status,
     reloadTls,
     async close() {
       unwatch()
       stopLog()
       metrics?.close()
+      status?.close()
       await Promise.all([closeServer(server), redirect === undefined ? undefined : closeServer(redirect.server)])
       await lb.close()
       log?.flush()

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     console.log(`switchyard gateway listening on ${gateway.url}`)
     console.log(`  upstreams: ${ups}  strategy: ${gateway.lb.stats().strategy}`)
     if (gateway.guards.length !== 0) console.log(`  guards: ${gateway.guards.join(' → ')}`)
+    if (gateway.status !== undefined) console.log(`  status page: ${gateway.url}${gateway.status.path}`)
     if (gateway.metricsPath !== undefined) console.log(`  metrics: ${gateway.url}${gateway.metricsPath}`)
     if (gateway.redirect !== undefined) console.log(`  http://localhost:${gateway.redirect.port} redirects to HTTPS`)
     console.log(`  try: curl ${config.tls === undefined ? '' : '-k '}${gateway.url}   (run it twice: the backend alternates)`)

@@ -1,0 +1,193 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Balancer, RequestTrace } from '@switchyard/core'
+import { addressMatcher, stripMapped } from '@switchyard/strategies'
+import { STATUS_HTML } from './status-html.js'
+
+/** The status page's options (config `status`). */
+export interface GatewayStatus {
+  /** Where the page is served; `events` (server-sent events) and `data` (JSON) live under it. Default `/__switchyard/`. */
+  path?: string
+  /**
+   * Client addresses, CIDR ranges or ipaddr.js range names that may see the page (it names the
+   * upstreams, which the gateway otherwise hides). Default `['loopback']`.
+   */
+  allow?: string[]
+  /** How often the numbers are sampled and pushed, ms. Default 1 000. */
+  intervalMs?: number
+}
+
+/** One upstream in a status sample. */
+export interface UpstreamStatus {
+  id: string
+  url: string
+  state: string
+  reason: string
+  breaker: string
+  weight: number
+  backup: boolean
+  inFlight: number
+  queued: number
+  /** Attempts finished per second over the last interval. */
+  rate: number
+  /** Share of those that failed (0-1). */
+  errorRate: number
+  /** Latency percentiles of the attempts of the last interval, ms; 0 when there were none. */
+  p50: number
+  p99: number
+}
+
+/** One sample: totals and every upstream, as the page and `data` get it. */
+export interface StatusSample {
+  at: number
+  strategy: string
+  requests: number
+  errors: number
+  active: number
+  panic: boolean
+  /** Requests per second over the last interval. */
+  rate: number
+  upstreams: UpstreamStatus[]
+}
+
+/** Samples kept for the charts: a minute at the default interval. */
+const HISTORY = 60
+/** Latencies kept per upstream per interval for the percentiles (a reservoir past that). */
+const RESERVOIR = 2_048
+
+/**
+ * The live status page, as HAProxy's stats page and the nginx Plus dashboard: every upstream with
+ * its state, breaker, in-flight, request and error rates and latency percentiles, pushed by
+ * server-sent events every interval, with charts of the last minute. Read-only.
+ */
+export class StatusPage {
+  readonly path: string
+  readonly #lb: Balancer
+  readonly #allowed: (address: string) => boolean
+  readonly #timer: NodeJS.Timeout
+  readonly #clients = new Set<ServerResponse>()
+  readonly #latencies = new Map<string, number[]>()
+  readonly #seen = new Map<string, number>()
+  readonly #history: StatusSample[] = []
+  #last: { at: number; requests: number; upstreams: Map<string, { requests: number; failures: number }> }
+  readonly #onEnd = (t: RequestTrace): void => {
+    for (const a of t.attempts) {
+      let list = this.#latencies.get(a.upstream)
+      if (list === undefined) this.#latencies.set(a.upstream, (list = []))
+      const n = (this.#seen.get(a.upstream) ?? 0) + 1
+      this.#seen.set(a.upstream, n)
+      if (list.length < RESERVOIR) list.push(a.ms)
+      else {
+        const i = Math.floor(Math.random() * n)
+        if (i < RESERVOIR) list[i] = a.ms
+      }
+    }
+  }
+
+  constructor(lb: Balancer, options: GatewayStatus = {}) {
+    this.#lb = lb
+    this.path = options.path ?? '/__switchyard/'
+    if (!this.path.startsWith('/') || !this.path.endsWith('/')) throw new TypeError(`status.path must start and end with '/', got ${JSON.stringify(this.path)}`)
+    this.#allowed = addressMatcher(options.allow ?? ['loopback'], 'status.allow')
+    this.#last = this.#counters()
+    lb.on('request:end', this.#onEnd)
+    this.#timer = setInterval(() => this.#tick(), options.intervalMs ?? 1_000)
+    this.#timer.unref()
+  }
+
+  /** Answers the page's own paths; false for every other path (the caller proxies it). */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url ?? ''
+    if (!url.startsWith(this.path)) return false
+    if (!this.#allowed(stripMapped(req.socket.remoteAddress ?? ''))) {
+      res.writeHead(403, { 'content-type': 'text/plain' })
+      res.end('forbidden\n')
+      return true
+    }
+    const rest = url.slice(this.path.length).split('?')[0]
+    if (rest === '') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+      res.end(STATUS_HTML)
+    } else if (rest === 'events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+      res.write(`retry: 2000\n\n`)
+      for (const sample of this.#history) res.write(`data: ${JSON.stringify(sample)}\n\n`)
+      this.#clients.add(res)
+      res.once('close', () => this.#clients.delete(res))
+    } else if (rest === 'data') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify({ history: this.#history }))
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' })
+      res.end('not found\n')
+    }
+    return true
+  }
+
+  /** The samples kept, oldest first. */
+  get history(): readonly StatusSample[] {
+    return this.#history
+  }
+
+  close(): void {
+    clearInterval(this.#timer)
+    this.#lb.off('request:end', this.#onEnd)
+    for (const res of this.#clients) res.end()
+    this.#clients.clear()
+  }
+
+  #counters() {
+    const upstreams = new Map<string, { requests: number; failures: number }>()
+    for (const u of this.#lb.upstreams) upstreams.set(u.id, { requests: u.requests, failures: u.failures })
+    return { at: performance.now(), requests: this.#lb.stats().requests, upstreams }
+  }
+
+  #tick(): void {
+    const now = this.#counters()
+    const seconds = Math.max(1e-3, (now.at - this.#last.at) / 1000)
+    const stats = this.#lb.stats()
+    const upstreams: UpstreamStatus[] = stats.upstreams.map((u) => {
+      const before = this.#last.upstreams.get(u.id) ?? { requests: 0, failures: 0 }
+      const done = u.requests - before.requests
+      const failed = u.failures - before.failures
+      const latencies = (this.#latencies.get(u.id) ?? []).sort((a, b) => a - b)
+      return {
+        id: u.id,
+        url: u.url,
+        state: u.state,
+        reason: u.reason,
+        breaker: u.breaker,
+        weight: u.weight,
+        backup: u.backup,
+        inFlight: u.inFlight,
+        queued: u.queued,
+        rate: done / seconds,
+        errorRate: done === 0 ? 0 : failed / done,
+        p50: percentile(latencies, 0.5),
+        p99: percentile(latencies, 0.99),
+      }
+    })
+    this.#latencies.clear()
+    this.#seen.clear()
+    const sample: StatusSample = {
+      at: Date.now(),
+      strategy: stats.strategy,
+      requests: stats.requests,
+      errors: stats.errors,
+      active: stats.active,
+      panic: stats.panic,
+      rate: (now.requests - this.#last.requests) / seconds,
+      upstreams,
+    }
+    this.#last = now
+    this.#history.push(sample)
+    if (this.#history.length > HISTORY) this.#history.shift()
+    const frame = `data: ${JSON.stringify(sample)}\n\n`
+    for (const res of this.#clients) res.write(frame)
+  }
+}
+
+/** The q-quantile of sorted values (nearest rank); 0 for none. */
+function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
+}

@@ -1,0 +1,93 @@
+import { mkdirSync } from 'node:fs'
+import type http from 'node:http'
+import { chromium } from 'playwright-core'
+import { request } from 'undici'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { loadConfig, serverUrl, startGateway, startHelloBackend } from '../src/index.js'
+
+/** Debian's chromium (`.ci/run` installs it), started as the machine's notes say it must be here. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const ARTIFACTS = new URL('../../../test-results/', import.meta.url).pathname
+
+/** Sends requests through the gateway until stopped, one after the other. */
+function traffic(url: string): () => Promise<void> {
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      try {
+        await (await request(url)).body.dump()
+      } catch {}
+    }
+  })()
+  return async () => {
+    running = false
+    await loop
+  }
+}
+
+function kill(server: http.Server): void {
+  server.closeAllConnections()
+  server.close()
+}
+
+describe('the live status page (/__switchyard/)', () => {
+  it('shows numbers that move while traffic flows, and turns a killed upstream red, in a real browser', async () => {
+    const a = await startHelloBackend('a')
+    const b = await startHelloBackend('b')
+    onTestFinished(() => {
+      kill(a)
+      kill(b)
+    })
+    const gw = await startGateway({
+      ...loadConfig([], { ACCESS_LOG: 'off', METRICS_PATH: 'off' }),
+      upstreams: [serverUrl(a), serverUrl(b)],
+      port: 0,
+      host: '127.0.0.1',
+      status: { intervalMs: 200 },
+      balancer: { passive: { maxFails: 1, failTimeout: 60_000 }, retry: { attempts: 2 } },
+    })
+    onTestFinished(() => gw.close())
+    const stop = traffic(`http://127.0.0.1:${gw.port}/`)
+    onTestFinished(stop)
+
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
+    onTestFinished(() => browser.close())
+    const page = await browser.newPage()
+    await page.goto(`http://127.0.0.1:${gw.port}/__switchyard/`)
+    await expect.poll(() => page.textContent('#conn'), { timeout: 10_000 }).toBe('live')
+    const count = async () => Number(await page.textContent('#requests'))
+    await expect.poll(count, { timeout: 10_000 }).toBeGreaterThan(0)
+    const first = await count()
+    await expect.poll(count, { timeout: 10_000 }).toBeGreaterThan(first) // live: the numbers move
+    const rows = page.locator('#upstreams tr')
+    await expect.poll(() => rows.count()).toBe(2)
+    const bRow = page.locator(`tr[data-upstream="${serverUrl(b)}"]`)
+    await expect.poll(() => bRow.getAttribute('class')).toBe('state-up')
+    expect(Number(await page.locator(`tr[data-upstream="${serverUrl(a)}"] td.rate`).textContent())).toBeGreaterThan(0)
+
+    kill(b) // the next request to it fails: passive max_fails takes it out
+    await expect.poll(() => bRow.getAttribute('class'), { timeout: 10_000 }).toBe('state-down')
+    const color = await bRow.locator('td.state').evaluate((td) => getComputedStyle(td).color)
+    expect(color).toBe('rgb(200, 0, 0)')
+    expect(await bRow.locator('td.state').textContent()).toBe('down (max_fails)')
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: `${ARTIFACTS}status-page.png`, fullPage: true })
+  }, 60_000)
+
+  it('is for loopback clients only unless allowed, and serves the samples as JSON', async () => {
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1', status: { allow: ['10.0.0.0/8'], intervalMs: 100 } })
+    onTestFinished(() => gw.close())
+    expect((await request(`http://127.0.0.1:${gw.port}/__switchyard/`)).statusCode).toBe(403)
+    const open = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1', status: { intervalMs: 100 } })
+    onTestFinished(() => open.close())
+    await (await request(`http://127.0.0.1:${open.port}/`)).body.dump()
+    await expect.poll(() => open.status!.history.length).toBeGreaterThan(1)
+    const data = (await (await request(`http://127.0.0.1:${open.port}/__switchyard/data`)).body.json()) as { history: { requests: number; upstreams: unknown[] }[] }
+    expect(data.history.at(-1)!.requests).toBeGreaterThanOrEqual(1)
+    expect(data.history.at(-1)!.upstreams).toHaveLength(2)
+    const off = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off', STATUS_PATH: 'off' }), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => off.close())
+    expect(off.status).toBeUndefined()
+  })
+})
