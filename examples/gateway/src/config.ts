@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import YAML from 'yaml'
 import type { BalancerOptions } from '@switchyard/core'
 import {
   type ActiveHealthCheckOptions,
@@ -29,8 +31,14 @@ export interface GatewayConfig {
    * `activeHealthCheck()` and `outlierDetection()` (a JSON file cannot hold the checks themselves).
    */
   balancer: Omit<BalancerOptions, 'upstreams' | 'strategy' | 'health'> & { health?: GatewayHealth }
-  /** Cluster workers. Default 1 (no cluster). */
+  /** Cluster workers; `"auto"` in a file or `WORKERS=auto` is one per CPU (nginx `worker_processes auto`). Default 1 (no cluster). */
   workers: number
+  /** The config file read, if any: the gateway watches it and reloads on a change (see `watchConfig`). */
+  configFile?: string | undefined
+  /** How often the config file is checked for changes, ms; 0 turns watching off. Default 2 000. */
+  watchConfig?: number | undefined
+  /** Reads the configuration again from the same file and environment (what `SIGHUP` and the watch apply). */
+  reread?: (() => GatewayConfig) | undefined
   /**
    * A path that answers the balancer's stats and the process's memory as JSON instead of being
    * proxied (like nginx `stub_status`). Off by default: the gateway proxies every path.
@@ -110,12 +118,17 @@ export function makeStrategy(spec: GatewayConfig['strategy']): Strategy {
   return factory(spec.options)
 }
 
-function positiveInt(value: string, name: string): number {
+function positiveInt(value: string, name: string, max = 65_535): number {
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) {
-    throw new InvalidOptionError(`${name} must be an integer from 0 to 65535, got ${JSON.stringify(value)}`, { field: name })
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    throw new InvalidOptionError(`${name} must be an integer from 0 to ${max}, got ${JSON.stringify(value)}`, { field: name })
   }
   return n
+}
+
+/** A worker count, or `auto`: one per CPU the process may use (nginx `worker_processes auto`). */
+function workerCount(value: string, name: string): number {
+  return value === 'auto' ? os.availableParallelism() : positiveInt(value, name)
 }
 
 /**
@@ -135,7 +148,8 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw.upstreams !== undefined) config.upstreams = raw.upstreams
     if (raw.strategy !== undefined) config.strategy = typeof raw.strategy === 'string' ? { name: raw.strategy } : raw.strategy
     if (raw.balancer !== undefined) config.balancer = raw.balancer
-    if (raw.workers !== undefined) config.workers = positiveInt(String(raw.workers), 'workers')
+    if (raw.workers !== undefined) config.workers = workerCount(String(raw.workers), 'workers')
+    if (raw.watchConfig !== undefined) config.watchConfig = positiveInt(String(raw.watchConfig), 'watchConfig', Number.MAX_SAFE_INTEGER)
     if (raw.statsPath !== undefined) config.statsPath = raw.statsPath
     if (raw.metricsPath !== undefined) config.metricsPath = raw.metricsPath
     if (raw.accessLog !== undefined) config.accessLog = raw.accessLog
@@ -152,16 +166,18 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (env.METRICS_PATH) config.metricsPath = env.METRICS_PATH === 'off' ? false : env.METRICS_PATH
   if (env.ACCESS_LOG) config.accessLog = env.ACCESS_LOG === 'off' ? false : env.ACCESS_LOG
   if (env.STATUS_PATH) config.status = env.STATUS_PATH === 'off' ? false : { ...(config.status || {}), path: env.STATUS_PATH }
-  if (env.WORKERS) config.workers = Math.max(1, positiveInt(env.WORKERS, 'WORKERS'))
+  if (env.WORKERS) config.workers = Math.max(1, workerCount(env.WORKERS, 'WORKERS'))
+  if (file !== undefined && file !== '') config.configFile = file
+  config.reread = () => loadConfig(argv, env)
   if (env.TLS_CERT || env.TLS_KEY) config.tls = { ...config.tls, cert: env.TLS_CERT ?? config.tls?.cert ?? '', key: env.TLS_KEY ?? config.tls?.key ?? '' }
   if (config.tls !== undefined) config.tls = normalizeTls(config.tls)
   return config
 }
 
 /** Top-level keys of a config file. */
-const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'tls', 'guards', 'trustProxy'] as const
+const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'watchConfig', 'tls', 'guards', 'trustProxy'] as const
 
-type FileConfig = Partial<GatewayConfig> & { strategy?: string | GatewayConfig['strategy'] }
+type FileConfig = Partial<Omit<GatewayConfig, 'workers'>> & { strategy?: string | GatewayConfig['strategy']; workers?: number | 'auto' }
 
 /**
  * Reads and checks a config file. A syntax error names the file, line and column; an unknown
@@ -176,12 +192,22 @@ export function readConfigFile(file: string): FileConfig {
     throw new InvalidOptionError(`cannot read the config file ${file}: ${(cause as Error).message}`, { field: '--config', cause })
   }
   let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (cause) {
-    const before = text.slice(0, syntaxErrorOffset(text))
-    const where = ` at line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`
-    throw new InvalidOptionError(`${file}${where}: invalid JSON: ${(cause as Error).message}`, { field: '--config', cause })
+  if (/\.ya?ml$/i.test(file)) {
+    try {
+      raw = YAML.parse(text, { prettyErrors: true, uniqueKeys: true })
+    } catch (cause) {
+      const pos = (cause as { linePos?: [{ line: number; col: number }] }).linePos?.[0]
+      const where = pos === undefined ? '' : ` at line ${pos.line}, column ${pos.col}`
+      throw new InvalidOptionError(`${file}${where}: invalid YAML: ${(cause as Error).message.split('\n')[0]}`, { field: '--config', cause })
+    }
+  } else {
+    try {
+      raw = JSON.parse(text)
+    } catch (cause) {
+      const before = text.slice(0, syntaxErrorOffset(text))
+      const where = ` at line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`
+      throw new InvalidOptionError(`${file}${where}: invalid JSON: ${(cause as Error).message}`, { field: '--config', cause })
+    }
   }
   try {
     const o = checkObject(raw ?? null, 'config')

@@ -1,23 +1,31 @@
 import { once } from 'node:events'
 import http from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
-import { type Balancer, createBalancer, type UpgradeHandler } from '@switchyard/core'
-import { compose, type Middleware } from '@switchyard/guard'
-import { activeHealthCheck } from '@switchyard/health'
-import { accessLog, prometheus } from '@switchyard/observe'
-import pino from 'pino'
-import { Registry } from 'prom-client'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { Balancer } from '@switchyard/core'
 import { serverUrl, startHelloBackend } from './backend.js'
-import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
-import { buildGuards } from './guards.js'
-import { StatusPage } from './status.js'
-import { createRedirectServer, createTlsServer, reloadCredentials, type TlsServer, watchCredentials } from './tls.js'
+import type { GatewayConfig } from './config.js'
+import { buildSite } from './site.js'
+import type { StatusPage } from './status.js'
+import { createRedirectServer, createTlsServer, reloadCredentials, type TlsServer } from './tls.js'
+import { watchFiles } from './watch.js'
 
 export { balancerOptions, loadConfig, makeStrategy, strategyNames, type GatewayConfig, type GatewayHealth } from './config.js'
 export { serverUrl, startHelloBackend } from './backend.js'
 export type { GatewayGuards } from './guards.js'
 export type { GatewayTls } from './tls.js'
 export type { GatewayStatus, StatusSample, UpstreamStatus } from './status.js'
+export { readConfigFile } from './config.js'
+export { handleSignals, type SignalHost } from './signals.js'
+
+/** The outcome of a config reload. */
+export interface ReloadResult {
+  ok: boolean
+  at: number
+  /** Settings that changed but need a restart (`port`, `host`, `tls`, `workers`). */
+  ignored: string[]
+  error?: string
+}
 
 /** A running gateway: the balancer, its server, and the demo backends when it started them. */
 export interface Gateway {
@@ -37,6 +45,21 @@ export interface Gateway {
   /** The live status page, when served. */
   readonly status: StatusPage | undefined
   /**
+   * Applies a new configuration without dropping a request: a new balancer, guards and observers
+   * are built and take every new request, while the old ones let their requests in flight finish
+   * and close. A config that does not build is refused (it throws) and the old one keeps serving.
+   * `port`, `host`, `tls` and `workers` need a restart: the keys among them that changed are
+   * returned, unapplied. Health state starts afresh, as nginx's new workers do on reload.
+   */
+  reload(config: GatewayConfig): Promise<string[]>
+  /**
+   * Reads the config file and environment again and reloads (`SIGHUP`, and a change to the config
+   * file, call it). Never throws: a bad config is reported and the old one keeps serving.
+   */
+  reloadConfig(): Promise<ReloadResult>
+  /** How the last `reloadConfig()` went. */
+  lastReload: ReloadResult | undefined
+  /**
    * Reads the certificate and key again and serves new connections with them (`SIGHUP` calls it).
    * On an error (a missing file, a key that does not match) the old ones stay and it throws.
    */
@@ -45,92 +68,33 @@ export interface Gateway {
   close(): Promise<void>
 }
 
-/**
- * The guards in front of `lb.upgrade` too, so a WebSocket cannot go around them: they see the
- * handshake as a request, with a response written to the raw socket; one that passes reaches the
- * balancer with the socket detached again.
- */
-function guardedUpgrade(chain: Middleware[], upgrade: UpgradeHandler): UpgradeHandler {
-  return (req, socket, head) => {
-    const res = new http.ServerResponse(req)
-    res.shouldKeepAlive = false
-    res.assignSocket(socket as Socket)
-    res.once('finish', () => socket.end()) // a guard answered: the handshake ends there
-    compose(...chain, () => {
-      res.detachSocket(socket as Socket)
-      upgrade(req, socket, head)
-    })(req, res)
-  }
-}
-
-/** The guard the demo runs when no upstreams (and no guards) are configured. */
-const DEMO_GUARDS = { requestFilter: { starter: true } }
-
 /** Starts two hello-world backends on ephemeral loopback ports and returns their URLs. */
 export async function startDemoBackends(): Promise<{ servers: http.Server[]; urls: string[] }> {
   const servers = await Promise.all([startHelloBackend('backend-1'), startHelloBackend('backend-2')])
   return { servers, urls: servers.map(serverUrl) }
 }
 
+/** Settings a reload cannot change: the listening socket, TLS and the process layout. */
+const FIXED = ['port', 'host', 'tls', 'workers'] as const
+
 /**
  * Starts the gateway: with no upstreams configured, two demo backends first (the seed's
- * docker-compose setup), then the guards, the balancer and the server on `config.port`.
+ * docker-compose setup), then the site (guards, balancer, observers) and the server on `config.port`.
  */
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   let backends: http.Server[] = []
-  let upstreams = config.upstreams
-  let options = balancerOptions(config)
-  // The demo (no upstreams configured) shows a guard: the starter SQL injection / XSS rules.
-  const guards = await buildGuards(config.guards ?? (upstreams.length === 0 ? DEMO_GUARDS : undefined), config.trustProxy)
-  if (upstreams.length === 0) {
+  let demoUrls: string[] = []
+  if (config.upstreams.length === 0) {
     const demo = await startDemoBackends()
     backends = demo.servers
-    upstreams = demo.urls
-    // The demo backends answer /healthz: probe it, as the example config does.
-    if (options.health === undefined) options = { ...options, health: activeHealthCheck({ path: '/healthz' }) }
+    demoUrls = demo.urls
   }
-  const lb = createBalancer({ ...options, upstreams, strategy: makeStrategy(config.strategy) })
-  const proxy = guards.chain.length === 0 ? lb.handler : compose(...guards.chain, lb.handler)
-  const { statsPath } = config
-  const metricsPath = config.metricsPath === false ? undefined : (config.metricsPath ?? '/metrics')
-  const registry = new Registry()
-  const metrics = metricsPath === undefined ? undefined : prometheus(lb, { registry })
-  const log = config.accessLog === false ? undefined : pino({ base: null }, pino.destination(config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog))
-  const stopLog = log === undefined ? () => {} : accessLog(lb, log)
-  // The gateway's own paths are answered before the guards and the balancer; every other path is proxied.
-  const own = new Map<string, (res: http.ServerResponse) => void>()
-  if (statsPath !== undefined) {
-    own.set(statsPath, (res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-      res.end(JSON.stringify({ stats: lb.stats(), process: process.memoryUsage() }))
-    })
-  }
-  if (metricsPath !== undefined) {
-    own.set(metricsPath, (res) => {
-      registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' })
-          res.end(text)
-        },
-        () => {
-          res.writeHead(500)
-          res.end()
-        },
-      )
-    })
-  }
-  const status = config.status === false ? undefined : new StatusPage(lb, config.status)
-  const handler: http.RequestListener =
-    own.size === 0 && status === undefined
-      ? proxy
-      : (req, res) => {
-          const answer = own.get(req.url ?? '')
-          if (answer !== undefined) answer(res)
-          else if (status === undefined || !status.handle(req, res)) proxy(req, res)
-        }
+  let site = await buildSite(config, demoUrls)
+  let current = config
+  const handler: http.RequestListener = (req, res) => site.handler(req, res)
   const tls = config.tls
   const server = tls === undefined ? http.createServer(handler) : createTlsServer({ http2: true, ...tls }, handler)
-  server.on('upgrade', guards.chain.length === 0 ? lb.upgrade : guardedUpgrade(guards.chain, lb.upgrade))
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => site.upgrade(req, socket, head))
   if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000 // nginx keepalive_timeout is 75 s; stay above common client pools
   server.listen(config.port, config.host)
   await once(server, 'listening')
@@ -149,7 +113,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const unwatch =
     tls === undefined
       ? () => {}
-      : watchCredentials([tls.cert, tls.key], tls.watchInterval ?? 60_000, () => {
+      : watchFiles([tls.cert, tls.key], tls.watchInterval ?? 60_000, () => {
           try {
             reloadTls()
           } catch (err) {
@@ -165,34 +129,80 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   })
   const closeServer = (s: http.Server | TlsServer) =>
     new Promise<void>((resolve) => {
-      s.close(() => resolve())
-      if ('closeIdleConnections' in s) s.closeIdleConnections()
-      else for (const session of sessions) session.close()
+      // Keep-alive connections go as soon as they are idle: now, and each one whose last response
+      // ends later (a connection busy at close would otherwise wait out its keep-alive timeout).
+      const sweep = () => {
+        if ('closeIdleConnections' in s) s.closeIdleConnections()
+        else for (const session of sessions) session.close()
+      }
+      const timer = setInterval(sweep, 100)
+      timer.unref()
+      s.close(() => {
+        clearInterval(timer)
+        resolve()
+      })
+      sweep()
     })
-  return {
-    lb,
+  let reloading: Promise<unknown> = Promise.resolve()
+  const gateway: Gateway = {
+    get lb() {
+      return site.lb
+    },
     server,
     port,
     url: `${tls === undefined ? 'http' : 'https'}://localhost:${port}`,
     redirect,
     backends,
-    guards: guards.names,
-    metricsPath,
-    status,
+    get guards() {
+      return site.guards
+    },
+    get metricsPath() {
+      return site.metricsPath
+    },
+    get status() {
+      return site.status
+    },
     reloadTls,
+    reload(next: GatewayConfig) {
+      const run = async (): Promise<string[]> => {
+        const fresh = await buildSite(next, demoUrls) // throws on a bad config: the old site keeps serving
+        const old = site
+        site = fresh // new requests go to the new site from here on
+        const ignored = FIXED.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]))
+        current = { ...next, ...Object.fromEntries(FIXED.map((key) => [key, current[key]])) }
+        await old.close() // its requests in flight finish first (lb.close drains)
+        return ignored
+      }
+      const done = reloading.then(run, run)
+      reloading = done.catch(() => {})
+      return done
+    },
+    lastReload: undefined,
+    async reloadConfig() {
+      const at = Date.now()
+      try {
+        const ignored = await gateway.reload((config.reread ?? (() => config))())
+        gateway.lastReload = { ok: true, at, ignored }
+        if (ignored.length !== 0) console.warn(`switchyard gateway: config reloaded; ${ignored.join(', ')} need a restart and were not applied`)
+      } catch (err) {
+        const e = err as { code?: string; message?: string }
+        gateway.lastReload = { ok: false, at, ignored: [], error: `${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}` }
+        console.error(`switchyard gateway: config reload failed, the old one keeps serving: ${gateway.lastReload.error}`)
+      }
+      return gateway.lastReload
+    },
     async close() {
       unwatch()
-      stopLog()
-      metrics?.close()
-      status?.close()
+      unwatchConfig()
+      await reloading
       await Promise.all([closeServer(server), redirect === undefined ? undefined : closeServer(redirect.server)])
-      await lb.close()
-      log?.flush()
-      await guards.close()
+      await site.close()
       for (const b of backends) {
         b.closeAllConnections()
         await new Promise<void>((resolve) => b.close(() => resolve()))
       }
     },
   }
+  const unwatchConfig = config.configFile === undefined ? () => {} : watchFiles([config.configFile], config.watchConfig ?? 2_000, () => void gateway.reloadConfig())
+  return gateway
 }

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster'
 import { loadConfig, startDemoBackends, startGateway } from './index.js'
+import { handleSignals } from './signals.js'
 
 /**
  * `pnpm start`: the seed's nginx in front of two Flask apps, as one Node process. With WORKERS > 1
@@ -15,6 +16,10 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < config.workers; i++) cluster.fork()
     console.log(`switchyard gateway: ${config.workers} workers on http://localhost:${config.port}`)
+    // SIGHUP reaches every worker, and each reloads its config (as nginx's master tells its workers).
+    process.on('SIGHUP', () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP')
+    })
     const stop = () => {
       for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM')
       setTimeout(() => process.exit(0), 5_000).unref()
@@ -40,24 +45,7 @@ async function main(): Promise<void> {
       console.log(`       curl ${config.tls === undefined ? '' : '-k '}'${gateway.url}/?id=1%27%20OR%201=1'   (the request filter answers 403)`)
     }
   }
-  const stop = () => {
-    gateway.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-  // SIGHUP reloads the TLS certificate and key (nginx reloads on SIGHUP too); a bad pair is
-  // reported and the old one kept.
-  process.on('SIGHUP', () => {
-    try {
-      gateway.reloadTls()
-      if (config.tls !== undefined) console.log('switchyard gateway: TLS certificate reloaded')
-    } catch (err) {
-      console.error(`switchyard gateway: TLS reload failed, keeping the old certificate: ${(err as Error).message}`)
-    }
-  })
+  handleSignals(gateway)
 }
 
 main().catch((err: unknown) => {

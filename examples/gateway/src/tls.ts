@@ -1,4 +1,4 @@
-import { readFileSync, unwatchFile, watchFile } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import http2 from 'node:http2'
 import https from 'node:https'
@@ -87,20 +87,6 @@ export function reloadCredentials(server: TlsServer, tls: { cert: string; key: s
   server.setSecureContext(readCredentials(tls))
 }
 
-/**
- * Watches the certificate and key files and reloads them on a change (`watchFile` polls: it works
- * on every filesystem, and a renewal replacing the file by rename is seen too). Returns the stop.
- */
-export function watchCredentials(files: readonly string[], interval: number, reload: () => void): () => void {
-  if (interval <= 0) return () => {}
-  const onChange = (curr: { mtimeMs: number }, prev: { mtimeMs: number }) => {
-    if (curr.mtimeMs !== prev.mtimeMs) reload()
-  }
-  for (const f of files) watchFile(f, { interval, persistent: false }, onChange)
-  return () => {
-    for (const f of files) unwatchFile(f, onChange)
-  }
-}
 
 /** A host for a Location header: the request's Host without its port, if it is a plain host name or address. */
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d+)?$/

@@ -62,7 +62,7 @@ describe('examples/gateway', () => {
     expect(lines).toHaveLength(2) // the scrape is the gateway's own, not a proxied request
     expect(lines[0]).toMatchObject({ msg: 'request', method: 'GET', path: '/users', status: 200, attempts: 1 })
 
-    const quiet = await startGateway({ ...loadConfig([], { METRICS_PATH: 'off', ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1' })
+    const quiet = await startGateway({ ...loadConfig([], { METRICS_PATH: 'off', ACCESS_LOG: 'off', STATUS_PATH: 'off' }), port: 0, host: '127.0.0.1' })
     onTestFinished(() => quiet.close())
     expect(quiet.metricsPath).toBeUndefined()
     expect((await request(`http://127.0.0.1:${quiet.port}/metrics`)).statusCode).toBe(200) // proxied: the backend's own answer

@@ -1,0 +1,136 @@
+import http from 'node:http'
+import type { Socket } from 'node:net'
+import { type Balancer, createBalancer, type UpgradeHandler } from '@switchyard/core'
+import { compose, type Middleware } from '@switchyard/guard'
+import { activeHealthCheck } from '@switchyard/health'
+import { InvalidOptionError } from '@switchyard/strategies'
+import { accessLog, prometheus } from '@switchyard/observe'
+import pino from 'pino'
+import { Registry } from 'prom-client'
+import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
+import { buildGuards } from './guards.js'
+import { StatusPage } from './status.js'
+
+/**
+ * Everything one configuration makes behind the gateway's listening server: the guards, the
+ * balancer, the metrics, the access log, the status page, and the handlers that use them. A
+ * reload builds a new site and swaps it in; the old one drains and closes.
+ */
+export interface Site {
+  readonly lb: Balancer
+  readonly guards: readonly string[]
+  readonly metricsPath: string | undefined
+  readonly status: StatusPage | undefined
+  readonly handler: http.RequestListener
+  readonly upgrade: UpgradeHandler
+  /** Lets the requests in flight finish, then closes the balancer, guards and observers. */
+  close(): Promise<void>
+}
+
+/**
+ * An option error from a config file, with the file's name in front and the key's full path in
+ * `field` (`balancer.retry.attempts`); the message keeps the nearest valid key it names.
+ */
+function inFile(config: GatewayConfig, err: unknown, section: string): unknown {
+  if (config.configFile === undefined || !(err instanceof InvalidOptionError)) return err
+  const field = section === '' || err.field === undefined ? err.field : `${section}.${err.field}`
+  return new InvalidOptionError(`${config.configFile}: ${section === '' ? '' : `in ${section}: `}${err.message}`, { field, cause: err })
+}
+
+/** The guard the demo runs when no upstreams (and no guards) are configured. */
+const DEMO_GUARDS = { requestFilter: { starter: true } }
+
+/**
+ * The guards in front of `lb.upgrade` too, so a WebSocket cannot go around them: they see the
+ * handshake as a request, with a response written to the raw socket; one that passes reaches the
+ * balancer with the socket detached again.
+ */
+function guardedUpgrade(chain: Middleware[], upgrade: UpgradeHandler): UpgradeHandler {
+  return (req, socket, head) => {
+    const res = new http.ServerResponse(req)
+    res.shouldKeepAlive = false
+    res.assignSocket(socket as Socket)
+    res.once('finish', () => socket.end()) // a guard answered: the handshake ends there
+    compose(...chain, () => {
+      res.detachSocket(socket as Socket)
+      upgrade(req, socket, head)
+    })(req, res)
+  }
+}
+
+/**
+ * Builds a site for `config`. `demoUpstreams` stand in when the config names no upstreams (the
+ * demo backends the gateway started); they come with an active check of their `/healthz` and
+ * the starter request filter, as the demo shows.
+ */
+export async function buildSite(config: GatewayConfig, demoUpstreams: readonly string[]): Promise<Site> {
+  const demo = config.upstreams.length === 0
+  let options = balancerOptions(config)
+  if (demo && options.health === undefined) options = { ...options, health: activeHealthCheck({ path: '/healthz' }) }
+  let guards: Awaited<ReturnType<typeof buildGuards>>
+  try {
+    guards = await buildGuards(config.guards ?? (demo ? DEMO_GUARDS : undefined), config.trustProxy)
+  } catch (err) {
+    throw inFile(config, err, '')
+  }
+  let lb: Balancer
+  try {
+    lb = createBalancer({ ...options, upstreams: demo ? demoUpstreams : config.upstreams, strategy: makeStrategy(config.strategy) })
+  } catch (err) {
+    await guards.close()
+    throw inFile(config, err, (err as InvalidOptionError).field === 'strategy' ? '' : 'balancer')
+  }
+  const proxy = guards.chain.length === 0 ? lb.handler : compose(...guards.chain, lb.handler)
+  const metricsPath = config.metricsPath === false ? undefined : (config.metricsPath ?? '/metrics')
+  const registry = new Registry()
+  const metrics = metricsPath === undefined ? undefined : prometheus(lb, { registry })
+  const log = config.accessLog === false ? undefined : pino({ base: null }, pino.destination(config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog))
+  const stopLog = log === undefined ? () => {} : accessLog(lb, log)
+  const status = config.status === false ? undefined : new StatusPage(lb, config.status)
+  // The gateway's own paths are answered before the guards and the balancer; every other path is proxied.
+  const own = new Map<string, (res: http.ServerResponse) => void>()
+  if (config.statsPath !== undefined) {
+    own.set(config.statsPath, (res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify({ stats: lb.stats(), process: process.memoryUsage() }))
+    })
+  }
+  if (metricsPath !== undefined) {
+    own.set(metricsPath, (res) => {
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' })
+          res.end(text)
+        },
+        () => {
+          res.writeHead(500)
+          res.end()
+        },
+      )
+    })
+  }
+  const handler: http.RequestListener =
+    own.size === 0 && status === undefined
+      ? proxy
+      : (req, res) => {
+          const answer = own.get(req.url ?? '')
+          if (answer !== undefined) answer(res)
+          else if (status === undefined || !status.handle(req, res)) proxy(req, res)
+        }
+  return {
+    lb,
+    guards: guards.names,
+    metricsPath,
+    status,
+    handler,
+    upgrade: guards.chain.length === 0 ? lb.upgrade : guardedUpgrade(guards.chain, lb.upgrade),
+    async close() {
+      stopLog()
+      metrics?.close()
+      status?.close()
+      await lb.close()
+      log?.flush()
+      await guards.close()
+    },
+  }
+}
