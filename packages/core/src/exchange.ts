@@ -1,6 +1,7 @@
 import { type RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
+import { attemptStartChannel, requestEndChannel, requestStartChannel, withHeader } from './channels.js'
 import { blameOf, errorCode, isStaleConnection, type Side } from './blame.js'
 import type { AttemptTrace, DownReason, PassedOver, PassReason, RequestTrace } from './events.js'
 import type { ExchangeView } from './exchange-view.js'
@@ -97,6 +98,8 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   #hedgedAttempt = false
   /** For a traced request: the upstreams passed over for the current attempt. */
   #passed: PassedOver[] | undefined = undefined
+  /** This request's identity in diagnostics-channel messages, while they have subscribers. */
+  #channelKey: object | undefined = undefined
   /** The response `onResponse` reads whole before it is relayed. */
   #buffer: ResponseBuffer | undefined = undefined
   /** Why buffering stopped (too large, `when` threw): the attempt is aborted and this is answered. */
@@ -156,7 +159,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   /** Starts the first attempt. */
   start(): void {
     this.core.counters.started()
-    if (this.core.counters.tracing) {
+    if (this.core.counters.tracing || requestEndChannel.hasSubscribers) {
       this.#trace = { method: this.method, path: this.path, status: 0, attempts: [], ms: 0, bytes: 0 }
       this.#startedAt = this.core.clock.now()
     }
@@ -178,7 +181,44 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
       if (affinity !== undefined) this.key = affinity.key(info)
       if (options.cost !== undefined) this.cost = costOf(options.cost, info)
     }
+    if (requestStartChannel.hasSubscribers || attemptStartChannel.hasSubscribers || requestEndChannel.hasSubscribers) this.#publishStart()
     this.#next()
+  }
+
+  /** `switchyard:request:start`, and the key the request's later messages carry. */
+  #publishStart(): void {
+    const key = {}
+    this.#channelKey = key
+    if (!requestStartChannel.hasSubscribers) return
+    let headers: RequestInfo['headers'] | undefined
+    requestStartChannel.publish({
+      request: key,
+      method: this.method,
+      path: this.path,
+      header: (name: string) => {
+        headers ??= this.requestInfo().headers
+        const v = headers[name.toLowerCase()]
+        return Array.isArray(v) ? v[0] : v
+      },
+    })
+  }
+
+  /** The dispatch options of an attempt to `u`, after `switchyard:attempt:start` subscribers set their headers. */
+  #attemptOptions(u: Upstream, hedge: boolean): Dispatcher.DispatchOptions {
+    const options = this.dispatchOptions(u)
+    const key = this.#channelKey
+    if (key === undefined || !attemptStartChannel.hasSubscribers) return options
+    const box = { options }
+    attemptStartChannel.publish({
+      request: key,
+      upstream: u.id,
+      attempt: this.attempt,
+      hedge,
+      setHeader: (name: string, value: string) => {
+        box.options = withHeader(box.options, name, value)
+      },
+    })
+    return box.options
   }
 
   /**
@@ -292,8 +332,8 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
       const racer = new Racer(this, u, start, false)
       this.#racer = racer
       this.#hedgeTimer = this.core.clock.setTimeout(this.#launchHedge, hedge)
-      u.pool.dispatch(this.dispatchOptions(u), racer)
-    } else u.pool.dispatch(this.dispatchOptions(u), this)
+      u.pool.dispatch(this.#attemptOptions(u, false), racer)
+    } else u.pool.dispatch(this.#attemptOptions(u, false), this)
   }
 
   /**
@@ -414,7 +454,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     const rival = new Racer(this, u, this.core.clock.now(), true)
     if (refused !== undefined) rival.passed = this.#passedOver(refused, u)
     this.#rival = rival
-    u.pool.dispatch(this.dispatchOptions(u), rival)
+    u.pool.dispatch(this.#attemptOptions(u, true), rival)
   }
 
   decide(racer: Racer, statusCode: number): boolean {
@@ -511,6 +551,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
       trace.path = this.path
       trace.ms = this.core.clock.now() - this.#startedAt
       this.core.counters.traced(trace)
+      if (this.#channelKey !== undefined && requestEndChannel.hasSubscribers) requestEndChannel.publish({ request: this.#channelKey, trace })
     }
   }
 
