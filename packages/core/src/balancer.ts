@@ -11,6 +11,7 @@ import { ProxyExchange } from './proxy.js'
 import { answerError, answerServerOptions, errorBody, refuseUpgrade } from './respond.js'
 import { UpgradeExchange } from './upgrade.js'
 import { FetchExchange, type FetchInfo } from './fetch.js'
+import { Discovery, resolvingUpstream } from './discovery.js'
 import type { UpstreamSnapshot } from './upstream.js'
 
 /** Totals and per-upstream counters, from `lb.stats()`. */
@@ -97,6 +98,7 @@ export class Balancer extends EventEmitter {
    */
   readonly fetch: (request: Request, info?: FetchInfo) => Promise<Response>
   readonly #core: BalancerCore
+  readonly #discovery: Discovery | undefined
   #closing: Promise<void> | undefined
 
   constructor(options: BalancerOptions) {
@@ -108,6 +110,10 @@ export class Balancer extends EventEmitter {
       (event) => this.listenerCount(event) !== 0,
     )
     this.#core = core
+    this.#discovery =
+      resolved.resolving.length === 0
+        ? undefined
+        : new Discovery(core, resolved.resolving.map((r) => resolvingUpstream(r.input, r.path)!), resolved.dns)
     this.handler = (req, res, next) => {
       if (core.isClosed) {
         answerError(core.options, new ClosedError('the balancer is closed'), req, res, next)
@@ -206,6 +212,14 @@ export class Balancer extends EventEmitter {
     await core.remove(u, options.drain ?? true)
   }
 
+  /**
+   * Resolves once every upstream with `resolve` has been looked up once (found or not), so the
+   * first requests find the upstreams DNS names. At once when there are none.
+   */
+  ready(): Promise<void> {
+    return this.#discovery?.ready() ?? Promise.resolve()
+  }
+
   /** Counters in total and per upstream. */
   stats(): BalancerStats {
     const core = this.#core
@@ -242,6 +256,7 @@ export class Balancer extends EventEmitter {
   async #close(timeout: number): Promise<void> {
     const core = this.#core
     core.isClosed = true
+    this.#discovery?.stop()
     const stopped = core.stop()
     let drained = true
     const { counters, clock } = core

@@ -34,6 +34,7 @@ export type {
 export type { BreakerState, UpstreamSnapshot } from './upstream.js'
 export type { HeaderMap, HeaderTransform, RewritePath } from './transforms.js'
 export type { HedgeOptions } from './retry-policy.js'
+export type { DnsOptions } from './dns-options.js'
 export type { AttemptStartMessage, RequestEndMessage, RequestStartMessage } from './channels.js'
 export type { InterceptedResponse, ResponseChange, ResponseHead, ResponseInterceptor } from './intercept.js'
 export { InvalidOptionError, SwitchyardError } from '@switchyard/strategies'

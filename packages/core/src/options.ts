@@ -26,6 +26,7 @@ import {
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Client, type Dispatcher, Pool } from 'undici'
 import { normalizeInterceptor, type ResolvedInterceptor, type ResponseInterceptor } from './intercept.js'
+import { type DnsOptions, normalizeDns, type ResolvedDns } from './dns-options.js'
 import { type HedgeOptions, normalizeHedge, normalizeRetry, type ResolvedRetry, RETRY_DEFAULTS } from './retry-policy.js'
 import {
   basePathOf,
@@ -62,6 +63,18 @@ export interface UpstreamOptions {
    * `close()` / `remove()` close it.
    */
   dispatcher?: Dispatcher
+  /**
+   * DNS discovery (nginx `server ... resolve`): `true` makes one upstream per A/AAAA record of the
+   * URL's host name (ids `<id>/<address>:<port>`), looked up again when the records' TTL runs out;
+   * `'srv'` reads the host's SRV records (`http://_http._tcp.api.internal`): one upstream per
+   * target address, with the record's port and weight, and those of a priority above the lowest
+   * as backups. Changes go through `add` and `remove` with drain, so no request is dropped; a
+   * failed lookup keeps the upstreams found last. The entry's other options go to every upstream
+   * it makes (https ones check the certificate against the name). `lb.ready()` resolves after the
+   * first lookup. Only in `createBalancer({ upstreams })`, not `lb.add()`.
+   * @default false
+   */
+  resolve?: boolean | 'srv'
   /**
    * Speak HTTP/2 to this upstream: over TLS by ALPN (falling back to HTTP/1.1 when the upstream
    * does not offer h2), and over plain `http:` with prior knowledge (h2c: the upstream must speak
@@ -266,6 +279,8 @@ export interface BalancerOptions {
    * @default every request costs 1
    */
   cost?: (req: RequestInfo) => number
+  /** DNS discovery settings, for upstreams with `resolve` (see {@link DnsOptions}). */
+  dns?: DnsOptions
   /** Connect, headers and body timeouts. */
   timeouts?: TimeoutOptions
   /** Passive failure accounting (nginx `max_fails`/`fail_timeout`), or `false` to turn it off. */
@@ -449,6 +464,9 @@ export interface ResolvedUpstream {
 
 export interface ResolvedOptions {
   readonly upstreams: readonly ResolvedUpstream[]
+  /** Upstream entries with `resolve`, unchecked: discovery.ts checks and expands them. */
+  readonly resolving: readonly { readonly input: unknown; readonly path: string }[]
+  readonly dns: ResolvedDns
   readonly strategy: Strategy
   readonly retry: ResolvedRetry
   /** `hedge.delay`, ms; undefined: no hedging. */
@@ -517,6 +535,7 @@ const KNOWN = [
   'hedge',
   'onResponse',
   'cost',
+  'dns',
   'timeouts',
   'passive',
   'queue',
@@ -544,7 +563,7 @@ const KNOWN = [
   'panicThreshold',
 ] as const
 
-const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher', 'http2'] as const
+const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher', 'http2', 'resolve'] as const
 const TLS_KNOWN = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const
 
 /** Validates one upstream entry. `path` names it in errors: `upstreams[1]`. */
@@ -743,7 +762,14 @@ export function normalize(input: unknown): ResolvedOptions {
       field: 'upstreams',
     })
   }
-  const upstreams = o.upstreams.map((u, i) => normalizeUpstream(u, `upstreams[${i}]`))
+  // Entries with `resolve` become upstreams once their names are looked up (discovery.ts).
+  const upstreams: ResolvedUpstream[] = []
+  const resolving: { input: unknown; path: string }[] = []
+  o.upstreams.forEach((u, i) => {
+    const path = `upstreams[${i}]`
+    if (u !== null && typeof u === 'object' && (u as { resolve?: unknown }).resolve !== undefined && (u as { resolve?: unknown }).resolve !== false) resolving.push({ input: u, path })
+    else upstreams.push(normalizeUpstream(u, path))
+  })
   const timeouts = checkObject(o.timeouts, 'timeouts')
   rejectUnknownKeys(timeouts, ['connect', 'headers', 'body', 'clientBody', 'send', 'total'], 'timeouts')
   const queue = checkObject(o.queue, 'queue')
@@ -752,6 +778,8 @@ export function normalize(input: unknown): ResolvedOptions {
   const retry = normalizeRetry(o.retry)
   return {
     upstreams,
+    resolving,
+    dns: normalizeDns(o.dns),
     strategy: normalizeStrategy(o.strategy),
     retry,
     hedge: normalizeHedge(o.hedge, retry),
