@@ -166,6 +166,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (env.METRICS_PATH) config.metricsPath = env.METRICS_PATH === 'off' ? false : env.METRICS_PATH
   if (env.ACCESS_LOG) config.accessLog = env.ACCESS_LOG === 'off' ? false : env.ACCESS_LOG
   if (env.STATUS_PATH) config.status = env.STATUS_PATH === 'off' ? false : { ...(config.status || {}), path: env.STATUS_PATH }
+  if (env.STATUS_TOKEN && config.status !== false) config.status = { ...(config.status ?? {}), token: env.STATUS_TOKEN }
   if (env.WORKERS) config.workers = Math.max(1, workerCount(env.WORKERS, 'WORKERS'))
   if (file !== undefined && file !== '') config.configFile = file
   config.reread = () => loadConfig(argv, env)

@@ -33,6 +33,7 @@ export const STATUS_HTML = `<!doctype html>
 <span id="conn" class="muted">connecting…</span>
 <h1>Switchyard</h1>
 <div class="muted">strategy <span id="strategy">–</span> · updated <span id="updated">–</span></div>
+<div id="act" hidden>actions: <input id="token" type="password" placeholder="token" size="24"> <span id="actmsg" class="muted"></span></div>
 <div class="totals">
   <div><span class="muted">requests/s</span><b id="rate">–</b></div>
   <div><span class="muted">requests</span><b id="requests">–</b></div>
@@ -43,7 +44,7 @@ export const STATUS_HTML = `<!doctype html>
 <table>
   <thead><tr>
     <th>upstream</th><th>state</th><th>breaker</th><th>weight</th><th>in flight</th><th>queued</th>
-    <th>req/s</th><th>errors</th><th>p50 ms</th><th>p99 ms</th><th>req/s, last minute</th><th>p99, last minute</th>
+    <th>req/s</th><th>errors</th><th>p50 ms</th><th>p99 ms</th><th>req/s, last minute</th><th>p99, last minute</th><th class="act" hidden></th>
   </tr></thead>
   <tbody id="upstreams"></tbody>
 </table>
@@ -62,7 +63,25 @@ export const STATUS_HTML = `<!doctype html>
     td.textContent = text
     return td
   }
+  async function act(upstream, action, weight) {
+    const res = await fetch('actions', {
+      method: 'POST',
+      headers: { authorization: 'Bearer ' + $('token').value, 'content-type': 'application/json' },
+      body: JSON.stringify({ upstream, action, weight }),
+    })
+    const body = await res.json().catch(() => ({}))
+    $('actmsg').textContent = res.ok ? action + ' ' + upstream + ': done' : 'refused: ' + (body.error ?? res.status)
+  }
+  function button(label, onClick) {
+    const b = document.createElement('button')
+    b.textContent = label
+    b.className = 'action-' + label
+    b.onclick = onClick
+    return b
+  }
   function render(s) {
+    $('act').hidden = !s.actions
+    for (const th of document.querySelectorAll('th.act')) th.hidden = !s.actions
     $('strategy').textContent = s.strategy
     $('updated').textContent = new Date(s.at).toLocaleTimeString()
     $('rate').textContent = fmt(s.rate, 1)
@@ -97,6 +116,15 @@ export const STATUS_HTML = `<!doctype html>
       const p99 = document.createElement('td')
       p99.innerHTML = spark(h.map((x) => x.p99), '#9333ea')
       tr.append(rate, p99)
+      if (s.actions) {
+        const td = document.createElement('td')
+        td.append(
+          u.state === 'down' && u.reason === 'configured' ? button('up', () => act(u.id, 'up')) : button('down', () => act(u.id, 'down')),
+          button('weight', () => { const w = Number(prompt('weight for ' + u.id, String(u.weight))); if (w > 0) act(u.id, 'weight', w) }),
+          button('drain', () => { if (confirm('drain ' + u.id + '? it leaves the balancer')) act(u.id, 'drain') }),
+        )
+        tr.append(td)
+      }
       body.append(tr)
     }
   }

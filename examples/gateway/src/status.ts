@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Balancer, RequestTrace } from '@switchyard/core'
 import { addressMatcher, stripMapped } from '@switchyard/strategies'
@@ -14,6 +15,20 @@ export interface GatewayStatus {
   allow?: string[]
   /** How often the numbers are sampled and pushed, ms. Default 1 000. */
   intervalMs?: number
+  /**
+   * Turns on the page's actions (mark an upstream down or up, change its weight, drain it), each
+   * a `POST <path>actions` with `Authorization: Bearer <token>`. Off unless a token is set (or
+   * `STATUS_TOKEN`): the page is read-only.
+   */
+  token?: string
+}
+
+/** An action the page (or anyone holding the token) may take on an upstream. */
+export interface StatusAction {
+  upstream: string
+  action: 'down' | 'up' | 'weight' | 'drain'
+  /** For `weight`. */
+  weight?: number
 }
 
 /** One upstream in a status sample. */
@@ -40,6 +55,8 @@ export interface UpstreamStatus {
 export interface StatusSample {
   at: number
   strategy: string
+  /** Whether the page's actions are on (a token is set). */
+  actions: boolean
   requests: number
   errors: number
   active: number
@@ -68,6 +85,7 @@ export class StatusPage {
   readonly #latencies = new Map<string, number[]>()
   readonly #seen = new Map<string, number>()
   readonly #history: StatusSample[] = []
+  readonly #token: Buffer | undefined
   #last: { at: number; requests: number; upstreams: Map<string, { requests: number; failures: number }> }
   readonly #onEnd = (t: RequestTrace): void => {
     for (const a of t.attempts) {
@@ -88,6 +106,10 @@ export class StatusPage {
     this.path = options.path ?? '/__switchyard/'
     if (!this.path.startsWith('/') || !this.path.endsWith('/')) throw new TypeError(`status.path must start and end with '/', got ${JSON.stringify(this.path)}`)
     this.#allowed = addressMatcher(options.allow ?? ['loopback'], 'status.allow')
+    if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 16)) {
+      throw new TypeError('status.token must be a string of at least 16 characters')
+    }
+    this.#token = options.token === undefined ? undefined : Buffer.from(options.token)
     this.#last = this.#counters()
     lb.on('request:end', this.#onEnd)
     this.#timer = setInterval(() => this.#tick(), options.intervalMs ?? 1_000)
@@ -113,6 +135,8 @@ export class StatusPage {
       for (const sample of this.#history) res.write(`data: ${JSON.stringify(sample)}\n\n`)
       this.#clients.add(res)
       res.once('close', () => this.#clients.delete(res))
+    } else if (rest === 'actions' && req.method === 'POST') {
+      this.#act(req, res)
     } else if (rest === 'data') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
       res.end(JSON.stringify({ history: this.#history }))
@@ -121,6 +145,43 @@ export class StatusPage {
       res.end('not found\n')
     }
     return true
+  }
+
+  /** `POST <path>actions`: checks the token, then applies the action to the balancer. */
+  #act(req: IncomingMessage, res: ServerResponse): void {
+    const answer = (status: number, body: object) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify(body))
+    }
+    if (this.#token === undefined) return answer(404, { error: 'the status page is read-only: set status.token to turn its actions on' })
+    const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '')
+    if (given.length !== this.#token.length || !timingSafeEqual(given, this.#token)) return answer(401, { error: 'a valid bearer token is needed' })
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk: string) => {
+      body += chunk
+      if (body.length > 4_096) req.destroy()
+    })
+    req.on('end', () => {
+      let action: StatusAction
+      try {
+        action = JSON.parse(body) as StatusAction
+      } catch {
+        return answer(400, { error: 'the body must be JSON: { upstream, action, weight? }' })
+      }
+      try {
+        if (action.action === 'drain') {
+          void this.#lb.remove(action.upstream, { drain: true })
+          return answer(202, { ok: true })
+        }
+        const change = action.action === 'down' ? { down: true } : action.action === 'up' ? { down: false } : action.action === 'weight' ? { weight: action.weight } : undefined
+        if (change === undefined) return answer(400, { error: `unknown action ${JSON.stringify(action.action)}` })
+        return answer(200, { ok: true, upstream: this.#lb.update(action.upstream, change) })
+      } catch (err) {
+        const e = err as { code?: string; message?: string }
+        return answer(e.code === 'SWY_ERR_UNKNOWN_UPSTREAM' ? 404 : 400, { error: e.message, code: e.code })
+      }
+    })
   }
 
   /** The samples kept, oldest first. */
@@ -171,6 +232,7 @@ export class StatusPage {
     const sample: StatusSample = {
       at: Date.now(),
       strategy: stats.strategy,
+      actions: this.#token !== undefined,
       requests: stats.requests,
       errors: stats.errors,
       active: stats.active,

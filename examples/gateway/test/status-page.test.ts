@@ -90,4 +90,50 @@ describe('the live status page (/__switchyard/)', () => {
     onTestFinished(() => off.close())
     expect(off.status).toBeUndefined()
   })
+
+  it('takes an operator’s actions with the token: mark down from the page in the browser; refuses them without it', async () => {
+    const a = await startHelloBackend('a')
+    const b = await startHelloBackend('b')
+    onTestFinished(() => {
+      kill(a)
+      kill(b)
+    })
+    const token = 'correct-horse-battery-staple'
+    const gw = await startGateway({
+      ...loadConfig([], { ACCESS_LOG: 'off', METRICS_PATH: 'off', STATUS_TOKEN: token }),
+      upstreams: [serverUrl(a), serverUrl(b)],
+      port: 0,
+      host: '127.0.0.1',
+      status: { intervalMs: 100, token },
+    })
+    onTestFinished(() => gw.close())
+    const actions = `http://127.0.0.1:${gw.port}/__switchyard/actions`
+    const post = (auth: string | undefined, body: object) =>
+      request(actions, { method: 'POST', headers: auth === undefined ? {} : { authorization: auth }, body: JSON.stringify(body) })
+    expect((await post(undefined, { upstream: serverUrl(a), action: 'down' })).statusCode).toBe(401)
+    expect((await post('Bearer wrong-token-wrong-token!', { upstream: serverUrl(a), action: 'down' })).statusCode).toBe(401)
+    expect((await post(`Bearer ${token}`, { upstream: 'nope', action: 'down' })).statusCode).toBe(404)
+    const weighted = await post(`Bearer ${token}`, { upstream: serverUrl(a), action: 'weight', weight: 3 })
+    expect(weighted.statusCode).toBe(200)
+    expect(gw.lb.upstreams[0]!.weight).toBe(3)
+
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
+    onTestFinished(() => browser.close())
+    const page = await browser.newPage()
+    await page.goto(`http://127.0.0.1:${gw.port}/__switchyard/`)
+    await expect.poll(() => page.isVisible('#act'), { timeout: 10_000 }).toBe(true)
+    await page.fill('#token', token)
+    const bRow = page.locator(`tr[data-upstream="${serverUrl(b)}"]`)
+    await bRow.locator('button.action-down').click()
+    await expect.poll(() => bRow.getAttribute('class'), { timeout: 10_000 }).toBe('state-down')
+    expect(await bRow.locator('td.state').textContent()).toBe('down (configured)')
+    expect(gw.lb.upstreams[1]).toMatchObject({ state: 'down', reason: 'configured' })
+    await bRow.locator('button.action-up').click()
+    await expect.poll(() => gw.lb.upstreams[1]!.state).toBe('up')
+
+    const readOnly = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => readOnly.close())
+    const refused = await request(`http://127.0.0.1:${readOnly.port}/__switchyard/actions`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' })
+    expect(refused.statusCode).toBe(404)
+  }, 60_000)
 })

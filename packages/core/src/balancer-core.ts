@@ -5,7 +5,7 @@ import { HealthMonitor } from './health-monitor.js'
 import type { ResolvedOptions, ResolvedUpstream } from './options.js'
 import { UpstreamRegistry } from './registry.js'
 import { Selector } from './selection.js'
-import type { Upstream } from './upstream.js'
+import { DOWN, type Upstream } from './upstream.js'
 
 export type { BalancerEvents, Emit, HasListeners } from './events.js'
 
@@ -82,6 +82,26 @@ export class BalancerCore {
     this.availability.rebuild(this.registry.all)
     if (wasUp) this.#emit('upstream:down', { id: u.id, reason: 'removed' })
     await this.registry.retire(u, drain)
+  }
+
+  /**
+   * An operator's change to a live upstream: its weight (the strategy rebuilds its tables) and
+   * whether it is marked down (as `down: true`; it comes back, ramping up, when unmarked).
+   */
+  update(u: Upstream, change: { weight?: number; down?: boolean }): void {
+    if (change.weight !== undefined && change.weight !== u.weight) {
+      const was = u.weight
+      u.weight = change.weight
+      try {
+        this.availability.rebuild(this.registry.all)
+      } catch (err) {
+        u.weight = was
+        this.availability.rebuild(this.registry.all)
+        throw err
+      }
+    }
+    if (change.down === true) this.availability.markDown(this.registry.all, u, DOWN.configured, 'configured')
+    else if (change.down === false) this.availability.markUp(this.registry.all, u, DOWN.configured, 'configured')
   }
 
   /** Stops every timer, probe and breaker. */

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { type BalancerEvents, BalancerCore } from './balancer-core.js'
 import type { RequestTrace } from './events.js'
-import { InvalidOptionError } from '@switchyard/strategies'
+import { checkBoolean, checkNumber, checkObject, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
 import { BalancedDispatcher } from './dispatcher.js'
 import { ClosedError, UnknownUpstreamError } from './errors.js'
 import { type BalancerOptions, normalize, normalizeUpstream, type UpstreamOptions } from './options.js'
@@ -196,6 +196,27 @@ export class Balancer extends EventEmitter {
   add(upstream: string | UpstreamOptions): UpstreamSnapshot {
     if (this.#core.isClosed) throw new ClosedError('the balancer is closed')
     return this.#core.add(normalizeUpstream(upstream, 'upstream')).snapshot()
+  }
+
+  /**
+   * Changes a live upstream, as an operator would: `weight` (a positive integer; the strategy
+   * rebuilds its tables), `down: true` to take it out of rotation (reason `'configured'`, as
+   * nginx `down`; requests in flight finish) and `down: false` to bring it back (it ramps up when
+   * it has a slow start). Returns its snapshot.
+   * @throws {UnknownUpstreamError} SWY_ERR_UNKNOWN_UPSTREAM when no upstream has this id
+   * @throws {InvalidOptionError} SWY_ERR_INVALID_OPTION for a bad weight or down
+   */
+  update(id: string, change: { weight?: number; down?: boolean }): UpstreamSnapshot {
+    const core = this.#core
+    if (core.isClosed) throw new ClosedError('the balancer is closed')
+    const u = core.registry.find(id)
+    if (u === undefined) throw new UnknownUpstreamError(`no upstream has the id ${JSON.stringify(id)}`, { field: 'id' })
+    const c = checkObject(change, 'change')
+    rejectUnknownKeys(c, ['weight', 'down'], 'change')
+    const weight = c.weight === undefined ? undefined : checkNumber(c.weight, 'change.weight', 1, { min: 1, integer: true })
+    const down = c.down === undefined ? undefined : checkBoolean(c.down, 'change.down', false)
+    core.update(u, { weight, down })
+    return u.snapshot()
   }
 
   /**

@@ -4,15 +4,16 @@ import type { ExchangeView } from './exchange-view.js'
 /**
  * Why an upstream stopped taking traffic: `'max_fails'` (passive accounting), `'health_check'`
  * (active probes), `'outlier'` (outlier ejection), `'breaker_open'`, `'removed'` (`lb.remove()`),
- * `'configured'` (listed with `down: true`; a state, never an event).
+ * `'configured'` (listed with `down: true`, or marked down by `lb.update(id, { down: true })`).
  */
 export type DownReason = 'max_fails' | 'health_check' | 'outlier' | 'breaker_open' | 'removed' | 'configured'
 
 /**
  * Why an upstream takes traffic again: `'added'`, `'fail_timeout'` (passive), `'health_check'`,
- * `'outlier_expired'`, `'breaker_half_open'` (one trial request), `'breaker_closed'`.
+ * `'outlier_expired'`, `'breaker_half_open'` (one trial request), `'breaker_closed'`,
+ * `'configured'` (`lb.update(id, { down: false })`).
  */
-export type UpReason = 'added' | 'fail_timeout' | 'health_check' | 'outlier_expired' | 'breaker_half_open' | 'breaker_closed'
+export type UpReason = 'added' | 'fail_timeout' | 'health_check' | 'outlier_expired' | 'breaker_half_open' | 'breaker_closed' | 'configured'
 
 /** Payloads of the balancer's events. */
 export interface BalancerEvents {

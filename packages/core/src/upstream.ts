@@ -71,7 +71,8 @@ export class Upstream implements Candidate {
   readonly id: string
   readonly url: string
   readonly origin: string
-  readonly weight: number
+  /** Changed only by `lb.update()`, followed by a strategy rebuild. */
+  weight: number
   readonly backup: boolean
   readonly configuredDown: boolean
   readonly maxConnections: number
