@@ -143,6 +143,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (flag !== -1 && file === undefined) throw new InvalidOptionError('--config needs a file path', { field: '--config' })
   if (file !== undefined && file !== '') {
     const raw = readConfigFile(file)
+    if (raw.listen !== undefined) Object.assign(config, parseListen(raw.listen, file))
     if (raw.port !== undefined) config.port = positiveInt(String(raw.port), 'port')
     if (raw.host !== undefined) config.host = raw.host
     if (raw.upstreams !== undefined) config.upstreams = raw.upstreams
@@ -176,9 +177,22 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
 }
 
 /** Top-level keys of a config file. */
-const FILE_KEYS = ['port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'watchConfig', 'tls', 'guards', 'trustProxy'] as const
+const FILE_KEYS = ['listen', 'port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'watchConfig', 'tls', 'guards', 'trustProxy'] as const
 
-type FileConfig = Partial<Omit<GatewayConfig, 'workers'>> & { strategy?: string | GatewayConfig['strategy']; workers?: number | 'auto' }
+type FileConfig = Partial<Omit<GatewayConfig, 'workers'>> & {
+  strategy?: string | GatewayConfig['strategy']
+  workers?: number | 'auto'
+  /** nginx `listen`: a port (`8080`), or an address and port (`"127.0.0.1:8080"`, `"[::1]:8080"`). */
+  listen?: number | string
+}
+
+/** nginx's `listen` value: a port, or `address:port`. */
+function parseListen(value: unknown, file: string): { port: number; host?: string } {
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d+)$/.exec(String(value))
+  if (m === null) throw new InvalidOptionError(`${file}: listen must be a port or "address:port", got ${JSON.stringify(value)}`, { field: 'listen' })
+  const port = positiveInt(m[2]!, 'listen')
+  return m[1] === undefined ? { port } : { port, host: m[1].replace(/^\[|\]$/g, '') }
+}
 
 /**
  * Reads and checks a config file. A syntax error names the file, line and column; an unknown
