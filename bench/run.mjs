@@ -9,6 +9,7 @@
 //   pnpm bench -- --quick           1 s per case, 1 round: only checks that every case still runs
 //   pnpm bench -- --only nginx,switchyard --scenarios tiny
 //   pnpm bench -- --only protocols  WebSocket messages and HTTP/2 upstreams only
+//   pnpm bench -- --only profile    CPU profiles of the gateway and of Node's server alone
 //   pnpm bench -- --soak            1 000 000 requests through the gateway; RSS and heap growth
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { load, tool } from './lib/load.mjs'
 import { ensureNginx, nginxArgs, nginxVersion } from './lib/nginx.mjs'
+import { BUCKETS, profileBuckets } from './lib/profile.mjs'
 import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
@@ -402,6 +404,45 @@ function protocolsTable(p) {
   ].join('\n')
 }
 
+// --- profile: where each microsecond above Node's own server goes --------------------------------
+
+async function profileOne(name, start) {
+  const dir = mkdtempSync(join(os.tmpdir(), `swy-prof-${name}-`))
+  const port = await freePort()
+  const child = start(port, dir)
+  await waitForHttp(port, child)
+  const url = `http://127.0.0.1:${port}/`
+  const warm = await load({ url, connections: 64, seconds: warmupSeconds, core: LOAD_CORE })
+  const r = await load({ url, connections: 64, seconds, core: LOAD_CORE })
+  await stop(child) // SIGTERM: both exit cleanly, and V8 writes the profile
+  const buckets = profileBuckets(dir)
+  const requests = warm.requests + r.requests
+  return buckets === undefined ? undefined : Object.fromEntries(Object.entries(buckets).map(([k, us]) => [k, us / requests]))
+}
+
+async function runProfile() {
+  const prof = (dir) => ['--cpu-prof', '--cpu-prof-dir', dir]
+  const alone = await profileOne('alone', (port, dir) => pinned(PROXY_CORE, node, [...prof(dir), here('./proxies/node-alone.mjs')], { PORT: port }))
+  const sw = await profileOne('switchyard', (port, dir) =>
+    pinned(PROXY_CORE, node, [...prof(dir), gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: NORMAL.join(','), WORKERS: '1', ...QUIET }),
+  )
+  return alone && sw ? { alone, switchyard: sw } : undefined
+}
+
+function profileTable(p) {
+  if (p === undefined) return ''
+  const total = (x) => Object.values(x).reduce((a, b) => a + b, 0)
+  const rows = [
+    'Where the CPU goes (tiny JSON, 64 connections, V8 CPU profiles of one run each, profiler overhead included; self time by where the code lives, µs per request):',
+    '',
+    '| where | Node server alone | Switchyard gateway | above the Node server |',
+    '|---|---|---|---|',
+  ]
+  for (const [key, label] of BUCKETS) rows.push(`| ${label} | ${fmt(p.alone[key], 1)} | ${fmt(p.switchyard[key], 1)} | ${fmt(p.switchyard[key] - p.alone[key], 1)} |`)
+  rows.push(`| total | ${fmt(total(p.alone), 1)} | ${fmt(total(p.switchyard), 1)} | ${fmt(total(p.switchyard) - total(p.alone), 1)} |`)
+  return rows.join('\n')
+}
+
 // --- soak ---------------------------------------------------------------------------------------
 async function runSoak(total) {
   const port = await freePort()
@@ -570,6 +611,7 @@ try {
     const results = await runMatrix()
     const dispatcher = only && !only.includes('dispatcher') ? undefined : await runDispatcher()
     const protocols = only && !only.includes('protocols') ? undefined : await runProtocols()
+    const profile = only && !only.includes('profile') ? undefined : await runProfile()
     const md = [
       `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; ${info.nginx}; load: ${info.load}; commit ${info.commit}; ${info.date}.`,
       `Settings: proxy pinned to core ${PROXY_CORE ?? '-'}, backends and load generator on core ${LOAD_CORE ?? '-'}; ${rounds} interleaved round(s) of ${seconds} s per case after ${warmupSeconds} s warm-up; medians.`,
@@ -582,11 +624,13 @@ try {
       '',
       protocolsTable(protocols),
       '',
+      profileTable(profile),
+      '',
       targets(results, dispatcher),
     ].join('\n')
     console.log(`\n${md}`)
     mkdirSync(here('./results'), { recursive: true })
-    writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher, protocols }, null, 2))
+    writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher, protocols, profile }, null, 2))
     if (!quick && !only && !onlyScenarios) {
       const head = readFileSync(here('./RESULTS.head.md'), 'utf8')
       writeFileSync(here('./RESULTS.md'), `${head}\n${md}\n${soakSection()}`)
