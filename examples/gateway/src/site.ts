@@ -84,8 +84,12 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
   const metricsPath = config.metricsPath === false ? undefined : (config.metricsPath ?? '/metrics')
   const registry = new Registry()
   const metrics = metricsPath === undefined ? undefined : prometheus(lb, { registry })
-  const log = config.accessLog === false ? undefined : pino({ base: null }, pino.destination(config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog))
-  const stopLog = log === undefined ? () => {} : accessLog(lb, log)
+  // Buffered, asynchronous writes (4 KiB at a time: one write for a few dozen lines), flushed on close.
+  const destination =
+    config.accessLog === false
+      ? undefined
+      : pino.destination({ dest: config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog, sync: false, minLength: 4_096 })
+  const stopLog = destination === undefined ? () => {} : accessLog(lb, pino({ base: null }, destination))
   const status = config.status === false ? undefined : new StatusPage(lb, config.status)
   // The gateway's own paths are answered before the guards and the balancer; every other path is proxied.
   const own = new Map<string, (res: http.ServerResponse) => void>()
@@ -117,20 +121,29 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
           if (answer !== undefined) answer(res)
           else if (status === undefined || !status.handle(req, res)) proxy(req, res)
         }
-  return {
+  let closing: Promise<void> | undefined
+  const site: Site = {
     lb,
     guards: guards.names,
     metricsPath,
     status,
     handler,
     upgrade: guards.chain.length === 0 ? lb.upgrade : guardedUpgrade(guards.chain, lb.upgrade),
-    async close() {
-      stopLog()
-      metrics?.close()
-      status?.close()
-      await lb.close()
-      log?.flush()
-      await guards.close()
+    close() {
+      closing ??= shutDown()
+      return closing
     },
   }
+  async function shutDown(): Promise<void> {
+    stopLog()
+    metrics?.close()
+    status?.close()
+    await lb.close()
+    if (destination !== undefined) {
+      await new Promise<void>((resolve) => destination.flush(() => resolve()))
+      if (config.accessLog !== undefined && config.accessLog !== 'stdout') destination.end() // stdout stays open
+    }
+    await guards.close()
+  }
+  return site
 }

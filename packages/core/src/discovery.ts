@@ -140,7 +140,7 @@ export class Discovery {
       const next = wanted.get(id)
       if (next !== undefined && next.weight === u.weight && next.backup === u.backup) continue
       children.delete(id)
-      void this.#core.remove(u, true)
+      this.#core.remove(u, true).catch(() => {}) // its pool closing badly changes nothing here
     }
     for (const [id, config] of wanted) {
       if (children.has(id)) continue
