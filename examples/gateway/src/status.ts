@@ -149,13 +149,20 @@ export class StatusPage {
 
   /** `POST <path>actions`: checks the token, then applies the action to the balancer. */
   #act(req: IncomingMessage, res: ServerResponse): void {
-    const answer = (status: number, body: object) => {
+    const answer = (status: number, body: object): void => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
       res.end(JSON.stringify(body))
     }
-    if (this.#token === undefined) return answer(404, { error: 'the status page is read-only: set status.token to turn its actions on' })
+    const token = this.#token
+    if (token === undefined) {
+      answer(404, { error: 'the status page is read-only: set status.token to turn its actions on' })
+      return
+    }
     const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '')
-    if (given.length !== this.#token.length || !timingSafeEqual(given, this.#token)) return answer(401, { error: 'a valid bearer token is needed' })
+    if (given.length !== token.length || !timingSafeEqual(given, token)) {
+      answer(401, { error: 'a valid bearer token is needed' })
+      return
+    }
     let body = ''
     req.setEncoding('utf8')
     req.on('data', (chunk: string) => {
@@ -163,25 +170,32 @@ export class StatusPage {
       if (body.length > 4_096) req.destroy()
     })
     req.on('end', () => {
-      let action: StatusAction
-      try {
-        action = JSON.parse(body) as StatusAction
-      } catch {
-        return answer(400, { error: 'the body must be JSON: { upstream, action, weight? }' })
-      }
-      try {
-        if (action.action === 'drain') {
-          void this.#lb.remove(action.upstream, { drain: true })
-          return answer(202, { ok: true })
-        }
-        const change = action.action === 'down' ? { down: true } : action.action === 'up' ? { down: false } : action.action === 'weight' ? { weight: action.weight } : undefined
-        if (change === undefined) return answer(400, { error: `unknown action ${JSON.stringify(action.action)}` })
-        return answer(200, { ok: true, upstream: this.#lb.update(action.upstream, change) })
-      } catch (err) {
-        const e = err as { code?: string; message?: string }
-        return answer(e.code === 'SWY_ERR_UNKNOWN_UPSTREAM' ? 404 : 400, { error: e.message, code: e.code })
-      }
+      const [status, reply] = this.#apply(body)
+      answer(status, reply)
     })
+  }
+
+  /** Applies one action (a JSON body): the status and body to answer with. */
+  #apply(body: string): [number, object] {
+    let action: StatusAction
+    try {
+      action = JSON.parse(body) as StatusAction
+    } catch {
+      return [400, { error: 'the body must be JSON: { upstream, action, weight? }' }]
+    }
+    try {
+      if (action.action === 'drain') {
+        if (!this.#lb.upstreams.some((u) => u.id === action.upstream)) return [404, { error: `no upstream has the id ${JSON.stringify(action.upstream)}` }]
+        this.#lb.remove(action.upstream, { drain: true }).catch(() => {}) // it leaves at once; the drain finishes in the background
+        return [202, { ok: true }]
+      }
+      const change = action.action === 'down' ? { down: true } : action.action === 'up' ? { down: false } : action.action === 'weight' ? { weight: action.weight } : undefined
+      if (change === undefined) return [400, { error: `unknown action ${JSON.stringify(action.action)}` }]
+      return [200, { ok: true, upstream: this.#lb.update(action.upstream, change) }]
+    } catch (err) {
+      const e = err as { code?: string; message?: string }
+      return [e.code === 'SWY_ERR_UNKNOWN_UPSTREAM' ? 404 : 400, { error: e.message, code: e.code }]
+    }
   }
 
   /** The samples kept, oldest first. */
