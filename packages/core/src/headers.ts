@@ -38,6 +38,11 @@ function equalsLower(name: string, lower: string): boolean {
  */
 export function connectionListed(value: string | undefined): Set<string> | undefined {
   if (value === undefined) return undefined
+  // The usual values, without splitting: nearly every request and response carries one of them.
+  if (value.length <= 10) {
+    const v = value.toLowerCase()
+    if (v === 'keep-alive' || v === 'close') return undefined
+  }
   let listed: Set<string> | undefined
   for (const token of value.split(',')) {
     const t = token.trim().toLowerCase()
