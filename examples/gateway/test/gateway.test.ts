@@ -12,7 +12,7 @@ async function body(url: string): Promise<{ message: string; backend: string }> 
 
 describe('examples/gateway', () => {
   it('starts two hello-world backends and alternates between them', async () => {
-    const gw = await startGateway({ ...loadConfig([], {}), port: 0, host: '127.0.0.1' })
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1' })
     onTestFinished(() => gw.close())
     const url = `http://127.0.0.1:${gw.port}/`
     const seen = [await body(url), await body(url), await body(url), await body(url)]
@@ -24,9 +24,9 @@ describe('examples/gateway', () => {
   })
 
   it('fronts real backends from UPSTREAMS, and takes PORT and STRATEGY from the environment', async () => {
-    const demo = await startGateway({ ...loadConfig([], {}), port: 0, host: '127.0.0.1' })
+    const demo = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1' })
     onTestFinished(() => demo.close())
-    const env = { UPSTREAMS: demo.lb.upstreams.map((u) => u.url).join(','), PORT: '0', STRATEGY: 'roundRobin' }
+    const env = { UPSTREAMS: demo.lb.upstreams.map((u) => u.url).join(','), PORT: '0', STRATEGY: 'roundRobin', ACCESS_LOG: 'off' }
     const config = loadConfig([], env)
     expect(config.port).toBe(0)
     const gw = await startGateway({ ...config, host: '127.0.0.1' })
@@ -36,7 +36,7 @@ describe('examples/gateway', () => {
   })
 
   it('answers stats on STATS_PATH and proxies every other path', async () => {
-    const gw = await startGateway({ ...loadConfig([], { STATS_PATH: '/__switchyard' }), port: 0, host: '127.0.0.1' })
+    const gw = await startGateway({ ...loadConfig([], { STATS_PATH: '/__switchyard', ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1' })
     onTestFinished(() => gw.close())
     await body(`http://127.0.0.1:${gw.port}/`)
     const res = await request(`http://127.0.0.1:${gw.port}/__switchyard`)
@@ -78,11 +78,12 @@ describe('examples/gateway', () => {
   })
 
   it('runs the example config: strategy, health checks, breaker and slow start from JSON', async () => {
-    const demo = await startGateway({ ...loadConfig([], {}), port: 0, host: '127.0.0.1' })
+    const demo = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1' })
     onTestFinished(() => demo.close())
     expect(demo.lb.upstreams[0]!.state).toBe('up')
     const example = loadConfig(['--config', new URL('../gateway.example.json', import.meta.url).pathname], {
       PORT: '0',
+      ACCESS_LOG: 'off',
       UPSTREAMS: demo.lb.upstreams.map((u) => u.url).join(','),
     })
     expect(example.balancer.health?.active?.path).toBe('/healthz')

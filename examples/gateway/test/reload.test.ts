@@ -12,8 +12,10 @@ import { handleSignals, loadConfig, type SignalHost, startGateway } from '../src
 /** A backend naming itself; `/slow` answers after `slowMs`. */
 async function backend(name: string, slowMs = 300) {
   let hits = 0
+  let slowHits = 0
   const server = http.createServer((req, res) => {
     hits++
+    if (req.url === '/slow') slowHits++
     req.resume()
     const answer = () => {
       res.writeHead(200, { 'content-type': 'text/plain' })
@@ -28,7 +30,7 @@ async function backend(name: string, slowMs = 300) {
     server.closeAllConnections()
     server.close()
   })
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits, slowHits: () => slowHits }
 }
 
 /** `clients` loops sending requests until stopped; counts answers by body and every failure. */
@@ -73,17 +75,18 @@ describe('gateway reload', () => {
     onTestFinished(() => load.stop())
     await expect.poll(() => load.seen.a ?? 0).toBeGreaterThan(20)
     const slow = request(`${base}/slow`).then(async (r) => [r.statusCode, await r.body.text()])
-    await expect.poll(() => a.hits()).toBeGreaterThan(0)
+    await expect.poll(() => a.slowHits()).toBe(1) // at the old upstream before the reload
     write([b.url]) // the watch sees it and reloads
     await expect.poll(() => load.seen.b ?? 0, { timeout: 5_000 }).toBeGreaterThan(20)
-    const aAfter = a.hits()
-    await expect.poll(() => load.seen.b ?? 0).toBeGreaterThan((load.seen.b ?? 0) + 20)
-    await load.stop()
-    expect(a.hits()).toBe(aAfter) // nothing reaches the old upstream once the new config serves
+    await expect.poll(() => gw.lastReload, { timeout: 5_000 }).toMatchObject({ ok: true, ignored: [] }) // set once the old balancer has drained
     expect(await slow).toEqual([200, 'a']) // in flight across the reload: finished by the old balancer
-    expect(load.failures()).toBe(0)
+    const aAfter = a.hits()
+    const bBefore = load.seen.b ?? 0
+    await expect.poll(() => load.seen.b ?? 0).toBeGreaterThan(bBefore + 20)
+    await load.stop()
+    expect(a.hits()).toBe(aAfter) // nothing reaches the old upstream once the old balancer has drained
+    expect(load.failures()).toBe(0) // and no request was dropped across the reload
     expect(gw.lb.upstreams.map((u) => u.url)).toEqual([b.url])
-    await expect.poll(() => gw.lastReload).toMatchObject({ ok: true, ignored: [] }) // set once the old balancer has drained
   })
 
   it('keeps serving the old config when the new one is bad, and names the file and key', async () => {

@@ -26,7 +26,7 @@ function certFiles(pki: TestPki, dir = mkdtempSync(join(tmpdir(), 'gw-tls-'))): 
 
 async function gateway(config: Partial<GatewayConfig>) {
   const backend = await startUpstream({ name: 'backend' })
-  const gw = await startGateway({ ...loadConfig([], {}), upstreams: [backend.url], port: 0, host: '127.0.0.1', ...config })
+  const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), upstreams: [backend.url], port: 0, host: '127.0.0.1', ...config })
   onTestFinished(() => gw.close())
   return { gw, backend }
 }
@@ -172,7 +172,7 @@ describe('gateway guards by name', () => {
 
   it('names the guard and option of a bad config, and suggests the nearest guard name', async () => {
     const start = (guards: unknown) =>
-      startGateway({ ...loadConfig([], {}), upstreams: ['http://127.0.0.1:1'], port: 0, host: '127.0.0.1', guards: guards as GatewayConfig['guards'] })
+      startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), upstreams: ['http://127.0.0.1:1'], port: 0, host: '127.0.0.1', guards: guards as GatewayConfig['guards'] })
     await expect(start({ rateLimits: { rate: 1 } })).rejects.toThrow(/did you mean guards.rateLimit\?/)
     await expect(start({ rateLimit: { rate: 1, burst: -1 } })).rejects.toMatchObject({ field: 'guards.rateLimit.burst' })
     await expect(start({ requestFilter: { rules: [{ name: 'x', denyPath: '(' }] } })).rejects.toMatchObject({
@@ -195,7 +195,7 @@ describe('gateway guards by name', () => {
   })
 
   it('the demo runs the starter request filter', async () => {
-    const gw = await startGateway({ ...loadConfig([], {}), port: 0, host: '127.0.0.1' })
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1' })
     onTestFinished(() => gw.close())
     expect(gw.guards).toEqual(['requestFilter'])
     const probe = await request(`http://127.0.0.1:${gw.port}/?q=%3Cscript%3Ealert(1)%3C/script%3E`)
@@ -234,12 +234,12 @@ describe('gateway WebSockets', () => {
 
   it('proxies WebSockets, behind the guards too', async () => {
     const upstream = await echoUpstream()
-    const open = await startGateway({ ...loadConfig([], {}), upstreams: [upstream], port: 0, host: '127.0.0.1' })
+    const open = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), upstreams: [upstream], port: 0, host: '127.0.0.1' })
     onTestFinished(() => open.close())
     expect(await echo(`ws://127.0.0.1:${open.port}/`)).toBe('echo:hi')
 
     const guarded = await startGateway({
-      ...loadConfig([], {}),
+      ...loadConfig([], { ACCESS_LOG: 'off' }),
       upstreams: [upstream],
       port: 0,
       host: '127.0.0.1',
@@ -265,7 +265,7 @@ describe('gateway WebSockets', () => {
     const upstream = await echoUpstream()
     const pki = makeTestPki()
     const files = certFiles(pki)
-    const gw = await startGateway({ ...loadConfig([], {}), upstreams: [upstream], port: 0, host: '127.0.0.1', tls: { cert: files.cert, key: files.key } })
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), upstreams: [upstream], port: 0, host: '127.0.0.1', tls: { cert: files.cert, key: files.key } })
     onTestFinished(() => gw.close())
     expect(await echo(`wss://127.0.0.1:${gw.port}/`, { ca: pki.ca, servername: 'upstream.test' })).toBe('echo:hi')
   })
