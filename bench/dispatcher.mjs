@@ -1,19 +1,22 @@
 // The dispatcher path, in one pinned process: `undici.request` with 64 callers for N seconds,
-// through lb.dispatcher or through bare undici Pools (round robin), to the same upstreams.
+// through lb.dispatcher or through bare undici Pools (round robin), to the same upstreams; with
+// `h2`, HTTP/2 upstreams (h2c), the pools made as the balancer makes them (100 streams a connection).
 // Prints one JSON line: { rps, cpuUsPerReq, requests, errors }.
 import { createBalancer } from '@switchyard/core'
-import { Pool, request } from 'undici'
+import { buildConnector, Pool, request } from 'undici'
 
-const [mode, upstreamList, seconds = '5', concurrency = '64'] = process.argv.slice(2)
+const [mode, upstreamList, seconds = '5', concurrency = '64', protocol = 'h1'] = process.argv.slice(2)
 const upstreams = upstreamList.split(',')
+const h2 = protocol === 'h2'
 let dispatch
 let close
 if (mode === 'switchyard') {
-  const lb = createBalancer({ upstreams })
+  const lb = createBalancer({ upstreams, http2: h2 })
   dispatch = () => lb.dispatcher
   close = () => lb.close()
 } else {
-  const pools = upstreams.map((u) => new Pool(u))
+  const options = h2 ? { allowH2: true, pipelining: 100, connect: buildConnector({ allowH2: true, useH2c: true }) } : {}
+  const pools = upstreams.map((u) => new Pool(u, options))
   let next = 0
   dispatch = () => pools[next++ % pools.length]
   close = () => Promise.all(pools.map((p) => p.close()))

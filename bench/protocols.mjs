@@ -5,13 +5,10 @@
 //   node protocols.mjs ws-relay <port> <backend>       the bare relay: a ws server opening a ws client per connection
 //   node protocols.mjs ws-load <url> <conns> <s> <w>   ping-pong on <conns> sockets for <s> s after <w> s; prints {"messages","seconds"}
 //   node protocols.mjs h2-backend                      two h2c servers answering tiny JSON; prints {"ports"}
-//   node protocols.mjs h2-client <mode> <ports> <s>    undici.request with 64 callers through a bare h2 Pool
-//                                                      (mode "pool": h2c, 100 streams a connection, as the balancer's) or lb.dispatcher with http2 upstreams
-//                                                      ("switchyard"); prints {"rps","cpuUsPerReq","errors"}
+// (the HTTP/2 client side is dispatcher.mjs with `h2`.)
 import http from 'node:http'
 import http2 from 'node:http2'
 import { createBalancer } from '@switchyard/core'
-import { buildConnector, Pool, request } from 'undici'
 import { WebSocket, WebSocketServer } from 'ws'
 
 const [role, ...args] = process.argv.slice(2)
@@ -88,49 +85,6 @@ if (role === 'ws-backend') {
     ports.push(await listening(server))
   }
   console.log(JSON.stringify({ ports }))
-} else if (role === 'h2-client') {
-  const [mode, portList, seconds] = args
-  const origins = portList.split(',').map((p) => `http://127.0.0.1:${p}`)
-  let dispatch
-  let close
-  if (mode === 'switchyard') {
-    const lb = createBalancer({ upstreams: origins, http2: true })
-    dispatch = () => lb.dispatcher
-    close = () => lb.close()
-  } else {
-    // As the balancer makes them: h2 with prior knowledge, 100 streams per connection.
-    const pools = origins.map((o) => new Pool(o, { allowH2: true, pipelining: 100, connect: buildConnector({ allowH2: true, useH2c: true }) }))
-    let next = 0
-    dispatch = () => pools[next++ % pools.length]
-    close = () => Promise.all(pools.map((p) => p.close()))
-  }
-  const drive = async (ms) => {
-    let requests = 0
-    let errors = 0
-    const until = performance.now() + ms
-    const worker = async () => {
-      while (performance.now() < until) {
-        try {
-          const res = await request('http://service/', { dispatcher: dispatch() })
-          await res.body.dump()
-          if (res.statusCode !== 200) errors++
-        } catch {
-          errors++
-        }
-        requests++
-      }
-    }
-    await Promise.all(Array.from({ length: 64 }, worker))
-    return { requests, errors }
-  }
-  await drive(Math.min(3_000, Number(seconds) * 600)) // warm-up, as the other cases
-  const cpu0 = process.cpuUsage()
-  const t0 = performance.now()
-  const { requests, errors } = await drive(Number(seconds) * 1_000)
-  const elapsed = (performance.now() - t0) / 1_000
-  const cpu = process.cpuUsage(cpu0)
-  await close()
-  console.log(JSON.stringify({ rps: requests / elapsed, cpuUsPerReq: (cpu.user + cpu.system) / requests, errors }))
 } else {
   console.error(`unknown role ${role}`)
   process.exit(2)

@@ -340,7 +340,7 @@ async function runProtocols() {
   const wsBackend = await role(LOAD_CORE, ['ws-backend'])
   const wsUrl = url(JSON.parse(wsBackend.line).port)
   const h2Backend = await role(LOAD_CORE, ['h2-backend'])
-  const h2Ports = JSON.parse(h2Backend.line).ports.join(',')
+  const h2Urls = JSON.parse(h2Backend.line).ports.map(url).join(',')
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const mode of ['direct', 'relay', 'switchyard']) {
@@ -365,7 +365,7 @@ async function runProtocols() {
         console.log(`round ${round} websocket/${mode}: ${Math.round(r.mps)} msg/s cpu ${fmt(r.cpuUsPerMsg, 1)} µs/msg`)
       }
       for (const mode of ['pool', 'switchyard']) {
-        const child = pinned(PROXY_CORE, node, [here('./protocols.mjs'), 'h2-client', mode, h2Ports, String(seconds)])
+        const child = pinned(PROXY_CORE, node, [here('./dispatcher.mjs'), mode, h2Urls, String(seconds), '64', 'h2'])
         await new Promise((r) => child.once('exit', r))
         const r = JSON.parse(child.log().trim().split('\n').at(-1))
         ;(h2[mode] ??= []).push(r)

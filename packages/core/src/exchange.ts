@@ -440,7 +440,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     const tried = this.tried
     this.tried = new Set(tried).add(first.id)
     const refused = this.#trace === undefined ? undefined : new Map<string, PassReason>()
-    const u = this.core.selector.selectReady(this, refused)
+    const u = this.core.selector.select(this, refused, true)
     if (u === undefined || !this.#budgetAllows()) {
       this.tried = tried
       return

@@ -37,9 +37,10 @@ export class Selector {
 
   /**
    * Picks the upstream for the next attempt of `ex`. `refused`, for a traced request only, gets
-   * why each upstream the rules turned away was refused (the picked one is not in it).
+   * why each upstream the rules turned away was refused (the picked one is not in it). `readyOnly`
+   * keeps to the first pass: an upstream that can take the request now (a hedged attempt never waits).
    */
-  select(ex: ExchangeView, refused?: Map<string, PassReason>): Upstream | undefined {
+  select(ex: ExchangeView, refused?: Map<string, PassReason>, readyOnly = false): Upstream | undefined {
     this.#refused = refused
     const { primaries, backups } = this.#availability
     const ctx = this.#ctx
@@ -47,8 +48,8 @@ export class Selector {
     ctx.attempt = ex.attempt + 1 // the attempt being picked for
     this.#tried = ex.tried
     const list = primaries.length !== 0 ? primaries : backups
-    let u = this.#pick(list)
-    if (u === undefined && list === primaries && backups.length !== 0) u = this.#pick(backups)
+    let u = this.#pick(list, readyOnly)
+    if (u === undefined && list === primaries && backups.length !== 0) u = this.#pick(backups, readyOnly)
     ctx.key = undefined
     if (refused !== undefined) {
       this.#refused = undefined
@@ -57,30 +58,10 @@ export class Selector {
     return u
   }
 
-  /** Only an upstream that can take the request now (the first pass): for a hedged attempt, which never waits. */
-  selectReady(ex: ExchangeView, refused?: Map<string, PassReason>): Upstream | undefined {
-    this.#refused = refused
-    const { primaries, backups } = this.#availability
-    const ctx = this.#ctx
-    ctx.key = ex.key
-    ctx.attempt = ex.attempt + 1
-    this.#tried = ex.tried
-    this.#strict = true
-    const list = primaries.length !== 0 ? primaries : backups
-    let u = this.#strategy.pick(list, ctx) as Upstream | undefined
-    if (u === undefined && list === primaries && backups.length !== 0) u = this.#strategy.pick(backups, ctx) as Upstream | undefined
-    ctx.key = undefined
-    if (refused !== undefined) {
-      this.#refused = undefined
-      if (u !== undefined) refused.delete(u.id)
-    }
-    return u
-  }
-
-  #pick(list: readonly Upstream[]): Upstream | undefined {
+  #pick(list: readonly Upstream[], readyOnly: boolean): Upstream | undefined {
     this.#strict = true
     const u = this.#strategy.pick(list, this.#ctx) as Upstream | undefined
-    if (u !== undefined) return u
+    if (u !== undefined || readyOnly) return u
     this.#strict = false
     return this.#strategy.pick(list, this.#ctx) as Upstream | undefined
   }

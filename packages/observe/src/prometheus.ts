@@ -101,62 +101,59 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
   upstreamGauge('queued', 'Requests waiting in the upstream’s queue.', (u) => u.queued)
   upstreamGauge('weight', 'The upstream’s configured weight.', (u) => u.weight)
   upstreamGauge('ewma_seconds', 'Moving average of the upstream’s response time, seconds.', (u) => u.ewmaMs / 1000)
-  new Gauge({
-      name: named('upstream_state'),
-      help: 'The upstream’s state: 1 for the state it is in (up, down, draining), 0 for the others.',
+  /** An enum as gauges: 1 for the value the upstream has, 0 for the others. */
+  const stateGauge = (name: string, help: string, values: readonly string[], read: (u: Balancer['upstreams'][number]) => string) =>
+    new Gauge({
+      name: named(name),
+      help,
       labelNames: ['upstream', 'state'],
       registers,
       collect() {
         this.reset()
-        for (const u of lb.upstreams) for (const s of STATES) this.set({ upstream: u.id, state: s }, u.state === s ? 1 : 0)
+        for (const u of lb.upstreams) {
+          const current = read(u)
+          for (const state of values) this.set({ upstream: u.id, state }, current === state ? 1 : 0)
+        }
       },
     })
-  new Gauge({
-      name: named('upstream_breaker_state'),
-      help: 'The upstream’s circuit breaker: 1 for its state (closed, open, half-open), 0 for the others.',
-      labelNames: ['upstream', 'state'],
-      registers,
-      collect() {
-        this.reset()
-        for (const u of lb.upstreams) for (const s of BREAKER) this.set({ upstream: u.id, state: s }, u.breaker === s ? 1 : 0)
-      },
-    })
+  stateGauge('upstream_state', 'The upstream’s state: 1 for the state it is in (up, down, draining), 0 for the others.', STATES, (u) => u.state)
+  stateGauge('upstream_breaker_state', 'The upstream’s circuit breaker: 1 for its state (closed, open, half-open), 0 for the others.', BREAKER, (u) => u.breaker)
   new Counter({
-      name: named('upstream_responses_total'),
-      help: 'Responses from the upstream, by status class.',
-      labelNames: ['upstream', 'class'],
-      registers,
-      collect() {
-        this.reset()
-        for (const u of lb.upstreams) for (const c of CLASSES) this.inc({ upstream: u.id, class: c }, u.responses[c])
-      },
-    })
+    name: named('upstream_responses_total'),
+    help: 'Responses from the upstream, by status class.',
+    labelNames: ['upstream', 'class'],
+    registers,
+    collect() {
+      this.reset()
+      for (const u of lb.upstreams) for (const c of CLASSES) this.inc({ upstream: u.id, class: c }, u.responses[c])
+    },
+  })
   new Counter({
-      name: named('upstream_failures_total'),
-      help: 'Attempts to the upstream that failed: connection errors, timeouts, statuses in passive.failOnStatus.',
-      labelNames: ['upstream'],
-      registers,
-      collect() {
-        this.reset()
-        for (const u of lb.upstreams) this.inc({ upstream: u.id }, u.failures)
-      },
-    })
+    name: named('upstream_failures_total'),
+    help: 'Attempts to the upstream that failed: connection errors, timeouts, statuses in passive.failOnStatus.',
+    labelNames: ['upstream'],
+    registers,
+    collect() {
+      this.reset()
+      for (const u of lb.upstreams) this.inc({ upstream: u.id }, u.failures)
+    },
+  })
   const downs = new Counter({
-      name: named('upstream_down_total'),
-      help: 'Times the upstream stopped taking traffic, by reason (max_fails, health_check, outlier, breaker_open, removed).',
-      labelNames: ['upstream', 'reason'],
-      registers,
-    })
+    name: named('upstream_down_total'),
+    help: 'Times the upstream stopped taking traffic, by reason (max_fails, health_check, outlier, breaker_open, removed).',
+    labelNames: ['upstream', 'reason'],
+    registers,
+  })
 
   let latency: Histogram<'upstream'> | undefined
   if (options.latency !== false) {
     latency = new Histogram({
-        name: named('upstream_latency_seconds'),
-        help: 'Time of each attempt to the upstream, from sending to the end of its answer or its failure, seconds.',
-        labelNames: ['upstream'],
-        buckets: options.buckets ?? [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers,
-      })
+      name: named('upstream_latency_seconds'),
+      help: 'Time of each attempt to the upstream, from sending to the end of its answer or its failure, seconds.',
+      labelNames: ['upstream'],
+      buckets: options.buckets ?? [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    })
   }
   const hist = latency
   const onEnd = (t: RequestTrace) => {
