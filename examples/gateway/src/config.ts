@@ -50,7 +50,8 @@ export interface GatewayConfig {
    */
   metricsPath?: string | false | undefined
   /**
-   * The access log: one pino JSON line per request on standard output (`'stdout'`), to a file
+   * The access log: one JSON line per request in pino's format, written in batches (every 64 KiB
+   * or 1 s, as nginx's `buffer=64k flush=1s`), on standard output (`'stdout'`), to a file
    * (a path), or `false`. Default `'stdout'`.
    */
   accessLog?: string | false | undefined

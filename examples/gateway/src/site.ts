@@ -84,12 +84,13 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
   const metricsPath = config.metricsPath === false ? undefined : (config.metricsPath ?? '/metrics')
   const registry = new Registry()
   const metrics = metricsPath === undefined ? undefined : prometheus(lb, { registry })
-  // Buffered, asynchronous writes (4 KiB at a time: one write for a few dozen lines), flushed on close.
+  // pino's JSON lines, built by accessLog and handed to pino's destination in batches (64 KiB or
+  // 1 s, as nginx's `buffer=64k flush=1s`): asynchronous writes, flushed on close.
   const destination =
     config.accessLog === false
       ? undefined
-      : pino.destination({ dest: config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog, sync: false, minLength: 4_096 })
-  const stopLog = destination === undefined ? () => {} : accessLog(lb, pino({ base: null }, destination))
+      : pino.destination({ dest: config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog, sync: false })
+  const stopLog = destination === undefined ? () => {} : accessLog(lb, destination)
   const status = config.status === false ? undefined : new StatusPage(lb, config.status)
   // The gateway's own paths are answered before the guards and the balancer; every other path is proxied.
   const own = new Map<string, (res: http.ServerResponse) => void>()

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream'
 import { createBalancer } from '@switchyard/core'
 import { accessLog, prometheus } from '@switchyard/observe'
 import { first } from '@switchyard/strategies'
-import { fakeUpstream } from '@switchyard/testing'
+import { fakeUpstream, virtualClock } from '@switchyard/testing'
 import pino from 'pino'
 import { register as globalRegistry, Registry } from 'prom-client'
 import { request } from 'undici'
@@ -105,3 +105,87 @@ describe('accessLog(lb, logger)', () => {
     expect(() => accessLog(lb, {} as never)).toThrow(TypeError)
   })
 })
+
+describe('accessLog(lb, destination)', () => {
+  /** A destination that keeps each write. */
+  const recorder = () => {
+    const writes: string[] = []
+    return { writes, write: (chunk: string) => writes.push(chunk), lines: () => writes.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) }
+  }
+
+  it('writes the lines pino would, in batches, and what is pending on stop()', async () => {
+    const { a, lb, call } = await setup()
+    const viaPino: Record<string, unknown>[] = []
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        viaPino.push(JSON.parse(String(chunk)))
+        done()
+      },
+    })
+    const stopPino = accessLog(lb, pino({ base: null }, stream))
+    const dest = recorder()
+    const clock = virtualClock()
+    const stop = accessLog(lb, dest, { clock })
+    await call('/users?q=a\\b')
+    a.script('reset')
+    await call('/broken')
+    expect(dest.writes).toHaveLength(0) // batched: nothing written before a flush
+    stop()
+    stopPino()
+    expect(dest.writes).toHaveLength(1) // stop() writes both lines at once
+    const lines = dest.lines()
+    expect(lines).toHaveLength(2)
+    // The same fields, values and order as pino's lines; only the time differs.
+    const untimed = (l: Record<string, unknown>) => ({ ...l, time: 0 })
+    expect(lines.map(untimed)).toEqual(viaPino.map(untimed))
+    expect(lines.map((l) => Object.keys(l))).toEqual(viaPino.map((l) => Object.keys(l)))
+    expect(lines[0]).toMatchObject({ level: 30, path: '/users?q=a\\b', status: 200, upstream: 'a', msg: 'request' })
+    expect(lines[1]).toMatchObject({ level: 40, status: 502, error: 'SWY_ERR_UPSTREAM' })
+    expect(Math.abs((lines[0]!.time as number) - Date.now())).toBeLessThan(60_000)
+    await call('/after-stop')
+    expect(dest.lines()).toHaveLength(2)
+  })
+
+  it('writes when bufferBytes are pending, or flushMs after the first pending line', async () => {
+    const { lb, call } = await setup()
+    const clock = virtualClock()
+    const dest = recorder()
+    const stop = accessLog(lb, dest, { clock, bufferBytes: 1_000_000, flushMs: 1_000, message: 'hit' })
+    onTestFinished(stop)
+    await call('/one')
+    expect(dest.writes).toHaveLength(0)
+    clock.advance(999)
+    expect(dest.writes).toHaveLength(0)
+    clock.advance(1)
+    expect(dest.writes).toHaveLength(1)
+    expect(clock.pending).toBe(0) // no timer while nothing is pending
+    stop()
+    // A line is ~170 characters: a buffer of 1.5 lines is written at every second line.
+    const size = Math.floor(dest.writes[0]!.length * 1.5)
+    const sized = recorder()
+    const stopSized = accessLog(lb, sized, { clock, bufferBytes: size, flushMs: 1_000 })
+    onTestFinished(stopSized)
+    for (let i = 1; i <= 3; i++) await call(`/two-${i}`) // lines a little longer than '/one''s
+    expect(sized.writes).toHaveLength(1)
+    expect(sized.lines().map((l) => l.path)).toEqual(['/two-1', '/two-2'])
+    clock.advance(1_000)
+    expect(sized.lines().map((l) => l.path)).toEqual(['/two-1', '/two-2', '/two-3'])
+    expect(dest.lines().map((l) => l.msg)).toEqual(['hit'])
+
+    const each = recorder()
+    const stopEach = accessLog(lb, each, { bufferBytes: 0, clock })
+    onTestFinished(stopEach)
+    await call('/now')
+    expect(each.writes).toHaveLength(1) // bufferBytes 0: every line at once
+  })
+
+  it('refuses a target that is neither a logger nor a destination, and bad batch sizes', async () => {
+    const { lb } = await setup()
+    expect(() => accessLog(lb, {} as never)).toThrow(/info\(\) and warn\(\).*or a destination with write\(\)/)
+    expect(() => accessLog(lb, null as never)).toThrow(TypeError)
+    expect(() => accessLog(lb, { write() {} }, { bufferBytes: -1 })).toThrow(/bufferBytes must be a whole number/)
+    expect(() => accessLog(lb, { write() {} }, { flushMs: 1.5 })).toThrow(/flushMs must be a whole number/)
+    expect(lb.listenerCount('request:end')).toBe(0)
+  })
+})
+
