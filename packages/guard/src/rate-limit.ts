@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   checkBoolean,
   checkFunction,
@@ -68,19 +68,21 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   const clock = (o.clock as Clock | undefined) ?? realClock
   const limit = String(Math.max(1, Math.floor(rate)) + burst)
 
-  return (req, res, next) => {
-    const answer = (state: BucketState): void => {
-      res.setHeader('RateLimit-Limit', limit)
-      res.setHeader('RateLimit-Remaining', String(Math.max(0, Math.floor(burst - state.excess))))
-      res.setHeader('RateLimit-Reset', String(Math.ceil(state.excess / rate)))
-      if (!state.allowed) {
-        const retry = Math.max(1, Math.ceil(state.retryMs / 1000))
-        refuse(res, new RateLimitedError(`more than ${rate} requests per second`), { 'retry-after': retry })
-        return
-      }
-      if (state.excess === 0 || nodelay) next()
-      else clock.setTimeout(next, (state.excess * 1000) / rate) // spaced to the rate, as nginx delays
+  /** Headers, then through, delayed or refused: one function for every request (no closure each). */
+  const answer = (res: ServerResponse, next: (err?: unknown) => void, state: BucketState): void => {
+    res.setHeader('RateLimit-Limit', limit)
+    res.setHeader('RateLimit-Remaining', String(Math.max(0, Math.floor(burst - state.excess))))
+    res.setHeader('RateLimit-Reset', String(Math.ceil(state.excess / rate)))
+    if (!state.allowed) {
+      const retry = Math.max(1, Math.ceil(state.retryMs / 1000))
+      refuse(res, new RateLimitedError(`more than ${rate} requests per second`), { 'retry-after': retry })
+      return
     }
+    if (state.excess === 0 || nodelay) next()
+    else clock.setTimeout(next, (state.excess * 1000) / rate) // spaced to the rate, as nginx delays
+  }
+
+  return (req, res, next) => {
     let state: BucketState | Promise<BucketState>
     try {
       state = store.hit(key(req), clock.now(), rate, burst)
@@ -88,7 +90,7 @@ export function rateLimit(options: RateLimitOptions): Middleware {
       next(err)
       return
     }
-    if (state instanceof Promise) state.then(answer, next)
-    else answer(state)
+    if (state instanceof Promise) state.then((s) => answer(res, next, s), next)
+    else answer(res, next, state)
   }
 }

@@ -52,14 +52,30 @@ export function addressMatcher(list: readonly string[], field: string): (address
       throw new InvalidOptionError(`${field}[${i}] is not an address or CIDR range, got ${JSON.stringify(entry)}`, { field: `${field}[${i}]`, cause })
     }
   })
-  return (address) => {
+  const match = (address: string): boolean => {
     const addr = parseAddress(address)
     if (addr === undefined) return false
     if (names.size !== 0 && names.has(addr.range())) return true
     for (const [range, bits] of ranges) if (addr.kind() === range.kind() && addr.match(range, bits)) return true
     return false
   }
+  // Clients come back (keep-alive, the same few proxies in front): an answer is remembered, so a
+  // known address costs one Map lookup instead of a parse. Bounded: past MEMO addresses the memo
+  // starts over, so many distinct addresses cost what no memo would.
+  const memo = new Map<string, boolean>()
+  return (address) => {
+    let known = memo.get(address)
+    if (known === undefined) {
+      known = match(address)
+      if (memo.size >= MEMO) memo.clear()
+      memo.set(address, known)
+    }
+    return known
+  }
 }
+
+/** Addresses an {@link addressMatcher} remembers (about 1 MB at most). */
+const MEMO = 10_000
 
 /** Validates `trustProxy`; {@link NONE} for `false` or undefined. */
 export function normalizeTrustProxy(input: unknown, field = 'trustProxy'): TrustRule {
