@@ -52,6 +52,17 @@ type Verdict = typeof OK | typeof FAILED | typeof UNJUDGED
  * callbacks, which its clients call natively), so an attempt allocates nothing beyond the
  * dispatch options. Subclasses relay the response to their client.
  */
+/**
+ * The map a traced pick fills with why upstreams were refused, shared: a pick and the reading of
+ * its reasons (`#passedOver`) run in one synchronous stretch, so one map serves every request
+ * instead of a new one per traced request.
+ */
+const REFUSED = new Map<string, PassReason>()
+function refusedScratch(): Map<string, PassReason> {
+  REFUSED.clear()
+  return REFUSED
+}
+
 export abstract class Exchange extends UpstreamHandler implements ExchangeView, RaceHost {
   key: string | undefined = undefined
   /** The request's cost (the `cost` option), counted in each upstream's `load` while in flight. */
@@ -261,7 +272,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   }
 
   #next(): void {
-    const refused = this.#trace === undefined ? undefined : new Map<string, PassReason>()
+    const refused = this.#trace === undefined ? undefined : refusedScratch()
     const u = this.core.selector.select(this, refused)
     if (refused !== undefined) this.#passed = this.#passedOver(refused, u)
     if (u === undefined) {
@@ -439,7 +450,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     const first = current.upstream
     const tried = this.tried
     this.tried = new Set(tried).add(first.id)
-    const refused = this.#trace === undefined ? undefined : new Map<string, PassReason>()
+    const refused = this.#trace === undefined ? undefined : refusedScratch()
     const u = this.core.selector.select(this, refused, true)
     if (u === undefined || !this.#budgetAllows()) {
       this.tried = tried

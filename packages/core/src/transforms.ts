@@ -93,7 +93,7 @@ export function normalizeHeaderTransform(input: unknown, field: string): HeaderR
   if (input === undefined) return undefined
   if (typeof input === 'function') {
     const fn = input as (headers: HeaderMap) => void
-    return (flat) => {
+    return function headerCallback(flat) {
       const map: HeaderMap = {}
       for (let i = 0; i < flat.length; i += 2) {
         const name = flat[i]!.toLowerCase()
@@ -128,7 +128,7 @@ export function normalizeHeaderTransform(input: unknown, field: string): HeaderR
     throw new InvalidOptionError(`${field}.remove must be a list of header names, got ${describeValue(remove)}`, { field: `${field}.remove` })
   }
   const drop = new Set([...(remove as string[]).map((n) => n.toLowerCase()), ...setNames])
-  return (flat) => {
+  return function headerTable(flat) {
     const out: string[] = []
     for (let i = 0; i < flat.length; i += 2) if (!drop.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!)
     for (let i = 0; i < setNames.length; i++) out.push(setNames[i]!, setValues[i]!)
