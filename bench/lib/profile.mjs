@@ -31,17 +31,73 @@ function bucketOf(frame) {
   return url.includes('/node_modules/') ? 'deps' : 'node'
 }
 
-/** Self time in µs per bucket from the one .cpuprofile in `dir`. */
-export function profileBuckets(dir) {
+/** The one .cpuprofile V8 wrote into `dir`, parsed; undefined when there is none. */
+export function readProfile(dir) {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
-  if (file === undefined) return undefined
-  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'))
+  return file === undefined ? undefined : JSON.parse(readFileSync(join(dir, file), 'utf8'))
+}
+
+/**
+ * The profile's nodes by id, each node's parent, and the first sample taken while serving a
+ * request (a stack through Node's `parserOnIncoming`): what comes before is start-up (loading
+ * modules, compiling), which is not a cost per request and is left out.
+ */
+function index(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  let from = 0
+  search: for (; from < profile.samples.length; from++) {
+    for (let id = profile.samples[from]; id !== undefined; id = parent.get(id)) {
+      if (byId.get(id)?.callFrame.functionName === 'parserOnIncoming') break search
+    }
+  }
+  return { byId, parent, from: from === profile.samples.length ? 0 : from }
+}
+
+/** Self time in µs per bucket, from the first request on. */
+export function profileBuckets(profile) {
+  const { byId, from } = index(profile)
   const out = Object.fromEntries(BUCKETS.map(([k]) => [k, 0]))
-  for (let i = 0; i < profile.samples.length; i++) {
+  for (let i = from; i < profile.samples.length; i++) {
     const node = byId.get(profile.samples[i])
     const bucket = node === undefined ? undefined : bucketOf(node.callFrame)
     if (bucket !== undefined) out[bucket] += profile.timeDeltas[i] ?? 0
   }
   return out
+}
+
+/**
+ * The code of each optional feature, as `function-name url` matches it. A sample belongs to a
+ * feature when, walking from the running function towards the root, the first frame that is
+ * somebody's code (a file outside Node itself) is the feature's: so Node's own work on the
+ * feature's behalf (setHeader for the rate limit's headers, the JSON and writes of the access
+ * log) counts for the feature, and the proxy the guards call next does not.
+ */
+export const FEATURES = {
+  guards: /packages\/guard\/|\/ipaddr\.js\/|^(clientAddress|forwardedClient|stripMapped|matches|match|parseAddress) \S*packages\/strategies\/|^(setHeader|appendHeader) node:_http_outgoing/,
+  transforms: /^(apply|invert|headerTable|headerCallback) \S*packages\/core\//,
+  observed: /packages\/observe\/|\/prom-client\/|\/pino\/|\/sonic-boom\/|^(traced|#passedOver|#ruleRefusing) \S*packages\/core\//,
+}
+
+/** µs of `profile` spent in the code `pattern` matches (see {@link FEATURES}), and in all (idle excluded). */
+export function featureTime(profile, pattern) {
+  const { byId, parent, from } = index(profile)
+  let feature = 0
+  let total = 0
+  for (let i = from; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0
+    let id = profile.samples[i]
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue
+    total += dt
+    for (; id !== undefined; id = parent.get(id)) {
+      const { functionName, url } = byId.get(id).callFrame
+      if (pattern.test(`${functionName} ${url}`)) {
+        feature += dt
+        break
+      }
+      if (url !== '' && !url.startsWith('node:')) break // somebody else's code
+    }
+  }
+  return { feature, total }
 }

@@ -30,3 +30,4 @@ http
     )
   })
   .listen(Number(process.env.PORT), '127.0.0.1')
+process.on('SIGTERM', () => process.exit(0)) // exit cleanly, so `--cpu-prof` writes its profile

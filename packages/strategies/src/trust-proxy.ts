@@ -63,7 +63,7 @@ export function addressMatcher(list: readonly string[], field: string): (address
   // known address costs one Map lookup instead of a parse. Bounded: past MEMO addresses the memo
   // starts over, so many distinct addresses cost what no memo would.
   const memo = new Map<string, boolean>()
-  return (address) => {
+  return function matches(address) {
     let known = memo.get(address)
     if (known === undefined) {
       known = match(address)
