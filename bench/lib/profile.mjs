@@ -42,14 +42,15 @@ export function readProfile(dir) {
  * request (a stack through Node's `parserOnIncoming`): what comes before is start-up (loading
  * modules, compiling), which is not a cost per request and is left out.
  */
-function index(profile) {
+function index(profile, startAt = /^parserOnIncoming /) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
   let from = 0
   search: for (; from < profile.samples.length; from++) {
     for (let id = profile.samples[from]; id !== undefined; id = parent.get(id)) {
-      if (byId.get(id)?.callFrame.functionName === 'parserOnIncoming') break search
+      const frame = byId.get(id)?.callFrame
+      if (frame !== undefined && startAt.test(`${frame.functionName} ${frame.url}`)) break search
     }
   }
   return { byId, parent, from: from === profile.samples.length ? 0 : from }
@@ -80,9 +81,12 @@ export const FEATURES = {
   observed: /packages\/observe\/|\/prom-client\/|\/pino\/|\/sonic-boom\/|^(traced|#passedOver|#ruleRefusing) \S*packages\/core\//,
 }
 
-/** µs of `profile` spent in the code `pattern` matches (see {@link FEATURES}), and in all (idle excluded). */
-export function featureTime(profile, pattern) {
-  const { byId, parent, from } = index(profile)
+/**
+ * µs of `profile` spent in the code `pattern` matches (see {@link FEATURES}), and in all (idle
+ * excluded), from the first sample `startAt` matches (default: the first request a server took).
+ */
+export function featureTime(profile, pattern, startAt) {
+  const { byId, parent, from } = index(profile, startAt)
   let feature = 0
   let total = 0
   for (let i = from; i < profile.samples.length; i++) {
