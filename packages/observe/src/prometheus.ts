@@ -146,6 +146,10 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
   })
 
   let latency: Histogram<'upstream'> | undefined
+  // Latencies are noted in a small batch and handed to prom-client 256 at a time, and before
+  // every scrape (collect): one tight loop of observe() costs a fraction of the same calls spread
+  // over requests (measured in the bench's profile of the observed gateway).
+  const batch = new LatencyBatch((id, seconds) => latency!.observe({ upstream: id }, seconds))
   if (options.latency !== false) {
     latency = new Histogram({
       name: named('upstream_latency_seconds'),
@@ -153,17 +157,22 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
       labelNames: ['upstream'],
       buckets: options.buckets ?? [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
+      collect() {
+        batch.flush()
+      },
     })
   }
   const hist = latency
   const onEnd = (t: RequestTrace) => {
-    for (const a of t.attempts) hist!.observe({ upstream: a.upstream }, a.ms / 1000)
+    const attempts = t.attempts
+    for (let i = 0; i < attempts.length; i++) batch.add(attempts[i]!.upstream, attempts[i]!.ms / 1000)
   }
   const onDown = (e: BalancerEvents['upstream:down']) => {
     downs.inc({ upstream: e.id, reason: e.reason })
-    if (e.reason === 'removed') {
+    if (e.reason === 'removed' && hist !== undefined) {
       // A removed upstream's series go, so labels stay bounded under churn (lb.add / lb.remove).
-      hist?.remove({ upstream: e.id })
+      batch.flush()
+      hist.remove({ upstream: e.id })
     }
   }
   lb.on('request:error', onError)
@@ -178,3 +187,26 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
     },
   }
 }
+
+/** Observations waiting for prom-client: upstream ids and values, in two fixed arrays. */
+class LatencyBatch {
+  static readonly SIZE = 256
+  readonly #ids: string[] = new Array(LatencyBatch.SIZE)
+  readonly #values = new Float64Array(LatencyBatch.SIZE)
+  #n = 0
+
+  constructor(private readonly observe: (id: string, value: number) => void) {}
+
+  add(id: string, value: number): void {
+    this.#ids[this.#n] = id
+    this.#values[this.#n] = value
+    if (++this.#n === LatencyBatch.SIZE) this.flush()
+  }
+
+  flush(): void {
+    const n = this.#n
+    this.#n = 0
+    for (let i = 0; i < n; i++) this.observe(this.#ids[i]!, this.#values[i]!)
+  }
+}
+
