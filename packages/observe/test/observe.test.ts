@@ -94,17 +94,23 @@ describe('prometheus(lb, { registry })', () => {
   })
 })
 
+/** A pino logger whose lines land, parsed, in `lines`. */
+function pinoLines() {
+  const lines: Record<string, unknown>[] = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)))
+      done()
+    },
+  })
+  return { lines, logger: pino({ base: null }, stream) }
+}
+
 describe('accessLog(lb, logger)', () => {
   it('writes one structured line per request through pino: upstream, status, attempts, durations, bytes; errors at warn', async () => {
     const { a, lb, call } = await setup()
-    const lines: Record<string, unknown>[] = []
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(JSON.parse(String(chunk)))
-        done()
-      },
-    })
-    const stop = accessLog(lb, pino({ base: null }, stream))
+    const { lines, logger } = pinoLines()
+    const stop = accessLog(lb, logger)
     await call('/users?page=2')
     a.script('reset')
     await call('/broken')
@@ -130,14 +136,8 @@ describe('accessLog(lb, destination)', () => {
 
   it('writes the lines pino would, in batches, and what is pending on stop()', async () => {
     const { a, lb, call } = await setup()
-    const viaPino: Record<string, unknown>[] = []
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        viaPino.push(JSON.parse(String(chunk)))
-        done()
-      },
-    })
-    const stopPino = accessLog(lb, pino({ base: null }, stream))
+    const { lines: viaPino, logger } = pinoLines()
+    const stopPino = accessLog(lb, logger)
     const dest = recorder()
     const clock = virtualClock()
     const stop = accessLog(lb, dest, { clock })
