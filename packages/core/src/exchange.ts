@@ -45,14 +45,6 @@ const UNJUDGED = 2
 type Verdict = typeof OK | typeof FAILED | typeof UNJUDGED
 
 /**
- * One client request, across all its attempts: pick an upstream, wait for admission, dispatch on
- * the upstream's pool, record the outcome, and retry on another upstream when that is safe.
- *
- * An exchange is itself the undici dispatch handler ({@link UpstreamHandler}: undici 7's legacy
- * callbacks, which its clients call natively), so an attempt allocates nothing beyond the
- * dispatch options. Subclasses relay the response to their client.
- */
-/**
  * The map a traced pick fills with why upstreams were refused, shared: a pick and the reading of
  * its reasons (`#passedOver`) run in one synchronous stretch, so one map serves every request
  * instead of a new one per traced request.
@@ -63,6 +55,14 @@ function refusedScratch(): Map<string, PassReason> {
   return REFUSED
 }
 
+/**
+ * One client request, across all its attempts: pick an upstream, wait for admission, dispatch on
+ * the upstream's pool, record the outcome, and retry on another upstream when that is safe.
+ *
+ * An exchange is itself the undici dispatch handler ({@link UpstreamHandler}: undici 7's legacy
+ * callbacks, which its clients call natively), so an attempt allocates nothing beyond the
+ * dispatch options. Subclasses relay the response to their client.
+ */
 export abstract class Exchange extends UpstreamHandler implements ExchangeView, RaceHost {
   key: string | undefined = undefined
   /** The request's cost (the `cost` option), counted in each upstream's `load` while in flight. */
