@@ -79,6 +79,38 @@ export const STATUS_HTML = `<!doctype html>
     b.onclick = onClick
     return b
   }
+  // One row per upstream, kept across ticks and updated in place: a row rebuilt every tick would drop a click whose
+  // press and release straddle a tick, and a reader's selection with it.
+  const rows = new Map() // upstream id -> { tr, cells, act, actKey }
+  const NUM = ['num', 'num', 'num', 'num rate', 'num', 'num', 'num']
+  function row(id) {
+    let r = rows.get(id)
+    if (r) return r
+    const tr = document.createElement('tr')
+    tr.dataset.upstream = id
+    const cells = [cell(''), cell('', 'state'), cell('')]
+    for (const cls of NUM) cells.push(cell('', cls))
+    cells.push(cell(''), cell(''))
+    tr.append(...cells)
+    r = { tr, cells, act: undefined, actKey: '' }
+    rows.set(id, r)
+    return r
+  }
+  function actions(r, u, on) {
+    const key = on ? (u.state === 'down' && u.reason === 'configured' ? 'up' : 'down') : ''
+    if (key === r.actKey) return
+    r.actKey = key
+    r.act?.remove()
+    r.act = undefined
+    if (!on) return
+    r.act = document.createElement('td')
+    r.act.append(
+      key === 'up' ? button('up', () => act(u.id, 'up')) : button('down', () => act(u.id, 'down')),
+      button('weight', () => { const w = Number(prompt('weight for ' + u.id, String(rows.get(u.id)?.weight ?? u.weight))); if (w > 0) act(u.id, 'weight', w) }),
+      button('drain', () => { if (confirm('drain ' + u.id + '? it leaves the balancer')) act(u.id, 'drain') }),
+    )
+    r.tr.append(r.act)
+  }
   function render(s) {
     $('act').hidden = !s.actions
     for (const th of document.querySelectorAll('th.act')) th.hidden = !s.actions
@@ -90,43 +122,37 @@ export const STATUS_HTML = `<!doctype html>
     $('active').textContent = s.active
     $('panic').textContent = s.panic ? 'yes' : 'no'
     const body = $('upstreams')
-    body.replaceChildren()
+    const seen = new Set()
+    let i = 0
     for (const u of s.upstreams) {
+      seen.add(u.id)
       const h = history.get(u.id) ?? []
       h.push({ rate: u.rate, p99: u.p99 })
       if (h.length > 60) h.shift()
       history.set(u.id, h)
-      const tr = document.createElement('tr')
-      tr.className = 'state-' + u.state
-      tr.dataset.upstream = u.id
-      tr.append(
-        cell(u.id + (u.backup ? ' (backup)' : '')),
-        cell(u.state === 'up' ? 'up' : u.state + ' (' + u.reason + ')', 'state'),
-        cell(u.breaker),
-        cell(String(u.weight), 'num'),
-        cell(String(u.inFlight), 'num'),
-        cell(String(u.queued), 'num'),
-        cell(fmt(u.rate, 1), 'num rate'),
-        cell(fmt(u.errorRate * 100, 1) + '%', 'num'),
-        cell(fmt(u.p50, 1), 'num'),
-        cell(fmt(u.p99, 1), 'num'),
-      )
-      const rate = document.createElement('td')
-      rate.innerHTML = spark(h.map((x) => x.rate), '#2563eb')
-      const p99 = document.createElement('td')
-      p99.innerHTML = spark(h.map((x) => x.p99), '#9333ea')
-      tr.append(rate, p99)
-      if (s.actions) {
-        const td = document.createElement('td')
-        td.append(
-          u.state === 'down' && u.reason === 'configured' ? button('up', () => act(u.id, 'up')) : button('down', () => act(u.id, 'down')),
-          button('weight', () => { const w = Number(prompt('weight for ' + u.id, String(u.weight))); if (w > 0) act(u.id, 'weight', w) }),
-          button('drain', () => { if (confirm('drain ' + u.id + '? it leaves the balancer')) act(u.id, 'drain') }),
-        )
-        tr.append(td)
-      }
-      body.append(tr)
+      const r = row(u.id)
+      r.weight = u.weight
+      r.tr.className = 'state-' + u.state
+      const text = [
+        u.id + (u.backup ? ' (backup)' : ''),
+        u.state === 'up' ? 'up' : u.state + ' (' + u.reason + ')',
+        u.breaker,
+        String(u.weight),
+        String(u.inFlight),
+        String(u.queued),
+        fmt(u.rate, 1),
+        fmt(u.errorRate * 100, 1) + '%',
+        fmt(u.p50, 1),
+        fmt(u.p99, 1),
+      ]
+      for (let c = 0; c < text.length; c++) if (r.cells[c].textContent !== text[c]) r.cells[c].textContent = text[c]
+      r.cells[10].innerHTML = spark(h.map((x) => x.rate), '#2563eb')
+      r.cells[11].innerHTML = spark(h.map((x) => x.p99), '#9333ea')
+      actions(r, u, s.actions)
+      if (body.children[i] !== r.tr) body.insertBefore(r.tr, body.children[i] ?? null)
+      i++
     }
+    for (const [id, r] of rows) if (!seen.has(id)) { r.tr.remove(); rows.delete(id); history.delete(id) }
   }
   const events = new EventSource('events')
   events.onopen = () => { history.clear(); $('conn').textContent = 'live' } // the server sends its history again

@@ -65,11 +65,15 @@ describe('the live status page (/__switchyard/)', () => {
     const bRow = page.locator(`tr[data-upstream="${serverUrl(b)}"]`)
     await expect.poll(() => bRow.getAttribute('class')).toBe('state-up')
     expect(Number(await page.locator(`tr[data-upstream="${serverUrl(a)}"] td.rate`).textContent())).toBeGreaterThan(0)
+    // Rows are updated in place, not rebuilt each tick (a rebuilt row would drop a click that straddles a tick).
+    const held = await bRow.elementHandle()
+    const now = await count()
+    await expect.poll(count, { timeout: 10_000 }).toBeGreaterThan(now)
+    expect(await held!.evaluate((tr) => tr.isConnected)).toBe(true)
 
     kill(b) // the next request to it fails: passive max_fails takes it out
     await expect.poll(() => bRow.getAttribute('class'), { timeout: 10_000 }).toBe('state-down')
-    const color = await bRow.locator('td.state').evaluate((td) => getComputedStyle(td).color)
-    expect(color).toBe('rgb(200, 0, 0)')
+    expect(await bRow.locator('td.state').evaluate((td) => getComputedStyle(td).color)).toBe('rgb(200, 0, 0)')
     expect(await bRow.locator('td.state').textContent()).toBe('down (max_fails)')
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: `${ARTIFACTS}status-page.png`, fullPage: true })
