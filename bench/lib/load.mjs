@@ -48,13 +48,14 @@ function uploadScript(bytes) {
 }
 
 /**
- * Runs one load: `{ url, connections, seconds, uploadBytes?, core }` → `{ rps, p50, p99, requests,
+ * Runs one load: `{ url, connections, seconds, uploadBytes?, core, threads? }` (`core` is a core or a
+ * taskset list such as `2,3`; `threads` is wrk's `-t`, ignored by autocannon) → `{ rps, p50, p99, requests,
  * errors }` (latencies in ms).
  */
-export async function load({ url, connections, seconds, uploadBytes, core }) {
+export async function load({ url, connections, seconds, uploadBytes, core, threads = 1 }) {
   const pin = core === undefined ? [] : ['taskset', '-c', String(core)]
   if (tool === 'wrk') {
-    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s']
+    const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s']
     if (uploadBytes) args.push('-s', uploadScript(uploadBytes))
     args.push(url)
     const out = pin.length ? await run(pin[0], [...pin.slice(1), 'wrk', ...args]) : await run('wrk', args)

@@ -32,16 +32,19 @@ export function nginxVersion(bin) {
   return `${r.stderr ?? ''}${r.stdout ?? ''}`.trim().replace('nginx version: ', '') || 'nginx'
 }
 
-/** Writes a config; returns the args to start nginx in the foreground as one process. */
-export function nginxArgs({ port, upstreams, leastConn = false }) {
+/**
+ * Writes a config; returns the args to start nginx in the foreground: one process by default, a
+ * master and `workers` worker processes when asked (the multi-core comparison).
+ */
+export function nginxArgs({ port, upstreams, leastConn = false, workers = 1 }) {
   const dir = join(tmpdir(), `switchyard-nginx-${port}`)
   mkdirSync(join(dir, 'logs'), { recursive: true })
   const servers = upstreams.map((u) => `    server ${new URL(u).host};`).join('\n')
   writeFileSync(
     join(dir, 'nginx.conf'),
     `daemon off;
-master_process off;
-worker_processes 1;
+master_process ${workers > 1 ? 'on' : 'off'};
+worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log stderr error;
 events { worker_connections 8192; }
