@@ -11,9 +11,8 @@
 //   pnpm bench -- --only protocols  WebSocket messages and HTTP/2 upstreams only
 //   pnpm bench -- --only profile    CPU profiles of the gateway and of Node's server alone
 //   pnpm bench -- --soak            1 000 000 requests through the gateway; RSS and heap growth
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +22,7 @@ import { ensureNginx, nginxArgs, nginxVersion } from './lib/nginx.mjs'
 import { gcStats } from './lib/gc.mjs'
 import { BUCKETS, FEATURES, featureTime, profileBuckets, readProfile } from './lib/profile.mjs'
 import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
+import { freePort, pinned, stop, waitForHttp } from './lib/spawn.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values: flags } = parseArgs({
@@ -47,56 +47,6 @@ const warmupSeconds = Number(flags.warmup ?? (quick ? 0.5 : 3))
 const twoCores = os.cpus().length >= 2
 const PROXY_CORE = twoCores ? 0 : undefined
 const LOAD_CORE = twoCores ? 1 : undefined
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-function pinned(core, cmd, args, env = {}) {
-  const full = core === undefined ? [cmd, ...args] : ['taskset', '-c', String(core), cmd, ...args]
-  const child = spawn(full[0], full.slice(1), {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let log = ''
-  child.stdout.on('data', (d) => {
-    log += d
-  })
-  child.stderr.on('data', (d) => {
-    log += d
-  })
-  child.log = () => log
-  return child
-}
-
-async function freePort() {
-  const s = net.createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => s.once('listening', r))
-  const { port } = s.address()
-  await new Promise((r) => s.close(r))
-  return port
-}
-
-async function waitForHttp(port, child, timeoutMs = 15_000) {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`exited early:\n${child.log()}`)
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`)
-      await res.arrayBuffer()
-      if (res.status < 500) return
-    } catch {}
-    await sleep(100)
-  }
-  throw new Error(`not listening on ${port} after ${timeoutMs} ms:\n${child.log()}`)
-}
-
-async function stop(child) {
-  if (!child || child.exitCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill('SIGTERM')
-  const t = setTimeout(() => child.kill('SIGKILL'), 3_000)
-  await exited
-  clearTimeout(t)
-}
 
 // --- backends -----------------------------------------------------------------------------------
 const backends = pinned(LOAD_CORE, process.execPath, [here('./backends.mjs'), 'a', 'b', 'fast', 'slow:20'])

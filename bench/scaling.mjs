@@ -14,15 +14,14 @@
 //   pnpm bench:scaling -- --workers 1,2   other worker counts (the proxy's cores are 0..k-1; the load
 //                                          runs on the cores above the largest k, or unpinned when
 //                                          none is left, which is no scaling measurement)
-import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { load } from './lib/load.mjs'
 import { ensureNginx, nginxArgs } from './lib/nginx.mjs'
 import { cpuMicros, family } from './lib/proc.mjs'
+import { freePort, pinned, stop, waitForHttp } from './lib/spawn.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values: flags } = parseArgs({
@@ -49,52 +48,6 @@ const top = Math.max(...counts)
 const proxyCores = (k) => (k === 1 ? '0' : `0-${k - 1}`)
 const loadCores = Array.from({ length: Math.max(0, cores - top) }, (_, i) => top + i)
 const LOAD = loadCores.length > 0 ? loadCores.join(',') : undefined
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-function pinned(cpus, cmd, args, env = {}) {
-  const full = cpus === undefined ? [cmd, ...args] : ['taskset', '-c', cpus, cmd, ...args]
-  const child = spawn(full[0], full.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let log = ''
-  child.stdout.on('data', (d) => {
-    log += d
-  })
-  child.stderr.on('data', (d) => {
-    log += d
-  })
-  child.log = () => log
-  return child
-}
-
-async function freePort() {
-  const s = net.createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => s.once('listening', r))
-  const { port } = s.address()
-  await new Promise((r) => s.close(r))
-  return port
-}
-
-async function waitForHttp(port, child) {
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null) throw new Error(`exited early:\n${child.log()}`)
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`)
-      await res.arrayBuffer()
-      if (res.status < 500) return
-    } catch {}
-    await sleep(100)
-  }
-  throw new Error(`not listening on ${port}:\n${child.log()}`)
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill('SIGTERM')
-  const t = setTimeout(() => child.kill('SIGKILL'), 3_000)
-  await exited
-  clearTimeout(t)
-}
 
 /** One backends process per load core, each pinned to its core: the backends scale with the load side. */
 async function startBackends() {
