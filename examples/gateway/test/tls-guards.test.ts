@@ -162,6 +162,19 @@ describe('gateway guards by name', () => {
     expect(backend.hits).toBe(3)
   })
 
+  it('rateLimit "headers": "never" keeps the policy private: no RateLimit fields, a 429 still says Retry-After', async () => {
+    const { gw } = await gateway({ guards: { rateLimit: { rate: 1, headers: 'never' } } })
+    const first = await request(`http://127.0.0.1:${gw.port}/`)
+    await first.body.dump()
+    expect(first.statusCode).toBe(200)
+    expect(first.headers['ratelimit-limit']).toBeUndefined()
+    const second = await request(`http://127.0.0.1:${gw.port}/`)
+    await second.body.dump()
+    expect(second.statusCode).toBe(429)
+    expect(second.headers['retry-after']).toBe('1')
+    expect(second.headers['ratelimit-remaining']).toBeUndefined()
+  })
+
   it('denies by address before anything else', async () => {
     const { gw, backend } = await gateway({ guards: { ipFilter: { deny: ['127.0.0.1'] } } })
     const res = await request(`http://127.0.0.1:${gw.port}/`)
@@ -175,6 +188,7 @@ describe('gateway guards by name', () => {
       startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), upstreams: ['http://127.0.0.1:1'], port: 0, host: '127.0.0.1', guards: guards as GatewayConfig['guards'] })
     await expect(start({ rateLimits: { rate: 1 } })).rejects.toThrow(/did you mean guards.rateLimit\?/)
     await expect(start({ rateLimit: { rate: 1, burst: -1 } })).rejects.toMatchObject({ field: 'guards.rateLimit.burst' })
+    await expect(start({ rateLimit: { rate: 1, headers: 'no' } })).rejects.toMatchObject({ field: 'guards.rateLimit.headers' })
     await expect(start({ requestFilter: { rules: [{ name: 'x', denyPath: '(' }] } })).rejects.toMatchObject({
       field: 'guards.requestFilter.rules[0].denyPath',
     })

@@ -5,7 +5,7 @@ export { ForbiddenError, PayloadTooLargeError, RateLimitedError, TooManyConnecti
 export { ipFilter, type IpFilterOptions } from './ip-filter.js'
 export { type BucketState, type MemoryStore, memoryStore, type MemoryStoreOptions, type RateLimitStore } from './memory-store.js'
 export type { Middleware } from './middleware.js'
-export { rateLimit, type RateLimitOptions } from './rate-limit.js'
+export { type RateLimitHeaders, rateLimit, type RateLimitOptions } from './rate-limit.js'
 export { clientAddress, type TrustProxy } from '@switchyard/strategies'
 export { type BlockInfo, type FilterRule, requestFilter, type RequestFilterOptions } from './request-filter.js'
 export { type RedisLike, redisStore, type RedisStoreOptions } from './redis-store.js'

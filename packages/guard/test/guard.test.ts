@@ -105,6 +105,22 @@ describe('rateLimit (nginx limit_req semantics, on a virtual clock)', () => {
     expect(res.headers['ratelimit-remaining']).toBe('3')
   })
 
+  it('headers: "refused" sends the RateLimit fields on 429s only, "never" on none (Retry-After stays); a bad mode is refused', async () => {
+    const clock = virtualClock()
+    for (const mode of ['refused', 'never'] as const) {
+      const { url } = await guarded(rateLimit({ rate: 10, headers: mode, clock }))
+      const passed = await send(url)
+      expect(passed.status).toBe(200)
+      expect(passed.headers['ratelimit-limit']).toBeUndefined()
+      const refused = await send(url)
+      expect(refused.status).toBe(429)
+      expect(refused.headers['retry-after']).toBe('1')
+      expect(refused.headers['ratelimit-limit']).toBe(mode === 'refused' ? '10' : undefined)
+      expect(refused.headers['ratelimit-remaining']).toBe(mode === 'refused' ? '0' : undefined)
+    }
+    expect(() => rateLimit({ rate: 10, headers: 'sometimes' as never })).toThrow(/rateLimit\(\)\.headers must be one of always, refused, never, got "sometimes"/)
+  })
+
   it('the memory store stays within its bound under 10 000 distinct keys', () => {
     const store = memoryStore({ max: 1_000 })
     for (let i = 0; i < 10_000; i++) store.hit(`10.0.${i >> 8}.${i & 255}`, i, 10, 0)
