@@ -64,7 +64,8 @@ describe('the live status page (/__switchyard/)', () => {
     await expect.poll(() => rows.count()).toBe(2)
     const bRow = page.locator(`tr[data-upstream="${serverUrl(b)}"]`)
     await expect.poll(() => bRow.getAttribute('class')).toBe('state-up')
-    expect(Number(await page.locator(`tr[data-upstream="${serverUrl(a)}"] td.rate`).textContent())).toBeGreaterThan(0)
+    // A rate is per tick: polled, since the tick in view may be the first, with nothing to compare against.
+    await expect.poll(async () => Number(await page.locator(`tr[data-upstream="${serverUrl(a)}"] td.rate`).textContent()), { timeout: 10_000 }).toBeGreaterThan(0)
     // Rows are updated in place, not rebuilt each tick (a rebuilt row would drop a click that straddles a tick).
     const held = await bRow.elementHandle()
     const now = await count()
