@@ -6,6 +6,7 @@ import {
   checkObject,
   clientAddress,
   type Clock,
+  describeValue,
   InvalidOptionError,
   normalizeTrustProxy,
   rejectUnknownKeys,
@@ -81,7 +82,7 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   if (typeof store.hit !== 'function') throw new InvalidOptionError('rateLimit().store must have a hit() method', { field: 'rateLimit().store' })
   const headers = (o.headers ?? 'always') as RateLimitHeaders
   if (!HEADER_MODES.includes(headers)) {
-    throw new InvalidOptionError(`rateLimit().headers must be one of ${HEADER_MODES.join(', ')}, got ${JSON.stringify(o.headers)}`, {
+    throw new InvalidOptionError(`rateLimit().headers must be 'always', 'refused' or 'never', got ${describeValue(o.headers)}`, {
       field: 'rateLimit().headers',
     })
   }
