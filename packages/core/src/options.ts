@@ -3,6 +3,7 @@ import {
   checkFunction,
   checkNumber,
   checkObject,
+  checkOneOf,
   describeValue,
   InvalidOptionError,
   rejectUnknownKeys,
@@ -43,8 +44,7 @@ import {
 export type ErrorHandler = (error: SwitchyardError, req: IncomingMessage, res: ServerResponse) => void
 
 function normalizeErrorsMode(input: unknown): 'respond' | 'next' {
-  if (input === undefined || input === 'respond' || input === 'next') return input ?? 'respond'
-  throw new InvalidOptionError(`errors must be 'respond' or 'next', got ${describeValue(input)}`, { field: 'errors' })
+  return checkOneOf(input, 'errors', ['respond', 'next'], 'respond')
 }
 
 /** One upstream, as given to `createBalancer({ upstreams })` or `lb.add()`. */

@@ -4,9 +4,9 @@ import {
   checkFunction,
   checkNumber,
   checkObject,
+  checkOneOf,
   clientAddress,
   type Clock,
-  describeValue,
   InvalidOptionError,
   normalizeTrustProxy,
   rejectUnknownKeys,
@@ -51,7 +51,6 @@ export interface RateLimitOptions {
 
 /** Which answers of {@link rateLimit} carry the RateLimit fields. */
 export type RateLimitHeaders = 'always' | 'refused' | 'never'
-const HEADER_MODES: readonly RateLimitHeaders[] = ['always', 'refused', 'never']
 
 const realClock: Clock = {
   now: () => performance.now(),
@@ -80,18 +79,16 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   const key = checkFunction<(req: IncomingMessage) => string>(o.key, 'rateLimit().key', (req) => clientAddress(req, trust))
   const store = (o.store as RateLimitStore | undefined) ?? memoryStore()
   if (typeof store.hit !== 'function') throw new InvalidOptionError('rateLimit().store must have a hit() method', { field: 'rateLimit().store' })
-  const headers = (o.headers ?? 'always') as RateLimitHeaders
-  if (!HEADER_MODES.includes(headers)) {
-    throw new InvalidOptionError(`rateLimit().headers must be 'always', 'refused' or 'never', got ${describeValue(o.headers)}`, {
-      field: 'rateLimit().headers',
-    })
-  }
+  const headers = checkOneOf<RateLimitHeaders>(o.headers, 'rateLimit().headers', ['always', 'refused', 'never'], 'always')
+  // Decided once: the per-request test is two booleans, not string comparisons.
+  const headersAlways = headers === 'always'
+  const headersRefused = headers === 'refused'
   const clock = (o.clock as Clock | undefined) ?? realClock
   const limit = String(Math.max(1, Math.floor(rate)) + burst)
 
   /** Headers, then through, delayed or refused: one function for every request (no closure each). */
   const answer = (res: ServerResponse, next: (err?: unknown) => void, state: BucketState): void => {
-    if (headers === 'always' || (headers === 'refused' && !state.allowed)) {
+    if (headersAlways || (headersRefused && !state.allowed)) {
       res.setHeader('RateLimit-Limit', limit)
       res.setHeader('RateLimit-Remaining', String(Math.max(0, Math.floor(burst - state.excess))))
       res.setHeader('RateLimit-Reset', String(Math.ceil(state.excess / rate)))

@@ -1,4 +1,4 @@
-import { checkNumber, checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import { checkNumber, checkObject, checkOneOf, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
 import type { BucketState, RateLimitStore } from './memory-store.js'
 
 /**
@@ -77,10 +77,7 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
   }
   const prefix = o.prefix ?? 'swy:rl:'
   if (typeof prefix !== 'string') throw new InvalidOptionError('redisStore().prefix must be a string', { field: 'redisStore().prefix' })
-  const onError = o.onError ?? 'open'
-  if (onError !== 'open' && onError !== 'closed') {
-    throw new InvalidOptionError(`redisStore().onError must be 'open' or 'closed', got ${describeValue(onError)}`, { field: 'redisStore().onError' })
-  }
+  const onError = checkOneOf(o.onError, 'redisStore().onError', ['open', 'closed'], 'open')
   const timeout = checkNumber(o.timeout, 'redisStore().timeout', 100, { exclusiveMin: true })
   const failed: BucketState = onError === 'open' ? { allowed: true, excess: 0, retryMs: 0 } : { allowed: false, excess: 0, retryMs: 1_000 }
   return {

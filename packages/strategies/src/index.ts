@@ -26,6 +26,7 @@ export {
   checkBoolean,
   checkFunction,
   checkNumber,
+  checkOneOf,
   checkObject,
   describeValue,
   rejectUnknownKeys,

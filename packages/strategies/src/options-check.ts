@@ -71,4 +71,18 @@ export function checkFunction<F>(value: unknown, path: string, fallback: F): F {
   return value as F
 }
 
+/**
+ * Returns `value` when it is one of `choices`, or `fallback` when undefined. The message lists the
+ * choices as `'a', 'b' or 'c'`.
+ */
+export function checkOneOf<T extends string>(value: unknown, path: string, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (!(choices as readonly unknown[]).includes(value)) {
+    const quoted = choices.map((c) => `'${c}'`)
+    const list = quoted.length === 1 ? quoted[0] : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`
+    throw new InvalidOptionError(`${path} must be ${list}, got ${describe(value)}`, { field: path })
+  }
+  return value as T
+}
+
 export { describe as describeValue }

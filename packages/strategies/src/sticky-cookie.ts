@@ -2,7 +2,7 @@ import { EligibleMarks, isPickable } from './internal/eligible.js'
 import { hash32 } from './internal/hash.js'
 import { InvalidOptionError } from './errors.js'
 import { readCookie } from './keys.js'
-import { checkBoolean, checkNumber, checkObject, describeValue, rejectUnknownKeys } from './options-check.js'
+import { checkBoolean, checkNumber, checkObject, checkOneOf, describeValue, rejectUnknownKeys } from './options-check.js'
 import { roundRobin } from './round-robin.js'
 import type { Candidate, PickContext, Strategy, StrategyDeps } from './strategy.js'
 
@@ -67,12 +67,7 @@ export function stickyCookie(options: StickyCookieOptions = {}): Strategy {
       field: `${path}.name`,
     })
   }
-  const sameSite = o.sameSite ?? 'Lax'
-  if (sameSite !== 'Strict' && sameSite !== 'Lax' && sameSite !== 'None') {
-    throw new InvalidOptionError(`${path}.sameSite must be 'Strict', 'Lax' or 'None', got ${describeValue(sameSite)}`, {
-      field: `${path}.sameSite`,
-    })
-  }
+  const sameSite = checkOneOf(o.sameSite, `${path}.sameSite`, ['Strict', 'Lax', 'None'], 'Lax')
   for (const field of ['secret', 'path', 'domain'] as const) {
     const v = o[field]
     if (v !== undefined && (typeof v !== 'string' || /[;\r\n]/.test(v))) {
