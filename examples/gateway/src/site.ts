@@ -136,13 +136,18 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
     },
   }
   async function shutDown(): Promise<void> {
-    stopLog()
     metrics?.close()
     status?.close()
-    await lb.close()
+    await lb.close() // the requests it drains still log their lines
+    stopLog() // hands the pending batch to the destination
     if (destination !== undefined) {
-      await new Promise<void>((resolve) => destination.flush(() => resolve()))
-      if (config.accessLog !== undefined && config.accessLog !== 'stdout') destination.end() // stdout stays open
+      if (config.accessLog !== undefined && config.accessLog !== 'stdout') {
+        // A file: closed once every line is written, so the log is whole when close() resolves.
+        await new Promise<void>((resolve) => {
+          destination.once('close', () => resolve())
+          destination.end()
+        })
+      } else await new Promise<void>((resolve) => destination.flush(() => resolve())) // stdout stays open
     }
     await guards.close()
   }
