@@ -1,4 +1,7 @@
+import { once } from 'node:events'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -44,6 +47,43 @@ describe('examples/gateway', () => {
     expect(stats.stats.requests).toBe(1)
     expect(stats.stats.upstreams).toHaveLength(2)
     expect(stats.process.rss).toBeGreaterThan(0)
+  })
+
+  it('a request in flight during a reload is drained by the old config and keeps its access-log line', async () => {
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let arrived!: () => void
+    const arrival = new Promise<void>((r) => (arrived = r))
+    const slow = http.createServer((req, res) => {
+      req.resume()
+      arrived()
+      void held.then(() => res.end('late'))
+    })
+    slow.listen(0, '127.0.0.1')
+    await once(slow, 'listening')
+    onTestFinished(() => {
+      slow.closeAllConnections()
+      slow.close()
+    })
+    const log = join(mkdtempSync(join(tmpdir(), 'gw-')), 'access.log')
+    const config = {
+      ...loadConfig([], { ACCESS_LOG: log, METRICS_PATH: 'off', STATUS_PATH: 'off' }),
+      upstreams: [`http://127.0.0.1:${(slow.address() as AddressInfo).port}`],
+      port: 0,
+      host: '127.0.0.1',
+    }
+    const gw = await startGateway(config)
+    onTestFinished(() => gw.close())
+    const answer = request(`http://127.0.0.1:${gw.port}/draining`)
+    await arrival
+    const reloaded = gw.reload(config) // the old site closes once its request is done
+    release()
+    expect(await (await answer).body.text()).toBe('late')
+    await reloaded
+    await gw.close()
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatchObject({ path: '/draining', status: 200 })
   })
 
   it('serves Prometheus metrics on /metrics and writes a pino access log line per request', async () => {
