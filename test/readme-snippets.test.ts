@@ -39,6 +39,8 @@ for (const readme of READMES) {
 
 const upstreams: TestUpstream[] = []
 let redis: ChildProcess | undefined
+/** Why redis-server could not be started, for the blocks that need it. */
+let redisError: Error | undefined
 
 /** Whether something accepts connections on a loopback port. */
 function answers(port: number): Promise<boolean> {
@@ -66,7 +68,10 @@ beforeAll(async () => {
   // The guard README's Redis block connects to 6379: start a server there unless one answers.
   if (snippets.some((s) => s.code.includes('redis://127.0.0.1:6379')) && !(await answers(6379))) {
     redis = spawn('redis-server', ['--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-    for (let i = 0; i < 100 && !(await answers(6379)); i++) await new Promise((r) => setTimeout(r, 100))
+    redis.once('error', (err) => {
+      redisError = err
+    })
+    for (let i = 0; i < 100 && redisError === undefined && !(await answers(6379)); i++) await new Promise((r) => setTimeout(r, 100))
   }
   for (const port of [5000, 5001, 5002]) {
     const up = new TestUpstream({ name: `backend-${port}` })
@@ -91,6 +96,7 @@ describe('README code blocks', () => {
       strict: true,
       noEmit: true,
       target: ts.ScriptTarget.ES2022,
+      lib: ['lib.es2022.d.ts'], // a Node app: @types/node's globals, no DOM lib (whose fetch types have no dispatcher)
       module: ts.ModuleKind.NodeNext,
       moduleResolution: ts.ModuleResolutionKind.NodeNext,
       types: ['node'],
@@ -111,6 +117,9 @@ describe('README code blocks', () => {
 
   for (const snippet of snippets) {
     it(`${snippet.name} runs as written`, async () => {
+      if (redisError !== undefined && snippet.code.includes('redis://127.0.0.1:6379')) {
+        throw new Error(`this block needs redis-server, which could not be started (${redisError.message}): install Debian's redis-server (pnpm test's preflight does)`)
+      }
       const servers: http.Server[] = []
       const listen = http.Server.prototype.listen
       http.Server.prototype.listen = function (this: http.Server, ...args: unknown[]) {

@@ -21,7 +21,7 @@ export interface TestRedis {
 
 /**
  * Starts Debian's `redis-server` on a free loopback port, without persistence, and stops it after
- * the test. (`.ci/run` installs the package.)
+ * the test. (`pnpm test`'s preflight, scripts/preflight.mjs, installs the package.)
  */
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort()
@@ -40,7 +40,7 @@ export async function startRedis(): Promise<TestRedis> {
     })
     child.once('error', (err) => {
       clearTimeout(timer)
-      reject(err)
+      reject(new Error(`redis-server could not be started (${err.message}): install Debian's redis-server (pnpm test's preflight does)`, { cause: err }))
     })
   })
   const stop = async () => {
