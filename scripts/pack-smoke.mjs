@@ -60,7 +60,8 @@ try {
     writeFileSync(
       join(app, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', skipLibCheck: false, noEmit: true, types: ['node'] },
+        // A Node app's settings: @types/node 20 (the floor) and no DOM lib, whose fetch types have no dispatcher.
+        compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2022'], skipLibCheck: false, noEmit: true, types: ['node'] },
         files: ['index.ts'],
       }),
     )
@@ -81,6 +82,8 @@ const first: UpstreamSnapshot | undefined = lb.upstreams[0]
 // @ts-expect-error breaker options are typed: a typo does not compile
 createBalancer({ upstreams: ['http://127.0.0.1:5000'], breaker: { resetTimout: 1 } })
 void first
+// Node's global fetch takes the balancer's dispatcher as the README shows it, with no cast.
+export const call = async (): Promise<number> => (await fetch('http://users/profile/7', { dispatcher: lb.dispatcher })).status
 void lb.close()
 `,
     )

@@ -66,6 +66,14 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: 
 type Listener<E extends keyof BalancerEvents> = (payload: BalancerEvents[E]) => void
 
 /**
+ * The `Dispatcher` type Node's global `fetch` takes, as the app's own `@types/node` declares it
+ * (`undici-types`, which names an older undici than the one Switchyard runs on), or `unknown` where
+ * the global `RequestInit` has no `dispatcher` (the DOM lib's). Evaluated in the app's program, so
+ * `fetch(url, { dispatcher: lb.dispatcher })` type-checks against whichever it has.
+ */
+export type GlobalFetchDispatcher = RequestInit extends { dispatcher?: infer D } ? NonNullable<D> : unknown
+
+/**
  * An in-process load balancer over a set of upstreams. Made by {@link createBalancer}.
  */
 export class Balancer extends EventEmitter {
@@ -77,8 +85,12 @@ export class Balancer extends EventEmitter {
    * mount prefix from it).
    */
   readonly handler: RequestHandler
-  /** An undici `Dispatcher` that balances `fetch` and `undici.request` calls. */
-  readonly dispatcher: BalancedDispatcher
+  /**
+   * An undici `Dispatcher` that balances `fetch` and `undici.request` calls. Typed as undici's
+   * Dispatcher and as the one Node's global `fetch` takes (see {@link GlobalFetchDispatcher}), so
+   * both `fetch(url, { dispatcher: lb.dispatcher })` and undici's `request()` take it.
+   */
+  readonly dispatcher: BalancedDispatcher & GlobalFetchDispatcher
   /**
    * Proxies an HTTP upgrade (a WebSocket handshake): attach it to a server's `'upgrade'` event,
    * `server.on('upgrade', lb.upgrade)`. The upstream is picked, admitted (`maxConnections`) and
@@ -125,7 +137,7 @@ export class Balancer extends EventEmitter {
       }
       new ProxyExchange(core, req, res, next).start()
     }
-    this.dispatcher = new BalancedDispatcher(core, () => this.close())
+    this.dispatcher = new BalancedDispatcher(core, () => this.close()) as BalancedDispatcher & GlobalFetchDispatcher
     this.fetch = (request, info = {}) => {
       if (core.isClosed) {
         const error = new ClosedError('the balancer is closed')

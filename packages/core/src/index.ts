@@ -1,5 +1,5 @@
 export { Balancer, createBalancer } from './balancer.js'
-export type { BalancerStats, CloseOptions, RemoveOptions, RequestHandler, UpgradeHandler } from './balancer.js'
+export type { BalancerStats, CloseOptions, GlobalFetchDispatcher, RemoveOptions, RequestHandler, UpgradeHandler } from './balancer.js'
 export type { FetchInfo } from './fetch.js'
 export type { AttemptTrace, BalancerEvents, DownReason, PassedOver, PassReason, RequestTrace, UpReason } from './events.js'
 export type { BalancedDispatcher } from './dispatcher.js'

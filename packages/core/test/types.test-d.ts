@@ -23,6 +23,8 @@ import { expectTypeOf } from 'vitest'
 const lb = createBalancer({ upstreams: ['http://127.0.0.1:5000'] })
 expectTypeOf(lb).toEqualTypeOf<Balancer>()
 expectTypeOf(lb.dispatcher).toMatchTypeOf<Dispatcher>()
+// Node's global fetch (typed by @types/node 20's undici-types) takes it as it is.
+export const viaGlobalFetch = (): Promise<Response> => fetch('http://users/', { dispatcher: lb.dispatcher })
 expectTypeOf(lb.upstreams).toEqualTypeOf<readonly UpstreamSnapshot[]>()
 expectTypeOf<UpstreamSnapshot['state']>().toEqualTypeOf<'up' | 'down' | 'draining'>()
 expectTypeOf<UpstreamSnapshot['breaker']>().toEqualTypeOf<'closed' | 'open' | 'half-open'>()
