@@ -88,7 +88,7 @@ export function balancerOptions(config: GatewayConfig): Omit<BalancerOptions, 'u
   return config.trustProxy === undefined || rest.trustProxy !== undefined ? options : { ...options, trustProxy: config.trustProxy }
 }
 
-/** The strategy factory names of shared/DESIGN.md; those the installed package has can be named. */
+/** The strategy factory names `STRATEGY` and `strategy` may name: every factory @switchyard/strategies exports; those the installed package has can be named. */
 const FACTORIES = [
   'roundRobin',
   'random',

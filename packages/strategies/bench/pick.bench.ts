@@ -2,7 +2,7 @@ import { type Candidate, maglev, type PickContext } from '@switchyard/strategies
 import { bench, describe } from 'vitest'
 import { STRATEGIES } from '../test/fixtures/factories.js'
 
-// `pick` of every strategy at 2, 16, 256 and 4 096 upstreams (STYLE.md §8). Weights 1..3, some
+// `pick` of every strategy at 2, 16, 256 and 4 096 upstreams (from a pair to a large fleet). Weights 1..3, some
 // requests in flight, a key per pick for the hash strategies. Run: pnpm bench:strategies
 const SIZES = [2, 16, 256, 4_096]
 
