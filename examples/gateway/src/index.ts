@@ -93,8 +93,20 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   let current = config
   const handler: http.RequestListener = (req, res) => site.handler(req, res)
   const tls = config.tls
-  const server = tls === undefined ? http.createServer(handler) : createTlsServer({ http2: true, ...tls }, handler)
+  // Node closes a connection whose head is not whole after headersTimeout (60 s, nginx's
+  // client_header_timeout), but only looks every connectionsCheckingInterval (30 s by default, so
+  // up to 90 s): looked at each second here, a slow or never-finished head goes within 61 s.
+  const server =
+    tls === undefined
+      ? http.createServer({ headersTimeout: 60_000, connectionsCheckingInterval: 1_000 }, handler)
+      : createTlsServer({ http2: true, ...tls }, handler)
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => site.upgrade(req, socket, head))
+  // CONNECT (no tunnels here): 501 rather than Node's silent close. Over HTTP/1.1 Node gives the
+  // socket; an HTTP/2 CONNECT stream arrives as a request and response.
+  server.on('connect', (req: http.IncomingMessage, second: Duplex | http.ServerResponse, head?: Buffer) => {
+    if (second instanceof http.ServerResponse || 'writeHead' in second) site.handler(req, second as http.ServerResponse)
+    else site.connect(req, second, head ?? Buffer.alloc(0))
+  })
   if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000 // nginx keepalive_timeout is 75 s; stay above common client pools
   server.listen(config.port, config.host)
   await once(server, 'listening')

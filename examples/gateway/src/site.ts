@@ -23,6 +23,8 @@ export interface Site {
   readonly status: StatusPage | undefined
   readonly handler: http.RequestListener
   readonly upgrade: UpgradeHandler
+  /** A server's `'connect'` event (`CONNECT`): answered 501 by the balancer, after the guards. */
+  readonly connect: UpgradeHandler
   /** Lets the requests in flight finish, then closes the balancer, guards and observers. */
   close(): Promise<void>
 }
@@ -114,7 +116,7 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
       )
     })
   }
-  const handler: http.RequestListener =
+  const route: http.RequestListener =
     own.size === 0 && status === undefined
       ? proxy
       : (req, res) => {
@@ -122,6 +124,21 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
           if (answer !== undefined) answer(res)
           else if (status === undefined || !status.handle(req, res)) proxy(req, res)
         }
+  // The gateway's own server answers what throws in its own paths (metrics, status page, a guard)
+  // as this one request's 500; the balancer's entry points already catch their own.
+  const handler: http.RequestListener = (req, res) => {
+    try {
+      route(req, res)
+    } catch (err) {
+      console.error(`switchyard gateway: ${req.method} ${req.url} failed: ${(err as Error)?.stack ?? err}`)
+      if (res.headersSent) res.destroy()
+      else {
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
+        res.end('Internal Server Error')
+      }
+    }
+  }
+  const upgrade = guards.chain.length === 0 ? lb.upgrade : guardedUpgrade(guards.chain, lb.upgrade)
   let closing: Promise<void> | undefined
   const site: Site = {
     lb,
@@ -129,7 +146,8 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
     metricsPath,
     status,
     handler,
-    upgrade: guards.chain.length === 0 ? lb.upgrade : guardedUpgrade(guards.chain, lb.upgrade),
+    upgrade,
+    connect: guards.chain.length === 0 ? lb.connect : guardedUpgrade(guards.chain, lb.connect),
     close() {
       closing ??= shutDown()
       return closing

@@ -5,10 +5,10 @@ import { type BalancerEvents, BalancerCore } from './balancer-core.js'
 import type { RequestTrace } from './events.js'
 import { checkBoolean, checkNumber, checkObject, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
 import { BalancedDispatcher } from './dispatcher.js'
-import { ClosedError, UnknownUpstreamError } from './errors.js'
+import { asInternal, ClosedError, UnknownUpstreamError } from './errors.js'
 import { type BalancerOptions, normalize, normalizeUpstream, type UpstreamOptions } from './options.js'
 import { ProxyExchange } from './proxy.js'
-import { answerError, answerServerOptions, errorBody, refuseUpgrade } from './respond.js'
+import { answerError, answerServerOptions, answerUnhandled, errorResponse, refuseUnhandled, refuseUpgrade } from './respond.js'
 import { UpgradeExchange } from './upgrade.js'
 import { FetchExchange, type FetchInfo } from './fetch.js'
 import { Discovery, resolvingUpstream } from './discovery.js'
@@ -101,6 +101,13 @@ export class Balancer extends EventEmitter {
    */
   readonly upgrade: UpgradeHandler
   /**
+   * Answers `CONNECT` with 501 (`SWY_ERR_METHOD_NOT_SUPPORTED`): a reverse proxy opens no tunnels
+   * to hosts of the client's choosing. Node hands `CONNECT` to a server's `'connect'` event, and
+   * with no listener closes the connection without a word; `server.on('connect', lb.connect)`
+   * answers it instead, as nginx answers it (400) rather than hanging up. Counted like any refusal.
+   */
+  readonly connect: UpgradeHandler
+  /**
    * The Fetch-API handler, for Hono, Next.js route handlers, Bun and Deno-style servers:
    * `app.all('/api/*', (c) => lb.fetch(c.req.raw))`. The request's URL keeps its path and query;
    * its origin only reached this handler. Bodies stream both ways; `request.signal` aborting aborts
@@ -126,32 +133,47 @@ export class Balancer extends EventEmitter {
       resolved.resolving.length === 0
         ? undefined
         : new Discovery(core, resolved.resolving.map((r) => resolvingUpstream(r.input, r.path)!), resolved.dns)
+    // Every entry point answers what throws inside it as this one request's failure (500, or a
+    // cut connection once the answer started): nothing a client sends ends the process. The
+    // exchanges catch their own; these catch the rest.
     this.handler = (req, res, next) => {
-      if (core.isClosed) {
-        answerError(core.options, new ClosedError('the balancer is closed'), req, res, next)
-        return
+      try {
+        if (core.isClosed) {
+          answerError(core.options, new ClosedError('the balancer is closed'), req, res, next)
+          return
+        }
+        if (req.url === '*' && req.method === 'OPTIONS') {
+          answerServerOptions(res)
+          return
+        }
+        new ProxyExchange(core, req, res, next).start()
+      } catch (err) {
+        answerUnhandled(res, asInternal(err, 'lb.handler failed'))
       }
-      if (req.url === '*' && req.method === 'OPTIONS') {
-        answerServerOptions(res)
-        return
-      }
-      new ProxyExchange(core, req, res, next).start()
     }
     this.dispatcher = new BalancedDispatcher(core, () => this.close()) as BalancedDispatcher & GlobalFetchDispatcher
     this.fetch = (request, info = {}) => {
-      if (core.isClosed) {
-        const error = new ClosedError('the balancer is closed')
-        return Promise.resolve(new Response(errorBody(error), { status: 503, headers: { 'content-type': 'application/json; charset=utf-8' } }))
-      }
-      return new Promise<Response>((resolve) => new FetchExchange(core, request, info, resolve).start())
+      if (core.isClosed) return Promise.resolve(errorResponse(new ClosedError('the balancer is closed')))
+      return new Promise<Response>((resolve) => {
+        try {
+          new FetchExchange(core, request, info, resolve).start()
+        } catch (err) {
+          resolve(errorResponse(asInternal(err, 'lb.fetch failed'))) // a no-op if it had resolved
+        }
+      })
     }
     this.upgrade = (req, socket, head) => {
-      if (core.isClosed) {
-        refuseUpgrade(socket, new ClosedError('the balancer is closed'))
-        return
+      try {
+        if (core.isClosed) {
+          refuseUpgrade(socket, new ClosedError('the balancer is closed'))
+          return
+        }
+        new UpgradeExchange(core, req, socket, head).start()
+      } catch (err) {
+        refuseUnhandled(socket, asInternal(err, 'lb.upgrade failed'))
       }
-      new UpgradeExchange(core, req, socket, head).start()
     }
+    this.connect = this.upgrade // UpgradeExchange refuses CONNECT first thing
   }
 
   /** Listens to a balancer event (see {@link BalancerEvents}). */

@@ -10,12 +10,15 @@ import { isOnReusedConnection } from './internal/socket-watch.js'
  *   `BadRequestError` on the dispatcher path); never retried; no health mechanism hears of it.
  * - `local`: the balancer's own doing (a pool closed by `remove()` or `close()`). Never reached
  *   the upstream; not held against it.
+ * - `app`: a function of the options threw (`SWY_ERR_CALLBACK`), or the balancer itself did
+ *   (`SWY_ERR_INTERNAL`). This request alone fails, with 500; never retried, never held against
+ *   the upstream.
  * - `unsent`: the connection to the upstream could not be made (refused, unreachable, connect
  *   timeout, TLS handshake). Safe to send elsewhere whatever the method; counts against the upstream.
  * - `upstream`: the upstream took the request and then failed (reset, timeout, invalid response).
  *   Counts against it; replayed only for idempotent methods.
  */
-export type Side = 'request' | 'local' | 'unsent' | 'upstream'
+export type Side = 'request' | 'local' | 'app' | 'unsent' | 'upstream'
 
 export interface Blame {
   readonly side: Side
@@ -25,6 +28,7 @@ export interface Blame {
 
 const REQUEST: Blame = Object.freeze({ side: 'request', timeout: false })
 const LOCAL: Blame = Object.freeze({ side: 'local', timeout: false })
+const APP: Blame = Object.freeze({ side: 'app', timeout: false })
 const UNSENT: Blame = Object.freeze({ side: 'unsent', timeout: false })
 const UNSENT_TIMEOUT: Blame = Object.freeze({ side: 'unsent', timeout: true })
 const UPSTREAM: Blame = Object.freeze({ side: 'upstream', timeout: false })
@@ -52,6 +56,9 @@ export const BLAME_BY_CODE: Readonly<Record<string, Blame>> = Object.freeze({
   UND_ERR_INFO: LOCAL,
   UND_ERR_BPL_MISSING_UPSTREAM: LOCAL,
   UND_ERR_MAX_ORIGINS_REACHED: LOCAL,
+  // The application's functions, or the balancer's own code.
+  SWY_ERR_CALLBACK: APP,
+  SWY_ERR_INTERNAL: APP,
   // No connection to the upstream.
   ECONNREFUSED: UNSENT,
   ENOTFOUND: UNSENT,

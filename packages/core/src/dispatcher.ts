@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream'
 import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
-import { BadRequestError, ClientAbortedError, ClosedError } from './errors.js'
+import { asInternal, BadRequestError, ClientAbortedError, ClosedError } from './errors.js'
 import { Exchange } from './exchange.js'
 import type { Upstream } from './upstream.js'
 import { ASTERISK, originForm } from './request-target.js'
@@ -29,17 +29,45 @@ function headerRecord(headers: Dispatcher.DispatchOptions['headers']): Record<st
   return out
 }
 
+/**
+ * Errors the caller's own handler threw (its `onHeaders`, `onData`, …): the caller's doing, so
+ * they are blamed on the request, and handed back to the caller's `onError` as they were thrown,
+ * as undici does.
+ */
+const CALLER_THREW = new WeakSet<object>()
+
+function callerThrew(err: unknown): Error {
+  const error = err instanceof Error ? err : new Error(String(err))
+  CALLER_THREW.add(error)
+  return error
+}
+
+/** Tells the caller's handler of an error; what its `onError` throws is dropped (it has heard). */
+function tellCaller(handler: LegacyHandler, error: Error): void {
+  try {
+    handler.onError?.(error)
+  } catch {
+    // the caller's onError threw: nothing more is owed to it
+  }
+}
+
 /** One request made through `lb.dispatcher`, relayed to the caller's undici handler. */
 class DispatchExchange extends Exchange {
   readonly #options: Dispatcher.DispatchOptions
   readonly #handler: LegacyHandler
+  /** The caller's handler threw this: it is what the caller's `onError` gets. */
+  #callerError: Error | undefined = undefined
 
   constructor(core: BalancerCore, options: Dispatcher.DispatchOptions, handler: LegacyHandler) {
     super(core, options.method, options.path)
     this.#options = options
     this.#handler = handler
     // The caller gets its abort handle at once, so it can cancel while the request waits or retries.
-    handler.onConnect?.((reason?: Error) => this.cancel(reason ?? new ClientAbortedError('the request was aborted')))
+    try {
+      handler.onConnect?.((reason?: Error) => this.cancel(reason ?? new ClientAbortedError('the request was aborted')))
+    } catch (err) {
+      throw callerThrew(err)
+    }
   }
 
   protected requestInfo(): RequestInfo {
@@ -75,35 +103,64 @@ class DispatchExchange extends Exchange {
   }
 
   protected isClientError(err: Error): boolean {
+    if (CALLER_THREW.has(err)) {
+      this.#callerError = err
+      return true
+    }
     const body = this.#options.body as { errored?: unknown } | null | undefined
     return body !== null && typeof body === 'object' && 'errored' in body && body.errored === err
   }
 
   protected respondError(error: SwitchyardError): void {
-    this.#handler.onError?.(error)
+    tellCaller(this.#handler, this.#callerError ?? error)
   }
 
   protected abortResponse(error: Error): void {
-    this.#handler.onError?.(error)
+    tellCaller(this.#handler, this.#callerError ?? error)
   }
+
+  protected override thrown(err: unknown, what: string): Error {
+    return CALLER_THREW.has(err as object) ? (err as Error) : super.thrown(err, what)
+  }
+
+  // The caller's callbacks: what they throw is the caller's (see CALLER_THREW); thrown on into
+  // undici, it aborts the attempt, which comes back through attemptFailed blamed on the request.
 
   protected relayHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     const cookie = this.strategyCookie()
     if (cookie !== undefined) rawHeaders.push(Buffer.from('set-cookie'), Buffer.from(cookie))
-    return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true
+    try {
+      return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true
+    } catch (err) {
+      throw callerThrew(err)
+    }
   }
 
   protected relayData(chunk: Buffer): boolean {
-    return this.#handler.onData?.(chunk) ?? true
+    try {
+      return this.#handler.onData?.(chunk) ?? true
+    } catch (err) {
+      throw callerThrew(err)
+    }
   }
 
   protected relayComplete(trailers: Buffer[] | string[] | null): void {
-    this.#handler.onComplete?.(trailers)
+    try {
+      this.#handler.onComplete?.(trailers)
+    } catch {
+      // The caller's onComplete threw after the whole response was relayed: the request is over
+      // and nothing is owed to it. (undici would hand the error to onError after onComplete; the
+      // balancer does not call a handler twice.)
+    }
   }
 
   protected override upgraded(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
     this.completeUpgrade(statusCode)
-    this.#handler.onUpgrade?.(statusCode, rawHeaders, socket)
+    try {
+      this.#handler.onUpgrade?.(statusCode, rawHeaders, socket)
+    } catch {
+      socket.destroy() // the caller could not take the socket
+    }
   }
 }
 
@@ -125,8 +182,18 @@ export class BalancedDispatcher extends Dispatcher {
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const legacy = toLegacy(handler)
+    try {
+      return this.#dispatch(options, legacy)
+    } catch (err) {
+      // What threw before the exchange could take the request (the caller's onConnect, say).
+      tellCaller(legacy, CALLER_THREW.has(err as object) ? (err as Error) : asInternal(err, 'lb.dispatcher failed'))
+      return false
+    }
+  }
+
+  #dispatch(options: Dispatcher.DispatchOptions, legacy: LegacyHandler): boolean {
     if (this.#core.isClosed) {
-      legacy.onError?.(new ClosedError('the balancer is closed'))
+      tellCaller(legacy, new ClosedError('the balancer is closed'))
       return false
     }
     let opts = options
@@ -137,7 +204,7 @@ export class BalancedDispatcher extends Dispatcher {
       const target = options.method === 'CONNECT' || typeof path !== 'string' ? undefined : originForm(path)
       if (target === undefined || target === ASTERISK) {
         const what = options.method === 'CONNECT' ? 'CONNECT cannot be balanced' : `invalid request path ${JSON.stringify(path)}`
-        legacy.onError?.(new BadRequestError(`the request cannot be sent: ${what}`))
+        tellCaller(legacy, new BadRequestError(`the request cannot be sent: ${what}`))
         return false
       }
       opts = { ...options, path: target }

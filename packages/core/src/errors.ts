@@ -126,3 +126,63 @@ export class InterceptorError extends SwitchyardError {
   static override readonly statusCode = 500
   static override readonly publicMessage = 'the response could not be processed'
 }
+
+/**
+ * A function the balancer was given threw on this request: `requestHeaders`, `responseHeaders`,
+ * `rewritePath`, a strategy's key or pick, a `diagnostics_channel` subscriber. The application's
+ * error, and this request's alone: answered with 500, never retried, never counted against an
+ * upstream; the message (in `request:error` and the trace, not in the answer) names the function.
+ */
+export class CallbackError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_CALLBACK'
+  static override readonly statusCode = 500
+  static override readonly publicMessage = 'the request could not be processed'
+}
+
+/**
+ * Something threw inside the balancer where nothing should (a bug): the request it was handling
+ * is answered with 500 (or cut, when its answer had started), and nothing else is disturbed.
+ * Never counted against an upstream. Please report it with the `cause`.
+ */
+export class InternalError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_INTERNAL'
+  static override readonly statusCode = 500
+  static override readonly publicMessage = 'the request could not be processed'
+}
+
+/**
+ * The request line names an HTTP version the connection does not speak: `HTTP/2.0` or `HTTP/0.9`
+ * on an HTTP/1.x connection (HTTP/2 arrives as its own protocol, over TLS with ALPN or as a
+ * prior-knowledge preface, never as a version in a request line). Answered with 505, as nginx does.
+ */
+export class VersionNotSupportedError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_HTTP_VERSION'
+  static override readonly statusCode = 505
+}
+
+/**
+ * `CONNECT` asks a forward proxy for a tunnel to a host of the client's choosing; a reverse proxy
+ * opens none. Answered with 501 (RFC 9110 15.6.2: a method the server does not support for any
+ * resource). Served by `lb.connect` on a server's `'connect'` event, and by `lb.handler` for an
+ * HTTP/2 `CONNECT`.
+ */
+export class MethodNotSupportedError extends SwitchyardError {
+  static override readonly code = 'SWY_ERR_METHOD_NOT_SUPPORTED'
+  static override readonly statusCode = 501
+}
+
+/**
+ * Anything thrown, as the balancer answers it: a `SwitchyardError` that carries a status stays as
+ * it is; anything else is an {@link InternalError} with `what` in its message and the error as its
+ * `cause`.
+ */
+export function asInternal(err: unknown, what: string): SwitchyardError {
+  if (err instanceof SwitchyardError && err.statusCode !== undefined) return err
+  return new InternalError(`${what}: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err })
+}
+
+/** A function of the options threw: a {@link CallbackError} naming it (`requestHeaders`), the error as its `cause`. */
+export function callbackFailed(err: unknown, what: string): CallbackError {
+  if (err instanceof CallbackError) return err
+  return new CallbackError(`${what} threw: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err })
+}

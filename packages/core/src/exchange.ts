@@ -6,7 +6,10 @@ import { blameOf, errorCode, isStaleConnection, type Side } from './blame.js'
 import type { AttemptTrace, DownReason, PassedOver, PassReason, RequestTrace } from './events.js'
 import type { ExchangeView } from './exchange-view.js'
 import {
+  asInternal,
   BadRequestError,
+  CallbackError,
+  callbackFailed,
   ClientAbortedError,
   ClosedError,
   NoUpstreamError,
@@ -27,6 +30,8 @@ import { UpstreamHandler } from './undici-handler.js'
 import type { Upstream } from './upstream.js'
 
 const EMPTY: ReadonlySet<string> = new Set()
+/** A header name (RFC 9110 5.1). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const noop = (): void => {}
 
 /**
@@ -79,6 +84,8 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   /** Set by a subclass before `start()` to answer with this error instead of proxying. */
   protected refusal: SwitchyardError | undefined = undefined
   #abort: ((reason: Error) => void) | null = null
+  /** An attempt is counted in its upstream's `inFlight` and not yet ended. */
+  #inAttempt = false
   #attemptStart = 0
   #status = 0
   #rawHeaders: Buffer[] | null = null
@@ -167,8 +174,16 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   /** Called once when the exchange is over, however it ended. */
   protected settled(): void {}
 
-  /** Starts the first attempt. */
+  /** Starts the first attempt. Never throws: what throws on the way ends this request alone (500). */
   start(): void {
+    try {
+      this.#start()
+    } catch (err) {
+      this.handlerThrew(err)
+    }
+  }
+
+  #start(): void {
     this.core.counters.started()
     if (this.core.counters.tracing || requestEndChannel.hasSubscribers) {
       this.#trace = { method: this.method, path: this.path, status: 0, attempts: [], ms: 0, bytes: 0 }
@@ -189,7 +204,13 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     const affinity = this.core.strategy.affinity
     if (affinity !== undefined || options.cost !== undefined) {
       const info = this.requestInfo()
-      if (affinity !== undefined) this.key = affinity.key(info)
+      if (affinity !== undefined) {
+        try {
+          this.key = affinity.key(info)
+        } catch (err) {
+          throw callbackFailed(err, `the ${this.core.strategy.name} strategy's key`)
+        }
+      }
       if (options.cost !== undefined) this.cost = costOf(options.cost, info)
     }
     if (requestStartChannel.hasSubscribers || attemptStartChannel.hasSubscribers || requestEndChannel.hasSubscribers) this.#publishStart()
@@ -219,16 +240,23 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     const options = this.dispatchOptions(u)
     const key = this.#channelKey
     if (key === undefined || !attemptStartChannel.hasSubscribers) return options
-    const box = { options }
+    const box: { options: Dispatcher.DispatchOptions; error?: CallbackError } = { options }
     attemptStartChannel.publish({
       request: key,
       upstream: u.id,
       attempt: this.attempt,
       hedge,
+      // Never throws: Node rethrows what a subscriber throws as an uncaught exception. A header
+      // that cannot be sent fails this request (500) once the subscribers are done.
       setHeader: (name: string, value: string) => {
+        if (typeof name !== 'string' || !TOKEN.test(name) || typeof value !== 'string' || /[\r\n\0]/.test(value)) {
+          box.error ??= new CallbackError(`a switchyard:attempt:start subscriber set an invalid header ${JSON.stringify(String(name)).slice(0, 100)}`)
+          return
+        }
         box.options = withHeader(box.options, name, value)
       },
     })
+    if (box.error !== undefined) throw box.error
     return box.options
   }
 
@@ -271,9 +299,23 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     }
   }
 
+  /** The next attempt: pick, then admit or queue. What throws on the way ends this request alone. */
   #next(): void {
+    try {
+      this.#pickNext()
+    } catch (err) {
+      this.handlerThrew(err)
+    }
+  }
+
+  #pickNext(): void {
     const refused = this.#trace === undefined ? undefined : refusedScratch()
-    const u = this.core.selector.select(this, refused)
+    let u: Upstream | undefined
+    try {
+      u = this.core.selector.select(this, refused)
+    } catch (err) {
+      throw callbackFailed(err, `the ${this.core.strategy.name} strategy's pick`)
+    }
     if (refused !== undefined) this.#passed = this.#passedOver(refused, u)
     if (u === undefined) {
       if (this.#passed !== undefined) this.#trace!.passed = this.#passed
@@ -299,7 +341,11 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
           this.#endCancelled()
           return
         }
-        this.#send(u)
+        try {
+          this.#send(u)
+        } catch (err) {
+          this.handlerThrew(err)
+        }
       })
     if (queue.pending < queue.concurrency) {
       void queue.add(run)
@@ -330,6 +376,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   #send(u: Upstream): void {
     this.#status = 0
     this.#rawHeaders = null
+    this.#inAttempt = true
     u.inFlight++
     u.load += this.cost
     if (this.attempt > 1) this.core.counters.retried(this, this.#lastUpstream!.id, this.#lastError!)
@@ -381,6 +428,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
   /** Ends the current attempt: counters, health (when judged), strategy hook, queue slot. */
   #endAttempt(verdict: Verdict, errorCode: string | undefined, lost = false): void {
     this.#abort = null
+    this.#inAttempt = false
     this.#closeAttempt(this.upstream!, this.#attemptStart, this.#status, verdict, errorCode, this.#hedgedAttempt, lost, this.#passed)
     this.#hedgedAttempt = false
     this.#passed = undefined
@@ -443,6 +491,14 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
 
   /** The hedge delay passed with no head yet: a second attempt goes to another upstream that can take it now. */
   readonly #launchHedge = (): void => {
+    try {
+      this.#hedgeNow()
+    } catch (err) {
+      this.handlerThrew(err)
+    }
+  }
+
+  #hedgeNow(): void {
     this.#hedgeTimer = undefined
     const current = this.#racer
     if (this.#done || this.cancelled !== undefined || this.#status !== 0 || current === undefined) return
@@ -489,6 +545,10 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     }
     const code = errorCode(err)
     const side = blameOf(code).side
+    if (side === 'app') {
+      this.handlerThrew(err) // ends the request, and both attempts with it
+      return
+    }
     this.#dropRacer(racer, side === 'upstream' || side === 'unsent' ? FAILED : UNJUDGED, 0, code, false)
   }
 
@@ -499,6 +559,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
       const next = this.#rival!
       this.#status = status
       this.#endAttempt(verdict, code, lost)
+      this.#inAttempt = true // the rival's attempt, in flight, is the exchange's now
       this.#racer = next
       this.upstream = next.upstream
       this.#attemptStart = next.startedAt
@@ -526,6 +587,41 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     this.#rival = undefined
     this.#closeAttempt(rival.upstream, rival.startedAt, 0, UNJUDGED, errorCode(reason), true, false, rival.passed)
     rival.drop(reason)
+  }
+
+  /**
+   * Something threw where nothing should: an option's function (`SWY_ERR_CALLBACK`) or the
+   * balancer's own code (`SWY_ERR_INTERNAL`). This request alone ends: its attempt is accounted
+   * (never against the upstream) and aborted, and the client gets a 500, or a cut response when
+   * its answer had started. Never throws.
+   */
+  handlerThrew(err: unknown): void {
+    if (this.#done) return
+    const error = asInternal(err, 'the request failed in the balancer')
+    const abort = this.#abort
+    try {
+      if (this.#inAttempt) this.#endAttempt(UNJUDGED, error.code)
+      this.#endRace(error)
+      if (this.responseStarted) {
+        if (this.#trace !== undefined) this.#trace.error = error.code
+        this.core.counters.failed(this, error)
+        this.abortResponse(error)
+        this.#settle()
+      } else this.#fail(error)
+    } catch {
+      // A second throw while ending: the request is over whatever state it was in; the client's
+      // connection is cut rather than left hanging.
+      if (!this.#done) {
+        this.#done = true
+        this.core.counters.ended()
+      }
+      try {
+        this.abortResponse(error)
+      } catch {
+        // nothing more can be done for this client
+      }
+    }
+    abort?.(error) // last: undici reports the abort through onError, which finds the request over
   }
 
   #fail(error: SwitchyardError): void {
@@ -842,7 +938,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
       this.#settle()
       return
     }
-    if (side === 'request' || earlyClose || (side === 'local' && this.core.isClosed)) {
+    if (side === 'request' || side === 'app' || earlyClose || (side === 'local' && this.core.isClosed)) {
       this.#fail(error)
       return
     }
@@ -875,6 +971,7 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     if (side === 'local' && this.core.isClosed) {
       return new ClosedError('the balancer closed before the upstream answered', { cause: err })
     }
+    if (side === 'app') return asInternal(err, 'the request failed in the balancer')
     if (err instanceof UpstreamError) return err
     return timeout
       ? new UpstreamTimeoutError(`upstream ${u.id} timed out (${code})`, { cause: err })

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream'
-import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
+import { type RequestInfo, type SwitchyardError, TRUST_NONE } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
-import { BadRequestError, ClientAbortedError, UpstreamError } from './errors.js'
+import { asInternal, BadRequestError, ClientAbortedError, MethodNotSupportedError, UpstreamError } from './errors.js'
 import { Exchange } from './exchange.js'
 import type { Upstream } from './upstream.js'
-import { isHopByHop } from './headers.js'
+import { type RequestHeadInfo, requestHead } from './headers.js'
 import { ASTERISK, originForm } from './request-target.js'
 import { errorBody } from './respond.js'
 
@@ -24,32 +24,65 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304])
  * streams down as the `Response`'s body with backpressure (the upstream is paused while the
  * reader does not pull), and `request.signal` aborting aborts the upstream request.
  */
-export class FetchExchange extends Exchange {
+export class FetchExchange extends Exchange implements RequestHeadInfo {
+  headers: string[] = []
+  host: string | undefined = undefined
+  hasBody = false
+  headError: string | undefined = undefined
+  upgrade: string | undefined = undefined
   readonly #request: Request
   readonly #address: string
-  #headers: string[]
-  readonly #body: Readable | null
+  #body: Readable | null = null
   readonly #resolve: (res: Response) => void
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined
   #resume: (() => void) | undefined
   #responded = false
 
   constructor(core: BalancerCore, request: Request, info: FetchInfo, resolve: (res: Response) => void) {
-    const url = new URL(request.url)
-    super(core, request.method, `${url.pathname}${url.search}`)
+    const url = URL.parse(request.url)
+    super(core, request.method, url === null ? '/' : `${url.pathname}${url.search}`)
     this.#request = request
     this.#address = info.remoteAddress ?? ''
     this.#resolve = resolve
-    this.#headers = requestHeaders(request, url, this.#address, core)
-    this.#body = request.body === null ? null : Readable.fromWeb(request.body as import('node:stream/web').ReadableStream)
-    const transform = core.options.requestHeaders
-    if (transform !== undefined) this.#headers = transform(this.#headers)
-    const path = originForm(this.path)
-    if (path === undefined || path === ASTERISK) this.refusal = new BadRequestError('the request target cannot be proxied')
-    else this.path = path
+    // Nothing the caller passes may throw out of here: a failure is this request's refusal.
+    try {
+      if (url === null) this.refusal = new BadRequestError('the request URL cannot be parsed')
+      else if (this.method === 'CONNECT') this.refusal = new MethodNotSupportedError('CONNECT opens no tunnels here: this is a reverse proxy')
+      else this.refusal = this.#readHead(core, request, url)
+    } catch (err) {
+      this.refusal = asInternal(err, 'the request could not be read')
+    }
     const signal = request.signal
     if (signal.aborted) this.cancel(new ClientAbortedError('the request was aborted'))
     else signal.addEventListener('abort', () => this.cancel(new ClientAbortedError('the request was aborted')), { once: true })
+  }
+
+  /**
+   * The head for the upstream through the same one header pass as `lb.handler`'s (hop-by-hop and
+   * Connection-listed names out, underscores as `underscoresInHeaders` says, a valid Host, the
+   * forwarding headers), then `requestHeaders`. A `Request` without a Host header stands for its
+   * URL's host.
+   */
+  #readHead(core: BalancerCore, request: Request, url: URL): SwitchyardError | undefined {
+    const raw: string[] = []
+    let hasHost = false
+    request.headers.forEach((value, name) => {
+      if (name === 'host') hasHost = true
+      raw.push(name, value)
+    })
+    if (!hasHost) raw.push('host', url.host)
+    const address = this.#address
+    const trust = core.options.trust
+    const trusted = address !== '' && trust !== TRUST_NONE && trust(address, 0)
+    requestHead(raw, address, trusted, url.protocol === 'https:' ? 'https' : 'http', core.options, this)
+    const transform = core.options.requestHeaders
+    if (transform !== undefined) this.headers = transform(this.headers)
+    if (this.headError !== undefined) return new BadRequestError(this.headError)
+    const path = originForm(this.path)
+    if (path === undefined || path === ASTERISK) return new BadRequestError('the request target cannot be proxied')
+    this.path = path
+    this.#body = request.body === null ? null : Readable.fromWeb(request.body as import('node:stream/web').ReadableStream)
+    return undefined
   }
 
   protected requestInfo(): RequestInfo {
@@ -65,7 +98,7 @@ export class FetchExchange extends Exchange {
       origin: u.origin,
       method: this.method as Dispatcher.HttpMethod,
       path: this.upstreamPath(u),
-      headers: this.#headers,
+      headers: this.headers,
       body: this.#body,
       servername: u.servername, // read by undici's Request, not in its types
     } as Dispatcher.DispatchOptions
@@ -145,34 +178,4 @@ export class FetchExchange extends Exchange {
       // the reader cancelled
     }
   }
-}
-
-/** The request headers for the upstream: hop-by-hop ones dropped, the forwarding ones set. */
-function requestHeaders(request: Request, url: URL, address: string, core: BalancerCore): string[] {
-  const headers: string[] = []
-  const { preserveHost, xForwarded } = core.options
-  let host: string | undefined
-  let hasHost = false
-  request.headers.forEach((value, name) => {
-    if (isHopByHop(name)) {
-      if (name === 'te' && /(^|,)\s*trailers\s*(;|,|$)/i.test(value)) headers.push('te', 'trailers')
-      return
-    }
-    if (name === 'host') {
-      host = value
-      if (!preserveHost) return
-      hasHost = true
-    }
-    if (xForwarded && (name === 'x-forwarded-for' || name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'forwarded')) return
-    if (name === 'proxy') return // httpoxy
-    headers.push(name, value)
-  })
-  host ??= url.host
-  if (preserveHost && !hasHost) headers.push('host', host)
-  if (xForwarded) {
-    const proto = url.protocol === 'https:' ? 'https' : 'http'
-    if (address !== '') headers.push('x-forwarded-for', address)
-    headers.push('x-forwarded-proto', proto, 'x-forwarded-host', host)
-  }
-  return headers
 }

@@ -107,7 +107,8 @@ function forwardedNode(address: string): string {
 /**
  * Copies the client's headers for the upstream request, dropping hop-by-hop ones and adding the
  * forwarding headers. `address` is the socket's peer; when it is a `trusted` proxy, the forwarding
- * headers it sent are kept and appended to, otherwise they are dropped.
+ * headers it sent are kept and appended to, otherwise they are dropped. An empty `address` (a
+ * Fetch-API request whose client is not known) adds no client to them.
  */
 export function requestHead(
   raw: readonly string[],
@@ -214,10 +215,11 @@ export function requestHead(
   out.headError =
     hosts > 1 ? 'the request has more than one Host header' : host !== undefined && !isValidHost(host) ? 'the Host header is not a valid host' : undefined
   if (xForwarded) {
-    headers.push('x-forwarded-for', forwardedFor === undefined ? address : `${forwardedFor}, ${address}`)
+    const xff = address === '' ? forwardedFor : forwardedFor === undefined ? address : `${forwardedFor}, ${address}`
+    if (xff !== undefined) headers.push('x-forwarded-for', xff)
     // A trusted proxy's view of the original scheme and host is passed on; ours describes this hop.
     headers.push('x-forwarded-proto', forwardedProto ?? proto)
-    let element = `for=${forwardedNode(address)};proto=${proto}`
+    let element = address === '' ? `proto=${proto}` : `for=${forwardedNode(address)};proto=${proto}`
     if (forwardedHost !== undefined) headers.push('x-forwarded-host', forwardedHost)
     else if (host !== undefined) headers.push('x-forwarded-host', host)
     if (host !== undefined) element += `;host="${host}"`

@@ -20,6 +20,8 @@ export interface RaceHost {
   decide(racer: Racer, statusCode: number): boolean
   /** A racer failed before any head during the race. */
   racerFailed(racer: Racer, err: Error): void
+  /** A hook threw where undici cannot take it back: the request ends. */
+  handlerThrew(err: unknown): void
 }
 
 /**
@@ -89,5 +91,9 @@ export class Racer extends UpstreamHandler {
     const host = this.#host
     if (host.racing) host.racerFailed(this, err)
     else host.attemptFailed(err)
+  }
+
+  handlerThrew(err: unknown): void {
+    if (!this.out) this.#host.handlerThrew(err)
   }
 }

@@ -6,12 +6,15 @@ export type { BalancedDispatcher } from './dispatcher.js'
 export {
   BadRequestError,
   BodyConsumedError,
+  CallbackError,
   ClientAbortedError,
   ClientTimeoutError,
   ClosedError,
   DuplicateUpstreamError,
   HeadersTooLargeError,
   InterceptorError,
+  InternalError,
+  MethodNotSupportedError,
   NoUpstreamError,
   QueueFullError,
   QueueTimeoutError,
@@ -20,6 +23,7 @@ export {
   UpgradeUnhandledError,
   UpstreamError,
   UpstreamTimeoutError,
+  VersionNotSupportedError,
 } from './errors.js'
 export { DEFAULTS } from './options.js'
 export type {

@@ -2,7 +2,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type RequestInfo, type SwitchyardError, TRUST_NONE } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
-import { BadRequestError, BodyConsumedError, ClientTimeoutError, HeadersTooLargeError, UpgradeUnhandledError, UpstreamError } from './errors.js'
+import {
+  asInternal,
+  BadRequestError,
+  BodyConsumedError,
+  ClientTimeoutError,
+  HeadersTooLargeError,
+  MethodNotSupportedError,
+  UpgradeUnhandledError,
+  UpstreamError,
+  VersionNotSupportedError,
+} from './errors.js'
 import { Exchange } from './exchange.js'
 import type { Upstream } from './upstream.js'
 import { clientAddress, nodeRequestInfo, type RequestHeadInfo, requestHead, trailerPairs } from './headers.js'
@@ -51,7 +61,31 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     this.#req = req
     this.#res = res
     this.#next = next
-    this.#isHttp2 = req.httpVersionMajor === 2
+    // A node:http2 request has its stream; an HTTP/1 connection's parser also lets `HTTP/2.0`
+    // through as a request line's version, which is no HTTP/2 request (see #checkLine).
+    this.#isHttp2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined
+    // Nothing the client sends may throw out of here: a failure is this request's refusal.
+    try {
+      this.refusal = this.#checkLine()
+      if (this.refusal === undefined) this.#readHead(core, req)
+    } catch (err) {
+      this.refusal = asInternal(err, 'the request head could not be read')
+    }
+    res.once('close', this.#onClose)
+  }
+
+  /** The request line's version and method: what this proxy speaks at all. */
+  #checkLine(): SwitchyardError | undefined {
+    const req = this.#req
+    if (!this.#isHttp2 && req.httpVersionMajor !== 1) {
+      return new VersionNotSupportedError(`HTTP/${req.httpVersion} in a request line on an HTTP/1.1 connection`)
+    }
+    if (this.method === 'CONNECT') return new MethodNotSupportedError('CONNECT opens no tunnels here: this is a reverse proxy')
+    return undefined
+  }
+
+  /** The head for the upstream (the one header pass, then `requestHeaders`), and the checks on it. */
+  #readHead(core: BalancerCore, req: IncomingMessage): void {
     const socket = req.socket
     const raw = req.rawHeaders
     const peer = clientAddress(socket.remoteAddress)
@@ -69,7 +103,6 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
     if (transform !== undefined) this.headers = transform(this.headers)
     this.refusal = this.#check(raw.length)
     if (this.hasBody && req.readableDidRead && this.refusal === undefined) this.refusal = this.#takeParsedBody()
-    res.once('close', this.#onClose)
   }
 
   /** Refuses what cannot be proxied faithfully; the client's fault, so 400 or 431. */
@@ -191,8 +224,10 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   }
 
   protected respondError(error: SwitchyardError): void {
-    // An unread request body would be read as the next request: close the connection after this answer.
-    if (!this.#req.complete && !this.#isHttp2 && !this.#res.headersSent) this.#res.shouldKeepAlive = false
+    // An unread request body would be read as the next request, and a request line in a version
+    // this connection does not speak says nothing sure of how its body is framed: close the
+    // connection after this answer.
+    if (!this.#isHttp2 && !this.#res.headersSent && (!this.#req.complete || this.#req.httpVersionMajor !== 1)) this.#res.shouldKeepAlive = false
     answerError(this.core.options, error, this.#req, this.#res, this.#next)
   }
 

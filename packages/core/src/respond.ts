@@ -52,6 +52,35 @@ export function answerError(
   sendError(res, error)
 }
 
+/**
+ * The last answer of an entry point, for what threw before any exchange could take the request:
+ * a 500 when nothing was sent yet, else the connection is cut. Never throws.
+ */
+export function answerUnhandled(res: ServerResponse, error: SwitchyardError): void {
+  try {
+    sendError(res, error)
+  } catch {
+    res.destroy()
+  }
+}
+
+/** {@link answerUnhandled} on a raw socket (`'upgrade'` and `'connect'` events). Never throws. */
+export function refuseUnhandled(socket: Duplex, error: SwitchyardError): void {
+  try {
+    refuseUpgrade(socket, error)
+  } catch {
+    socket.destroy()
+  }
+}
+
+/** The JSON `Response` of an error, for `lb.fetch`. */
+export function errorResponse(error: SwitchyardError): Response {
+  return new Response(errorBody(error), {
+    status: error.statusCode ?? 502,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  })
+}
+
 /** The JSON error body of {@link sendError}. */
 export function errorBody(error: SwitchyardError): string {
   const status = error.statusCode ?? 502

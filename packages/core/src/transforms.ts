@@ -1,4 +1,5 @@
 import { checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import { CallbackError, callbackFailed } from './errors.js'
 
 /**
  * Request and response transforms: the path sent upstream (`rewritePath`, an upstream URL's own
@@ -31,6 +32,10 @@ export interface PathRule {
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** What a header value may not hold (RFC 9110 5.5; undici refuses it too). */
+const BAD_VALUE = /[\r\n\0]/
+/** What a request path may not hold: undici's own check (lib/core/request.js, invalidPathRegex). */
+const BAD_PATH = /[^\u0021-\u00ff]/
 
 /** Validates `rewritePath`. */
 export function normalizeRewritePath(input: unknown): PathRule | undefined {
@@ -38,8 +43,16 @@ export function normalizeRewritePath(input: unknown): PathRule | undefined {
   if (typeof input === 'function') {
     const fn = input as (path: string) => string
     return {
+      // The function is the application's: what it throws, or a path undici cannot send, fails
+      // this request alone as SWY_ERR_CALLBACK (500), never as the client's or the upstream's.
       apply: (path) => {
-        const out = String(fn(path))
+        let out: string
+        try {
+          out = String(fn(path))
+        } catch (err) {
+          throw callbackFailed(err, 'rewritePath')
+        }
+        if (BAD_PATH.test(out)) throw new CallbackError(`rewritePath returned a path that cannot be sent: ${JSON.stringify(out.slice(0, 200))}`)
         return out.charCodeAt(0) === 47 ? out : `/${out}` // undici refuses anything else in a path (a 400)
       },
       invert: undefined,
@@ -100,12 +113,18 @@ export function normalizeHeaderTransform(input: unknown, field: string): HeaderR
         const prev = map[name]
         map[name] = prev === undefined ? flat[i + 1]! : Array.isArray(prev) ? [...prev, flat[i + 1]!] : [prev, flat[i + 1]!]
       }
-      fn(map)
+      // The function is the application's: what it throws, or a header it sets that cannot be
+      // sent, fails this request alone as SWY_ERR_CALLBACK (500).
+      try {
+        fn(map)
+      } catch (err) {
+        throw callbackFailed(err, field)
+      }
       const out: string[] = []
       for (const [name, value] of Object.entries(map)) {
-        if (!HEADER_NAME.test(name)) throw new InvalidOptionError(`${field} set an invalid header name ${JSON.stringify(name)}`, { field })
-        if (Array.isArray(value)) for (const v of value) out.push(name, String(v))
-        else if (value !== undefined) out.push(name, String(value))
+        if (!HEADER_NAME.test(name)) throw new CallbackError(`${field} set an invalid header name ${JSON.stringify(name)}`, { field })
+        if (Array.isArray(value)) for (const v of value) out.push(name, checkedValue(String(v), name, field))
+        else if (value !== undefined) out.push(name, checkedValue(String(value), name, field))
       }
       return out
     }
@@ -134,6 +153,11 @@ export function normalizeHeaderTransform(input: unknown, field: string): HeaderR
     for (let i = 0; i < setNames.length; i++) out.push(setNames[i]!, setValues[i]!)
     return out
   }
+}
+
+function checkedValue(value: string, name: string, field: string): string {
+  if (BAD_VALUE.test(value)) throw new CallbackError(`${field} set ${name} to a value with a line break or NUL`, { field })
+  return value
 }
 
 /** Validates a `cookieDomain` / `cookiePath` map (upstream value → client value). */

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
 import { type Dispatcher, util } from 'undici'
+import { asInternal } from './errors.js'
 
 /*
  * Everything Switchyard knows about undici's dispatch handler API lives in this file.
@@ -40,28 +41,69 @@ export abstract class UpstreamHandler {
     socket.destroy()
   }
 
+  /**
+   * A hook threw where undici cannot take it back (after the response ended, while failing, on
+   * an upgrade): the exchange ends this request alone. Never throws.
+   */
+  abstract handlerThrew(err: unknown): void
+
+  /** What a hook threw, as undici is to abort the attempt with it: the balancer's error unless it is already sorted. */
+  protected thrown(err: unknown, what: string): Error {
+    return asInternal(err, what)
+  }
+
+  // undici's callbacks. Nothing a hook throws may reach undici unsorted: undici would take an
+  // unknown error for the upstream's (and one thrown from onError would end the process as a
+  // pool 'error' event). onHeaders and onData rethrow as the balancer's error, so undici aborts the
+  // request and reports it once, through onError; the others end the request here.
+
   onConnect(abort: (reason: Error) => void): void {
-    this.attemptStarted(abort)
+    try {
+      this.attemptStarted(abort)
+    } catch (err) {
+      abort(asInternal(err, 'the attempt could not start'))
+    }
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    return this.responseHead(statusCode, rawHeaders, resume, statusText)
+    try {
+      return this.responseHead(statusCode, rawHeaders, resume, statusText)
+    } catch (err) {
+      throw this.thrown(err, 'the response head could not be relayed')
+    }
   }
 
   onData(chunk: Buffer): boolean {
-    return this.responseData(chunk)
+    try {
+      return this.responseData(chunk)
+    } catch (err) {
+      throw this.thrown(err, 'the response body could not be relayed')
+    }
   }
 
   onComplete(trailers: Buffer[] | string[] | null): void {
-    this.responseEnd(trailers)
+    try {
+      this.responseEnd(trailers)
+    } catch (err) {
+      this.handlerThrew(err)
+    }
   }
 
   onError(err: Error): void {
-    this.attemptFailed(err)
+    try {
+      this.attemptFailed(err)
+    } catch (again) {
+      this.handlerThrew(again)
+    }
   }
 
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
-    this.upgraded(statusCode, rawHeaders, socket)
+    try {
+      this.upgraded(statusCode, rawHeaders, socket)
+    } catch (err) {
+      socket.destroy()
+      this.handlerThrew(err)
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream'
 import { type RequestInfo, type SwitchyardError, TRUST_NONE } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import type { BalancerCore } from './balancer-core.js'
-import { BadRequestError, ClientAbortedError } from './errors.js'
+import { asInternal, BadRequestError, ClientAbortedError, MethodNotSupportedError, VersionNotSupportedError } from './errors.js'
 import { Exchange } from './exchange.js'
 import type { Upstream } from './upstream.js'
 import { clientAddress, nodeRequestInfo, type RequestHeadInfo, requestHead } from './headers.js'
@@ -33,7 +33,7 @@ export class UpgradeExchange extends Exchange implements RequestHeadInfo {
   readonly #req: IncomingMessage
   readonly #socket: Duplex
   readonly #head: Buffer
-  readonly #protocol: string
+  #protocol = ''
   /** True once the answer's head went to the client. */
   #answered = false
 
@@ -42,20 +42,35 @@ export class UpgradeExchange extends Exchange implements RequestHeadInfo {
     this.#req = req
     this.#socket = socket
     this.#head = head
-    const peer = clientAddress(req.socket.remoteAddress)
-    const trust = core.options.trust
-    const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true
-    requestHead(req.rawHeaders, peer, trust !== TRUST_NONE && trust(peer, 0), encrypted ? 'https' : 'http', core.options, this)
-    this.#protocol = (this.upgrade ?? '').trim()
-    const transform = core.options.requestHeaders
-    if (transform !== undefined) this.headers = transform(this.headers)
-    this.refusal = this.#check()
+    // Nothing the client sends may throw out of here: a failure is this request's refusal.
+    try {
+      this.refusal = this.#checkLine()
+      if (this.refusal === undefined) {
+        const peer = clientAddress(req.socket.remoteAddress)
+        const trust = core.options.trust
+        const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true
+        requestHead(req.rawHeaders, peer, trust !== TRUST_NONE && trust(peer, 0), encrypted ? 'https' : 'http', core.options, this)
+        this.#protocol = (this.upgrade ?? '').trim()
+        const transform = core.options.requestHeaders
+        if (transform !== undefined) this.headers = transform(this.headers)
+        this.refusal = this.#check()
+      }
+    } catch (err) {
+      this.refusal = asInternal(err, 'the request head could not be read')
+    }
     socket.on('error', this.#onClientGone)
     socket.once('close', this.#onClientGone)
   }
 
   readonly #onClientGone = (): void => {
     if (!this.#answered) this.cancel(new ClientAbortedError('the client closed the connection during the handshake'))
+  }
+
+  /** A `CONNECT` (from a server's `'connect'` event: `lb.connect`), or a version this connection does not speak. */
+  #checkLine(): SwitchyardError | undefined {
+    if (this.method === 'CONNECT') return new MethodNotSupportedError('CONNECT opens no tunnels here: this is a reverse proxy')
+    if (this.#req.httpVersionMajor !== 1) return new VersionNotSupportedError(`HTTP/${this.#req.httpVersion} in a request line on an HTTP/1.1 connection`)
+    return undefined
   }
 
   #check(): SwitchyardError | undefined {
