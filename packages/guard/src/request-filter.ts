@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { checkBoolean, checkFunction, checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
 import { ForbiddenError } from './errors.js'
 import type { Middleware } from './middleware.js'
+import { percentDecode, requestPath, requestQuery } from './request-path.js'
 import { refuse } from './respond.js'
 import { STARTER_RULES } from './starter-rules.js'
 
@@ -10,7 +11,8 @@ import { STARTER_RULES } from './starter-rules.js'
  * client) and one test:
  *
  * - `allowMethods`: methods not listed are refused;
- * - `denyPath`: refused when it matches the path, percent-decoded;
+ * - `denyPath`: refused when it matches the path as the upstream will read it: absolute-form
+ *   taken in origin-form, percent-decoded, dot-segments resolved, slashes merged (see the README);
  * - `denyQuery`: refused when it matches the query string, decoded (`+` as space);
  * - `denyHeader` + `pattern`: refused when that header's value matches;
  * - `maxHeaders`: refused with more header lines than this;
@@ -49,16 +51,10 @@ export interface RequestFilterOptions {
 
 type Check = (req: IncomingMessage, path: () => string, query: () => string) => boolean
 
-/** Percent-decodes up to twice (a double-encoded `%253C` is still `<`); a bad escape keeps the text as it was. */
-function decode(text: string, plusIsSpace: boolean): string {
-  let s = plusIsSpace ? text.replace(/\+/g, ' ') : text
-  for (let i = 0; i < 2 && s.includes('%'); i++) {
-    try {
-      s = decodeURIComponent(s)
-    } catch {
-      break
-    }
-  }
+/** A query percent-decoded up to twice (a double-encoded `%253C` is still `<`), `+` as space; a bad escape stays as written. */
+function decodeQuery(text: string): string {
+  let s = text.replace(/\+/g, ' ')
+  for (let i = 0; i < 2 && s.includes('%'); i++) s = percentDecode(s)
   return s
 }
 
@@ -147,11 +143,10 @@ export function requestFilter(options: RequestFilterOptions): Middleware {
   const checks = rules.map((rule, i) => [rule.name, compile(rule, `requestFilter().rules[${i}]`)] as const)
   return (req, res, next) => {
     const url = req.url ?? '/'
-    const q = url.indexOf('?')
     let path: string | undefined
     let query: string | undefined
-    const pathOf = () => (path ??= decode(q === -1 ? url : url.slice(0, q), false))
-    const queryOf = () => (query ??= q === -1 ? '' : decode(url.slice(q + 1), true))
+    const pathOf = () => (path ??= requestPath(url))
+    const queryOf = () => (query ??= decodeQuery(requestQuery(url)))
     for (const [name, check] of checks) {
       if (check(req, pathOf, queryOf)) {
         onBlock?.({ rule: name, method: req.method ?? '', url })

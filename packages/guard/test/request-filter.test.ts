@@ -113,3 +113,41 @@ describe('rules', () => {
     expect(() => requestFilter({ rules: [{ name: 'x', denyPath: /a/, extra: 1 } as never] })).toThrow(/unknown option requestFilter\(\)\.rules\[0\]\.extra/)
   })
 })
+
+describe('denyPath matches the path as the upstream reads it (issue 22)', () => {
+  // Every spelling of /admin a client may send; the upstream reads each as /admin/….
+  const spellings = [
+    '/admin/users',
+    'http://x/admin/users',
+    'HTTPS://app.example:8443/admin/users?x=1',
+    '/static/../admin/users',
+    '/static/%2e%2e/admin/users',
+    '/static/%2E%2e/admin',
+    '/static/%252e%252e/admin',
+    '/./admin',
+    '//admin',
+    '///admin//users',
+    '/%2Fadmin',
+    '/%61dmin',
+    '/static/..;/admin',
+    '/admin;jsessionid=1/users',
+    '/static/..%5cadmin',
+    '/a/b/../../../../admin',
+  ]
+  for (const target of spellings) {
+    it(`refuses ${target}`, async () => {
+      const { url, blocks } = await filtered({ rules: [{ name: 'no-admin', denyPath: /^\/admin\b/ }] })
+      expect(await status(url, target)).toBe(403)
+      expect(blocks.map((b) => b.rule)).toEqual(['no-admin'])
+    })
+  }
+
+  const others = ['/administrator', '/admins', '/static/admin', '/a/../static/x', '/docs?next=/admin', '/%zz/admin']
+  for (const target of others) {
+    it(`lets ${target} through`, async () => {
+      const { url, blocks } = await filtered({ rules: [{ name: 'no-admin', denyPath: /^\/admin\b/ }] })
+      expect(await status(url, target)).toBe(200)
+      expect(blocks).toEqual([])
+    })
+  }
+})
