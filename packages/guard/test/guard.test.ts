@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import http from 'node:http'
+import http2 from 'node:http2'
 import net, { type AddressInfo } from 'node:net'
 import { createBalancer } from '@switchyard/core'
 import { bodyLimit, compose, connectionLimit, ipFilter, memoryStore, rateLimit } from '@switchyard/guard'
@@ -184,6 +185,55 @@ describe('bodyLimit (nginx client_max_body_size)', () => {
     socket.destroy()
     expect(sent).toBeLessThan(1024 * 1024) // it did not wait for the whole body
     expect(up.requests.every((r) => r.bodyLength <= 64 * 1024)).toBe(true)
+  })
+})
+
+describe('bodyLimit over HTTP/2 (issue 22: h2 bodies need no Content-Length)', () => {
+  /** `compose(bodyLimit, lb.handler)` on a cleartext HTTP/2 server, and a session to it. */
+  async function h2Guarded(max: number) {
+    const up = await startUpstream({ handler: (_req, res, self) => res.end(`ok ${self.requests.at(-1)!.bodyLength}`) })
+    const lb = createBalancer({ upstreams: [up.url] })
+    const handler = compose(bodyLimit({ max }), lb.handler) as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void
+    const server = http2.createServer(handler)
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+    client.on('error', () => {})
+    onTestFinished(async () => {
+      client.destroy()
+      await new Promise<void>((r) => server.close(() => r()))
+      await lb.close({ timeout: 1_000 })
+    })
+    const post = async (body: Buffer, headers: http2.OutgoingHttpHeaders = {}) => {
+      const stream = client.request({ ':method': 'POST', ':path': '/upload', ...headers })
+      stream.on('error', () => {})
+      stream.end(body)
+      const [head] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders]
+      let text = ''
+      stream.setEncoding('utf8')
+      stream.on('data', (c: string) => (text += c))
+      await new Promise((r) => stream.once('close', r))
+      return { status: head[':status'], text }
+    }
+    return { up, post, lb }
+  }
+
+  it('a 64 KiB POST with no Content-Length over max 1 024: 413, and no more than the limit reaches the upstream', async () => {
+    const { up, post, lb } = await h2Guarded(1_024)
+    const res = await post(Buffer.alloc(64 * 1024, 'x'))
+    expect(res.status).toBe(413)
+    expect(res.text).toContain('SWY_ERR_PAYLOAD_TOO_LARGE')
+    // The upstream never got a whole request: the cut body failed upstream, it did not end.
+    await expect.poll(() => lb.stats().active).toBe(0)
+    expect(up.requests).toEqual([])
+  })
+
+  it('a body within the limit passes whole; a declared length over it is refused before the body', async () => {
+    const { up, post } = await h2Guarded(1_024)
+    expect(await post(Buffer.alloc(1_000, 'x'))).toEqual({ status: 200, text: 'ok 1000' })
+    const declared = await post(Buffer.alloc(2_000, 'x'), { 'content-length': '2000' })
+    expect(declared.status).toBe(413)
+    expect(up.hits).toBe(1)
   })
 })
 
