@@ -17,6 +17,9 @@ export interface TestRedis {
   port: number
   /** Stops the server (a test of Redis going away). */
   stop(): Promise<void>
+  /** Freezes the process (SIGSTOP): connections stay open and nothing is answered; `resume()` thaws it. */
+  pause(): void
+  resume(): void
 }
 
 /**
@@ -49,5 +52,11 @@ export async function startRedis(): Promise<TestRedis> {
     await once(child, 'exit')
   }
   onTestFinished(stop)
-  return { url: `redis://127.0.0.1:${port}`, port, stop }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop,
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+  }
 }

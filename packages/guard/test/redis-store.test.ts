@@ -73,3 +73,85 @@ describe('redisStore: one limit shared by every instance (a real redis-server on
     expect(() => redisStore({ client: { sendCommand: async () => null }, onError: 'maybe' as never })).toThrow(/'open' or 'closed'/)
   })
 })
+
+describe('redisStore under a burst (issue 22: a busy Redis is not a down Redis)', () => {
+  it('500 concurrent requests against rate 5/s, burst 10: no more pass than the limit allows', async () => {
+    const redis = await startRedis()
+    const client = createClient({ url: redis.url })
+    client.on('error', () => {})
+    await client.connect()
+    // Each request costs the process 0.5 ms before the limit is asked, as a loaded gateway's do
+    // (parsing, logging, the balancer): the loop is busy while Redis's answers wait to be read.
+    const busy = (_req: http.IncomingMessage, _res: http.ServerResponse, next: () => void) => {
+      const until = performance.now() + 0.5
+      while (performance.now() < until) {}
+      next()
+    }
+    const server = http.createServer(compose(busy, rateLimit({ rate: 5, burst: 10, nodelay: true, store: redisStore({ client }), key: (req) => String(req.headers['x-who'] ?? 'shared') }), (_req, res) => res.end('ok')))
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    onTestFinished(async () => {
+      server.closeAllConnections()
+      server.close()
+      if (client.isOpen) await client.destroy()
+    })
+    const { Agent } = await import('undici')
+    const agent = new Agent({ connections: 500 })
+    onTestFinished(() => agent.close())
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    // 500 connections opened first (each with a key of its own), so the burst arrives at once, as
+    // from clients already connected, not paced by the server accepting one connection a turn.
+    await Promise.all(
+      Array.from({ length: 500 }, async (_, i) => {
+        const res = await request(url, { dispatcher: agent, headers: { 'x-who': `warm-${i}` } })
+        await res.body.dump()
+      }),
+    )
+    const started = performance.now()
+    const statuses = await Promise.all(
+      Array.from({ length: 500 }, async () => {
+        const res = await request(url, { dispatcher: agent })
+        await res.body.dump()
+        return res.statusCode
+      }),
+    )
+    const seconds = (performance.now() - started) / 1_000
+    const passed = statuses.filter((s) => s === 200).length
+    // nginx limit_req: the first request, the burst, then `rate` a second over the burst's span.
+    const bound = 1 + 10 + Math.ceil(5 * seconds)
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true)
+    expect(passed, `${passed} passed in ${seconds.toFixed(2)} s`).toBeLessThanOrEqual(bound)
+    expect(passed).toBeGreaterThanOrEqual(11)
+  })
+
+  it('a Redis that stops answering (SIGSTOP: connected, silent) gets onError after `timeout` of silence', async () => {
+    const redis = await startRedis()
+    const client = createClient({ url: redis.url })
+    client.on('error', () => {})
+    await client.connect()
+    onTestFinished(() => {
+      redis.resume()
+      if (client.isOpen) client.destroy()
+    })
+    const store = redisStore({ client, timeout: 100, onError: 'closed' })
+    expect((await store.hit('k', 0, 1, 5)).allowed).toBe(true)
+    redis.pause()
+    const started = performance.now()
+    const state = await store.hit('k', 0, 1, 5)
+    const waited = performance.now() - started
+    expect(state).toEqual({ allowed: false, excess: 0, retryMs: 1_000 })
+    expect(waited).toBeGreaterThanOrEqual(95)
+    expect(waited).toBeLessThan(1_000) // silence, not the 10 × timeout cap
+  })
+
+  it('a Redis that lost the script (SCRIPT FLUSH, a restart) is given it again: EVALSHA, then EVAL once', async () => {
+    const redis = await startRedis()
+    const client = await createClient({ url: redis.url }).connect()
+    onTestFinished(() => client.destroy())
+    const store = redisStore({ client, onError: 'closed' })
+    expect((await store.hit('s', 0, 1, 0)).allowed).toBe(true)
+    await client.sendCommand(['SCRIPT', 'FLUSH'])
+    expect((await store.hit('t', 0, 1, 0)).allowed).toBe(true) // not onError's refusal
+    expect((await store.hit('t', 0, 1, 0)).allowed).toBe(false)
+  })
+})
