@@ -3,7 +3,7 @@ import http from 'node:http'
 import http2 from 'node:http2'
 import net, { type AddressInfo } from 'node:net'
 import { createBalancer } from '@switchyard/core'
-import { bodyLimit, compose, connectionLimit, ipFilter, memoryStore, rateLimit } from '@switchyard/guard'
+import { bodyLimit, compose, connectionLimit, ipFilter, KEY_BYTES, memoryStore, rateLimit } from '@switchyard/guard'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { virtualClock } from '../../../test/helpers/clock.js'
@@ -128,6 +128,33 @@ describe('rateLimit (nginx limit_req semantics, on a virtual clock)', () => {
     expect(store.size).toBe(1_000)
     // The most recent keys are the ones kept: the last is still limited.
     expect(store.hit('10.0.39.15', 10_000, 10, 0).allowed).toBe(false)
+  })
+
+  it('the memory store is bounded in bytes too: 100 000 keys of 8 KB stay within maxBytes (issue 22)', () => {
+    const store = memoryStore({ maxBytes: 1024 * 1024 })
+    const pad = 'z'.repeat(8_000)
+    for (let i = 0; i < 100_000; i++) store.hit(`${i}-${pad}`, i, 10, 0)
+    expect(store.bytes).toBeLessThanOrEqual(1024 * 1024)
+    expect(store.size).toBe(Math.floor((1024 * 1024) / (KEY_BYTES + `99999-${pad}`.length)))
+    // Short keys fill to the key bound first, as before.
+    const short = memoryStore({ max: 100 })
+    for (let i = 0; i < 1_000; i++) short.hit(`10.0.${i >> 8}.${i & 255}`, i, 10, 0)
+    expect(short.size).toBe(100)
+    expect(() => memoryStore({ maxBytes: 10 })).toThrow(/memoryStore\(\)\.maxBytes/)
+  })
+
+  it('with trustProxy, forged spellings of one address are one key; a kilobyte zone id is no key at all (issue 22)', async () => {
+    const store = memoryStore()
+    const { url } = await guarded(rateLimit({ rate: 1, burst: 0, nodelay: true, trustProxy: true, store }))
+    expect((await send(url, { 'x-forwarded-for': '2001:db8::1' })).status).toBe(200)
+    // The same client, written another way: limited by the same bucket.
+    expect((await send(url, { 'x-forwarded-for': '2001:DB8:0:0:0:0:0:1' })).status).toBe(429)
+    expect((await send(url, { 'x-forwarded-for': '2001:db8::1%eth0' })).status).toBe(429)
+    // Not an address a proxy writes: the client is the proxy that sent it (the socket's peer).
+    expect((await send(url, { 'x-forwarded-for': `fe80::1%${'z'.repeat(8_000)}` })).status).toBe(200)
+    expect((await send(url, { 'x-forwarded-for': '001.002.003.004' })).status).toBe(429) // the peer again
+    expect(store.size).toBe(2)
+    expect(store.bytes).toBeLessThan(2 * (KEY_BYTES + 40))
   })
 })
 

@@ -35,6 +35,7 @@ export type { Clock } from './clock.js'
 export {
   addressMatcher,
   clientAddress,
+  canonicalAddress,
   forwardedClient,
   NONE as TRUST_NONE,
   normalizeTrustProxy,

@@ -110,11 +110,31 @@ export function forwardedClient(peer: string, header: string | string[] | undefi
   if (trust === NONE || header === undefined) return address
   const hops = (Array.isArray(header) ? header.join(',') : header).split(',')
   for (let depth = 0, i = hops.length - 1; i >= 0 && trust(address, depth); depth++, i--) {
-    const hop = hops[i]!.trim()
-    if (!ipaddr.isValid(hop)) break
-    address = stripMapped(hop)
+    const hop = canonicalAddress(hops[i]!.trim())
+    if (hop === undefined) break
+    address = hop
   }
   return address
+}
+
+/** Longer than any address a proxy writes (an IPv6 with an IPv4 tail and a 15-character zone is 62). */
+const MAX_ADDRESS = 64
+
+/**
+ * An address as one string per address, or undefined when `text` is none: IPv4 in four decimal
+ * parts (`1.2.3.4`; zero-padded, octal and hex forms are not addresses a proxy writes), IPv6 in
+ * RFC 5952's form (`2001:db8::1`) without a zone id, an IPv4-mapped IPv6 as its IPv4. So a
+ * forged `X-Forwarded-For` cannot make one client many keys (`001.2.3.4`, `1.2.3.4`), or a key of
+ * kilobytes (`fe80::1%<8 KB>`), in a rate limit or any other table keyed by client.
+ */
+export function canonicalAddress(text: string): string | undefined {
+  if (text.length > MAX_ADDRESS) return undefined
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return text
+  if (!ipaddr.IPv6.isValid(text)) return undefined
+  const v6 = ipaddr.IPv6.parse(text)
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString()
+  v6.zoneId = undefined // a zone names an interface of the sender's host, not a client
+  return v6.toRFC5952String()
 }
 
 /** The address without the `::ffff:` of an IPv4-mapped IPv6 address. */
