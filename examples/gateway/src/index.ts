@@ -143,9 +143,12 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     new Promise<void>((resolve) => {
       // Keep-alive connections go as soon as they are idle: now, and each one whose last response
       // ends later (a connection busy at close would otherwise wait out its keep-alive timeout).
+      // An HTTP/2 server that also takes HTTP/1.1 (allowHTTP1) has closeIdleConnections too, for
+      // its HTTP/1.1 connections: its h2 sessions are told GOAWAY either way (session.close()
+      // refuses new streams and lets those open finish).
       const sweep = () => {
         if ('closeIdleConnections' in s) s.closeIdleConnections()
-        else for (const session of sessions) session.close()
+        for (const session of sessions) session.close()
       }
       const timer = setInterval(sweep, 100)
       timer.unref()

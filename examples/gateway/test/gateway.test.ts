@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { rawExchange, statusOf } from '../../../test/helpers/raw.js'
 import { loadConfig, startGateway } from '../src/index.js'
 
 async function body(url: string): Promise<{ message: string; backend: string }> {
@@ -35,6 +36,17 @@ describe('examples/gateway', () => {
     const gw = await startGateway({ ...config, host: '127.0.0.1' })
     onTestFinished(() => gw.close())
     expect(gw.backends).toHaveLength(0)
+    expect((await body(`http://127.0.0.1:${gw.port}/`)).message).toBe('Hello, World!')
+  })
+
+  it('answers CONNECT with 501 instead of closing the connection silently (issue 22)', async () => {
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1' })
+    onTestFinished(() => gw.close())
+    const { text, ended } = await rawExchange(`http://127.0.0.1:${gw.port}`, 'CONNECT host:443 HTTP/1.1\r\nHost: host:443\r\n\r\n')
+    expect(statusOf(text)).toBe(501)
+    expect(text).toContain('SWY_ERR_METHOD_NOT_SUPPORTED')
+    expect(ended).toBe('end')
+    expect(gw.lb.stats()).toMatchObject({ requests: 1, errors: 1 })
     expect((await body(`http://127.0.0.1:${gw.port}/`)).message).toBe('Hello, World!')
   })
 

@@ -69,6 +69,35 @@ describe('gateway TLS termination', () => {
     expect(backend.requests.at(-1)!.url).toBe('/over-h2')
   })
 
+  it('on close (SIGTERM), HTTP/2 sessions are told GOAWAY: the stream in flight finishes, no new one is taken, close() does not wait for clients to hang up (issue 22)', async () => {
+    const pki = makeTestPki()
+    const files = certFiles(pki)
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    const backend = await startUpstream({ name: 'slow', handler: (_req, res) => void held.then(() => res.end('late')) })
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), upstreams: [backend.url], port: 0, host: '127.0.0.1', tls: { cert: files.cert, key: files.key } })
+    const session = http2.connect(`https://127.0.0.1:${gw.port}`, { ca: pki.ca, servername: 'upstream.test' })
+    session.on('error', () => {})
+    onTestFinished(() => session.destroy())
+    await once(session, 'connect')
+    const inFlight = session.request({ ':path': '/slow', ':method': 'GET' })
+    await expect.poll(() => backend.hits).toBe(1)
+    const goaway = once(session, 'goaway')
+    const closed = gw.close()
+    await goaway // sent at once, not when the client leaves
+    // A new stream on the session is refused by the client's own stack after GOAWAY.
+    expect(() => session.request({ ':path': '/new' })).toThrow()
+    release()
+    const [head] = (await once(inFlight, 'response')) as [http2.IncomingHttpHeaders]
+    let text = ''
+    for await (const chunk of inFlight) text += chunk
+    expect([head[':status'], text]).toEqual([200, 'late'])
+    const started = performance.now()
+    await closed // the session ends with its last stream; the client never hung up
+    expect(performance.now() - started).toBeLessThan(2_000)
+    expect(backend.hits).toBe(1)
+  })
+
   it('redirects plain HTTP to HTTPS: 301 for GET, 308 for POST, 400 without a Host', async () => {
     const pki = makeTestPki()
     const files = certFiles(pki)

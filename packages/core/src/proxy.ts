@@ -45,11 +45,19 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   /** Watches a stalled upload (`timeouts.clientBody`), then a stalled download (`timeouts.send`). */
   #timer: NodeJS.Timeout | undefined = undefined
   #bytesSeen = 0
+  /** HTTP/2: body bytes this stream has delivered (its session's socket carries other streams too). */
+  #received = 0
   #waitingDrain = false
   /** A body a parser read before the handler, serialized again. */
   #parsedBody: Buffer | undefined = undefined
+  /**
+   * The client's side closed. Over HTTP/1.1 that is a cancel unless the response was finished;
+   * Node's HTTP/2 compat response reports itself finished when the client resets the stream
+   * (RST_STREAM) or drops the connection, so there any close cancels (a no-op once the exchange
+   * is over): a reset stream cancels its upstream request as a closed connection does.
+   */
   readonly #onClose = (): void => {
-    if (!this.#res.writableFinished) this.cancel()
+    if (this.#isHttp2 || !this.#res.writableFinished) this.cancel()
   }
   readonly #onDrain = (): void => {
     this.#waitingDrain = false
@@ -155,11 +163,26 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   override start(): void {
     super.start()
     const req = this.#req
-    if (this.hasBody && this.#parsedBody === undefined && !this.#isHttp2 && !req.complete && this.cancelled === undefined && this.refusal === undefined) {
-      this.#bytesSeen = req.socket.bytesRead
+    if (this.hasBody && this.#parsedBody === undefined && !req.complete && this.cancelled === undefined && this.refusal === undefined) {
+      if (this.#isHttp2) this.#countStreamBytes(req)
+      this.#bytesSeen = this.#bodyBytes()
       this.#timer = setTimeout(this.#checkUpload, this.core.options.timeouts.clientBody)
       this.#timer.unref()
     }
+  }
+
+  /** HTTP/2 hands each DATA frame's bytes to `req.push()`: counted there, for this stream alone. */
+  #countStreamBytes(req: IncomingMessage): void {
+    const push = req.push
+    req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk !== null && chunk !== undefined) this.#received += (chunk as Buffer).length
+      return push.call(req, chunk, encoding)
+    }
+  }
+
+  /** Bytes the client has sent so far: the connection's over HTTP/1.1, this stream's over HTTP/2. */
+  #bodyBytes(): number {
+    return this.#isHttp2 ? this.#received : this.#req.socket.bytesRead
   }
 
   /**
@@ -170,7 +193,7 @@ export class ProxyExchange extends Exchange implements RequestHeadInfo {
   readonly #checkUpload = (): void => {
     const req = this.#req
     if (req.complete || this.responseStarted) return
-    const read = req.socket.bytesRead
+    const read = this.#bodyBytes()
     if (read !== this.#bytesSeen || req.readableFlowing !== true) {
       this.#bytesSeen = read
       this.#timer!.refresh()

@@ -1,19 +1,19 @@
 import { once } from 'node:events'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
-import { createBalancer } from '@switchyard/core'
+import { type BalancerOptions, createBalancer } from '@switchyard/core'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startUpstream } from '../../../test/helpers/upstream.js'
 
 /** Serves `lb.handler` on a cleartext HTTP/2 server (h2c) and returns a connected client session. */
-async function h2Proxy(upstreams: string[]) {
-  const lb = createBalancer({ upstreams })
+async function h2Proxy(upstreams: string[], options: Partial<BalancerOptions> = {}) {
+  const lb = createBalancer({ upstreams, ...options })
   const server = http2.createServer(lb.handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void)
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
   onTestFinished(async () => {
-    client.close()
+    client.destroy()
     await lb.close({ timeout: 1_000 })
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
@@ -69,3 +69,61 @@ describe('requests through node:http2 compat (http2.createServer(lb.handler))', 
     expect(res.head['keep-alive']).toBeUndefined()
   })
 })
+
+describe('HTTP/2 held to HTTP/1.1’s rules (issue 22)', () => {
+  it('rapid reset (CVE-2023-44487): 300 streams opened and reset at once leave no upstream request running', async () => {
+    const up = await startUpstream({ mode: 'hang' })
+    const { client, lb } = await h2Proxy([up.url])
+    client.on('error', () => {})
+    for (let i = 0; i < 300; i++) {
+      const stream = client.request({ ':method': 'GET', ':path': `/r${i}`, ':authority': 'app.example' })
+      stream.on('error', () => {})
+      // Reset once the request has reached the upstream for some, at once for the rest.
+      if (i % 2 === 0) stream.close(http2.constants.NGHTTP2_CANCEL)
+      else setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 20)
+    }
+    await expect.poll(() => up.hits, { timeout: 5_000 }).toBeGreaterThan(0)
+    await expect.poll(() => lb.stats().active, { timeout: 5_000 }).toBe(0)
+    expect(lb.stats().inFlight).toBe(0)
+    // Every request that reached the upstream was cancelled there: the balancer closed its side of
+    // each connection (the upstream, a Node server, holds its half open until its own timeout).
+    await expect.poll(() => up.aborted, { timeout: 5_000 }).toBe(up.hits)
+    expect(lb.upstreams[0]).toMatchObject({ state: 'up', failures: 0 })
+  })
+
+  it('a dropped HTTP/2 connection cancels every request it carried', async () => {
+    const up = await startUpstream({ mode: 'hang' })
+    const { client, lb } = await h2Proxy([up.url])
+    client.on('error', () => {})
+    for (let i = 0; i < 20; i++) client.request({ ':method': 'GET', ':path': '/', ':authority': 'a' }).on('error', () => {})
+    await expect.poll(() => up.hits).toBe(20)
+    client.destroy()
+    await expect.poll(() => lb.stats().active).toBe(0)
+    await expect.poll(() => up.aborted).toBe(20)
+    expect(lb.upstreams[0]).toMatchObject({ state: 'up', failures: 0 })
+  })
+
+  it('timeouts.clientBody: a stalled h2 upload gets 408 and its upstream request is cancelled, though another stream of the session keeps sending', async () => {
+    const up = await startUpstream({ mode: 'hang' })
+    const { client, lb } = await h2Proxy([up.url], { timeouts: { clientBody: 300 } })
+    // Stream A sends a little, then nothing.
+    const a = client.request({ ':method': 'POST', ':path': '/a', ':authority': 'a' })
+    a.on('error', () => {})
+    a.write('part of a body')
+    // Stream B, on the same session, keeps sending: the session's socket is never idle.
+    const b = client.request({ ':method': 'POST', ':path': '/b', ':authority': 'a' })
+    b.on('error', () => {})
+    const feed = setInterval(() => b.write('more'), 50)
+    onTestFinished(() => clearInterval(feed))
+    const started = performance.now()
+    const [head] = (await once(a, 'response')) as [http2.IncomingHttpHeaders]
+    expect(head[':status']).toBe(408)
+    expect(performance.now() - started).toBeLessThan(2_000)
+    await expect.poll(() => up.aborted).toBeGreaterThanOrEqual(1)
+    clearInterval(feed)
+    b.close(http2.constants.NGHTTP2_CANCEL)
+    await expect.poll(() => lb.stats().active).toBe(0)
+    expect(lb.upstreams[0]).toMatchObject({ state: 'up', failures: 0 })
+  })
+})
+
