@@ -51,6 +51,9 @@ export interface GatewayGuards {
 /** A request filter rule as JSON holds it: patterns as strings. */
 export type JsonFilterRule = { name: string } & Record<string, unknown>
 
+/** How long the first connect to a rate-limit Redis may take, ms, before the start or reload fails. */
+const REDIS_CONNECT_MS = 5_000
+
 const GUARD_NAMES = ['ipFilter', 'requestFilter', 'bodyLimit', 'connectionLimit', 'rateLimit'] as const
 const PATTERN_KEYS = ['denyPath', 'denyQuery', 'pattern'] as const
 
@@ -151,11 +154,22 @@ async function makeStore(
   if (typeof o.redis !== 'string') {
     throw new InvalidOptionError(`${field}.store.redis must be a redis:// URL, got ${describeValue(o.redis)}`, { field: `${field}.store.redis` })
   }
-  // Reconnects with backoff if Redis goes away; meanwhile the store's onError policy applies.
-  const client = createClient({ url: o.redis })
+  // The first connect is bounded: a Redis that cannot be reached fails the start (or the reload,
+  // which keeps the old config) within REDIS_CONNECT_MS, instead of node-redis retrying it
+  // forever. Once connected, a Redis that goes away is reconnected with backoff (up to 2 s apart);
+  // meanwhile the store's onError policy applies.
+  let connected = false
+  const client = createClient({
+    url: o.redis,
+    socket: {
+      connectTimeout: REDIS_CONNECT_MS,
+      reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** retries, 2_000) : cause),
+    },
+  })
   client.on('error', () => {}) // reported through the store's policy, not as an unhandled event
   try {
     await client.connect()
+    connected = true
   } catch (cause) {
     client.destroy()
     throw new InvalidOptionError(`${field}.store.redis: cannot connect to ${o.redis}: ${(cause as Error).message}`, {

@@ -12,7 +12,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import { startRedis } from '../../../test/helpers/redis.js'
 import { makeTestPki, type TestPki } from '../../../test/helpers/tls.js'
-import { startUpstream } from '../../../test/helpers/upstream.js'
+import { deadPort, startUpstream } from '../../../test/helpers/upstream.js'
 import { type GatewayConfig, loadConfig, startGateway } from '../src/index.js'
 
 /** Writes a PKI's server certificate and key to files, as a gateway config names them. */
@@ -235,6 +235,24 @@ describe('gateway guards by name', () => {
     }
     // 1 + burst 2 for the one client address, across both gateways.
     expect([await status(a.gw.port), await status(b.gw.port), await status(a.gw.port), await status(b.gw.port)]).toEqual([200, 200, 200, 429])
+  })
+
+  it('a rate-limit Redis that cannot be reached fails the start at once, and a reload keeps the old config (issue 22)', async () => {
+    const port = await deadPort()
+    const bad = { rateLimit: { rate: 1, store: { redis: `redis://127.0.0.1:${port}` } } }
+    const started = performance.now()
+    await expect(gateway({ guards: bad })).rejects.toMatchObject({ code: 'SWY_ERR_INVALID_OPTION', field: 'guards.rateLimit.store.redis' })
+    expect(performance.now() - started).toBeLessThan(3_000)
+
+    const { gw } = await gateway({ guards: { rateLimit: { rate: 1_000 } } })
+    const config = { ...loadConfig([], { ACCESS_LOG: 'off' }), upstreams: gw.lb.upstreams.map((u) => u.url), port: gw.port, host: '127.0.0.1' }
+    await expect(gw.reload({ ...config, guards: bad })).rejects.toMatchObject({ field: 'guards.rateLimit.store.redis' })
+    const res = await request(`http://127.0.0.1:${gw.port}/`)
+    expect(res.statusCode).toBe(200) // the old config serves on
+    await res.body.dump()
+    // A later reload does not queue behind the failed one forever, and close() still finishes.
+    await gw.reload({ ...config, guards: { requestFilter: { starter: true } } })
+    expect(gw.guards).toEqual(['requestFilter'])
   })
 
   it('the demo runs the starter request filter', async () => {
