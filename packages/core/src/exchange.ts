@@ -952,7 +952,12 @@ export abstract class Exchange extends UpstreamHandler implements ExchangeView, 
     }
     const attempts = this.attempt - this.#staleRetries
     const reached = side !== 'unsent' && side !== 'local'
-    if (attempts < this.core.options.retry.attempts && this.#mayReplay(reached) && (!reached || this.#budgetAllows())) {
+    // The budget guards a sick fleet against retry storms. A retry away from an upstream that is
+    // out of rotation now (its failures marked it down, or opened its breaker) adds no load to a
+    // sick one: it moves the request off a dead one. So the requests stuck on a hung upstream
+    // that time out together all go elsewhere, as with nginx's `proxy_next_upstream timeout`.
+    const leaving = u.state !== 'up' || (u.breaker !== undefined && !u.breaker.isAdmitting)
+    if (attempts < this.core.options.retry.attempts && this.#mayReplay(reached) && (!reached || leaving || this.#budgetAllows())) {
       this.tried = this.tried === EMPTY ? new Set([u.id]) : (this.tried as Set<string>).add(u.id)
       this.#lastError = error
       this.#lastUpstream = u
