@@ -153,6 +153,53 @@ describe('WebSocket through lb.upgrade', () => {
     expect(lb.upstreams[0]!.state).toBe('up') // a closed tunnel is not a failed request
   })
 
+  it('timeouts.tunnelIdle: a tunnel with no bytes either way closes and frees its slot; one in use stays open (issue 22)', async () => {
+    const up = await wsUpstream('a')
+    const { ws: url, lb } = await wsProxy({ upstreams: [up.url], timeouts: { tunnelIdle: 300 } })
+    const busy = await connect(url)
+    const quiet = await connect(url)
+    const quietClosed = once(quiet, 'close')
+    const started = performance.now()
+    const ping = setInterval(() => busy.send('ping'), 50)
+    onTestFinished(() => clearInterval(ping))
+    await quietClosed
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250)
+    expect(performance.now() - started).toBeLessThan(1_500)
+    let echoes = 0
+    busy.on('message', () => echoes++)
+    await new Promise((r) => setTimeout(r, 400)) // past the limit again: the busy one lives on
+    clearInterval(ping)
+    expect(busy.readyState).toBe(WebSocket.OPEN)
+    expect(echoes).toBeGreaterThan(3)
+    await expect.poll(() => lb.upstreams[0]!.inFlight).toBe(1)
+    expect(lb.upstreams[0]!.state).toBe('up')
+  })
+
+  it('timeouts.send: a client that stops reading its tunnel is cut off, and the upstream slot freed (issue 22)', async () => {
+    const up = await wsUpstream('a')
+    const { http: base, lb } = await wsProxy({ upstreams: [up.url], timeouts: { send: 300, tunnelIdle: 60_000 } })
+    // A raw client: it completes the handshake, asks for a flood, then never reads again.
+    const { port } = new URL(base)
+    const socket = net.connect(Number(port), '127.0.0.1')
+    socket.on('error', () => {})
+    onTestFinished(() => socket.destroy())
+    await once(socket, 'connect')
+    socket.write('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+    await once(socket, 'data')
+    socket.pause()
+    await expect.poll(() => up.sockets.size).toBe(1)
+    const server = [...up.sockets][0]!
+    const flood = setInterval(() => server.send(Buffer.alloc(256 * 1024)), 5)
+    onTestFinished(() => clearInterval(flood))
+    const closed = once(server, 'close')
+    const started = performance.now()
+    await closed
+    clearInterval(flood)
+    expect(performance.now() - started).toBeLessThan(3_000)
+    await expect.poll(() => lb.upstreams[0]!.inFlight).toBe(0)
+    expect(lb.upstreams[0]!.state).toBe('up')
+  })
+
   it('retries the handshake on another upstream when the first refuses the connection', async () => {
     const dead = `http://127.0.0.1:${await deadPort()}`
     const up = await wsUpstream('b')

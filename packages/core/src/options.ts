@@ -213,9 +213,18 @@ export interface TimeoutOptions {
   /**
    * Longest time a client may leave the response unread while the proxy has 64 KiB waiting for it
    * (nginx `send_timeout`). Past it, the client connection is closed and the upstream request aborted.
+   * For an upgraded connection (a WebSocket tunnel): longest time either side may leave bytes
+   * unread (a full socket buffer); past it the tunnel is closed.
    * @default 60_000 (nginx send_timeout)
    */
   send?: number
+  /**
+   * An upgraded connection (a WebSocket tunnel) with no bytes either way for this long is closed,
+   * freeing its upstream slot (nginx closes one after `proxy_read_timeout` without data). Keep
+   * WebSockets alive through it with pings, as nginx users do.
+   * @default 60_000 (nginx proxy_read_timeout)
+   */
+  tunnelIdle?: number
   /**
    * A deadline for the whole request, across attempts, queue waits and retry back-offs: past it
    * a request not yet answered gets 504 (`SWY_ERR_UPSTREAM_TIMEOUT`) and one being relayed is
@@ -479,6 +488,7 @@ export interface ResolvedOptions {
     readonly body: number
     readonly clientBody: number
     readonly send: number
+    readonly tunnelIdle: number
     readonly total: number | undefined
   }
   readonly passive: ResolvedPassiveOptions
@@ -519,6 +529,7 @@ export const DEFAULTS = Object.freeze({
   bodyTimeout: 60_000, // ms; nginx proxy_read_timeout default
   clientBodyTimeout: 60_000, // ms; nginx client_body_timeout default
   sendTimeout: 60_000, // ms; nginx send_timeout default
+  tunnelIdleTimeout: 60_000, // ms; nginx proxy_read_timeout default, which closes a quiet WebSocket
   queueSize: 1_000, // requests per upstream
   queueTimeout: 60_000, // ms; nginx Plus `queue ... timeout=60s` default
   preserveHost: true,
@@ -771,7 +782,7 @@ export function normalize(input: unknown): ResolvedOptions {
     else upstreams.push(normalizeUpstream(u, path))
   })
   const timeouts = checkObject(o.timeouts, 'timeouts')
-  rejectUnknownKeys(timeouts, ['connect', 'headers', 'body', 'clientBody', 'send', 'total'], 'timeouts')
+  rejectUnknownKeys(timeouts, ['connect', 'headers', 'body', 'clientBody', 'send', 'tunnelIdle', 'total'], 'timeouts')
   const queue = checkObject(o.queue, 'queue')
   rejectUnknownKeys(queue, ['size', 'timeout'], 'queue')
   const pool = normalizePool(o.pool)
@@ -791,6 +802,7 @@ export function normalize(input: unknown): ResolvedOptions {
       body: checkNumber(timeouts.body, 'timeouts.body', DEFAULTS.bodyTimeout, { exclusiveMin: true }),
       clientBody: checkNumber(timeouts.clientBody, 'timeouts.clientBody', DEFAULTS.clientBodyTimeout, { exclusiveMin: true }),
       send: checkNumber(timeouts.send, 'timeouts.send', DEFAULTS.sendTimeout, { exclusiveMin: true }),
+      tunnelIdle: checkNumber(timeouts.tunnelIdle, 'timeouts.tunnelIdle', DEFAULTS.tunnelIdleTimeout, { exclusiveMin: true }),
       total: timeouts.total === undefined ? undefined : checkNumber(timeouts.total, 'timeouts.total', 0, { exclusiveMin: true }),
     },
     passive: normalizePassive(o.passive),

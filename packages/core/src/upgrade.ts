@@ -10,6 +10,7 @@ import type { Upstream } from './upstream.js'
 import { clientAddress, nodeRequestInfo, type RequestHeadInfo, requestHead } from './headers.js'
 import { ASTERISK, originForm } from './request-target.js'
 import { refuseUpgrade } from './respond.js'
+import { joinSockets } from './tunnel.js'
 
 /** An `Upgrade` protocol token (RFC 9110 7.8): `websocket`, `h2c`, `foo/2`. */
 const PROTOCOL = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+)?$/
@@ -153,28 +154,17 @@ export class UpgradeExchange extends Exchange implements RequestHeadInfo {
     this.#writeHead(statusCode, STATUS_CODES[statusCode] ?? 'Switching Protocols', lines)
     const closed = this.tunnelOpened(statusCode)
     const tunnels = this.core.tunnels
-    const tunnel = { destroy: () => teardown() }
-    tunnels.add(tunnel)
-    let open = true
-    const teardown = (): void => {
-      if (!open) return
-      open = false
-      tunnels.delete(tunnel)
-      client.destroy()
-      upstream.destroy()
-      closed()
-    }
     client.removeListener('close', this.#onClientGone)
     client.removeListener('error', this.#onClientGone)
-    for (const s of [client, upstream]) {
-      s.on('error', teardown)
-      s.once('close', teardown)
-      // A half-close is passed on; the tunnel ends when both sides have closed.
-      ;(s as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true)
-    }
     if (this.#head.length !== 0) upstream.write(this.#head)
-    upstream.pipe(client)
-    client.pipe(upstream)
+    const { tunnelIdle, send } = this.core.options.timeouts
+    const tunnel = {
+      destroy: joinSockets(client, upstream, { idle: tunnelIdle, send }, () => {
+        tunnels.delete(tunnel)
+        closed()
+      }),
+    }
+    tunnels.add(tunnel)
   }
 
   #writeHead(statusCode: number, statusText: string, headerLines: string): void {
