@@ -3,6 +3,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createBalancer } from '@switchyard/core'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { serveEntries } from './helpers/balancer.js'
 import { rawExchange, statusOf } from './helpers/raw.js'
 
 /**
@@ -69,15 +70,8 @@ const GONE = ['x_custom', 'x-secret', 'keep-alive', 'proxy-connection', 'te', 'p
 async function proxy() {
   const up = await recordingUpstream()
   const lb = createBalancer({ upstreams: [up.url] })
-  const server = http.createServer(lb.handler).on('upgrade', lb.upgrade)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  onTestFinished(async () => {
-    server.closeAllConnections()
-    await new Promise<void>((r) => server.close(() => r()))
-    await lb.close({ timeout: 100 })
-  })
-  return { lb, up, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+  const { url } = await serveEntries(lb)
+  return { lb, up, url }
 }
 
 const head = (extra: string) => SENT.map(([n, v]) => `${n}: ${v}\r\n`).join('') + extra

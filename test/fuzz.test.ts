@@ -1,10 +1,9 @@
-import { once } from 'node:events'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+
 import { type Balancer, createBalancer } from '@switchyard/core'
 import fc from 'fast-check'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { loadConfig, startGateway } from '../examples/gateway/src/index.js'
+import { serveEntries } from './helpers/balancer.js'
 import { type FuzzRequest, fuzzRuns, fuzzSeed, rawRequest, sendRaw } from './helpers/fuzz.js'
 import { startUpstream, type TestUpstream } from './helpers/upstream.js'
 
@@ -63,16 +62,8 @@ describe('fuzzed raw requests (issue 22)', () => {
     const b = await startUpstream({ name: 'b' })
     const lb = createBalancer({ upstreams: [a.url, b.url], timeouts: { clientBody: 300, send: 1_000 }, retry: { attempts: 2 } })
     // Node's own limits on a slow head, short, so a cut-short request ends within the wait.
-    const server = http.createServer({ headersTimeout: 500, requestTimeout: 3_000, connectionsCheckingInterval: 100 }, lb.handler)
-    server.on('upgrade', lb.upgrade).on('connect', lb.connect)
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    onTestFinished(async () => {
-      server.closeAllConnections()
-      await new Promise<void>((r) => server.close(() => r()))
-      await lb.close({ timeout: 1_000 })
-    })
-    const statuses = await fuzz(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, () => lb, [a, b], fuzzRuns(30))
+    const { url } = await serveEntries(lb, { headersTimeout: 500, requestTimeout: 3_000, connectionsCheckingInterval: 100 })
+    const statuses = await fuzz(url, () => lb, [a, b], fuzzRuns(30))
     // The generator reaches both sides: requests proxied, and requests refused by Node or the balancer.
     expect(statuses.get(200) ?? 0).toBeGreaterThan(0)
     expect([...statuses.keys()].some((s) => s !== undefined && s >= 400 && s < 500)).toBe(true)

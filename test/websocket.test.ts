@@ -7,6 +7,7 @@ import { ipHash } from '@switchyard/strategies'
 import { WebSocket as UndiciWebSocket } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
+import { serveEntries } from './helpers/balancer.js'
 import { deadPort } from './helpers/upstream.js'
 
 /** A WebSocket upstream on 127.0.0.1:0 that echoes, names itself, and can be made to misbehave. */
@@ -44,17 +45,9 @@ async function wsUpstream(name: string, options: { refuse?: number } = {}) {
 /** A proxy server with the balancer's handler and its upgrade listener. */
 async function wsProxy(options: BalancerOptions, withUpgrade = true) {
   const lb = createBalancer(options)
-  const server = http.createServer(lb.handler)
-  if (withUpgrade) server.on('upgrade', lb.upgrade)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  onTestFinished(async () => {
-    server.closeAllConnections()
-    await new Promise<void>((r) => server.close(() => r()))
-    await lb.close({ timeout: 100 })
-  })
-  const { port } = server.address() as AddressInfo
-  return { lb, ws: `ws://127.0.0.1:${port}`, http: `http://127.0.0.1:${port}` }
+  const { url, server } = await serveEntries(lb)
+  if (!withUpgrade) server.removeAllListeners('upgrade')
+  return { lb, ws: url.replace(/^http/, 'ws'), http: url }
 }
 
 async function connect(url: string): Promise<WebSocket> {
@@ -182,7 +175,7 @@ describe('WebSocket through lb.upgrade', () => {
     const { port } = new URL(base)
     const socket = net.connect(Number(port), '127.0.0.1')
     socket.on('error', () => {})
-    onTestFinished(() => socket.destroy())
+    onTestFinished(() => void socket.destroy())
     await once(socket, 'connect')
     socket.write('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
     await once(socket, 'data')

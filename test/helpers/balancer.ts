@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import type { Server } from 'node:http'
+import http, { type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type Balancer, type BalancerOptions, createBalancer } from '@switchyard/core'
 import { onTestFinished } from 'vitest'
@@ -11,6 +11,24 @@ export async function startProxy(options: BalancerOptions): Promise<{ lb: Balanc
   onTestFinished(() => lb.close({ timeout: 1_000 }))
   const { url } = await serve(lb.handler)
   return { lb, url }
+}
+
+/**
+ * Serves every entry of `lb` a Node server has: `lb.handler` for requests, `lb.upgrade` on
+ * `'upgrade'`, `lb.connect` on `'connect'`, on 127.0.0.1:0 (with `serverOptions`, Node's own
+ * timeouts say); the server and `lb` close after the test.
+ */
+export async function serveEntries(lb: Balancer, serverOptions: http.ServerOptions = {}): Promise<{ url: string; server: Server }> {
+  const server = http.createServer(serverOptions, lb.handler)
+  server.on('upgrade', lb.upgrade).on('connect', lb.connect)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  onTestFinished(async () => {
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await lb.close({ timeout: 100 })
+  })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
 }
 
 /**

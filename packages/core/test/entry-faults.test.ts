@@ -1,5 +1,4 @@
 import { once } from 'node:events'
-import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { channel } from 'node:diagnostics_channel'
@@ -7,7 +6,7 @@ import { type Balancer, type BalancerOptions, createBalancer, type SwitchyardErr
 import { consistentHash, type Strategy } from '@switchyard/strategies'
 import { type Dispatcher, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
+import { serveEntries, startProxy } from '../../../test/helpers/balancer.js'
 import { rawExchange, statusOf } from '../../../test/helpers/raw.js'
 import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js'
 
@@ -57,13 +56,7 @@ describe('a request line the connection does not speak (issue 22)', () => {
 
   it('the same line on an upgrade (lb.upgrade): 505 on the socket', async () => {
     const up = await startUpstream()
-    const lb = createBalancer({ upstreams: [up.url] })
-    onTestFinished(() => lb.close({ timeout: 1_000 }))
-    const server = http.createServer(lb.handler).on('upgrade', lb.upgrade)
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    onTestFinished(() => new Promise<void>((r) => server.close(() => r())))
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const { url } = await serveEntries(createBalancer({ upstreams: [up.url] }))
     const { text } = await rawExchange(url, 'GET /ws HTTP/2.0\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n')
     expect([statusOf(text), errorBodyOf(text).code]).toEqual([505, 'SWY_ERR_HTTP_VERSION'])
     expect(up.hits).toBe(0)
@@ -74,14 +67,9 @@ describe('CONNECT (issue 22)', () => {
   it('lb.connect on the server’s connect event answers 501 SWY_ERR_METHOD_NOT_SUPPORTED and closes', async () => {
     const up = await startUpstream()
     const lb = createBalancer({ upstreams: [up.url] })
-    onTestFinished(() => lb.close({ timeout: 1_000 }))
     const errors: SwitchyardError[] = []
     lb.on('request:error', (e) => errors.push(e.error))
-    const server = http.createServer(lb.handler).on('connect', lb.connect)
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    onTestFinished(() => new Promise<void>((r) => server.close(() => r())))
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const { url } = await serveEntries(lb)
     const { text, ended } = await rawExchange(url, 'CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n')
     expect(statusOf(text)).toBe(501)
     expect(errorBodyOf(text).code).toBe('SWY_ERR_METHOD_NOT_SUPPORTED')
@@ -116,13 +104,15 @@ describe('CONNECT (issue 22)', () => {
 })
 
 /** A balancer whose function `fn` throws for one client (the header `x-poison`), with two upstreams. */
-async function poisoned(options: (fail: () => void) => Partial<BalancerOptions>) {
+async function poisoned(options: (fail: <T>(value?: T) => T) => Partial<BalancerOptions>) {
   const uncaught = watchUncaught()
   const a = await startUpstream({ name: 'a' })
   const b = await startUpstream({ name: 'b' })
   let poison = false
-  const fail = () => {
-    if (poison) decodeURIComponent('%E0%A4%A') // the issue's URIError
+  /** Passes `value` through, or throws the issue's URIError for the poisoned client. */
+  const fail = <T>(value?: T): T => {
+    if (poison) decodeURIComponent('%E0%A4%A')
+    return value as T
   }
   const { lb, url } = await startProxy({ upstreams: [a.url, b.url], ...options(fail) })
   const errors: SwitchyardError[] = []
@@ -139,10 +129,10 @@ async function poisoned(options: (fail: () => void) => Partial<BalancerOptions>)
 }
 
 describe('a function of the options that throws on one client’s request (issue 22)', () => {
-  const cases: Array<[string, (fail: () => void) => Partial<BalancerOptions>, string]> = [
+  const cases: Array<[string, (fail: <T>(value?: T) => T) => Partial<BalancerOptions>, string]> = [
     ['requestHeaders', (fail) => ({ requestHeaders: () => fail() }), 'requestHeaders threw'],
-    ['rewritePath', (fail) => ({ rewritePath: (p: string) => (fail(), p) }), 'rewritePath threw'],
-    ['a hash strategy’s key', (fail) => ({ strategy: consistentHash({ key: () => (fail(), 'k') }) }), "strategy's key threw"],
+    ['rewritePath', (fail) => ({ rewritePath: (p: string) => fail(p) }), 'rewritePath threw'],
+    ['a hash strategy’s key', (fail) => ({ strategy: consistentHash({ key: () => fail('k') }) }), "strategy's key threw"],
   ]
   for (const [name, options, message] of cases) {
     it(`${name}: that client gets 500 SWY_ERR_CALLBACK; nothing goes upstream; everyone else is served`, async () => {
@@ -254,12 +244,7 @@ describe('the other entry points hold the same line (issue 22)', () => {
         throw new Error('boom')
       },
     })
-    onTestFinished(() => lb.close({ timeout: 1_000 }))
-    const server = http.createServer(lb.handler).on('upgrade', lb.upgrade)
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    onTestFinished(() => new Promise<void>((r) => server.close(() => r())))
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const { url } = await serveEntries(lb)
     const { text } = await rawExchange(url, 'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n')
     expect([statusOf(text), errorBodyOf(text).code]).toEqual([500, 'SWY_ERR_CALLBACK'])
     expect(up.hits).toBe(0)

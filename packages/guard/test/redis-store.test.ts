@@ -1,18 +1,27 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { compose, rateLimit, redisStore } from '@switchyard/guard'
+import { compose, type Middleware, rateLimit, redisStore } from '@switchyard/guard'
 import { createClient } from 'redis'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { startRedis } from '../../../test/helpers/redis.js'
 
-/** An app instance: its own server and its own Redis client, limited through the shared store. */
-async function instance(redisUrl: string, store: Partial<Parameters<typeof redisStore>[0]> = {}, limit = { rate: 1, burst: 2, nodelay: true }) {
+/**
+ * An app instance: its own server and its own Redis client, limited through the shared store
+ * (after `before`, middleware standing for the app's other work). Returns a request function; its
+ * `url` is the instance's.
+ */
+async function instance(
+  redisUrl: string,
+  store: Partial<Parameters<typeof redisStore>[0]> = {},
+  limit: Omit<Parameters<typeof rateLimit>[0], 'store'> = { rate: 1, burst: 2, nodelay: true },
+  before: Middleware[] = [],
+) {
   const client = createClient({ url: redisUrl, socket: { reconnectStrategy: false } })
   client.on('error', () => {}) // the Redis-down test stops the server under it
   await client.connect()
-  const server = http.createServer(compose(rateLimit({ ...limit, store: redisStore({ client, ...store }) }), (_req, res) => res.end('ok')))
+  const server = http.createServer(compose(...before, rateLimit({ ...limit, store: redisStore({ client, ...store }) }), (_req, res) => res.end('ok')))
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   onTestFinished(async () => {
@@ -21,11 +30,14 @@ async function instance(redisUrl: string, store: Partial<Parameters<typeof redis
     if (client.isOpen) await client.destroy()
   })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return async () => {
-    const res = await request(url)
-    await res.body.dump()
-    return res.statusCode
-  }
+  return Object.assign(
+    async () => {
+      const res = await request(url)
+      await res.body.dump()
+      return res.statusCode
+    },
+    { url },
+  )
 }
 
 describe('redisStore: one limit shared by every instance (a real redis-server on loopback)', () => {
@@ -77,28 +89,19 @@ describe('redisStore: one limit shared by every instance (a real redis-server on
 describe('redisStore under a burst (issue 22: a busy Redis is not a down Redis)', () => {
   it('500 concurrent requests against rate 5/s, burst 10: no more pass than the limit allows', async () => {
     const redis = await startRedis()
-    const client = createClient({ url: redis.url })
-    client.on('error', () => {})
-    await client.connect()
     // Each request costs the process 0.5 ms before the limit is asked, as a loaded gateway's do
     // (parsing, logging, the balancer): the loop is busy while Redis's answers wait to be read.
-    const busy = (_req: http.IncomingMessage, _res: http.ServerResponse, next: () => void) => {
+    const busy: Middleware = (_req, _res, next) => {
       const until = performance.now() + 0.5
       while (performance.now() < until) {}
       next()
     }
-    const server = http.createServer(compose(busy, rateLimit({ rate: 5, burst: 10, nodelay: true, store: redisStore({ client }), key: (req) => String(req.headers['x-who'] ?? 'shared') }), (_req, res) => res.end('ok')))
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    onTestFinished(async () => {
-      server.closeAllConnections()
-      server.close()
-      if (client.isOpen) await client.destroy()
-    })
+    const limit = { rate: 5, burst: 10, nodelay: true, key: (req: http.IncomingMessage) => String(req.headers['x-who'] ?? 'shared') }
+    const { url: base } = await instance(redis.url, {}, limit, [busy])
     const { Agent } = await import('undici')
     const agent = new Agent({ connections: 500 })
     onTestFinished(() => agent.close())
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    const url = `${base}/`
     // 500 connections opened first (each with a key of its own), so the burst arrives at once, as
     // from clients already connected, not paced by the server accepting one connection a turn.
     await Promise.all(
