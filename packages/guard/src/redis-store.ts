@@ -24,9 +24,10 @@ export interface RedisStoreOptions {
   onError?: 'open' | 'closed'
   /**
    * How long Redis may be silent, ms, before a request waiting on it gets `onError`. Silent means
-   * no answer to anyone: while Redis answers other requests (a burst: it is busy, not down), a
-   * request waits on, for at most 10 × `timeout` in all. An answer already in the socket when the
-   * timer fires is read first, so a busy event loop never makes a late answer an error.
+   * no answer to anyone over time this process could have read one: while Redis answers other
+   * requests (a burst: it is busy, not down), a request waits on, for at most 10 × `timeout` in
+   * all; time the event loop was too busy to read does not count, so a busy process never makes a
+   * late answer an error.
    * @default 100
    */
   timeout?: number
@@ -94,8 +95,6 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
   const onError = checkOneOf(o.onError, 'redisStore().onError', ['open', 'closed'], 'open')
   const timeout = checkNumber(o.timeout, 'redisStore().timeout', 100, { exclusiveMin: true })
   const failed: BucketState = onError === 'open' ? { allowed: true, excess: 0, retryMs: 0 } : { allowed: false, excess: 0, retryMs: 1_000 }
-  let lastAnswer = 0
-  const now = () => performance.now()
   const evaluate = (key: string, rate: number, burst: number): Promise<unknown> => {
     const args = ['1', prefix + key, String(rate), String(burst)]
     return send(['EVALSHA', SHA, ...args]).catch((err: unknown) => {
@@ -104,46 +103,96 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
       return send(['EVAL', SCRIPT, ...args])
     })
   }
+  const silence = new SilenceWatch(timeout)
   return {
     hit(key, _now, rate, burst) {
-      const sent = now()
       return new Promise<BucketState>((resolve) => {
-        let done = false
-        let timer: NodeJS.Timeout | undefined
-        const finish = (state: BucketState): void => {
-          if (done) return
-          done = true
-          clearTimeout(timer)
-          resolve(state)
-        }
+        const waiter = silence.wait(() => resolve(failed))
         evaluate(key, rate, burst).then(
           (reply) => {
-            lastAnswer = now()
+            if (!silence.answered(waiter)) return
             const [allowed, excess, retryMs] = reply as [string, string, string]
-            finish({ allowed: allowed === '1', excess: Number(excess), retryMs: Number(retryMs) })
+            resolve({ allowed: allowed === '1', excess: Number(excess), retryMs: Number(retryMs) })
           },
           () => {
-            lastAnswer = now()
-            finish(failed)
+            if (silence.answered(waiter)) resolve(failed)
           },
         )
-        // Fired in the timers phase: the poll phase after it reads what Redis has already sent,
-        // so the verdict waits for setImmediate (the check phase, after poll).
-        const check = (): void => {
-          setImmediate(() => {
-            if (done) return
-            const t = now()
-            const silent = t - Math.max(lastAnswer, sent)
-            if (silent >= timeout || t - sent >= timeout * MAX_WAIT_TIMEOUTS) finish(failed)
-            else {
-              timer = setTimeout(check, timeout - silent)
-              timer.unref()
-            }
-          })
-        }
-        timer = setTimeout(check, timeout)
-        timer.unref()
       })
     },
+  }
+}
+
+interface Waiter {
+  readonly since: number
+  readonly giveUp: () => void
+}
+
+/**
+ * Tells a silent Redis from a busy one, for every request waiting on it, with one timer. Redis is
+ * silent when no answer to anyone came for `timeout` ms of time in which this process could have
+ * read one: a tick of the watch that fires late (the event loop was busy: answers may sit unread
+ * in the socket) starts the window over, and a verdict waits for setImmediate, after the poll
+ * phase has read what is there. A request waits 10 × `timeout` at most in all.
+ */
+class SilenceWatch {
+  readonly #timeout: number
+  readonly #tick: number
+  readonly #waiting = new Set<Waiter>()
+  #timer: NodeJS.Timeout | undefined = undefined
+  #lastTick = 0
+  /** The later of the last answer and the start of the current window. */
+  #heard = 0
+
+  constructor(timeout: number) {
+    this.#timeout = timeout
+    this.#tick = Math.max(1, timeout / 4)
+  }
+
+  wait(giveUp: () => void): Waiter {
+    const waiter = { since: performance.now(), giveUp }
+    this.#waiting.add(waiter)
+    if (this.#timer === undefined) {
+      this.#heard = this.#lastTick = waiter.since
+      this.#timer = setInterval(this.#check, this.#tick)
+      this.#timer.unref()
+    }
+    return waiter
+  }
+
+  /** Redis answered `waiter`: true when it was still waiting (not given up on). */
+  answered(waiter: Waiter): boolean {
+    this.#heard = performance.now()
+    const waiting = this.#waiting.delete(waiter)
+    this.#idle()
+    return waiting
+  }
+
+  readonly #check = (): void => {
+    const t = performance.now()
+    const late = t - this.#lastTick - this.#tick
+    this.#lastTick = t
+    if (late > this.#tick) {
+      this.#heard = Math.max(this.#heard, t) // the loop was busy: what Redis said may be unread
+      return
+    }
+    setImmediate(this.#judge)
+  }
+
+  readonly #judge = (): void => {
+    const t = performance.now()
+    const silent = t - this.#heard >= this.#timeout
+    for (const w of this.#waiting) {
+      if (!silent && t - w.since < this.#timeout * MAX_WAIT_TIMEOUTS) continue
+      this.#waiting.delete(w)
+      w.giveUp()
+    }
+    this.#idle()
+  }
+
+  #idle(): void {
+    if (this.#waiting.size !== 0 || this.#timer === undefined) return
+    clearInterval(this.#timer)
+    this.#timer = undefined
   }
 }
