@@ -1,18 +1,41 @@
 import { EventEmitter } from 'node:events'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Duplex } from 'node:stream'
-import { type BalancerEvents, BalancerCore } from './balancer-core.js'
-import type { RequestTrace } from './events.js'
-import { checkBoolean, checkNumber, checkObject, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
-import { BalancedDispatcher } from './dispatcher.js'
-import { asInternal, ClosedError, UnknownUpstreamError } from './errors.js'
-import { type BalancerOptions, normalize, normalizeUpstream, type UpstreamOptions } from './options.js'
-import { ProxyExchange } from './proxy.js'
-import { answerError, answerServerOptions, answerUnhandled, errorResponse, refuseUnhandled, refuseUpgrade } from './respond.js'
-import { UpgradeExchange } from './upgrade.js'
-import { FetchExchange, type FetchInfo } from './fetch.js'
-import { Discovery, resolvingUpstream } from './discovery.js'
-import type { UpstreamSnapshot } from './upstream.js'
+import { checkBoolean, checkNumber, checkObject, type Clock, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import { DEFAULTS } from './config/defaults.js'
+import { ClosedError, UnknownUpstreamError } from './config/errors.js'
+import type { BalancerEvents, Emit, HasListeners, RequestTrace } from './config/events.js'
+import { normalize } from './config/normalize.js'
+import { normalizeUpstream } from './config/normalize-upstream.js'
+import type { ResolvedOptions } from './config/resolved.js'
+import type { BalancerOptions } from './config/types.js'
+import type { UpstreamOptions } from './config/upstream-types.js'
+import type { BalancedDispatcher } from './entry/dispatcher.js'
+import { makeEntries, type RequestHandler, type UpgradeHandler } from './entry/entries.js'
+import type { FetchInfo } from './entry/fetch.js'
+import type { ExchangeHost } from './exchange/context.js'
+import { Counters } from './exchange/counters.js'
+import { Discovery, resolvingUpstream } from './fleet/discovery.js'
+import { Fleet } from './fleet/fleet.js'
+import type { UpstreamSnapshot } from './fleet/upstream.js'
+
+export type { RequestHandler, UpgradeHandler } from './entry/entries.js'
+
+/** The balancer's parts as its exchanges see them: the fleet, the counters, the open tunnels. */
+class Core implements ExchangeHost {
+  readonly fleet: Fleet
+  readonly options: ResolvedOptions
+  readonly clock: Clock
+  readonly counters: Counters
+  readonly tunnels = new Set<{ destroy(): void }>()
+  isClosed = false
+
+  constructor(options: ResolvedOptions, emit: Emit, hasListeners: HasListeners) {
+    this.options = options
+    this.clock = options.clock
+    this.counters = new Counters(emit, hasListeners)
+    this.counters.traceSize = options.trace
+    this.fleet = new Fleet(options, emit)
+  }
+}
 
 /** Totals and per-upstream counters, from `lb.stats()`. */
 export interface BalancerStats {
@@ -56,12 +79,6 @@ export interface CloseOptions {
    */
   timeout?: number
 }
-
-/** A server's `'upgrade'` listener: the request, the client's socket, and the bytes already read past the head. */
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
-
-/** A request handler for `http.createServer`, Express and Connect. */
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void
 
 type Listener<E extends keyof BalancerEvents> = (payload: BalancerEvents[E]) => void
 
@@ -116,14 +133,14 @@ export class Balancer extends EventEmitter {
    * `X-Forwarded-For` (without it, incoming `X-Forwarded-*` are dropped and none is added for the client).
    */
   readonly fetch: (request: Request, info?: FetchInfo) => Promise<Response>
-  readonly #core: BalancerCore
+  readonly #core: Core
   readonly #discovery: Discovery | undefined
   #closing: Promise<void> | undefined
 
   constructor(options: BalancerOptions) {
     super()
     const resolved = normalize(options)
-    const core = new BalancerCore(
+    const core = new Core(
       resolved,
       (event, payload) => this.emit(event, payload),
       (event) => this.listenerCount(event) !== 0,
@@ -132,48 +149,13 @@ export class Balancer extends EventEmitter {
     this.#discovery =
       resolved.resolving.length === 0
         ? undefined
-        : new Discovery(core, resolved.resolving.map((r) => resolvingUpstream(r.input, r.path)!), resolved.dns)
-    // Every entry point answers what throws inside it as this one request's failure (500, or a
-    // cut connection once the answer started): nothing a client sends ends the process. The
-    // exchanges catch their own; these catch the rest.
-    this.handler = (req, res, next) => {
-      try {
-        if (core.isClosed) {
-          answerError(core.options, new ClosedError('the balancer is closed'), req, res, next)
-          return
-        }
-        if (req.url === '*' && req.method === 'OPTIONS') {
-          answerServerOptions(res)
-          return
-        }
-        new ProxyExchange(core, req, res, next).start()
-      } catch (err) {
-        answerUnhandled(res, asInternal(err, 'lb.handler failed'))
-      }
-    }
-    this.dispatcher = new BalancedDispatcher(core, () => this.close()) as BalancedDispatcher & GlobalFetchDispatcher
-    this.fetch = (request, info = {}) => {
-      if (core.isClosed) return Promise.resolve(errorResponse(new ClosedError('the balancer is closed')))
-      return new Promise<Response>((resolve) => {
-        try {
-          new FetchExchange(core, request, info, resolve).start()
-        } catch (err) {
-          resolve(errorResponse(asInternal(err, 'lb.fetch failed'))) // a no-op if it had resolved
-        }
-      })
-    }
-    this.upgrade = (req, socket, head) => {
-      try {
-        if (core.isClosed) {
-          refuseUpgrade(socket, new ClosedError('the balancer is closed'))
-          return
-        }
-        new UpgradeExchange(core, req, socket, head).start()
-      } catch (err) {
-        refuseUnhandled(socket, asInternal(err, 'lb.upgrade failed'))
-      }
-    }
-    this.connect = this.upgrade // UpgradeExchange refuses CONNECT first thing
+        : new Discovery(core.fleet, resolved.resolving.map((r) => resolvingUpstream(r.input, r.path)!), resolved.dns)
+    const entries = makeEntries(core, () => this.close())
+    this.handler = entries.handler
+    this.upgrade = entries.upgrade
+    this.connect = entries.connect
+    this.fetch = entries.fetch
+    this.dispatcher = entries.dispatcher as BalancedDispatcher & GlobalFetchDispatcher
   }
 
   /** Listens to a balancer event (see {@link BalancerEvents}). */
@@ -209,17 +191,17 @@ export class Balancer extends EventEmitter {
    */
   report(target: string | RequestTrace, verdict: 'success' | 'failure'): void {
     const id = typeof target === 'string' ? target : target.attempts.at(-1)?.upstream
-    const u = id === undefined ? undefined : this.#core.registry.find(id)
+    const u = id === undefined ? undefined : this.#core.fleet.registry.find(id)
     if (u === undefined) throw new UnknownUpstreamError(`no upstream has the id ${JSON.stringify(id)}`, { field: 'target' })
     if (verdict !== 'success' && verdict !== 'failure') {
       throw new InvalidOptionError(`report() takes 'success' or 'failure', got ${JSON.stringify(verdict)}`, { field: 'verdict' })
     }
-    this.#core.health.record(u, verdict === 'failure', verdict === 'failure' ? 500 : 200)
+    this.#core.fleet.health.record(u, verdict === 'failure', verdict === 'failure' ? 500 : 200)
   }
 
   /** Snapshots of every upstream, in the order they were given or added. */
   get upstreams(): readonly UpstreamSnapshot[] {
-    return this.#core.registry.all.map((u) => u.snapshot())
+    return this.#core.fleet.registry.all.map((u) => u.snapshot())
   }
 
   /**
@@ -229,7 +211,7 @@ export class Balancer extends EventEmitter {
    */
   add(upstream: string | UpstreamOptions): UpstreamSnapshot {
     if (this.#core.isClosed) throw new ClosedError('the balancer is closed')
-    return this.#core.add(normalizeUpstream(upstream, 'upstream')).snapshot()
+    return this.#core.fleet.add(normalizeUpstream(upstream, 'upstream')).snapshot()
   }
 
   /**
@@ -243,13 +225,13 @@ export class Balancer extends EventEmitter {
   update(id: string, change: { weight?: number; down?: boolean }): UpstreamSnapshot {
     const core = this.#core
     if (core.isClosed) throw new ClosedError('the balancer is closed')
-    const u = core.registry.find(id)
+    const u = core.fleet.registry.find(id)
     if (u === undefined) throw new UnknownUpstreamError(`no upstream has the id ${JSON.stringify(id)}`, { field: 'id' })
     const c = checkObject(change, 'change')
     rejectUnknownKeys(c, ['weight', 'down'], 'change')
     const weight = c.weight === undefined ? undefined : checkNumber(c.weight, 'change.weight', 1, { min: 1, integer: true })
     const down = c.down === undefined ? undefined : checkBoolean(c.down, 'change.down', false)
-    core.update(u, { weight, down })
+    core.fleet.update(u, { weight, down })
     return u.snapshot()
   }
 
@@ -262,9 +244,9 @@ export class Balancer extends EventEmitter {
   async remove(id: string, options: RemoveOptions = {}): Promise<void> {
     const core = this.#core
     if (core.isClosed) throw new ClosedError('the balancer is closed')
-    const u = core.registry.find(id)
+    const u = core.fleet.registry.find(id)
     if (u === undefined) throw new UnknownUpstreamError(`no upstream has the id ${JSON.stringify(id)}`, { field: 'id' })
-    await core.remove(u, options.drain ?? true)
+    await core.fleet.remove(u, options.drain ?? DEFAULTS.removeDrain)
   }
 
   /**
@@ -286,7 +268,7 @@ export class Balancer extends EventEmitter {
       queued += u.queued
     }
     return Object.freeze({
-      strategy: core.strategy.name,
+      strategy: core.fleet.strategy.name,
       requests: core.counters.requests,
       errors: core.counters.errors,
       retries: core.counters.retries,
@@ -294,7 +276,7 @@ export class Balancer extends EventEmitter {
       active: core.counters.active,
       inFlight,
       queued,
-      panic: core.availability.panic,
+      panic: core.fleet.availability.panic,
       upstreams,
     })
   }
@@ -304,7 +286,7 @@ export class Balancer extends EventEmitter {
    * closes every pool and timer so the process can exit. Safe to call more than once.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(options.timeout ?? 30_000)
+    this.#closing ??= this.#close(options.timeout ?? DEFAULTS.closeTimeout)
     return this.#closing
   }
 
@@ -312,7 +294,7 @@ export class Balancer extends EventEmitter {
     const core = this.#core
     core.isClosed = true
     this.#discovery?.stop()
-    const stopped = core.stop()
+    const stopped = core.fleet.stop()
     let drained = true
     const { counters, clock } = core
     if (counters.active !== 0) {
@@ -326,7 +308,7 @@ export class Balancer extends EventEmitter {
       counters.onIdle = undefined
     }
     for (const tunnel of [...core.tunnels]) tunnel.destroy() // open past the grace period
-    await Promise.all([stopped, ...core.registry.all.map((u) => (drained ? u.pool.close() : u.pool.destroy()))])
+    await Promise.all([stopped, ...core.fleet.registry.all.map((u) => (drained ? u.pool.close() : u.pool.destroy()))])
   }
 }
 

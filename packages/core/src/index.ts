@@ -1,8 +1,8 @@
 export { Balancer, createBalancer } from './balancer.js'
 export type { BalancerStats, CloseOptions, GlobalFetchDispatcher, RemoveOptions, RequestHandler, UpgradeHandler } from './balancer.js'
-export type { FetchInfo } from './fetch.js'
-export type { AttemptTrace, BalancerEvents, DownReason, PassedOver, PassReason, RequestTrace, UpReason } from './events.js'
-export type { BalancedDispatcher } from './dispatcher.js'
+export type { FetchInfo } from './entry/fetch.js'
+export type { AttemptTrace, BalancerEvents, DownReason, PassedOver, PassReason, RequestTrace, UpReason } from './config/events.js'
+export type { BalancedDispatcher } from './entry/dispatcher.js'
 export {
   BadRequestError,
   BodyConsumedError,
@@ -24,22 +24,15 @@ export {
   UpstreamError,
   UpstreamTimeoutError,
   VersionNotSupportedError,
-} from './errors.js'
-export { DEFAULTS } from './options.js'
-export type {
-  BalancerOptions,
-  ErrorHandler,
-  QueueOptions,
-  RetryOptions,
-  TimeoutOptions,
-  UpstreamOptions,
-  UpstreamTlsOptions,
-} from './options.js'
-export type { BreakerState, UpstreamSnapshot } from './upstream.js'
-export type { HeaderMap, HeaderTransform, RewritePath } from './transforms.js'
-export type { HedgeOptions } from './retry-policy.js'
-export type { DnsOptions } from './dns-options.js'
-export type { AttemptStartMessage, RequestEndMessage, RequestStartMessage } from './channels.js'
-export type { InterceptedResponse, ResponseChange, ResponseHead, ResponseInterceptor } from './intercept.js'
+} from './config/errors.js'
+export { DEFAULTS } from './config/defaults.js'
+export type { BalancerOptions, ErrorHandler, QueueOptions, RetryOptions, TimeoutOptions } from './config/types.js'
+export type { UpstreamOptions, UpstreamTlsOptions } from './config/upstream-types.js'
+export type { BreakerState, UpstreamSnapshot } from './fleet/upstream.js'
+export type { HeaderMap, HeaderTransform, RewritePath } from './config/types.js'
+export type { HedgeOptions } from './config/types.js'
+export type { DnsOptions } from './config/upstream-types.js'
+export type { AttemptStartMessage, RequestEndMessage, RequestStartMessage } from './exchange/channels.js'
+export type { InterceptedResponse, ResponseChange, ResponseHead, ResponseInterceptor } from './config/types.js'
 export { InvalidOptionError, SwitchyardError } from '@switchyard/strategies'
 export type { Candidate, Clock, Outcome, PickContext, Strategy, UpstreamState } from '@switchyard/strategies'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ASTERISK, climbsAboveRoot, isValidHost, originForm } from '../src/request-target.js'
+import { ASTERISK, climbsAboveRoot, isValidHost, originForm } from '../src/entry/request-target.js'
 
 describe('originForm', () => {
   const table: Array<[string, string | undefined]> = [

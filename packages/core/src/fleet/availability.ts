@@ -1,0 +1,134 @@
+import type { Clock, Strategy } from '@switchyard/strategies'
+import type { DownReason, Emit, UpReason } from '../config/events.js'
+import { primariesInUse } from './panic.js'
+import type { Upstream } from './upstream.js'
+
+/**
+ * Which upstreams may take traffic: it applies what the health mechanisms decide (YARP keeps
+ * "decide" apart from "apply" the same way, `DestinationHealthUpdater`). Each upstream keeps one
+ * bit per reason it is down; a mechanism sets and clears only its own bit, and the upstream is up
+ * when no bit is set. After every change the eligible lists the strategy picks from are rebuilt:
+ * the up primaries (or all of them in panic mode, see `panic.ts`), and the up backups.
+ */
+export class Availability {
+  /** The primaries the strategy picks from (may be empty). */
+  primaries: Upstream[] = []
+  /** The up backups, picked from when no primary is eligible. */
+  backups: Upstream[] = []
+  /** True while panic mode balances over upstreams that are down. */
+  panic = false
+  readonly #strategy: Strategy
+  readonly #threshold: number
+  readonly #emit: Emit
+  readonly #clock: Clock
+  /** Upstreams taken out for a while (passive `fail_timeout`), and the timers that bring them back. */
+  readonly #recover = new Map<Upstream, unknown>()
+
+  constructor(strategy: Strategy, panicThreshold: number, emit: Emit, clock: Clock) {
+    this.#strategy = strategy
+    this.#threshold = panicThreshold
+    this.#emit = emit
+    this.#clock = clock
+  }
+
+  /** The upstream set or weights changed: the strategy rebuilds its tables, then the lists. */
+  rebuild(all: readonly Upstream[]): void {
+    this.#strategy.rebuild?.(all)
+    this.refresh(all)
+  }
+
+  /** Recomputes the eligible lists after a state change. */
+  refresh(all: readonly Upstream[]): void {
+    const candidates: Upstream[] = []
+    const up: Upstream[] = []
+    const backups: Upstream[] = []
+    for (const u of all) {
+      if (u.configuredDown || u.state === 'draining') continue
+      if (u.backup) {
+        if (u.state === 'up') backups.push(u)
+        continue
+      }
+      candidates.push(u)
+      if (u.state === 'up') up.push(u)
+    }
+    const use = primariesInUse(up.length, candidates.length, backups.length, this.#threshold)
+    this.primaries = use === 'up' ? up : use === 'all' ? candidates : []
+    this.backups = backups
+    const panic = use === 'all' && candidates.length > 0
+    if (panic !== this.panic) {
+      this.panic = panic
+      this.#emit('balancer:panic', { active: panic, up: up.length, total: candidates.length })
+    }
+  }
+
+  /** Sets a down reason; the upstream goes down (and the event fires) when it was up. */
+  markDown(all: readonly Upstream[], u: Upstream, bit: number, reason: DownReason): void {
+    if (u.state === 'draining') return
+    const was = u.downBy
+    u.downBy |= bit
+    if (was !== 0) return
+    u.state = 'down'
+    u.reason = reason
+    this.refresh(all)
+    this.#emit('upstream:down', { id: u.id, reason })
+  }
+
+  /** Clears a down reason; the upstream comes back (and ramps up) when no reason is left. */
+  markUp(all: readonly Upstream[], u: Upstream, bit: number, reason: UpReason): void {
+    if (u.state === 'draining' || (u.downBy & bit) === 0) return
+    u.downBy &= ~bit
+    if (u.downBy !== 0) return
+    u.state = 'up'
+    u.reason = reason
+    this.startRamp(u)
+    this.refresh(all)
+    this.#emit('upstream:up', { id: u.id, reason })
+  }
+
+  /** Slow start: the upstream's share ramps up from now, when it has a slow start. */
+  startRamp(u: Upstream): void {
+    if (u.slowStart <= 0) return
+    u.rampStart = this.#clock.now()
+    u.rampUntil = u.rampStart + u.slowStart
+  }
+
+  /** The ramp is over (the selector noticed): `u` is admitted at full share from now on, with no clock read. */
+  endRamp(u: Upstream): void {
+    u.rampUntil = 0
+  }
+
+  /**
+   * Takes `u` out for `ms` (nginx `fail_timeout` after `max_fails`), then brings it back with
+   * `upReason`, on the balancer's clock. A second suspension while one runs starts the wait over.
+   */
+  suspend(all: readonly Upstream[], u: Upstream, bit: number, reason: DownReason, ms: number, upReason: UpReason): void {
+    this.markDown(all, u, bit, reason)
+    this.#clock.clearTimeout(this.#recover.get(u))
+    this.#recover.set(
+      u,
+      this.#clock.setTimeout(() => {
+        this.#recover.delete(u)
+        this.markUp(all, u, bit, upReason)
+      }, ms),
+    )
+  }
+
+  /**
+   * `u` leaves the balancer (`lb.remove()`): it takes no new request, and its suspension (if any)
+   * ends with it. Returns whether it was up.
+   */
+  retire(u: Upstream): boolean {
+    this.#clock.clearTimeout(this.#recover.get(u))
+    this.#recover.delete(u)
+    const wasUp = u.state === 'up'
+    u.state = 'draining'
+    u.reason = 'removed'
+    return wasUp
+  }
+
+  /** Stops the recovery timers (the balancer closes). */
+  stop(): void {
+    for (const timer of this.#recover.values()) this.#clock.clearTimeout(timer)
+    this.#recover.clear()
+  }
+}

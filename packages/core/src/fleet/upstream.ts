@@ -1,0 +1,210 @@
+import type { BreakerState } from '@switchyard/health'
+import {
+  newOutlierHost,
+  type OutlierHost,
+  PassiveHealth,
+  type ResolvedPassiveOptions,
+  type UpstreamBreaker,
+} from '@switchyard/health/internal'
+import type { Candidate, Clock, UpstreamState } from '@switchyard/strategies'
+import PQueue from 'p-queue'
+import { buildConnector, type Dispatcher, Pool } from 'undici'
+import type { DownReason, UpReason } from '../config/events.js'
+import { watchingConnector } from './socket-watch.js'
+import type { ResolvedOptions, ResolvedUpstream } from '../config/resolved.js'
+
+export type { BreakerState }
+
+/** Why an upstream is down: one bit per mechanism; it is up when no bit is set. */
+export const DOWN = Object.freeze({
+  configured: 1,
+  passive: 2,
+  active: 4,
+  outlier: 8,
+  breaker: 16,
+})
+
+/** A read-only snapshot of one upstream, from `lb.upstreams`. */
+export interface UpstreamSnapshot {
+  readonly id: string
+  readonly url: string
+  readonly weight: number
+  readonly backup: boolean
+  /** `down: true` was configured: listed, never takes traffic. */
+  readonly down: boolean
+  readonly maxConnections: number
+  readonly state: UpstreamState
+  /** Why the upstream is in its state (`'max_fails'`, `'configured'`, `'removed'`…). */
+  readonly reason: DownReason | UpReason
+  readonly inFlight: number
+  /** Work in flight: the costs of the requests in flight (`cost` option); equals `inFlight` without one. */
+  readonly load: number
+  /** Requests waiting in this upstream's queue. */
+  readonly queued: number
+  /** Attempts finished (answered or failed). */
+  readonly requests: number
+  /** Attempts that failed: connection errors, timeouts, and statuses in `passive.failOnStatus`. */
+  readonly failures: number
+  /** Moving average of response time (to the end of the body), ms; 0 before the first response. */
+  readonly ewmaMs: number
+  readonly breaker: BreakerState
+  /** Share of its traffic the upstream takes while it ramps up after slow start began (1 when not ramping). */
+  readonly slowStartShare: number
+  /** Responses by status class. */
+  readonly responses: { readonly '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number }
+}
+
+/**
+ * Smoothing of `ewmaMs`: each response moves the average 10% of the way to its own latency, so
+ * about the last 10 responses weigh most. Latency-aware strategies keep their own, tuned average.
+ */
+const EWMA_ALPHA = 0.1
+
+/**
+ * Concurrent streams per HTTP/2 connection to an upstream (undici's `pipelining` for h2), unless
+ * `pool.pipelining` says otherwise: RFC 9113 6.5.2 advises servers to allow at least 100.
+ */
+const H2_STREAMS = 100
+
+/** One upstream: its pool, its counters and its health. The strategy sees it as a {@link Candidate}. */
+export class Upstream implements Candidate {
+  readonly id: string
+  readonly url: string
+  readonly origin: string
+  /** Changed only by `lb.update()`, followed by a strategy rebuild. */
+  weight: number
+  readonly backup: boolean
+  readonly configuredDown: boolean
+  readonly maxConnections: number
+  /** The TLS server name sent with every request (https only), so the client's Host never is. */
+  readonly servername: string | undefined
+  /** TLS options of an https upstream, for its active health checks. */
+  readonly tls: Readonly<Record<string, unknown>> | undefined
+  /** The dispatcher this upstream was given instead of a URL to pool, if any. */
+  readonly dispatcher: Dispatcher | undefined
+  /** Its URL's own path, put in front of every request's (`''` for none). */
+  readonly basePath: string
+  readonly index: number
+  state: UpstreamState
+  reason: DownReason | UpReason
+  inFlight = 0
+  /** The costs of the requests in flight (see the `cost` option); equals `inFlight` without one. */
+  load = 0
+  ewmaMs = 0
+  requests = 0
+  failures = 0
+  readonly byClass = [0, 0, 0, 0, 0]
+  /** The upstream's undici pool, or the dispatcher it was given. */
+  readonly pool: Dispatcher
+  readonly passive: PassiveHealth
+  readonly queue: PQueue | undefined
+  /** Slow start, ms (0: off). */
+  readonly slowStart: number
+  /** While ramping after slow start began: when the ramp began and ends (ms), else 0. */
+  rampStart = 0
+  rampUntil = 0
+  /** Bits of {@link DOWN} for the reasons the upstream is down. */
+  downBy: number
+  breaker: UpstreamBreaker | undefined = undefined
+  readonly outlier: OutlierHost = newOutlierHost()
+  readonly #clock: Clock
+  /** Set by a draining `remove()`: called when the last in-flight request ends. */
+  onIdle: (() => void) | undefined
+
+  constructor(config: ResolvedUpstream, index: number, options: ResolvedOptions, passive: ResolvedPassiveOptions) {
+    this.id = config.id
+    this.url = config.url
+    this.origin = config.origin
+    this.basePath = config.basePath
+    this.weight = config.weight
+    this.backup = config.backup
+    this.configuredDown = config.down
+    this.maxConnections = config.maxConnections
+    this.servername = config.servername
+    this.tls = config.tls
+    this.index = index
+    this.state = config.down ? 'down' : 'up'
+    this.downBy = config.down ? DOWN.configured : 0
+    this.reason = config.down ? 'configured' : 'added'
+    this.slowStart = config.slowStart ?? options.slowStart
+    this.#clock = options.clock
+    const { timeouts } = options
+    this.dispatcher = config.dispatcher
+    this.pool = config.dispatcher ?? new Pool(config.origin, {
+      ...options.pool,
+      headersTimeout: timeouts.headers,
+      bodyTimeout: timeouts.body,
+      connect: connector(options, config),
+      // h2 multiplexes: without pipelining undici sends one stream per connection at a time.
+      ...((config.http2 ?? options.http2)
+        ? { allowH2: true, useH2c: config.origin.startsWith('http:'), pipelining: options.pool.pipelining ?? H2_STREAMS }
+        : {}),
+      ...(Number.isFinite(config.maxConnections) && options.pool.connections === undefined
+        ? { connections: config.maxConnections }
+        : {}),
+    })
+    this.passive = new PassiveHealth(passive)
+    this.queue = Number.isFinite(config.maxConnections)
+      ? new PQueue({ concurrency: config.maxConnections })
+      : undefined
+  }
+
+  /** True when a new request would exceed `maxConnections`. */
+  get isFull(): boolean {
+    return this.inFlight >= this.maxConnections
+  }
+
+  /** Records a finished attempt: latency and status class. */
+  record(latencyMs: number, status: number, failed: boolean): void {
+    this.requests++
+    if (failed) this.failures++
+    if (status >= 100) this.byClass[Math.min(4, Math.floor(status / 100) - 1)]!++
+    this.ewmaMs = this.ewmaMs === 0 ? latencyMs : this.ewmaMs + (latencyMs - this.ewmaMs) * EWMA_ALPHA
+  }
+
+  snapshot(): UpstreamSnapshot {
+    const c = this.byClass
+    return Object.freeze({
+      id: this.id,
+      url: this.url,
+      weight: this.weight,
+      backup: this.backup,
+      down: this.configuredDown,
+      maxConnections: this.maxConnections,
+      state: this.state,
+      reason: this.reason,
+      inFlight: this.inFlight,
+      load: this.load,
+      queued: this.queue?.size ?? 0,
+      requests: this.requests,
+      failures: this.failures,
+      ewmaMs: Math.round(this.ewmaMs * 1000) / 1000,
+      breaker: this.breaker?.state ?? 'closed',
+      slowStartShare: this.rampUntil === 0 ? 1 : Math.max(0.1, Math.min(1, (this.#clock.now() - this.rampStart) / this.slowStart)),
+      responses: Object.freeze({ '1xx': c[0]!, '2xx': c[1]!, '3xx': c[2]!, '4xx': c[3]!, '5xx': c[4]! }),
+    })
+  }
+}
+
+/**
+ * The connector undici's Pool would build from these options (lib/dispatcher/pool.js), with the
+ * connect timeout from `timeouts`, wrapped so that every socket is watched for resets.
+ */
+function connector(options: ResolvedOptions, upstream: ResolvedUpstream): buildConnector.connector {
+  const { connect, tls, maxCachedSessions, allowH2, socketPath, autoSelectFamily, autoSelectFamilyAttemptTimeout } =
+    options.pool as Pool.Options & { tls?: object }
+  if (typeof connect === 'function') return watchingConnector(connect)
+  return watchingConnector(
+    buildConnector({
+      ...(tls as object | undefined),
+      maxCachedSessions,
+      allowH2: (upstream.http2 ?? options.http2) || allowH2, // offers h2 by ALPN
+      useH2c: (upstream.http2 ?? options.http2) && upstream.origin.startsWith('http:'), // h2 with prior knowledge
+      socketPath,
+      ...(typeof autoSelectFamily === 'boolean' ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : undefined),
+      ...connect,
+      ...upstream.tls,
+      timeout: options.timeouts.connect,
+    } as unknown as buildConnector.BuildOptions), // useH2c is in undici 7's connector, not yet in its types
+  )
+}
