@@ -5,6 +5,9 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 
 // Tests import packages by their npm names; these aliases point them at the sources, so no test
 // needs a build.
+/** Every project's setup: the test kit's fixtures close with the test that made them. */
+const setupFiles = [fileURLToPath(new URL('./test/setup.ts', import.meta.url))]
+
 const alias = [
   { find: /^@switchyard\/health\/internal$/, replacement: src('health').replace(/index\.ts$/, 'internal.ts') },
   ...Object.entries({
@@ -25,19 +28,20 @@ export default defineConfig({
       {
         resolve: { alias },
         test: {
+          setupFiles,
           name: 'strategies',
           include: ['packages/strategies/test/**/*.test.ts'],
           benchmark: { include: ['packages/strategies/bench/**/*.bench.ts'] },
         },
       },
-      { resolve: { alias }, test: { name: 'health', include: ['packages/health/test/**/*.test.ts'] } },
-      { resolve: { alias }, test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] } },
-      { resolve: { alias }, test: { name: 'sim', include: ['packages/sim/test/**/*.test.ts'] } },
-      { resolve: { alias }, test: { name: 'guard', include: ['packages/guard/test/**/*.test.ts'] } },
-      { resolve: { alias }, test: { name: 'testing', include: ['packages/testing/test/**/*.test.ts'] } },
-      { resolve: { alias }, test: { name: 'observe', include: ['packages/observe/test/**/*.test.ts'] } },
-      { resolve: { alias }, test: { name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
-      { resolve: { alias }, test: { name: 'e2e', include: ['test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { setupFiles, name: 'health', include: ['packages/health/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { setupFiles, name: 'core', include: ['packages/core/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { setupFiles, name: 'sim', include: ['packages/sim/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { setupFiles, name: 'guard', include: ['packages/guard/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { setupFiles, name: 'testing', include: ['packages/testing/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { setupFiles, name: 'observe', include: ['packages/observe/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { setupFiles, name: 'examples', include: ['examples/*/test/**/*.test.ts'] } },
+      { resolve: { alias }, test: { setupFiles, name: 'e2e', include: ['test/**/*.test.ts'] } },
     ],
     // On CI, also write vitest's JSON report: .ci/run prints its summary line from it.
     reporters: process.env.CI ? ['default', 'json'] : ['default'],

@@ -1,21 +1,20 @@
 import { createBalancer } from '@switchyard/core'
-import { roundRobin } from '@switchyard/strategies'
 import express from 'express'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { listenApp } from './helpers/balancer.js'
-import { deadPort, startUpstream } from './helpers/upstream.js'
+import { deadPort, fakeUpstream, inOrder } from '@switchyard/testing'
+import { listenApp } from './helpers/app.js'
 
 /** An Express app with `parser` before `lb.handler`, and an upstream that echoes what it got. */
 async function app(parser: express.RequestHandler, upstreams?: string[]) {
-  const echo = await startUpstream({
+  const echo = await fakeUpstream({
     handler: (req, res, self) => {
       const got = self.requests.at(-1)!
       res.setHeader('content-type', 'application/json')
-      res.end(JSON.stringify({ body: got.body, length: got.headers['content-length'] ?? null, type: req.headers['content-type'] ?? null }))
+      res.end(JSON.stringify({ body: got.body.toString(), length: got.headers['content-length'] ?? null, type: req.headers['content-type'] ?? null }))
     },
   })
-  const lb = createBalancer({ upstreams: upstreams ?? [echo.url], strategy: roundRobin({ random: () => 0 }) })
+  const lb = createBalancer({ upstreams: upstreams ?? [echo.url], strategy: inOrder() })
   return { echo, lb, url: await listenApp(express().use(parser).use(lb.handler), lb) }
 }
 
@@ -59,7 +58,7 @@ describe('a body already read by a parser is sent upstream, never an empty one',
 
   it('a parsed body is replayable: a POST that never reached a dead upstream goes to the next with its body', async () => {
     const dead = `http://127.0.0.1:${await deadPort()}`
-    const echo = await startUpstream({ handler: (_req, res, self) => res.end(self.requests.at(-1)!.body) })
+    const echo = await fakeUpstream({ handler: (_req, res, self) => res.end(self.requests.at(-1)!.body) })
     const { url } = await app(express.json(), [dead, echo.url])
     const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"order":1}' })
     expect(res.statusCode).toBe(200)

@@ -1,14 +1,12 @@
 import type { ServerResponse } from 'node:http'
 import { leastConnections, peakEwma, powerOfTwo, type Strategy } from '@switchyard/strategies'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from './helpers/balancer.js'
-import { get } from './helpers/client.js'
-import { startUpstream } from './helpers/upstream.js'
+import { fakeUpstream, get, serveBalancer } from '@switchyard/testing'
 
 /** An upstream that holds every request until `releaseAll()`. */
 async function held(name: string) {
   const waiting: ServerResponse[] = []
-  const up = await startUpstream({ name, handler: (_req, res) => void waiting.push(res) })
+  const up = await fakeUpstream({ name, handler: (_req, res) => void waiting.push(res) })
   return Object.assign(up, {
     waiting,
     releaseAll() {
@@ -28,7 +26,7 @@ describe('cost hints (the cost option)', () => {
     it(`${name} balances the cost in flight, not the request count`, async () => {
       const a = await held('a')
       const b = await held('b')
-      const { lb, url } = await startProxy({
+      const { lb, url } = await serveBalancer({
         upstreams: [
           { id: 'a', url: a.url },
           { id: 'b', url: b.url },
@@ -54,8 +52,8 @@ describe('cost hints (the cost option)', () => {
   }
 
   it('a hint that is not a finite number ≥ 0, or throws, counts as 1 and never fails the request', async () => {
-    const a = await startUpstream({ name: 'a' })
-    const { lb, url } = await startProxy({
+    const a = await fakeUpstream({ name: 'a' })
+    const { lb, url } = await serveBalancer({
       upstreams: [a.url],
       strategy: leastConnections(),
       cost: (req) => {

@@ -2,11 +2,10 @@ import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createBalancer } from '@switchyard/core'
-import { roundRobin } from '@switchyard/strategies'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { virtualClock } from './helpers/clock.js'
 import { startDns } from './helpers/dns.js'
+import { inOrder, virtualClock } from '@switchyard/testing'
 
 /** A backend on `host` (any 127.x address) and `port` (0: any) that names itself. */
 async function backend(name: string, host: string, port = 0, delayMs = 0) {
@@ -39,7 +38,7 @@ describe('DNS discovery (upstreams with resolve)', () => {
     const lb = createBalancer({
       upstreams: [{ id: 'api', url: `http://api.test:${one.port}`, resolve: true }],
       dns: { servers: [dns.server] },
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
       clock,
     })
     onTestFinished(() => lb.close())

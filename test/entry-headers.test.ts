@@ -3,13 +3,14 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createBalancer } from '@switchyard/core'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { serveEntries } from './helpers/balancer.js'
-import { rawExchange, statusOf } from './helpers/raw.js'
+import { rawExchange, serveBalancer, statusOf } from '@switchyard/testing'
 
 /**
- * One request head, through every entry that proxies a client's request: `lb.handler`,
- * `lb.fetch` and `lb.upgrade` apply the same header hygiene (one header pass, issue 22 and 24),
- * so the upstream receives the same header set from each.
+ * One request head, through every entry (issue 22 and 24): `lb.handler`, `lb.fetch`,
+ * `lb.upgrade` and `lb.dispatcher` prepare it in one pass (entry/prepare.ts), so the upstream
+ * receives the same header set from each. The dispatcher's request is one this process makes
+ * itself: it gets the same hop-by-hop hygiene, and its caller's own forwarding headers and names
+ * go as the caller wrote them (no client hop to describe; trusted code).
  */
 
 /** A raw upstream recording each request's header names and values, as a plain request and as an upgrade. */
@@ -70,7 +71,7 @@ const GONE = ['x_custom', 'x-secret', 'keep-alive', 'proxy-connection', 'te', 'p
 async function proxy() {
   const up = await recordingUpstream()
   const lb = createBalancer({ upstreams: [up.url] })
-  const { url } = await serveEntries(lb)
+  const { url } = await serveBalancer(lb)
   return { lb, up, url }
 }
 
@@ -102,6 +103,25 @@ describe('every entry sends the upstream the same header set', () => {
       else expect(got.connection ?? 'keep-alive').toMatch(/^keep-alive$|^close$/i)
     })
   }
+
+  it('lb.dispatcher: the same hygiene; the caller’s forwarding headers and names kept, none added', async () => {
+    const p = await proxy()
+    const { request } = await import('undici')
+    const res = await request('http://app.example/x', { dispatcher: p.lb.dispatcher, headers: [...SENT.flat(), 'Connection', 'x-secret'] })
+    await res.body.dump()
+    expect(p.up.seen).toHaveLength(1)
+    const got = p.up.seen[0]!
+    for (const name of ['x-secret', 'keep-alive', 'proxy-connection', 'te', 'proxy']) expect(got[name], name).toBeUndefined()
+    expect(got).toMatchObject({
+      host: 'app.example',
+      'x-keep': 'yes',
+      x_custom: '1',
+      'x-forwarded-for': '6.6.6.6',
+      'x-forwarded-host': 'evil.example',
+      forwarded: 'for=evil',
+    })
+    expect(got['x-forwarded-proto']).toBeUndefined()
+  })
 
   it('a malformed Host is refused with 400 by lb.handler and lb.fetch alike, never copied into X-Forwarded-Host', async () => {
     const p = await proxy()

@@ -2,13 +2,13 @@ import { createBalancer } from '@switchyard/core'
 import express from 'express'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { listenApp } from './helpers/balancer.js'
-import { startUpstream } from './helpers/upstream.js'
+import { fakeUpstream } from '@switchyard/testing'
+import { listenApp } from './helpers/app.js'
 
 describe('Express', () => {
   it('mounts lb.handler as middleware beside the app’s own routes', async () => {
-    const a = await startUpstream({ name: 'a' })
-    const b = await startUpstream({ name: 'b' })
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
     const lb = createBalancer({ upstreams: [a.url, b.url] })
     const app = express()
     app.get('/healthz', (_req, res) => {
@@ -30,7 +30,7 @@ describe('Express', () => {
   })
 
   it('relays every Set-Cookie when Express set headers before the handler (X-Powered-By)', async () => {
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res) => {
         res.setHeader('set-cookie', ['session=abc; HttpOnly', 'theme=dark', 'lang=en'])
         res.setHeader('vary', 'Accept')

@@ -3,9 +3,9 @@ import { createBalancer } from '@switchyard/core'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { deadPort, startUpstream } from './helpers/upstream.js'
 import { first } from '@switchyard/strategies'
 import { Writable } from 'node:stream'
+import { deadPort, fakeUpstream } from '@switchyard/testing'
 
 async function app(setup: (f: FastifyInstance) => Promise<void>) {
   const f = Fastify()
@@ -25,7 +25,7 @@ describe('@switchyard/fastify', () => {
         done()
       },
     })
-    const up = await startUpstream({ name: 'a' })
+    const up = await fakeUpstream({ name: 'a' })
     const f = Fastify({ logger: { stream } as never })
     const statuses: number[] = []
     f.addHook('onResponse', async (_req, reply) => {
@@ -36,7 +36,7 @@ describe('@switchyard/fastify', () => {
     onTestFinished(() => f.close())
     const base = `http://127.0.0.1:${(f.server.address() as { port: number }).port}`
     await (await request(`${base}/api/ok`)).body.dump()
-    await up.stop()
+    await up.kill()
     const failed = await request(`${base}/api/down`)
     await failed.body.dump()
     expect(failed.statusCode).toBe(502)
@@ -48,7 +48,7 @@ describe('@switchyard/fastify', () => {
   })
 
   it('proxies a prefix inside Fastify’s lifecycle: onRequest hooks first, bodies unread, other routes Fastify’s', async () => {
-    const up = await startUpstream({ name: 'a' })
+    const up = await fakeUpstream({ name: 'a' })
     const { f, base } = await app(async (f) => {
       f.addHook('onRequest', async (req, reply) => {
         if (req.url.startsWith('/api') && req.headers.authorization !== 'Bearer ok') return reply.code(401).send({ error: 'no' })
@@ -72,7 +72,7 @@ describe('@switchyard/fastify', () => {
   })
 
   it('closes a balancer it made with the app, and leaves one it was given to its owner', async () => {
-    const up = await startUpstream()
+    const up = await fakeUpstream()
     const given = createBalancer({ upstreams: [up.url] })
     onTestFinished(() => given.close())
     const { f, base } = await app(async (f) => {

@@ -5,7 +5,7 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import { createBalancer } from '@switchyard/core'
 import { Hono } from 'hono'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { deadPort, startUpstream } from './helpers/upstream.js'
+import { deadPort, fakeUpstream } from '@switchyard/testing'
 
 function balancer(upstreams: string[]) {
   const lb = createBalancer({ upstreams })
@@ -15,7 +15,7 @@ function balancer(upstreams: string[]) {
 
 describe('lb.fetch (Fetch-API handler)', () => {
   it('proxies a Request and resolves a streaming Response', async () => {
-    const up = await startUpstream({ name: 'a' })
+    const up = await fakeUpstream({ name: 'a' })
     const lb = balancer([up.url])
     const res = await lb.fetch(new Request('http://shop.example/users?page=2', { headers: { 'x-trace': '1', connection: 'keep-alive' } }), {
       remoteAddress: '203.0.113.7',
@@ -32,7 +32,7 @@ describe('lb.fetch (Fetch-API handler)', () => {
 
   it('streams a request body up and a large body down; keeps every Set-Cookie', async () => {
     const big = Buffer.alloc(4 * 1024 * 1024, 'x')
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res, self) => {
         // The helper has read the body by now: its length is recorded.
         res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; Path=/'])
@@ -59,7 +59,7 @@ describe('lb.fetch (Fetch-API handler)', () => {
     const res = await lb.fetch(new Request('http://svc/'))
     expect(res.status).toBe(502)
     expect(await res.json()).toMatchObject({ code: 'SWY_ERR_UPSTREAM' })
-    const empty = await startUpstream({
+    const empty = await fakeUpstream({
       handler: (_req, r) => {
         r.statusCode = 204
         r.end()
@@ -72,7 +72,7 @@ describe('lb.fetch (Fetch-API handler)', () => {
   })
 
   it('aborting the request signal aborts the upstream request', async () => {
-    const up = await startUpstream({ mode: 'hang' })
+    const up = await fakeUpstream({ answer: 'hang' })
     const lb = balancer([up.url])
     const controller = new AbortController()
     const pending = lb.fetch(new Request('http://svc/slow', { signal: controller.signal }))
@@ -84,7 +84,7 @@ describe('lb.fetch (Fetch-API handler)', () => {
   })
 
   it('mounts in Hono in one line (on @hono/node-server), with the client address', async () => {
-    const up = await startUpstream({ name: 'a' })
+    const up = await fakeUpstream({ name: 'a' })
     const lb = balancer([up.url])
     const app = new Hono<{ Bindings: HttpBindings }>()
     app.get('/health', (c) => c.text('ok'))

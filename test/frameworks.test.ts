@@ -8,7 +8,7 @@ import { Hono } from 'hono'
 import Koa from 'koa'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startUpstream } from './helpers/upstream.js'
+import { fakeUpstream } from '@switchyard/testing'
 
 /**
  * The README's recipes for Koa, Hono (on @hono/node-server) and Fastify, each mounted on /api/
@@ -62,11 +62,11 @@ const recipes: Record<string, Mount> = {
 for (const [name, mount] of Object.entries(recipes)) {
   describe(`${name} recipe`, () => {
     it('proxies /api/*, streams the body unread, relays every Set-Cookie; its own routes still answer', async () => {
-      const up = await startUpstream({
+      const up = await fakeUpstream({
         handler: (req, res, self) => {
           res.setHeader('set-cookie', ['a=1', 'b=2'])
           res.setHeader('content-type', 'application/json')
-          res.end(JSON.stringify({ url: req.url, body: self.requests.at(-1)!.body }))
+          res.end(JSON.stringify({ url: req.url, body: self.requests.at(-1)!.body.toString() }))
         },
       })
       const lb = createBalancer({ upstreams: [up.url] })
@@ -96,7 +96,7 @@ for (const [name, mount] of Object.entries(recipes)) {
 
 describe('without the recipe’s pass-through parser', () => {
   it('Fastify’s default JSON parser reads the body first: a clear 500 SWY_ERR_BODY_CONSUMED, never an empty POST upstream', async () => {
-    const up = await startUpstream()
+    const up = await fakeUpstream()
     const lb = createBalancer({ upstreams: [up.url] })
     const app = Fastify()
     app.post('/api/*', (request, reply) => {

@@ -3,9 +3,8 @@ import { type Balancer, createBalancer } from '@switchyard/core'
 import fc from 'fast-check'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { loadConfig, startGateway } from '../examples/gateway/src/index.js'
-import { serveEntries } from './helpers/balancer.js'
 import { type FuzzRequest, fuzzRuns, fuzzSeed, rawRequest, sendRaw } from './helpers/fuzz.js'
-import { startUpstream, type TestUpstream } from './helpers/upstream.js'
+import { type FakeUpstream, fakeUpstream, serveBalancer } from '@switchyard/testing'
 
 /**
  * Issue 22: the request surface, fuzzed. Random and mutated raw requests (see helpers/fuzz.ts)
@@ -34,7 +33,7 @@ function watchUncaught(): unknown[] {
   return seen
 }
 
-async function fuzz(url: string, lb: () => Balancer, upstreams: TestUpstream[], runs: number, waitMs = WAIT_MS): Promise<Map<number | undefined, number>> {
+async function fuzz(url: string, lb: () => Balancer, upstreams: FakeUpstream[], runs: number, waitMs = WAIT_MS): Promise<Map<number | undefined, number>> {
   const uncaught = watchUncaught()
   const statuses = new Map<number | undefined, number>()
   await fc.assert(
@@ -58,11 +57,11 @@ async function fuzz(url: string, lb: () => Balancer, upstreams: TestUpstream[], 
 
 describe('fuzzed raw requests (issue 22)', () => {
   it('http.createServer(lb.handler): every answer well-formed, no process error, no upstream blamed', async () => {
-    const a = await startUpstream({ name: 'a' })
-    const b = await startUpstream({ name: 'b' })
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
     const lb = createBalancer({ upstreams: [a.url, b.url], timeouts: { clientBody: 300, send: 1_000 }, retry: { attempts: 2 } })
     // Node's own limits on a slow head, short, so a cut-short request ends within the wait.
-    const { url } = await serveEntries(lb, { headersTimeout: 500, requestTimeout: 3_000, connectionsCheckingInterval: 100 })
+    const { url } = await serveBalancer(lb, { headersTimeout: 500, requestTimeout: 3_000, connectionsCheckingInterval: 100 })
     const statuses = await fuzz(url, () => lb, [a, b], fuzzRuns(30))
     // The generator reaches both sides: requests proxied, and requests refused by Node or the balancer.
     expect(statuses.get(200) ?? 0).toBeGreaterThan(0)
@@ -70,8 +69,8 @@ describe('fuzzed raw requests (issue 22)', () => {
   }, LIMIT_MS)
 
   it('the gateway with every guard on: the same', async () => {
-    const a = await startUpstream({ name: 'a' })
-    const b = await startUpstream({ name: 'b' })
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
     const gw = await startGateway({
       ...loadConfig([], { ACCESS_LOG: 'off' }),
       port: 0,

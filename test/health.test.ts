@@ -1,17 +1,13 @@
 import { once } from 'node:events'
 import { activeHealthCheck, outlierDetection } from '@switchyard/health'
-import { roundRobin } from '@switchyard/strategies'
 import { Agent, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startProxy } from './helpers/balancer.js'
-import { virtualClock } from './helpers/clock.js'
-import { get } from './helpers/client.js'
-import { startUpstream, type TestUpstream } from './helpers/upstream.js'
+import { type FakeUpstream, fakeUpstream, get, inOrder, serveBalancer, virtualClock } from '@switchyard/testing'
 
 /** An upstream whose /healthz answers `health.status`, and / answers its name. */
 async function withHealth(name: string) {
   const health = { status: 200 }
-  const up = await startUpstream({
+  const up = await fakeUpstream({
     name,
     handler: (req, res) => {
       if (req.url === '/healthz') {
@@ -26,14 +22,14 @@ async function withHealth(name: string) {
 }
 
 const name = async (url: string) => ((await get(url)).json() as { name: string }).name
-const trafficTo = (up: TestUpstream) => up.requests.filter((r) => r.url !== '/healthz').length
+const trafficTo = (up: FakeUpstream) => up.requests.filter((r) => r.url !== '/healthz').length
 
 describe('active health checks', () => {
   it('marks a failing upstream down after unhealthyThreshold failed probes, and back after healthyThreshold passes (probes on the balancer clock)', async () => {
     const clock = virtualClock()
     const a = await withHealth('a')
     const b = await withHealth('b')
-    const { lb, url } = await startProxy({
+    const { lb, url } = await serveBalancer({
       upstreams: [a.up.url, b.up.url],
       clock,
       health: activeHealthCheck({ path: '/healthz', interval: 5_000, jitter: 0, unhealthyThreshold: 2, healthyThreshold: 2, timeout: 2_000 }),
@@ -75,7 +71,7 @@ describe('active health checks', () => {
 
   it('checks expectStatus and expectBody, and probes an added upstream at once', async () => {
     const a = await withHealth('a')
-    const { lb } = await startProxy({
+    const { lb } = await serveBalancer({
       upstreams: [a.up.url],
       health: activeHealthCheck({ path: '/healthz', interval: 60_000, expectBody: /^ok$/ }),
     })
@@ -90,12 +86,12 @@ describe('active health checks', () => {
 
 describe('passive health', () => {
   it('a resetting upstream receives at most maxFails attempts per failTimeout', async () => {
-    const reset = await startUpstream({ name: 'reset', mode: 'reset' })
-    const ok = await startUpstream({ name: 'ok' })
+    const reset = await fakeUpstream({ name: 'reset', answer: 'reset' })
+    const ok = await fakeUpstream({ name: 'ok' })
     const clock = virtualClock()
-    const { lb, url } = await startProxy({
+    const { lb, url } = await serveBalancer({
       upstreams: [reset.url, ok.url],
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
       passive: { maxFails: 2, failTimeout: 10_000 },
       clock,
     })
@@ -112,12 +108,12 @@ describe('passive health', () => {
 
 describe('outlier detection', () => {
   it('ejects an upstream after consecutive 5xx and lets it back after the ejection time', async () => {
-    const bad = await startUpstream({ name: 'bad', mode: 'status', status: 503 })
-    const good = await startUpstream({ name: 'good' })
+    const bad = await fakeUpstream({ name: 'bad', answer: { status: 503 } })
+    const good = await fakeUpstream({ name: 'good' })
     const clock = virtualClock()
-    const { lb, url } = await startProxy({
+    const { lb, url } = await serveBalancer({
       upstreams: [bad.url, good.url],
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
       passive: false,
       health: outlierDetection({ consecutive5xx: 3, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 50 }),
       clock,
@@ -128,7 +124,7 @@ describe('outlier detection', () => {
     expect((await down)[0]).toEqual({ id: bad.url, reason: 'outlier' })
     expect(statuses.filter((s) => s === 503)).toHaveLength(3)
     expect(bad.hits).toBe(3)
-    bad.mode = 'ok'
+    bad.answer = {}
     const ups: unknown[] = []
     lb.on('upstream:up', (e) => ups.push(e))
     clock.advance(20_000) // two reviews, still inside the 30 s ejection
@@ -141,7 +137,7 @@ describe('outlier detection', () => {
 
 describe('success-rate outlier detection', () => {
   it('ejects the one upstream of five whose success rate is far below the others', async () => {
-    const ups = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => startUpstream({ name: n })))
+    const ups = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => fakeUpstream({ name: n })))
     const flaky = ups[4]!
     let i = 0
     // Every other answer a 500: never 5 in a row, so only the success-rate rule can catch it.
@@ -150,9 +146,9 @@ describe('success-rate outlier detection', () => {
       res.end('{}')
     }
     const clock = virtualClock()
-    const { lb, url } = await startProxy({
+    const { lb, url } = await serveBalancer({
       upstreams: ups.map((u) => u.url),
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
       passive: false,
       retry: { attempts: 1 },
       health: outlierDetection({ interval: 10_000, successRate: { requestVolume: 10, minimumHosts: 5 }, maxEjectionPercent: 20 }),
@@ -177,11 +173,11 @@ describe('success-rate outlier detection', () => {
 describe('circuit breaker', () => {
   it('opens on failures, half-opens after resetTimeout (on the balancer clock) with one trial, and closes on success', async () => {
     const clock = virtualClock()
-    const flaky = await startUpstream({ name: 'flaky', mode: 'reset' })
-    const ok = await startUpstream({ name: 'ok' })
-    const { lb, url } = await startProxy({
+    const flaky = await fakeUpstream({ name: 'flaky', answer: 'reset' })
+    const ok = await fakeUpstream({ name: 'ok' })
+    const { lb, url } = await serveBalancer({
       upstreams: [flaky.url, ok.url],
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
       passive: false,
       clock,
       breaker: { errorThresholdPercentage: 50, resetTimeout: 30_000, volumeThreshold: 1 },
@@ -192,7 +188,7 @@ describe('circuit breaker', () => {
     expect(lb.upstreams[0]!.breaker).toBe('open')
     for (let i = 0; i < 5; i++) await get(url)
     expect(flaky.hits).toBe(1)
-    flaky.mode = 'ok'
+    flaky.answer = {}
     clock.advance(29_999)
     expect(lb.upstreams[0]!.breaker).toBe('open')
     const up = once(lb, 'upstream:up')
@@ -211,7 +207,7 @@ describe('backups, down, slow start and panic', () => {
     const p2 = await withHealth('p2')
     const backup = await withHealth('backup')
     const off = await withHealth('off')
-    const { lb, url } = await startProxy({
+    const { lb, url } = await serveBalancer({
       upstreams: [p1.up.url, p2.up.url, { url: backup.up.url, backup: true }, { url: off.up.url, down: true }],
       health: activeHealthCheck({ path: '/healthz', interval: 50, jitter: 0 }),
       panicThreshold: 0,
@@ -232,7 +228,7 @@ describe('backups, down, slow start and panic', () => {
 
   it('panic mode balances over all primaries when fewer than panicThreshold are up', async () => {
     const ups = await Promise.all(['a', 'b', 'c', 'd'].map(withHealth))
-    const { lb, url } = await startProxy({
+    const { lb, url } = await serveBalancer({
       upstreams: ups.map((u) => u.up.url),
       health: activeHealthCheck({ path: '/healthz', interval: 50, jitter: 0 }),
     })
@@ -254,12 +250,12 @@ describe('backups, down, slow start and panic', () => {
   })
 
   it('slow start ramps an added upstream from a tenth of its share to all of it', async () => {
-    const a = await startUpstream({ name: 'a', recordBodies: false })
-    const b = await startUpstream({ name: 'b', recordBodies: false })
+    const a = await fakeUpstream({ name: 'a', recordBodies: false })
+    const b = await fakeUpstream({ name: 'b', recordBodies: false })
     const clock = virtualClock()
     let seed = 1
     const random = () => ((seed = (seed * 16_807) % 2_147_483_647) - 1) / 2_147_483_646 // seeded: the same draws every run
-    const { lb, url } = await startProxy({ upstreams: [a.url], slowStart: 30_000, strategy: roundRobin({ random: () => 0 }), clock, random })
+    const { lb, url } = await serveBalancer({ upstreams: [a.url], slowStart: 30_000, strategy: inOrder(), clock, random })
     lb.add(b.url)
     let early = 0
     for (let i = 0; i < 100; i++) if ((await name(url)) === 'b') early++
@@ -278,8 +274,8 @@ describe('backups, down, slow start and panic', () => {
 describe('fault injection', () => {
   it('under steady load, one of three backends dies and comes back: zero failed GETs, and it gets traffic again', async () => {
     const clock = virtualClock()
-    const ups = await Promise.all(['a', 'b', 'c'].map((n) => startUpstream({ name: n, recordBodies: false })))
-    const { lb, url } = await startProxy({
+    const ups = await Promise.all(['a', 'b', 'c'].map((n) => fakeUpstream({ name: n, recordBodies: false })))
+    const { lb, url } = await serveBalancer({
       upstreams: ups.map((u) => u.url),
       clock,
       passive: { maxFails: 1, failTimeout: 10_000 }, // documented recovery: after failTimeout
@@ -304,11 +300,11 @@ describe('fault injection', () => {
     const load = Promise.all(Array.from({ length: 32 }, worker))
     await new Promise((r) => setTimeout(r, 400))
     const victim = ups[1]!
-    await victim.stop()
+    await victim.kill()
     await expect.poll(() => lb.upstreams[1]!.state).toBe('down')
     await new Promise((r) => setTimeout(r, 500))
     const hitsWhileDead = victim.hits
-    await victim.start() // the same port
+    await victim.restart() // the same port
     await new Promise((r) => setTimeout(r, 200))
     expect(victim.hits).toBe(hitsWhileDead) // still out: its failTimeout has not passed on the clock
     clock.advance(10_000)

@@ -1,17 +1,13 @@
 import type { ServerResponse } from 'node:http'
 import { createBalancer, InvalidOptionError, type RequestTrace } from '@switchyard/core'
-import { roundRobin } from '@switchyard/strategies'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from './helpers/balancer.js'
-import { virtualClock } from './helpers/clock.js'
-import { get } from './helpers/client.js'
-import { startUpstream } from './helpers/upstream.js'
+import { fakeUpstream, get, inOrder, serveBalancer, virtualClock } from '@switchyard/testing'
 
 /** An upstream that holds every request until the test answers it: `answer(status)` the oldest. */
 async function held(name: string) {
   const waiting: ServerResponse[] = []
-  const up = await startUpstream({ name, handler: (_req, res) => void waiting.push(res) })
+  const up = await fakeUpstream({ name, handler: (_req, res) => void waiting.push(res) })
   return Object.assign(up, {
     waiting,
     answer(status = 200) {
@@ -30,12 +26,12 @@ async function hedged(extra: object = {}) {
   const clock = virtualClock()
   const a = await held('a')
   const b = await held('b')
-  const { lb, url } = await startProxy({
+  const { lb, url } = await serveBalancer({
     upstreams: [
       { id: 'a', url: a.url },
       { id: 'b', url: b.url },
     ],
-    strategy: roundRobin({ random: () => 0 }),
+    strategy: inOrder(),
     clock,
     hedge: { delay: 100 },
     trace: 10,

@@ -3,12 +3,10 @@ import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { type BalancerOptions, createBalancer } from '@switchyard/core'
-import { roundRobin } from '@switchyard/strategies'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startProxy } from './helpers/balancer.js'
-import { get } from './helpers/client.js'
 import { makeTestPki } from './helpers/tls.js'
+import { get, inOrder, serveBalancer } from '@switchyard/testing'
 
 type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void
 
@@ -79,7 +77,7 @@ async function grpcCall(session: http2.ClientHttp2Session) {
 describe('HTTP/2 upstreams', () => {
   it('speaks h2c (prior knowledge) to an http: upstream with http2: true', async () => {
     const up = await h2Upstream(hello)
-    const { url } = await startProxy({ upstreams: [{ url: up.url, http2: true }] })
+    const { url } = await serveBalancer({ upstreams: [{ url: up.url, http2: true }] })
     const res = await get(`${url}/x?y=1`)
     expect(res.status).toBe(200)
     expect(res.text).toBe('over h2')
@@ -114,12 +112,12 @@ describe('HTTP/2 upstreams', () => {
     const bad = await h2Upstream(grpcAnswer(14))
     const good = await h2Upstream(grpcAnswer(0))
     const upstreams = [bad.url, good.url].map((url) => ({ url, http2: true }))
-    const judged = await h2Proxy({ upstreams, strategy: roundRobin({ random: () => 0 }), passive: { failOnGrpcStatus: [14] } })
+    const judged = await h2Proxy({ upstreams, strategy: inOrder(), passive: { failOnGrpcStatus: [14] } })
     const call = await grpcCall(judged.session)
     expect(call.trailers['grpc-status']).toBe('14') // relayed as it came
     expect(judged.lb.upstreams[0]).toMatchObject({ state: 'down', reason: 'max_fails' })
 
-    const plain = await h2Proxy({ upstreams, strategy: roundRobin({ random: () => 0 }) })
+    const plain = await h2Proxy({ upstreams, strategy: inOrder() })
     await grpcCall(plain.session)
     expect(plain.lb.upstreams[0]!.state).toBe('up') // without it, every HTTP 200 is a success
   })
@@ -134,7 +132,7 @@ describe('HTTP/2 upstreams', () => {
     up.listen(0, '127.0.0.1')
     await once(up, 'listening')
     onTestFinished(() => new Promise<void>((r) => up.close(() => r())))
-    const { url } = await startProxy({ upstreams: [`http://127.0.0.1:${(up.address() as AddressInfo).port}`] })
+    const { url } = await serveBalancer({ upstreams: [`http://127.0.0.1:${(up.address() as AddressInfo).port}`] })
     const res = await request(url)
     expect(await res.body.text()).toBe('part')
     expect(res.trailers['x-checksum']).toBe('abc123')

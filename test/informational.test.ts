@@ -1,7 +1,6 @@
 import net from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startProxy } from './helpers/balancer.js'
-import { startUpstream } from './helpers/upstream.js'
+import { fakeUpstream, serveBalancer } from '@switchyard/testing'
 
 /** Writes `head`, then, once the proxy answers 100 Continue, `body`; returns everything read until the socket ends. */
 async function exchange(url: string, head: string, body?: string): Promise<string> {
@@ -23,8 +22,8 @@ async function exchange(url: string, head: string, body?: string): Promise<strin
 
 describe('1xx responses', () => {
   it('Expect: 100-continue: the client hears 100 Continue before it sends the body, as from nginx; the upstream gets the body, not the Expect', async () => {
-    const up = await startUpstream()
-    const { url } = await startProxy({ upstreams: [up.url] })
+    const up = await fakeUpstream()
+    const { url } = await serveBalancer({ upstreams: [up.url] })
     const text = await exchange(
       url,
       'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
@@ -36,13 +35,13 @@ describe('1xx responses', () => {
   })
 
   it('relays 103 Early Hints (its Link headers) before the final answer', async () => {
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res) => {
         res.writeEarlyHints({ link: ['</app.css>; rel=preload; as=style', '</app.js>; rel=preload; as=script'] })
         setTimeout(() => res.end('page'), 20)
       },
     })
-    const { url } = await startProxy({ upstreams: [up.url] })
+    const { url } = await serveBalancer({ upstreams: [up.url] })
     const text = await exchange(url, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     expect(text, text).toMatch(/^HTTP\/1\.1 103 Early Hints\r\n/)
     expect(text).toContain('</app.css>; rel=preload; as=style')

@@ -1,15 +1,11 @@
 import { createBalancer, InvalidOptionError } from '@switchyard/core'
-import { roundRobin } from '@switchyard/strategies'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from './helpers/balancer.js'
-import { virtualClock } from './helpers/clock.js'
-import { get } from './helpers/client.js'
-import { startUpstream } from './helpers/upstream.js'
+import { fakeUpstream, get, inOrder, serveBalancer, virtualClock } from '@switchyard/testing'
 
 /** An upstream answering `body` (JSON) with `status`. */
 const answering = (body: unknown, status = 200, extra: Record<string, string> = {}) =>
-  startUpstream({
+  fakeUpstream({
     handler: (_req, res) => {
       res.writeHead(status, { 'content-type': 'application/json', 'x-from': 'upstream', ...extra })
       res.end(typeof body === 'string' ? body : JSON.stringify(body))
@@ -20,7 +16,7 @@ describe('the buffered response interceptor (onResponse)', () => {
   it('reads a whole body and may change status, headers and body; Content-Length follows the new body', async () => {
     const up = await answering({ ok: false, error: 'quota' })
     const seen: { status: number; upstream: string; path: string; body: string }[] = []
-    const { url } = await startProxy({
+    const { url } = await serveBalancer({
       upstreams: [{ id: 'a', url: up.url }],
       onResponse: {
         handle(res) {
@@ -41,14 +37,14 @@ describe('the buffered response interceptor (onResponse)', () => {
   })
 
   it('relays the response unchanged when handle returns nothing, and streams what `when` leaves out', async () => {
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (req, res) => {
         res.writeHead(200, { 'content-type': req.url === '/json' ? 'application/json' : 'text/plain' })
         res.end(req.url === '/json' ? '{"a":1}' : 'plain')
       },
     })
     let handled = 0
-    const { url } = await startProxy({
+    const { url } = await serveBalancer({
       upstreams: [up.url],
       onResponse: {
         when: (head) => String(head.headers['content-type']).startsWith('application/json'),
@@ -67,14 +63,14 @@ describe('the buffered response interceptor (onResponse)', () => {
   })
 
   it('answers 502 SWY_ERR_RESPONSE_TOO_LARGE past maxBytes, aborts the upstream, and does not blame it', async () => {
-    const big = await startUpstream({
+    const big = await fakeUpstream({
       handler: (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/plain' })
         res.write(Buffer.alloc(4096, 'a'))
         setTimeout(() => res.end(Buffer.alloc(4096, 'b')), 50) // never sent: the balancer aborts first
       },
     })
-    const { lb, url } = await startProxy({ upstreams: [{ id: 'big', url: big.url }], onResponse: { maxBytes: 1024, handle: () => undefined } })
+    const { lb, url } = await serveBalancer({ upstreams: [{ id: 'big', url: big.url }], onResponse: { maxBytes: 1024, handle: () => undefined } })
     const res = await get(url)
     expect(res.status).toBe(502)
     expect(res.json()).toMatchObject({ code: 'SWY_ERR_RESPONSE_TOO_LARGE' })
@@ -84,7 +80,7 @@ describe('the buffered response interceptor (onResponse)', () => {
 
   it('answers 500 SWY_ERR_ON_RESPONSE when handle throws or returns an invalid status', async () => {
     const up = await answering({ ok: true })
-    const { url } = await startProxy({
+    const { url } = await serveBalancer({
       upstreams: [up.url],
       onResponse: {
         handle(res) {
@@ -104,7 +100,7 @@ describe('the buffered response interceptor (onResponse)', () => {
     const clock = virtualClock()
     const up = await answering({ ok: true })
     let release: (() => void) | undefined
-    const { url } = await startProxy({
+    const { url } = await serveBalancer({
       upstreams: [up.url],
       clock,
       timeouts: { total: 1_000 },
@@ -135,7 +131,7 @@ describe('the buffered response interceptor (onResponse)', () => {
         { id: 'bad', url: bad.url },
         { id: 'good', url: good.url },
       ],
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
       passive: { maxFails: 1, failTimeout: 10_000 },
       onResponse: {
         handle(res) {

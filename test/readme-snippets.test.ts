@@ -8,7 +8,7 @@ import type { Balancer } from '@switchyard/core'
 import ts from 'typescript'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TestUpstream } from './helpers/upstream.js'
+import { type FakeUpstream, fakeUpstream } from '@switchyard/testing'
 
 /**
  * Every ```ts block of the READMEs runs as written and type-checks (strict, NodeNext, with the
@@ -37,7 +37,7 @@ for (const readme of READMES) {
   }
 }
 
-const upstreams: TestUpstream[] = []
+const upstreams: FakeUpstream[] = []
 let redis: ChildProcess | undefined
 /** Why redis-server could not be started, for the blocks that need it. */
 let redisError: Error | undefined
@@ -74,15 +74,13 @@ beforeAll(async () => {
     for (let i = 0; i < 100 && redisError === undefined && !(await answers(6379)); i++) await new Promise((r) => setTimeout(r, 100))
   }
   for (const port of [5000, 5001, 5002]) {
-    const up = new TestUpstream({ name: `backend-${port}` })
-    up.port = port
-    upstreams.push(await up.start())
+    upstreams.push(await fakeUpstream({ name: `backend-${port}`, port }))
   }
 })
 
 afterAll(async () => {
   redis?.kill('SIGKILL')
-  await Promise.all(upstreams.map((u) => u.stop()))
+  await Promise.all(upstreams.map((u) => u.close()))
   rmSync(dir, { recursive: true, force: true })
 })
 

@@ -1,15 +1,11 @@
 import { createBalancer } from '@switchyard/core'
-import { roundRobin } from '@switchyard/strategies'
 import { Agent, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startProxy } from './helpers/balancer.js'
-import { virtualClock } from './helpers/clock.js'
-import { get } from './helpers/client.js'
-import { startUpstream } from './helpers/upstream.js'
+import { fakeUpstream, get, inOrder, serveBalancer, virtualClock } from '@switchyard/testing'
 
 /** An upstream answering `status` (with a body and optional headers) to everything. */
 const answering = (name: string, status: number, headers: Record<string, string> = {}) =>
-  startUpstream({
+  fakeUpstream({
     name,
     handler: (_req, res) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers })
@@ -17,26 +13,26 @@ const answering = (name: string, status: number, headers: Record<string, string>
     },
   })
 
-const first = { strategy: roundRobin({ random: () => 0 }) } // a, then b: the test knows who goes first
+const first = { strategy: inOrder() } // a, then b: the test knows who goes first
 
 describe('retries on status (retry.on)', () => {
   it('sends an idempotent request on to the next upstream when one answers a listed status', async () => {
     const a = await answering('a', 503)
     const b = await answering('b', 200)
-    const { url } = await startProxy({ ...first, upstreams: [a.url, b.url], retry: { on: [502, 503, 504], backoff: { base: 0 } } })
+    const { url } = await serveBalancer({ ...first, upstreams: [a.url, b.url], retry: { on: [502, 503, 504], backoff: { base: 0 } } })
     const res = await get(url)
     expect(res.status).toBe(200)
     expect(res.json()).toEqual({ name: 'b', status: 200 })
     expect(a.hits).toBe(1)
 
-    const { url: plain } = await startProxy({ ...first, upstreams: [a.url, b.url] })
+    const { url: plain } = await serveBalancer({ ...first, upstreams: [a.url, b.url] })
     expect((await get(plain)).status).toBe(503) // by default a status is an answer, relayed (nginx)
   })
 
   it('relays the answer when the request may not be retried or nobody else is left', async () => {
     const a = await answering('a', 503)
     const b = await answering('b', 503)
-    const { url } = await startProxy({ ...first, upstreams: [a.url, b.url], retry: { on: [503], backoff: { base: 0 } } })
+    const { url } = await serveBalancer({ ...first, upstreams: [a.url, b.url], retry: { on: [503], backoff: { base: 0 } } })
     const post = await get(url, { method: 'POST', body: '{}' })
     expect(post.status).toBe(503)
     expect(post.json()).toEqual({ name: 'a', status: 503 }) // the upstream's own answer, not ours
@@ -50,9 +46,9 @@ describe('retries on status (retry.on)', () => {
     const short = await answering('short', 429, { 'retry-after': '0' })
     const long = await answering('long', 429, { 'retry-after': '30' })
     const ok = await answering('ok', 200)
-    const { url } = await startProxy({ ...first, upstreams: [short.url, ok.url], retry: { on: [429] } })
+    const { url } = await serveBalancer({ ...first, upstreams: [short.url, ok.url], retry: { on: [429] } })
     expect((await get(url)).status).toBe(200)
-    const { url: url2 } = await startProxy({ ...first, upstreams: [long.url, ok.url], retry: { on: [429] } })
+    const { url: url2 } = await serveBalancer({ ...first, upstreams: [long.url, ok.url], retry: { on: [429] } })
     const res = await get(url2)
     expect(res.status).toBe(429)
     expect(res.headers['retry-after']).toBe('30')
@@ -62,7 +58,7 @@ describe('retries on status (retry.on)', () => {
     const clock = virtualClock()
     const a = await answering('a', 502)
     const b = await answering('b', 200)
-    const { url } = await startProxy({ ...first, clock, upstreams: [a.url, b.url], retry: { on: [502], backoff: { base: 1_000, max: 1_000 } }, random: () => 0.5 })
+    const { url } = await serveBalancer({ ...first, clock, upstreams: [a.url, b.url], retry: { on: [502], backoff: { base: 1_000, max: 1_000 } }, random: () => 0.5 })
     const pending = get(url)
     await expect.poll(() => a.hits).toBe(1)
     await expect.poll(() => clock.dueIn(500)).toBe(1) // full jitter: 0.5 × 1 000 ms
@@ -75,7 +71,7 @@ describe('retries on status (retry.on)', () => {
   it('the retry budget holds under a 100% failure: retries stay within 20% of the requests in progress', async () => {
     const gates: (() => void)[] = []
     const failing = (name: string) =>
-      startUpstream({
+      fakeUpstream({
         name,
         recordBodies: false,
         handler: (_req, res) =>
@@ -87,7 +83,7 @@ describe('retries on status (retry.on)', () => {
     const run = async (budget: { percent: number } | false) => {
       gates.length = 0
       const ups = await Promise.all([failing('a'), failing('b')])
-      const { url } = await startProxy({ upstreams: ups.map((u) => u.url), retry: { on: [503], backoff: { base: 0 }, budget } })
+      const { url } = await serveBalancer({ upstreams: ups.map((u) => u.url), retry: { on: [503], backoff: { base: 0 }, budget } })
       const agent = new Agent({ connections: 100 })
       onTestFinished(() => agent.close())
       const requests = Array.from({ length: 100 }, () => request(url, { dispatcher: agent }).then((r) => r.body.dump().then(() => r.statusCode)))
@@ -120,8 +116,8 @@ describe('retries on status (retry.on)', () => {
 describe('timeouts.total', () => {
   it('answers 504 when the whole request outlasts it, on the balancer clock', async () => {
     const clock = virtualClock()
-    const hang = await startUpstream({ mode: 'hang' })
-    const { url, lb } = await startProxy({ upstreams: [hang.url], clock, timeouts: { total: 5_000 } })
+    const hang = await fakeUpstream({ answer: 'hang' })
+    const { url, lb } = await serveBalancer({ upstreams: [hang.url], clock, timeouts: { total: 5_000 } })
     const pending = get(url)
     await expect.poll(() => hang.hits).toBe(1)
     clock.advance(4_999)

@@ -15,9 +15,7 @@ import {
 import { STRATEGIES } from '../packages/strategies/test/fixtures/factories.js'
 import { Agent, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startProxy } from './helpers/balancer.js'
-import { get } from './helpers/client.js'
-import { deadPort, startUpstream } from './helpers/upstream.js'
+import { deadPort, fakeUpstream, get, serveBalancer } from '@switchyard/testing'
 
 /** Sends `total` GETs from `concurrency` callers; returns the share answered by `fast`. */
 async function drive(url: string, total: number, concurrency: number): Promise<string[]> {
@@ -56,9 +54,9 @@ describe('strategies through the proxy', () => {
   it('peakEwma: an upstream that was slow and recovers wins its share back (the stale peak decays)', async () => {
     // 3 fast upstreams and one 40 ms slower; then the slow one recovers. Before the fix its stale
     // estimate was costed at defaultRttMs, above the fast ones', so it was never drawn again.
-    const fast = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream({ name })))
-    const slow = await startUpstream({ name: 'slow', mode: 'slow', delayMs: 40 })
-    const { url } = await startProxy({
+    const fast = await Promise.all(['a', 'b', 'c'].map((name) => fakeUpstream({ name })))
+    const slow = await fakeUpstream({ name: 'slow', answer: { delayMs: 40 } })
+    const { url } = await serveBalancer({
       upstreams: [...fast.map((u) => u.url), slow.url],
       strategy: peakEwma({ decayMs: 300 }),
     })
@@ -67,7 +65,7 @@ describe('strategies through the proxy', () => {
     const before = await driveFor(url, 1_200, 2, agent)
     const slowShare = before.filter((n) => n === 'slow').length / before.length
     expect(slowShare).toBeLessThan(0.1) // it was avoided while slow
-    slow.mode = 'ok'
+    slow.answer = {}
     await driveFor(url, 1_500, 2, agent) // 5 decay times: its estimate has fallen below the fast ones'
     const after = await driveFor(url, 1_500, 2, agent)
     const share = after.filter((n) => n === 'slow').length / after.length
@@ -83,9 +81,9 @@ describe('strategies through the proxy', () => {
       ['leastConnections', () => leastConnections()],
     ]
     for (const [name, strategy] of make) {
-      const fast = await startUpstream({ name: 'fast', recordBodies: false })
-      const slow = await startUpstream({ name: 'slow', mode: 'slow', delayMs: 20, recordBodies: false })
-      const { url } = await startProxy({ upstreams: [fast.url, slow.url], strategy: strategy() })
+      const fast = await fakeUpstream({ name: 'fast', recordBodies: false })
+      const slow = await fakeUpstream({ name: 'slow', answer: { delayMs: 20 }, recordBodies: false })
+      const { url } = await serveBalancer({ upstreams: [fast.url, slow.url], strategy: strategy() })
       const names = await drive(url, 400, 16)
       shares[name] = names.filter((n) => n === 'fast').length / names.length
     }
@@ -98,9 +96,9 @@ describe('strategies through the proxy', () => {
   })
 
   it('stickyCookie sets a cookie, keeps a client on its upstream, and moves it when that one goes', async () => {
-    const a = await startUpstream({ name: 'a' })
-    const b = await startUpstream({ name: 'b' })
-    const { lb, url } = await startProxy({ upstreams: [a.url, b.url], strategy: stickyCookie({ name: 'srv' }) })
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
+    const { lb, url } = await serveBalancer({ upstreams: [a.url, b.url], strategy: stickyCookie({ name: 'srv' }) })
     const firstRes = await get(url)
     const setCookie = String(firstRes.headers['set-cookie'])
     expect(setCookie).toMatch(/^srv=\w+; Path=\/; HttpOnly; SameSite=Lax$/)
@@ -122,8 +120,8 @@ describe('strategies through the proxy', () => {
     ['consistentHash', () => consistentHash({ key: headerKey('x-user') })],
     ['maglev', () => maglev({ key: headerKey('x-user') })],
   ])('%s keeps each key on one upstream (handler and dispatcher)', async (_name, make) => {
-    const ups = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream({ name })))
-    const { url } = await startProxy({ upstreams: ups.map((u) => u.url), strategy: make() })
+    const ups = await Promise.all(['a', 'b', 'c'].map((name) => fakeUpstream({ name })))
+    const { url } = await serveBalancer({ upstreams: ups.map((u) => u.url), strategy: make() })
     const lb = createBalancer({ upstreams: ups.map((u) => u.url), strategy: make() })
     onTestFinished(() => lb.close())
     const seen = new Map<string, Set<string>>()
@@ -144,8 +142,8 @@ describe('strategies through the proxy', () => {
   })
 
   it('ipHash keeps a client address on one upstream', async () => {
-    const ups = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream({ name })))
-    const { url } = await startProxy({ upstreams: ups.map((u) => u.url), strategy: ipHash() })
+    const ups = await Promise.all(['a', 'b', 'c'].map((name) => fakeUpstream({ name })))
+    const { url } = await serveBalancer({ upstreams: ups.map((u) => u.url), strategy: ipHash() })
     const names = new Set<string>()
     for (let i = 0; i < 10; i++) names.add(((await get(url)).json() as { name: string }).name)
     expect(names.size).toBe(1)
@@ -154,9 +152,9 @@ describe('strategies through the proxy', () => {
   it('first packs onto the first upstream until its maxConnections', async () => {
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
-    const a = await startUpstream({ name: 'a', handler: (_q, res) => void gate.then(() => res.end('{"name":"a"}')) })
-    const b = await startUpstream({ name: 'b' })
-    const { url } = await startProxy({ upstreams: [{ url: a.url, maxConnections: 2 }, b.url], strategy: first() })
+    const a = await fakeUpstream({ name: 'a', handler: (_q, res) => void gate.then(() => res.end('{"name":"a"}')) })
+    const b = await fakeUpstream({ name: 'b' })
+    const { url } = await serveBalancer({ upstreams: [{ url: a.url, maxConnections: 2 }, b.url], strategy: first() })
     const held = [get(url), get(url)]
     await expect.poll(() => a.hits).toBe(2)
     expect(((await get(url)).json() as { name: string }).name).toBe('b')
@@ -168,7 +166,7 @@ describe('strategies through the proxy', () => {
   it('a strategy only orders: the core refuses tried and full upstreams through ctx.accept, and queues when all are full', async () => {
     const gates: (() => void)[] = []
     const held = (name: string) =>
-      startUpstream({ name, handler: (_q, res) => void gates.push(() => res.end(`{"name":"${name}"}`)) })
+      fakeUpstream({ name, handler: (_q, res) => void gates.push(() => res.end(`{"name":"${name}"}`)) })
     const [a, b] = await Promise.all([held('a'), held('b')])
     const dead = `http://127.0.0.1:${await deadPort()}`
     const asked: number[] = []
@@ -180,7 +178,7 @@ describe('strategies through the proxy', () => {
         return list.find((c) => ctx.accept(c))
       },
     }
-    const { url } = await startProxy({
+    const { url } = await serveBalancer({
       upstreams: [dead, { url: a.url, maxConnections: 1 }, { url: b.url, maxConnections: 1 }],
       strategy: inOrder,
       passive: { maxFails: 0 },
@@ -204,7 +202,7 @@ describe('strategies through the proxy', () => {
   })
 
   it.each(STRATEGIES.map(([name, make]) => [name, make] as const))('%s works through lb.dispatcher', async (_name, make) => {
-    const ups = await Promise.all(['a', 'b'].map((name) => startUpstream({ name })))
+    const ups = await Promise.all(['a', 'b'].map((name) => fakeUpstream({ name })))
     const lb = createBalancer({ upstreams: ups.map((u) => u.url), strategy: make(Math.random, () => performance.now()) })
     onTestFinished(() => lb.close())
     for (let i = 0; i < 10; i++) {

@@ -6,9 +6,8 @@ import { type BalancerOptions, createBalancer } from '@switchyard/core'
 import { activeHealthCheck } from '@switchyard/health'
 import { request } from 'undici'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { startProxy } from './helpers/balancer.js'
-import { get } from './helpers/client.js'
 import { makeTestPki, type TestPki } from './helpers/tls.js'
+import { get, serveBalancer } from '@switchyard/testing'
 
 let pki: TestPki
 beforeAll(() => {
@@ -38,7 +37,7 @@ async function httpsUpstream(options: https.ServerOptions) {
 describe('HTTPS upstreams', () => {
   it('the TLS server name comes from the upstream, never the client’s Host; varying Hosts share one connection', async () => {
     const up = await httpsUpstream({ ...pki.server })
-    const { url } = await startProxy({
+    const { url } = await serveBalancer({
       upstreams: [{ url: up.url, tls: { ca: pki.ca, servername: 'upstream.test' } }],
       preserveHost: true,
     })
@@ -52,7 +51,7 @@ describe('HTTPS upstreams', () => {
 
   it('an upstream named by IP is checked against its IP, with no SNI', async () => {
     const up = await httpsUpstream({ ...pki.server })
-    const { url } = await startProxy({ upstreams: [{ url: up.url, tls: { ca: pki.ca } }] })
+    const { url } = await serveBalancer({ upstreams: [{ url: up.url, tls: { ca: pki.ca } }] })
     const res = await get(url, { headers: { host: 'app.example' } })
     expect(res.status).toBe(200)
     expect(res.json()).toMatchObject({ sni: false, host: 'app.example' })
@@ -60,19 +59,19 @@ describe('HTTPS upstreams', () => {
 
   it('a self-signed upstream is refused by default (502, counted), and accepted with its certificate as ca', async () => {
     const up = await httpsUpstream({ ...pki.selfSigned })
-    const refused = await startProxy({ upstreams: [up.url], retry: false })
+    const refused = await serveBalancer({ upstreams: [up.url], retry: false })
     const res = await get(refused.url)
     expect(res.status).toBe(502)
     expect(refused.lb.upstreams[0]!.failures).toBe(1)
-    const trusted = await startProxy({ upstreams: [{ url: up.url, tls: { ca: pki.selfSigned.cert } }] })
+    const trusted = await serveBalancer({ upstreams: [{ url: up.url, tls: { ca: pki.selfSigned.cert } }] })
     expect((await get(trusted.url)).status).toBe(200)
   })
 
   it('mutual TLS: the upstream requires a client certificate; the balancer presents one from tls.cert/key', async () => {
     const up = await httpsUpstream({ ...pki.server, ca: pki.ca, requestCert: true, rejectUnauthorized: true })
-    const without = await startProxy({ upstreams: [{ url: up.url, tls: { ca: pki.ca } }], retry: false })
+    const without = await serveBalancer({ upstreams: [{ url: up.url, tls: { ca: pki.ca } }], retry: false })
     expect((await get(without.url)).status).toBe(502)
-    const withCert = await startProxy({ upstreams: [{ url: up.url, tls: { ca: pki.ca, ...pki.client } }] })
+    const withCert = await serveBalancer({ upstreams: [{ url: up.url, tls: { ca: pki.ca, ...pki.client } }] })
     const res = await get(withCert.url)
     expect(res.status).toBe(200)
     expect(res.json()).toMatchObject({ peer: 'switchyard' })

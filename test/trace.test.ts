@@ -1,6 +1,6 @@
 import { createBalancer, type RequestTrace } from '@switchyard/core'
-import { first, roundRobin } from '@switchyard/strategies'
-import { functionUpstream, virtualClock } from '@switchyard/testing'
+import { first } from '@switchyard/strategies'
+import { functionUpstream, inOrder, virtualClock } from '@switchyard/testing'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
@@ -14,7 +14,7 @@ describe('the decision trace (request:end, lb.trace())', () => {
     const clock = virtualClock()
     const a = functionUpstream('a')
     const b = functionUpstream('b', { body: 'from b' })
-    const lb = createBalancer({ upstreams: [a, b], strategy: roundRobin({ random: () => 0 }), clock })
+    const lb = createBalancer({ upstreams: [a, b], strategy: inOrder(), clock })
     onTestFinished(() => lb.close())
     const ends: RequestTrace[] = []
     lb.on('request:end', (t) => ends.push(t))
@@ -113,7 +113,7 @@ describe('lb.report(): an application’s verdict', () => {
   it('a 200 carrying an error payload, reported as a failure, takes the upstream out like a failed request', async () => {
     const a = functionUpstream('a', { body: '{"error":"db down"}' })
     const b = functionUpstream('b', { body: '{"ok":true}' })
-    const lb = createBalancer({ upstreams: [a, b], strategy: roundRobin({ random: () => 0 }), passive: { maxFails: 1 } })
+    const lb = createBalancer({ upstreams: [a, b], strategy: inOrder(), passive: { maxFails: 1 } })
     onTestFinished(() => lb.close())
     let last: RequestTrace | undefined
     lb.on('request:end', (t) => {

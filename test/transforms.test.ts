@@ -2,13 +2,12 @@ import { type BalancerOptions, createBalancer, type SwitchyardError } from '@swi
 import express from 'express'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { listenApp, startProxy } from './helpers/balancer.js'
-import { get } from './helpers/client.js'
-import { deadPort, serve, startUpstream } from './helpers/upstream.js'
+import { deadPort, fakeUpstream, get, loopbackServer, serveBalancer } from '@switchyard/testing'
+import { listenApp } from './helpers/app.js'
 
 /** An upstream that answers with a redirect and cookies that name itself, to be rewritten. */
 async function selfNaming() {
-  const up = await startUpstream({
+  const up = await fakeUpstream({
     name: 'app',
     handler: (req, res, self) => {
       const own = `http://127.0.0.1:${self.port}`
@@ -25,8 +24,8 @@ async function selfNaming() {
 
 describe('transforms', () => {
   it('an upstream URL’s own path goes in front of every request’s (it was silently dropped)', async () => {
-    const up = await startUpstream()
-    const { url } = await startProxy({ upstreams: [`${up.url}/v1/`] })
+    const up = await fakeUpstream()
+    const { url } = await serveBalancer({ upstreams: [`${up.url}/v1/`] })
     await get(`${url}/users?page=2`)
     expect(up.requests[0]!.url).toBe('/v1/users?page=2')
     const lb = createBalancer({ upstreams: [`${up.url}/v2`] })
@@ -37,12 +36,12 @@ describe('transforms', () => {
   })
 
   it('rewritePath: stripPrefix and addPrefix, or a function', async () => {
-    const up = await startUpstream()
-    const { url } = await startProxy({ upstreams: [up.url], rewritePath: { stripPrefix: '/api', addPrefix: '/internal' } })
+    const up = await fakeUpstream()
+    const { url } = await serveBalancer({ upstreams: [up.url], rewritePath: { stripPrefix: '/api', addPrefix: '/internal' } })
     for (const path of ['/api/users?x=1', '/api', '/api?q', '/apiary', '/other']) await get(`${url}${path}`)
     expect(up.requests.map((r) => r.url)).toEqual(['/internal/users?x=1', '/internal/', '/internal/?q', '/internal/apiary', '/internal/other'])
-    const fn = await startUpstream()
-    const { url: url2 } = await startProxy({ upstreams: [fn.url], rewritePath: (p) => p.replace(/^\/old\//, '/new/') })
+    const fn = await fakeUpstream()
+    const { url: url2 } = await serveBalancer({ upstreams: [fn.url], rewritePath: (p) => p.replace(/^\/old\//, '/new/') })
     await get(`${url2}/old/a`)
     expect(fn.requests[0]!.url).toBe('/new/a')
     expect(() => createBalancer({ upstreams: [up.url], rewritePath: { stripPrefix: 'api' } })).toThrow(
@@ -51,14 +50,14 @@ describe('transforms', () => {
   })
 
   it('requestHeaders and responseHeaders: set and remove, or a function', async () => {
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res) => {
         res.setHeader('x-internal', 'secret')
         res.setHeader('x-keep', '1')
         res.end('ok')
       },
     })
-    const { url } = await startProxy({
+    const { url } = await serveBalancer({
       upstreams: [up.url],
       requestHeaders: { set: { 'X-Env': 'prod', 'x-forwarded-proto': 'https' }, remove: ['Cookie'] },
       responseHeaders: (h) => {
@@ -81,7 +80,7 @@ describe('transforms', () => {
 
   it('rewrites a Location that names the upstream (proxy_redirect default), and cookie domains and paths', async () => {
     const up = await selfNaming()
-    const { url } = await startProxy({
+    const { url } = await serveBalancer({
       upstreams: [`${up.url}/v1`],
       rewritePath: { stripPrefix: '/shop' },
       cookieDomain: { 'app.internal': 'shop.example' },
@@ -99,7 +98,7 @@ describe('transforms', () => {
     const relative = await get(`${url}/shop/relative`)
     expect(relative.headers.location).toBe('/shop/next')
 
-    const { url: off } = await startProxy({ upstreams: [up.url], rewriteLocation: false })
+    const { url: off } = await serveBalancer({ upstreams: [up.url], rewriteLocation: false })
     expect((await get(`${off}/x`)).headers.location).toBe(`${up.url}/v1/login?from=%2Fx`)
   })
 })
@@ -109,7 +108,7 @@ describe('custom error responses', () => {
 
   it('onError answers the balancer’s own errors; one that throws falls back to the default', async () => {
     const seen: SwitchyardError[] = []
-    const { url } = await startProxy({
+    const { url } = await serveBalancer({
       ...(await dead()),
       onError: (error, _req, res) => {
         seen.push(error)
@@ -123,7 +122,7 @@ describe('custom error responses', () => {
     expect(res.text).toBe('<h1>Sorry (SWY_ERR_UPSTREAM)</h1>')
     expect(seen.map((e) => e.code)).toEqual(['SWY_ERR_UPSTREAM'])
 
-    const { url: url2 } = await startProxy({
+    const { url: url2 } = await serveBalancer({
       ...(await dead()),
       onError: () => {
         throw new Error('bug in the error page')
@@ -146,7 +145,7 @@ describe('custom error responses', () => {
     expect(res.status).toBe(502)
     expect(res.json()).toEqual({ handledBy: 'app', code: 'SWY_ERR_UPSTREAM' })
     // On a plain http server there is no next: the default answer.
-    const { url: plain } = await serve(lb.handler)
+    const { url: plain } = await loopbackServer(lb.handler)
     expect((await get(plain)).json()).toMatchObject({ code: 'SWY_ERR_UPSTREAM' })
     const options = await dead()
     expect(() => createBalancer({ ...options, errors: 'throw' as never })).toThrow(expect.objectContaining({ field: 'errors' }))

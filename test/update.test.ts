@@ -1,6 +1,5 @@
 import { createBalancer, type BalancerEvents } from '@switchyard/core'
-import { roundRobin } from '@switchyard/strategies'
-import { functionUpstream } from '@switchyard/testing'
+import { functionUpstream, inOrder } from '@switchyard/testing'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
@@ -14,7 +13,7 @@ describe('lb.update(id, { weight, down }): an operator’s change to a live upst
   it('changes the weight the strategy balances by, and marks an upstream down and up again', async () => {
     const a = functionUpstream('a', { body: 'a' })
     const b = functionUpstream('b', { body: 'b' })
-    const lb = createBalancer({ upstreams: [a, b], strategy: roundRobin({ random: () => 0 }) })
+    const lb = createBalancer({ upstreams: [a, b], strategy: inOrder() })
     onTestFinished(() => lb.close())
     const events: string[] = []
     lb.on('upstream:down', (e: BalancerEvents['upstream:down']) => events.push(`down ${e.id} ${e.reason}`))

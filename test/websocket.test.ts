@@ -7,8 +7,7 @@ import { ipHash } from '@switchyard/strategies'
 import { WebSocket as UndiciWebSocket } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
-import { serveEntries } from './helpers/balancer.js'
-import { deadPort } from './helpers/upstream.js'
+import { deadPort, serveBalancer } from '@switchyard/testing'
 
 /** A WebSocket upstream on 127.0.0.1:0 that echoes, names itself, and can be made to misbehave. */
 async function wsUpstream(name: string, options: { refuse?: number } = {}) {
@@ -45,7 +44,7 @@ async function wsUpstream(name: string, options: { refuse?: number } = {}) {
 /** A proxy server with the balancer's handler and its upgrade listener. */
 async function wsProxy(options: BalancerOptions, withUpgrade = true) {
   const lb = createBalancer(options)
-  const { url, server } = await serveEntries(lb)
+  const { url, server } = await serveBalancer(lb)
   if (!withUpgrade) server.removeAllListeners('upgrade')
   return { lb, ws: url.replace(/^http/, 'ws'), http: url }
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { rawExchange } from './raw.js'
+import { rawExchange } from '@switchyard/testing'
 
 /**
  * Raw HTTP/1.x requests for property tests of the request surface: request lines (methods,

@@ -1,10 +1,10 @@
 import { request } from 'undici'
 import { expect, it, onTestFinished } from 'vitest'
-import { startUpstream } from '../../../test/helpers/upstream.js'
 import { makeApp } from '../src/app.js'
+import { fakeUpstream } from '@switchyard/testing'
 
 it('examples/fastify: the token hook runs before the proxy; /api reaches the upstream without the prefix', async () => {
-  const up = await startUpstream({ name: 'backend' })
+  const up = await fakeUpstream({ name: 'backend' })
   const app = await makeApp([up.url], 'secret')
   await app.listen({ port: 0, host: '127.0.0.1' })
   onTestFinished(() => app.close())

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { rawExchange, statusOf } from '../../../test/helpers/raw.js'
 import { loadConfig, startGateway } from '../src/index.js'
+import { rawExchange, statusOf } from '@switchyard/testing'
 
 async function body(url: string): Promise<{ message: string; backend: string }> {
   const res = await request(url)

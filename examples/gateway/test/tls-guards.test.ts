@@ -10,10 +10,9 @@ import tls from 'node:tls'
 import { Agent, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
-import { startRedis } from '../../../test/helpers/redis.js'
 import { makeTestPki, type TestPki } from '../../../test/helpers/tls.js'
-import { deadPort, startUpstream } from '../../../test/helpers/upstream.js'
 import { type GatewayConfig, loadConfig, startGateway } from '../src/index.js'
+import { deadPort, fakeUpstream, redisServer } from '@switchyard/testing'
 
 /** Writes a PKI's server certificate and key to files, as a gateway config names them. */
 function certFiles(pki: TestPki, dir = mkdtempSync(join(tmpdir(), 'gw-tls-'))): { cert: string; key: string; dir: string } {
@@ -25,7 +24,7 @@ function certFiles(pki: TestPki, dir = mkdtempSync(join(tmpdir(), 'gw-tls-'))): 
 }
 
 async function gateway(config: Partial<GatewayConfig>) {
-  const backend = await startUpstream({ name: 'backend' })
+  const backend = await fakeUpstream({ name: 'backend' })
   const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), upstreams: [backend.url], port: 0, host: '127.0.0.1', ...config })
   onTestFinished(() => gw.close())
   return { gw, backend }
@@ -74,7 +73,7 @@ describe('gateway TLS termination', () => {
     const files = certFiles(pki)
     let release!: () => void
     const held = new Promise<void>((r) => (release = r))
-    const backend = await startUpstream({ name: 'slow', handler: (_req, res) => void held.then(() => res.end('late')) })
+    const backend = await fakeUpstream({ name: 'slow', handler: (_req, res) => void held.then(() => res.end('late')) })
     const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), upstreams: [backend.url], port: 0, host: '127.0.0.1', tls: { cert: files.cert, key: files.key } })
     const session = http2.connect(`https://127.0.0.1:${gw.port}`, { ca: pki.ca, servername: 'upstream.test' })
     session.on('error', () => {})
@@ -233,7 +232,7 @@ describe('gateway guards by name', () => {
   })
 
   it('two gateways sharing one Redis share one rate limit', async () => {
-    const redis = await startRedis()
+    const redis = await redisServer()
     const guards = { rateLimit: { rate: 1, burst: 2, nodelay: true, store: { redis: redis.url } } }
     const a = await gateway({ guards })
     const b = await gateway({ guards })

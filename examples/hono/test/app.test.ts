@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { request } from 'undici'
 import { expect, it, onTestFinished } from 'vitest'
-import { startUpstream } from '../../../test/helpers/upstream.js'
 import { makeApp } from '../src/app.js'
+import { fakeUpstream } from '@switchyard/testing'
 
 it('examples/hono: proxies /api/* through lb.fetch on @hono/node-server, streaming both ways', async () => {
-  const up = await startUpstream({ name: 'backend' })
+  const up = await fakeUpstream({ name: 'backend' })
   const { app, lb } = makeApp([up.url])
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
   await once(server, 'listening')

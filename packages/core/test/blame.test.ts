@@ -1,13 +1,10 @@
 import { once } from 'node:events'
-import { roundRobin } from '@switchyard/strategies'
 import { errors } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { BLAME_BY_CODE, blameOf } from '../src/exchange/blame.js'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { get } from '../../../test/helpers/client.js'
-import { deadPort, startUpstream } from '../../../test/helpers/upstream.js'
+import { deadPort, fakeUpstream, get, inOrder, serveBalancer } from '@switchyard/testing'
 
-const first = () => roundRobin({ random: () => 0 })
+const first = () => inOrder()
 
 describe('one classification of every error', () => {
   it('names every error class undici exports, so a new one is a decision, not a default', () => {
@@ -51,8 +48,8 @@ describe('one classification of every error', () => {
 
 describe('each side, on real sockets', () => {
   it('request: a bad request is the client’s (400), no upstream hears of it', async () => {
-    const a = await startUpstream()
-    const { lb, url } = await startProxy({ upstreams: [a.url], retry: false })
+    const a = await fakeUpstream()
+    const { lb, url } = await serveBalancer({ upstreams: [a.url], retry: false })
     const res = await get(url, { headers: { host: 'a"b' } })
     expect(res.status).toBe(400)
     expect(a.hits).toBe(0)
@@ -61,25 +58,25 @@ describe('each side, on real sockets', () => {
 
   it('unsent: a refused connection counts against the upstream and goes elsewhere, POST included', async () => {
     const dead = `http://127.0.0.1:${await deadPort()}`
-    const ok = await startUpstream()
-    const { lb, url } = await startProxy({ upstreams: [dead, ok.url], strategy: first() })
+    const ok = await fakeUpstream()
+    const { lb, url } = await serveBalancer({ upstreams: [dead, ok.url], strategy: first() })
     expect((await get(url, { method: 'POST', body: 'x' })).status).toBe(200)
     expect(lb.upstreams[0]).toMatchObject({ state: 'down', failures: 1 })
   })
 
   it('upstream: a reset after the request went out counts, and a POST is not replayed', async () => {
-    const reset = await startUpstream({ mode: 'reset' })
-    const ok = await startUpstream()
-    const { lb, url } = await startProxy({ upstreams: [reset.url, ok.url], strategy: first() })
+    const reset = await fakeUpstream({ answer: 'reset' })
+    const ok = await fakeUpstream()
+    const { lb, url } = await serveBalancer({ upstreams: [reset.url, ok.url], strategy: first() })
     expect((await get(url, { method: 'POST', body: 'x' })).status).toBe(502)
     expect(ok.hits).toBe(0)
     expect(lb.upstreams[0]).toMatchObject({ state: 'down', failures: 1 })
   })
 
   it('local: a pool the balancer destroyed (remove without drain) is not held against the upstream; the GET goes elsewhere', async () => {
-    const hang = await startUpstream({ mode: 'hang' })
-    const ok = await startUpstream({ name: 'ok' })
-    const { lb, url } = await startProxy({ upstreams: [hang.url, ok.url], strategy: first() })
+    const hang = await fakeUpstream({ answer: 'hang' })
+    const ok = await fakeUpstream({ name: 'ok' })
+    const { lb, url } = await serveBalancer({ upstreams: [hang.url, ok.url], strategy: first() })
     const pending = get(url)
     await expect.poll(() => hang.hits).toBe(1)
     const failures = () => lb.stats().upstreams.reduce((n, u) => n + u.failures, 0)
@@ -91,8 +88,8 @@ describe('each side, on real sockets', () => {
   })
 
   it('local while closing: close({ timeout }) expiring answers 503 SWY_ERR_CLOSED, not 502', async () => {
-    const hang = await startUpstream({ mode: 'hang' })
-    const { lb, url } = await startProxy({ upstreams: [hang.url] })
+    const hang = await fakeUpstream({ answer: 'hang' })
+    const { lb, url } = await serveBalancer({ upstreams: [hang.url] })
     const pending = get(url)
     await expect.poll(() => hang.hits).toBe(1)
     await lb.close({ timeout: 100 })
@@ -105,8 +102,8 @@ describe('each side, on real sockets', () => {
 describe('stats().retries counts attempts actually sent again', () => {
   it('a failure with nobody left to retry on is no retry', async () => {
     const dead = `http://127.0.0.1:${await deadPort()}`
-    const spare = await startUpstream()
-    const { lb, url } = await startProxy({
+    const spare = await fakeUpstream()
+    const { lb, url } = await serveBalancer({
       upstreams: [dead, { url: spare.url, down: true }],
       panicThreshold: 0,
     })
@@ -119,8 +116,8 @@ describe('stats().retries counts attempts actually sent again', () => {
 
   it('a retry sent is counted once, with the failed upstream in the event', async () => {
     const dead = `http://127.0.0.1:${await deadPort()}`
-    const ok = await startUpstream()
-    const { lb, url } = await startProxy({ upstreams: [dead, ok.url], strategy: first() })
+    const ok = await fakeUpstream()
+    const { lb, url } = await serveBalancer({ upstreams: [dead, ok.url], strategy: first() })
     const events: Array<{ upstream: string; attempt: number }> = []
     lb.on('request:retry', (e) => events.push({ upstream: e.upstream, attempt: e.attempt }))
     const done = once(lb, 'request:retry')

@@ -1,8 +1,7 @@
 import { BadRequestError, SwitchyardError } from '@switchyard/core'
 import { type Dispatcher, request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { startUpstream } from '../../../test/helpers/upstream.js'
+import { fakeUpstream, serveBalancer } from '@switchyard/testing'
 
 /** Dispatches straight on `dispatcher` (undici's `request()` checks some options itself first). */
 function dispatch(dispatcher: Dispatcher, options: Partial<Dispatcher.DispatchOptions>): Promise<{ status?: number; error?: unknown }> {
@@ -33,9 +32,9 @@ describe('lb.dispatcher refuses a bad request as the caller’s error', () => {
   ]
   for (const [name, options] of cases) {
     it(`${name}: SWY_ERR_BAD_REQUEST, nothing sent, every upstream up`, async () => {
-      const a = await startUpstream()
-      const b = await startUpstream()
-      const { lb } = await startProxy({ upstreams: [a.url, b.url], panicThreshold: 0 })
+      const a = await fakeUpstream()
+      const b = await fakeUpstream()
+      const { lb } = await serveBalancer({ upstreams: [a.url, b.url], panicThreshold: 0 })
       const { error: err } = await dispatch(lb.dispatcher, { origin: 'http://service', ...options })
       expect(err).toBeInstanceOf(SwitchyardError)
       expect(err).toBeInstanceOf(BadRequestError)
@@ -53,17 +52,17 @@ describe('lb.dispatcher refuses a bad request as the caller’s error', () => {
   }
 
   it('sends an absolute-form path in origin-form', async () => {
-    const a = await startUpstream()
-    const { lb } = await startProxy({ upstreams: [a.url] })
+    const a = await fakeUpstream()
+    const { lb } = await serveBalancer({ upstreams: [a.url] })
     const res = await dispatch(lb.dispatcher, { origin: a.url, path: 'HTTP://elsewhere.example/y?z=1' })
     expect(res.status).toBe(200)
     expect(a.requests[0]!.url).toBe('/y?z=1')
   })
 
   it('a request body stream that fails is the caller’s, not the upstream’s', async () => {
-    const a = await startUpstream()
-    const b = await startUpstream()
-    const { lb } = await startProxy({ upstreams: [a.url, b.url], panicThreshold: 0 })
+    const a = await fakeUpstream()
+    const b = await fakeUpstream()
+    const { lb } = await serveBalancer({ upstreams: [a.url, b.url], panicThreshold: 0 })
     const { Readable } = await import('node:stream')
     const body = new Readable({
       read() {

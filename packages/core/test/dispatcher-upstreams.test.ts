@@ -1,11 +1,8 @@
 import { createBalancer } from '@switchyard/core'
 import { activeHealthCheck } from '@switchyard/health'
-import { roundRobin } from '@switchyard/strategies'
 import { Agent, Dispatcher, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { get } from '../../../test/helpers/client.js'
-import { startUpstream } from '../../../test/helpers/upstream.js'
+import { fakeUpstream, get, inOrder, serveBalancer } from '@switchyard/testing'
 
 /** A function upstream: answers every request itself, with no socket (legacy handler callbacks). */
 class FunctionUpstream extends Dispatcher {
@@ -39,12 +36,12 @@ describe('upstreams given as a dispatcher ({ id, dispatcher })', () => {
   it('function upstreams: balanced, counted, with no port', async () => {
     const a = new FunctionUpstream('a')
     const b = new FunctionUpstream('b')
-    const { lb, url } = await startProxy({
+    const { lb, url } = await serveBalancer({
       upstreams: [
         { id: 'a', dispatcher: a },
         { id: 'b', dispatcher: b },
       ],
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
     })
     const names = []
     for (let i = 0; i < 4; i++) names.push((await get(`${url}/x/${i}`)).json())
@@ -66,9 +63,9 @@ describe('upstreams given as a dispatcher ({ id, dispatcher })', () => {
   })
 
   it('an undici Agent with a url: real requests to the url’s origin', async () => {
-    const up = await startUpstream({ name: 'real' })
+    const up = await fakeUpstream({ name: 'real' })
     const agent = new Agent()
-    const { url } = await startProxy({ upstreams: [{ id: 'via-agent', url: up.url, dispatcher: agent }] })
+    const { url } = await serveBalancer({ upstreams: [{ id: 'via-agent', url: up.url, dispatcher: agent }] })
     expect((await get(url)).json()).toMatchObject({ name: 'real' })
     expect(up.hits).toBe(1)
   })

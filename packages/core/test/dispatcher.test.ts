@@ -1,8 +1,7 @@
-import { roundRobin } from '@switchyard/strategies'
 import { Agent, fetch, interceptors, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { createBalancer } from '@switchyard/core'
-import { deadPort, startUpstream } from '../../../test/helpers/upstream.js'
+import { deadPort, fakeUpstream, inOrder } from '@switchyard/testing'
 
 function balancer(options: Parameters<typeof createBalancer>[0]) {
   const lb = createBalancer(options)
@@ -12,9 +11,9 @@ function balancer(options: Parameters<typeof createBalancer>[0]) {
 
 describe('lb.dispatcher', () => {
   it('balances undici.request over the upstreams, replacing the origin', async () => {
-    const a = await startUpstream({ name: 'a' })
-    const b = await startUpstream({ name: 'b' })
-    const lb = balancer({ upstreams: [a.url, b.url], strategy: roundRobin({ random: () => 0 }) })
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
+    const lb = balancer({ upstreams: [a.url, b.url], strategy: inOrder() })
     const names: string[] = []
     for (let i = 0; i < 4; i++) {
       const res = await request('http://any.invalid/users?page=2', { dispatcher: lb.dispatcher })
@@ -26,9 +25,9 @@ describe('lb.dispatcher', () => {
   })
 
   it('balances fetch, with request bodies', async () => {
-    const a = await startUpstream({ handler: (_req, res, self) => res.end(`a:${self.requests.at(-1)!.body}`) })
-    const b = await startUpstream({ handler: (_req, res, self) => res.end(`b:${self.requests.at(-1)!.body}`) })
-    const lb = balancer({ upstreams: [a.url, b.url], strategy: roundRobin({ random: () => 0 }) })
+    const a = await fakeUpstream({ handler: (_req, res, self) => res.end(`a:${self.requests.at(-1)!.body}`) })
+    const b = await fakeUpstream({ handler: (_req, res, self) => res.end(`b:${self.requests.at(-1)!.body}`) })
+    const lb = balancer({ upstreams: [a.url, b.url], strategy: inOrder() })
     const texts = []
     for (let i = 0; i < 2; i++) {
       const res = await fetch('http://service/orders', { method: 'POST', body: `n=${i}`, dispatcher: lb.dispatcher })
@@ -38,9 +37,9 @@ describe('lb.dispatcher', () => {
   })
 
   it('balances Node’s global fetch too (its bundled undici calls the dispatcher)', async () => {
-    const a = await startUpstream({ name: 'a' })
-    const b = await startUpstream({ name: 'b' })
-    const lb = balancer({ upstreams: [a.url, b.url], strategy: roundRobin({ random: () => 0 }) })
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
+    const lb = balancer({ upstreams: [a.url, b.url], strategy: inOrder() })
     const names = []
     for (let i = 0; i < 2; i++) {
       const res = await globalThis.fetch('http://service/x', { dispatcher: lb.dispatcher } as unknown as RequestInit)
@@ -50,10 +49,10 @@ describe('lb.dispatcher', () => {
   })
 
   it('retries a refused connection on another upstream', async () => {
-    const ok = await startUpstream({ name: 'ok' })
+    const ok = await fakeUpstream({ name: 'ok' })
     const lb = balancer({
       upstreams: [`http://127.0.0.1:${await deadPort()}`, ok.url],
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
     })
     const res = await request('http://x/', { dispatcher: lb.dispatcher })
     expect(res.statusCode).toBe(200)
@@ -68,7 +67,7 @@ describe('lb.dispatcher', () => {
   })
 
   it('lets the caller abort while the upstream is slow', async () => {
-    const slow = await startUpstream({ mode: 'hang' })
+    const slow = await fakeUpstream({ answer: 'hang' })
     const lb = balancer({ upstreams: [slow.url] })
     const ac = new AbortController()
     const pending = request('http://x/', { dispatcher: lb.dispatcher, signal: ac.signal })
@@ -80,7 +79,7 @@ describe('lb.dispatcher', () => {
   })
 
   it('works under composed interceptors (handlers on the newer undici API)', async () => {
-    const up = await startUpstream({ name: 'composed' })
+    const up = await fakeUpstream({ name: 'composed' })
     const lb = balancer({ upstreams: [up.url] })
     const dispatcher = lb.dispatcher.compose(interceptors.dump({ maxSize: 1024 }))
     const res = await request('http://x/', { dispatcher })

@@ -1,17 +1,14 @@
 import type { Socket } from 'node:net'
 import { Agent, request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { testAgent } from '../../../test/helpers/client.js'
-import { rawExchange, rawUpstream, statusOf } from '../../../test/helpers/raw.js'
-import { serve } from '../../../test/helpers/upstream.js'
+import { loopbackServer, rawExchange, rawUpstream, serveBalancer, statusOf, testAgent } from '@switchyard/testing'
 
 const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n`
 
 describe('legal but unusual responses get through, as nginx relays them', () => {
   it('a 304 carrying Content-Length is relayed as status and headers, not a failure', async () => {
     const up = await rawUpstream((s) => s.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nETag: "v1"\r\n\r\n'))
-    const { lb, url } = await startProxy({ upstreams: [up.url], retry: false })
+    const { lb, url } = await serveBalancer({ upstreams: [up.url], retry: false })
     const res = await rawExchange(url, GET('/page'))
     expect(statusOf(res.text)).toBe(304)
     expect(res.text).toMatch(/content-length: 5\r\n/i)
@@ -24,7 +21,7 @@ describe('legal but unusual responses get through, as nginx relays them', () => 
 
   it('a 204 followed by stray bytes is relayed as status and headers, not a failure', async () => {
     const up = await rawUpstream((s) => s.write('HTTP/1.1 204 No Content\r\nX-Done: yes\r\n\r\nSTRAY BYTES'))
-    const { lb, url } = await startProxy({ upstreams: [up.url], retry: false })
+    const { lb, url } = await serveBalancer({ upstreams: [up.url], retry: false })
     const res = await rawExchange(url, GET('/x'))
     expect(statusOf(res.text)).toBe(204)
     expect(res.text).toContain('X-Done: yes')
@@ -38,7 +35,7 @@ describe('legal but unusual responses get through, as nginx relays them', () => 
       s.write('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npartial body')
       setTimeout(() => s.resetAndDestroy(), 30)
     })
-    const { lb, url } = await startProxy({ upstreams: [up.url], retry: false })
+    const { lb, url } = await serveBalancer({ upstreams: [up.url], retry: false })
     const res = await rawExchange(url, GET('/x'))
     expect(statusOf(res.text)).toBe(200)
     expect(res.text).toContain('partial body')
@@ -48,7 +45,7 @@ describe('legal but unusual responses get through, as nginx relays them', () => 
 
   it('a close-delimited body that ends with a clean close is complete', async () => {
     const up = await rawUpstream((s) => s.end('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nwhole body'))
-    const { lb, url } = await startProxy({ upstreams: [up.url], retry: false })
+    const { lb, url } = await serveBalancer({ upstreams: [up.url], retry: false })
     const res = await rawExchange(url, GET('/x'))
     expect(res.text).toContain('whole body')
     expect(res.text).toContain('\r\n0\r\n\r\n')
@@ -57,7 +54,7 @@ describe('legal but unusual responses get through, as nginx relays them', () => 
 
   it('a control character in the reason phrase: 502, not a reset', async () => {
     const up = await rawUpstream((s) => s.write('HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok'))
-    const { url } = await startProxy({ upstreams: [up.url], retry: false })
+    const { url } = await serveBalancer({ upstreams: [up.url], retry: false })
     const res = await rawExchange(url, GET('/x'))
     expect(res.ended).toBe('end')
     expect(statusOf(res.text)).toBe(502)
@@ -74,7 +71,7 @@ describe('an upstream that answers early during a large upload', () => {
       s.on('data', () => {})
       s.end('HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!')
     })
-    const { lb, url } = await startProxy({ upstreams: [up.url] })
+    const { lb, url } = await serveBalancer({ upstreams: [up.url] })
     const res = await request(url, { method: 'POST', body: big, dispatcher: testAgent() })
     expect(res.statusCode).toBe(413)
     expect(await res.body.text()).toBe('too big!')
@@ -82,11 +79,11 @@ describe('an upstream that answers early during a large upload', () => {
   })
 
   it('when the upstream closes at once and its answer is lost with the connection: 502, and still no failure', async () => {
-    const { url: upUrl } = await serve((_req, res) => {
+    const { url: upUrl } = await loopbackServer((_req, res) => {
       res.writeHead(413, { connection: 'close', 'content-length': 8 })
       res.end('too big!')
     })
-    const { lb, url } = await startProxy({ upstreams: [upUrl, { url: upUrl, id: 'same-server-again' }], panicThreshold: 0 })
+    const { lb, url } = await serveBalancer({ upstreams: [upUrl, { url: upUrl, id: 'same-server-again' }], panicThreshold: 0 })
     const res = await request(url, { method: 'POST', body: big, dispatcher: testAgent() })
     await res.body.dump()
     expect([413, 502]).toContain(res.statusCode) // 413 when the bytes arrived before the reset
@@ -128,7 +125,7 @@ describe('keep-alive races with the upstream', () => {
       const timer = setTimeout(() => s.end(), IDLE + WINDOW)
       s.once('data', () => clearTimeout(timer))
     })
-    const { lb, url } = await startProxy({ upstreams: [up.url] })
+    const { lb, url } = await serveBalancer({ upstreams: [up.url] })
     const random = seeded(7)
     const agent = new Agent({ connections: 8 })
     let failed = 0
@@ -153,7 +150,7 @@ describe('keep-alive races with the upstream', () => {
     const short = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\nok'))
     const long = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=30\r\nContent-Length: 2\r\n\r\nok'))
     for (const up of [short, long]) {
-      const { url } = await startProxy({ upstreams: [up.url] })
+      const { url } = await serveBalancer({ upstreams: [up.url] })
       const agent = testAgent()
       for (let i = 0; i < 5; i++) await (await request(url, { dispatcher: agent })).body.dump()
     }

@@ -6,9 +6,7 @@ import { type Balancer, type BalancerOptions, createBalancer, type SwitchyardErr
 import { consistentHash, type Strategy } from '@switchyard/strategies'
 import { type Dispatcher, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { serveEntries, startProxy } from '../../../test/helpers/balancer.js'
-import { rawExchange, statusOf } from '../../../test/helpers/raw.js'
-import { startUpstream, type TestUpstream } from '../../../test/helpers/upstream.js'
+import { type FakeUpstream, fakeUpstream, rawExchange, serveBalancer, statusOf } from '@switchyard/testing'
 
 /**
  * Issue 22: one request must never end the process, and what throws while it is handled fails it
@@ -25,7 +23,7 @@ function watchUncaught(): unknown[] {
   return seen
 }
 
-async function healthy(lb: Balancer, url: string, ups: TestUpstream[]): Promise<void> {
+async function healthy(lb: Balancer, url: string, ups: FakeUpstream[]): Promise<void> {
   const res = await request(`${url}/next`)
   expect(res.statusCode).toBe(200)
   await res.body.dump()
@@ -41,8 +39,8 @@ describe('a request line the connection does not speak (issue 22)', () => {
   for (const version of ['HTTP/2.0', 'HTTP/0.9']) {
     it(`GET / ${version} on an HTTP/1 connection: 505 SWY_ERR_HTTP_VERSION, connection closed, nothing sent upstream`, async () => {
       const uncaught = watchUncaught()
-      const up = await startUpstream()
-      const { lb, url } = await startProxy({ upstreams: [up.url] })
+      const up = await fakeUpstream()
+      const { lb, url } = await serveBalancer({ upstreams: [up.url] })
       const { text, ended } = await rawExchange(url, `GET / ${version}\r\nHost: app.example\r\n\r\n`)
       expect(statusOf(text)).toBe(505)
       expect(errorBodyOf(text).code).toBe('SWY_ERR_HTTP_VERSION')
@@ -55,8 +53,8 @@ describe('a request line the connection does not speak (issue 22)', () => {
   }
 
   it('the same line on an upgrade (lb.upgrade): 505 on the socket', async () => {
-    const up = await startUpstream()
-    const { url } = await serveEntries(createBalancer({ upstreams: [up.url] }))
+    const up = await fakeUpstream()
+    const { url } = await serveBalancer(createBalancer({ upstreams: [up.url] }))
     const { text } = await rawExchange(url, 'GET /ws HTTP/2.0\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n')
     expect([statusOf(text), errorBodyOf(text).code]).toEqual([505, 'SWY_ERR_HTTP_VERSION'])
     expect(up.hits).toBe(0)
@@ -65,11 +63,11 @@ describe('a request line the connection does not speak (issue 22)', () => {
 
 describe('CONNECT (issue 22)', () => {
   it('lb.connect on the server’s connect event answers 501 SWY_ERR_METHOD_NOT_SUPPORTED and closes', async () => {
-    const up = await startUpstream()
+    const up = await fakeUpstream()
     const lb = createBalancer({ upstreams: [up.url] })
     const errors: SwitchyardError[] = []
     lb.on('request:error', (e) => errors.push(e.error))
-    const { url } = await serveEntries(lb)
+    const { url } = await serveBalancer(lb)
     const { text, ended } = await rawExchange(url, 'CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n')
     expect(statusOf(text)).toBe(501)
     expect(errorBodyOf(text).code).toBe('SWY_ERR_METHOD_NOT_SUPPORTED')
@@ -80,7 +78,7 @@ describe('CONNECT (issue 22)', () => {
   })
 
   it('HTTP/2 CONNECT: Node answers 405 itself; given to lb.handler (the h2 server’s connect event), 501', async () => {
-    const up = await startUpstream()
+    const up = await fakeUpstream()
     const lb = createBalancer({ upstreams: [up.url] })
     onTestFinished(() => lb.close({ timeout: 1_000 }))
     const handler = lb.handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void
@@ -106,15 +104,15 @@ describe('CONNECT (issue 22)', () => {
 /** A balancer whose function `fn` throws for one client (the header `x-poison`), with two upstreams. */
 async function poisoned(options: (fail: <T>(value?: T) => T) => Partial<BalancerOptions>) {
   const uncaught = watchUncaught()
-  const a = await startUpstream({ name: 'a' })
-  const b = await startUpstream({ name: 'b' })
+  const a = await fakeUpstream({ name: 'a' })
+  const b = await fakeUpstream({ name: 'b' })
   let poison = false
   /** Passes `value` through, or throws the issue's URIError for the poisoned client. */
   const fail = <T>(value?: T): T => {
     if (poison) decodeURIComponent('%E0%A4%A')
     return value as T
   }
-  const { lb, url } = await startProxy({ upstreams: [a.url, b.url], ...options(fail) })
+  const { lb, url } = await serveBalancer({ upstreams: [a.url, b.url], ...options(fail) })
   const errors: SwitchyardError[] = []
   lb.on('request:error', (e) => errors.push(e.error))
   const poisonedGet = async (path = '/') => {
@@ -187,8 +185,8 @@ describe('a function of the options that throws on one client’s request (issue
         return eligible[0]
       },
     }
-    const up = await startUpstream()
-    const { lb, url } = await startProxy({ upstreams: [up.url], strategy: picky })
+    const up = await fakeUpstream()
+    const { lb, url } = await serveBalancer({ upstreams: [up.url], strategy: picky })
     const errors: SwitchyardError[] = []
     lb.on('request:error', (e) => errors.push(e.error))
     throws = true
@@ -201,8 +199,8 @@ describe('a function of the options that throws on one client’s request (issue
 
   it('a diagnostics_channel subscriber that sets an invalid header fails that request (500), not the process', async () => {
     const uncaught = watchUncaught()
-    const up = await startUpstream()
-    const { lb, url } = await startProxy({ upstreams: [up.url] })
+    const up = await fakeUpstream()
+    const { lb, url } = await serveBalancer({ upstreams: [up.url] })
     const attempts = channel('switchyard:attempt:start')
     const subscriber = (message: unknown) => (message as { setHeader(n: string, v: string): void }).setHeader('x-bad', 'a\nb')
     attempts.subscribe(subscriber)
@@ -219,7 +217,7 @@ describe('a function of the options that throws on one client’s request (issue
 
 describe('the other entry points hold the same line (issue 22)', () => {
   it('lb.fetch: a throwing requestHeaders resolves to a 500 Response (it never rejects)', async () => {
-    const up = await startUpstream()
+    const up = await fakeUpstream()
     const lb = createBalancer({
       upstreams: [up.url],
       requestHeaders: (h) => {
@@ -237,23 +235,23 @@ describe('the other entry points hold the same line (issue 22)', () => {
   })
 
   it('lb.upgrade: a throwing requestHeaders answers 500 on the socket', async () => {
-    const up = await startUpstream()
+    const up = await fakeUpstream()
     const lb = createBalancer({
       upstreams: [up.url],
       requestHeaders: () => {
         throw new Error('boom')
       },
     })
-    const { url } = await serveEntries(lb)
+    const { url } = await serveBalancer(lb)
     const { text } = await rawExchange(url, 'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n')
     expect([statusOf(text), errorBodyOf(text).code]).toEqual([500, 'SWY_ERR_CALLBACK'])
     expect(up.hits).toBe(0)
   })
 
   it('lb.dispatcher: the caller’s onHeaders that throws gets its own error in onError; the upstream is not blamed', async () => {
-    const a = await startUpstream()
-    const b = await startUpstream()
-    const { lb } = await startProxy({ upstreams: [a.url, b.url], retry: { attempts: 2 } })
+    const a = await fakeUpstream()
+    const b = await fakeUpstream()
+    const { lb } = await serveBalancer({ upstreams: [a.url, b.url], retry: { attempts: 2 } })
     const thrown = new RangeError('the caller’s own bug')
     const got = await new Promise<unknown>((resolve) => {
       lb.dispatcher.dispatch({ origin: 'http://service', method: 'GET', path: '/' }, {
@@ -275,8 +273,8 @@ describe('the other entry points hold the same line (issue 22)', () => {
   })
 
   it('lb.dispatcher: a caller’s onConnect that throws is told through onError, and nothing is sent', async () => {
-    const up = await startUpstream()
-    const { lb } = await startProxy({ upstreams: [up.url] })
+    const up = await fakeUpstream()
+    const { lb } = await serveBalancer({ upstreams: [up.url] })
     const thrown = new Error('onConnect bug')
     const got = await new Promise<unknown>((resolve) => {
       const ok = lb.dispatcher.dispatch({ origin: 'http://service', method: 'GET', path: '/' }, {

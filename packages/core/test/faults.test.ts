@@ -1,18 +1,15 @@
 import { once } from 'node:events'
 import http from 'node:http'
-import { roundRobin } from '@switchyard/strategies'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { get } from '../../../test/helpers/client.js'
-import { deadPort, startUpstream } from '../../../test/helpers/upstream.js'
+import { deadPort, fakeUpstream, get, inOrder, serveBalancer } from '@switchyard/testing'
 
-const first = roundRobin({ random: () => 0 })
+const first = inOrder()
 
 describe('faults', () => {
   it('fails over from a dead port with zero failed GETs, and marks it down (max_fails)', async () => {
     const dead = `http://127.0.0.1:${await deadPort()}`
-    const live = await startUpstream({ name: 'live' })
-    const { lb, url } = await startProxy({ upstreams: [dead, live.url], strategy: roundRobin({ random: () => 0 }) })
+    const live = await fakeUpstream({ name: 'live' })
+    const { lb, url } = await serveBalancer({ upstreams: [dead, live.url], strategy: inOrder() })
     const down = once(lb, 'upstream:down')
     const statuses: number[] = []
     for (let i = 0; i < 20; i++) statuses.push((await get(url)).status)
@@ -25,7 +22,7 @@ describe('faults', () => {
   })
 
   it('answers quickly with JSON when every upstream is down (panic mode off)', async () => {
-    const { lb, url } = await startProxy({
+    const { lb, url } = await serveBalancer({
       upstreams: [`http://127.0.0.1:${await deadPort()}`, `http://127.0.0.1:${await deadPort()}`],
       panicThreshold: 0,
     })
@@ -46,8 +43,8 @@ describe('faults', () => {
   })
 
   it('answers 504 when an upstream hangs past the headers timeout', async () => {
-    const hang = await startUpstream({ mode: 'hang' })
-    const { url } = await startProxy({ upstreams: [hang.url], timeouts: { headers: 300 } })
+    const hang = await fakeUpstream({ answer: 'hang' })
+    const { url } = await serveBalancer({ upstreams: [hang.url], timeouts: { headers: 300 } })
     const t0 = performance.now()
     const res = await get(url)
     const elapsed = performance.now() - t0
@@ -58,9 +55,9 @@ describe('faults', () => {
   })
 
   it('retries a GET that timed out on another upstream', async () => {
-    const hang = await startUpstream({ mode: 'hang' })
-    const ok = await startUpstream({ name: 'ok' })
-    const { url } = await startProxy({ upstreams: [hang.url, ok.url], timeouts: { headers: 200 }, strategy: first })
+    const hang = await fakeUpstream({ answer: 'hang' })
+    const ok = await fakeUpstream({ name: 'ok' })
+    const { url } = await serveBalancer({ upstreams: [hang.url, ok.url], timeouts: { headers: 200 }, strategy: first })
     const res = await get(url)
     expect(res.status).toBe(200)
     expect(hang.hits).toBe(1)
@@ -68,9 +65,9 @@ describe('faults', () => {
   })
 
   it('never replays a POST that reached a resetting upstream', async () => {
-    const reset = await startUpstream({ mode: 'reset' })
-    const ok = await startUpstream({ name: 'ok' })
-    const { url } = await startProxy({ upstreams: [reset.url, ok.url], strategy: roundRobin({ random: () => 0 }) })
+    const reset = await fakeUpstream({ answer: 'reset' })
+    const ok = await fakeUpstream({ name: 'ok' })
+    const { url } = await serveBalancer({ upstreams: [reset.url, ok.url], strategy: inOrder() })
     const res = await get(url, { method: 'POST', body: 'charge the card' })
     expect(res.status).toBe(502)
     expect(reset.hits).toBe(1)
@@ -78,9 +75,9 @@ describe('faults', () => {
   })
 
   it('retries a GET that was reset, on another upstream', async () => {
-    const reset = await startUpstream({ mode: 'reset' })
-    const ok = await startUpstream({ name: 'ok' })
-    const { url } = await startProxy({ upstreams: [reset.url, ok.url], strategy: roundRobin({ random: () => 0 }) })
+    const reset = await fakeUpstream({ answer: 'reset' })
+    const ok = await fakeUpstream({ name: 'ok' })
+    const { url } = await serveBalancer({ upstreams: [reset.url, ok.url], strategy: inOrder() })
     const res = await get(url)
     expect(res.status).toBe(200)
     expect(reset.hits).toBe(1)
@@ -89,25 +86,25 @@ describe('faults', () => {
 
   it('retries a POST that never reached an upstream (connection refused), body intact', async () => {
     const dead = `http://127.0.0.1:${await deadPort()}`
-    const ok = await startUpstream({ handler: (_req, res, self) => res.end(self.requests.at(-1)!.body) })
-    const { url } = await startProxy({ upstreams: [dead, ok.url], strategy: roundRobin({ random: () => 0 }) })
+    const ok = await fakeUpstream({ handler: (_req, res, self) => res.end(self.requests.at(-1)!.body) })
+    const { url } = await serveBalancer({ upstreams: [dead, ok.url], strategy: inOrder() })
     const res = await get(url, { method: 'POST', body: 'order #1' })
     expect(res.status).toBe(200)
     expect(res.text).toBe('order #1')
   })
 
   it('answers 502 for an upstream that sends garbage, and the process keeps serving', async () => {
-    const bad = await startUpstream({ mode: 'garbage' })
-    const { url } = await startProxy({ upstreams: [bad.url], retry: false })
+    const bad = await fakeUpstream({ answer: 'garbage' })
+    const { url } = await serveBalancer({ upstreams: [bad.url], retry: false })
     expect((await get(url)).status).toBe(502)
-    bad.mode = 'ok'
+    bad.answer = {}
     expect((await get(url)).status).toBe(200)
   })
 
   it('does not retry when retry is false', async () => {
-    const reset = await startUpstream({ mode: 'reset' })
-    const ok = await startUpstream()
-    const { url } = await startProxy({ upstreams: [reset.url, ok.url], strategy: roundRobin({ random: () => 0 }), retry: false })
+    const reset = await fakeUpstream({ answer: 'reset' })
+    const ok = await fakeUpstream()
+    const { url } = await serveBalancer({ upstreams: [reset.url, ok.url], strategy: inOrder(), retry: false })
     expect((await get(url)).status).toBe(502)
     expect(ok.hits).toBe(0)
   })
@@ -115,14 +112,14 @@ describe('faults', () => {
   it('cancels the upstream request when the client disconnects', async () => {
     let upstreamClosed!: () => void
     const closed = new Promise<void>((resolve) => (upstreamClosed = resolve))
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res) => {
         res.writeHead(200)
         res.write('partial')
         res.once('close', upstreamClosed)
       },
     })
-    const { lb, url } = await startProxy({ upstreams: [up.url] })
+    const { lb, url } = await serveBalancer({ upstreams: [up.url] })
     const clientReq = http.get(url)
     const [clientRes] = (await once(clientReq, 'response')) as [http.IncomingMessage]
     await once(clientRes, 'data')
@@ -134,8 +131,8 @@ describe('faults', () => {
   })
 
   it('cancels the upstream request when the client disconnects before the response starts', async () => {
-    const up = await startUpstream({ mode: 'hang' })
-    const { lb, url } = await startProxy({ upstreams: [up.url] })
+    const up = await fakeUpstream({ answer: 'hang' })
+    const { lb, url } = await serveBalancer({ upstreams: [up.url] })
     const clientReq = http.get(url)
     clientReq.on('error', () => {})
     await expect.poll(() => up.hits).toBe(1)

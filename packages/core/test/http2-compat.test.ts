@@ -3,7 +3,7 @@ import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { type BalancerOptions, createBalancer } from '@switchyard/core'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startUpstream } from '../../../test/helpers/upstream.js'
+import { fakeUpstream } from '@switchyard/testing'
 
 /** Serves `lb.handler` on a cleartext HTTP/2 server (h2c) and returns a connected client session. */
 async function h2Proxy(upstreams: string[], options: Partial<BalancerOptions> = {}) {
@@ -33,7 +33,7 @@ async function send(client: http2.ClientHttp2Session, headers: http2.OutgoingHtt
 
 describe('requests through node:http2 compat (http2.createServer(lb.handler))', () => {
   it('a GET is proxied over HTTP/1.1 with :authority as Host; no pseudo-header goes upstream', async () => {
-    const up = await startUpstream()
+    const up = await fakeUpstream()
     const { client, lb } = await h2Proxy([up.url])
     const res = await send(client, { ':method': 'GET', ':path': '/items?x=1', ':authority': 'app.example', 'x-trace': 't1' })
     expect(res.status).toBe(200)
@@ -47,7 +47,7 @@ describe('requests through node:http2 compat (http2.createServer(lb.handler))', 
   })
 
   it('a POST body without Content-Length streams upstream', async () => {
-    const up = await startUpstream({ handler: (_req, res, self) => res.end(self.requests.at(-1)!.body) })
+    const up = await fakeUpstream({ handler: (_req, res, self) => res.end(self.requests.at(-1)!.body) })
     const { client } = await h2Proxy([up.url])
     const res = await send(client, { ':method': 'POST', ':path': '/echo', ':authority': 'app.example' }, 'hello over h2')
     expect(res.status).toBe(200)
@@ -55,7 +55,7 @@ describe('requests through node:http2 compat (http2.createServer(lb.handler))', 
   })
 
   it('response headers (multi-valued ones too) reach the h2 client; hop-by-hop ones do not', async () => {
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res) => {
         res.setHeader('set-cookie', ['a=1', 'b=2'])
         res.setHeader('keep-alive', 'timeout=5')
@@ -72,7 +72,7 @@ describe('requests through node:http2 compat (http2.createServer(lb.handler))', 
 
 describe('HTTP/2 held to HTTP/1.1’s rules (issue 22)', () => {
   it('rapid reset (CVE-2023-44487): 300 streams opened and reset at once leave no upstream request running', async () => {
-    const up = await startUpstream({ mode: 'hang' })
+    const up = await fakeUpstream({ answer: 'hang' })
     const { client, lb } = await h2Proxy([up.url])
     client.on('error', () => {})
     for (let i = 0; i < 300; i++) {
@@ -92,7 +92,7 @@ describe('HTTP/2 held to HTTP/1.1’s rules (issue 22)', () => {
   })
 
   it('a dropped HTTP/2 connection cancels every request it carried', async () => {
-    const up = await startUpstream({ mode: 'hang' })
+    const up = await fakeUpstream({ answer: 'hang' })
     const { client, lb } = await h2Proxy([up.url])
     client.on('error', () => {})
     for (let i = 0; i < 20; i++) client.request({ ':method': 'GET', ':path': '/', ':authority': 'a' }).on('error', () => {})
@@ -104,7 +104,7 @@ describe('HTTP/2 held to HTTP/1.1’s rules (issue 22)', () => {
   })
 
   it('timeouts.clientBody: a stalled h2 upload gets 408 and its upstream request is cancelled, though another stream of the session keeps sending', async () => {
-    const up = await startUpstream({ mode: 'hang' })
+    const up = await fakeUpstream({ answer: 'hang' })
     const { client, lb } = await h2Proxy([up.url], { timeouts: { clientBody: 300 } })
     // Stream A sends a little, then nothing.
     const a = client.request({ ':method': 'POST', ':path': '/a', ':authority': 'a' })

@@ -1,14 +1,13 @@
 import { Agent, request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { startUpstream } from '../../../test/helpers/upstream.js'
+import { fakeUpstream, serveBalancer } from '@switchyard/testing'
 
 describe('one hung upstream of two under 50 clients (issue 22)', () => {
   it('every idempotent request that timed out on it is retried on the other: 0 errors, as nginx proxy_next_upstream timeout', async () => {
     // Accepts connections, reads requests, never answers: as a SIGSTOPped process looks from outside.
-    const hung = await startUpstream({ name: 'hung', mode: 'hang' })
-    const ok = await startUpstream({ name: 'ok' })
-    const { lb, url } = await startProxy({ upstreams: [hung.url, ok.url], timeouts: { headers: 300 }, retry: { attempts: 2 } })
+    const hung = await fakeUpstream({ name: 'hung', answer: 'hang' })
+    const ok = await fakeUpstream({ name: 'ok' })
+    const { lb, url } = await serveBalancer({ upstreams: [hung.url, ok.url], timeouts: { headers: 300 }, retry: { attempts: 2 } })
     const agent = new Agent({ connections: 50 })
     onTestFinished(() => agent.close())
     const statuses: number[] = []

@@ -1,11 +1,8 @@
 import { once } from 'node:events'
 import { createBalancer, DuplicateUpstreamError, UnknownUpstreamError } from '@switchyard/core'
-import { roundRobin } from '@switchyard/strategies'
 import { Agent, request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { get } from '../../../test/helpers/client.js'
-import { serve, startUpstream } from '../../../test/helpers/upstream.js'
+import { fakeUpstream, get, inOrder, loopbackServer, serveBalancer } from '@switchyard/testing'
 
 const names = async (url: string, n: number) => {
   const out: string[] = []
@@ -15,9 +12,9 @@ const names = async (url: string, n: number) => {
 
 describe('add, remove, drain', () => {
   it('adds an upstream that takes traffic at once, and rejects a duplicate', async () => {
-    const a = await startUpstream({ name: 'a' })
-    const b = await startUpstream({ name: 'b' })
-    const { lb, url } = await startProxy({ upstreams: [a.url], strategy: roundRobin({ random: () => 0 }) })
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
+    const { lb, url } = await serveBalancer({ upstreams: [a.url], strategy: inOrder() })
     const up = once(lb, 'upstream:up')
     const snap = lb.add({ url: b.url, id: 'b' })
     expect(snap).toMatchObject({ id: 'b', state: 'up', weight: 1 })
@@ -30,12 +27,12 @@ describe('add, remove, drain', () => {
   it('removes an upstream with drain: in-flight requests finish, new ones go elsewhere', async () => {
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
-    const slow = await startUpstream({
+    const slow = await fakeUpstream({
       name: 'slow',
       handler: (_req, res) => void gate.then(() => res.end('{"name":"slow"}')),
     })
-    const fast = await startUpstream({ name: 'fast' })
-    const { lb, url } = await startProxy({ upstreams: [slow.url, fast.url], strategy: roundRobin({ random: () => 0 }) })
+    const fast = await fakeUpstream({ name: 'fast' })
+    const { lb, url } = await serveBalancer({ upstreams: [slow.url, fast.url], strategy: inOrder() })
     const inFlight = get(url)
     await expect.poll(() => slow.hits).toBe(1)
     let removed = false
@@ -51,8 +48,8 @@ describe('add, remove, drain', () => {
   })
 
   it('removes an upstream without drain: its in-flight requests are cut', async () => {
-    const hang = await startUpstream({ mode: 'hang' })
-    const { lb, url } = await startProxy({ upstreams: [hang.url], retry: false })
+    const hang = await fakeUpstream({ answer: 'hang' })
+    const { lb, url } = await serveBalancer({ upstreams: [hang.url], retry: false })
     const pending = get(url).catch((err: Error) => err)
     await expect.poll(() => hang.hits).toBe(1)
     await lb.remove(hang.url, { drain: false })
@@ -65,13 +62,13 @@ describe('maxConnections and the queue', () => {
   async function gated(name: string) {
     let open!: () => void
     const gate = new Promise<void>((r) => (open = r))
-    const up = await startUpstream({ name, handler: (_req, res) => void gate.then(() => res.end(`{"name":"${name}"}`)) })
+    const up = await fakeUpstream({ name, handler: (_req, res) => void gate.then(() => res.end(`{"name":"${name}"}`)) })
     return { up, open }
   }
 
   it('caps in-flight requests; over the cap they wait, then run', async () => {
     const { up, open } = await gated('a')
-    const { lb, url } = await startProxy({ upstreams: [{ url: up.url, maxConnections: 2 }] })
+    const { lb, url } = await serveBalancer({ upstreams: [{ url: up.url, maxConnections: 2 }] })
     const pending = Array.from({ length: 5 }, () => get(url))
     await expect.poll(() => up.hits).toBe(2)
     await expect.poll(() => lb.stats().queued).toBe(3)
@@ -84,7 +81,7 @@ describe('maxConnections and the queue', () => {
 
   it('answers 503 when the queue is full', async () => {
     const { up, open } = await gated('a')
-    const { lb, url } = await startProxy({ upstreams: [{ url: up.url, maxConnections: 1 }], queue: { size: 2 } })
+    const { lb, url } = await serveBalancer({ upstreams: [{ url: up.url, maxConnections: 1 }], queue: { size: 2 } })
     const pending = Array.from({ length: 3 }, () => get(url))
     await expect.poll(() => up.hits).toBe(1)
     await expect.poll(() => lb.stats().queued).toBe(2)
@@ -97,7 +94,7 @@ describe('maxConnections and the queue', () => {
 
   it('answers 503 when the wait exceeds queue.timeout', async () => {
     const { up, open } = await gated('a')
-    const { url } = await startProxy({ upstreams: [{ url: up.url, maxConnections: 1 }], queue: { timeout: 150 } })
+    const { url } = await serveBalancer({ upstreams: [{ url: up.url, maxConnections: 1 }], queue: { timeout: 150 } })
     const first = get(url)
     await expect.poll(() => up.hits).toBe(1)
     const waited = await get(url)
@@ -109,10 +106,10 @@ describe('maxConnections and the queue', () => {
 
   it('prefers an upstream with room over queueing on a full one', async () => {
     const a = await gated('a')
-    const b = await startUpstream({ name: 'b' })
-    const { url } = await startProxy({
+    const b = await fakeUpstream({ name: 'b' })
+    const { url } = await serveBalancer({
       upstreams: [{ url: a.up.url, maxConnections: 1 }, b.url],
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
     })
     const held = get(url)
     await expect.poll(() => a.up.hits).toBe(1)
@@ -124,8 +121,8 @@ describe('maxConnections and the queue', () => {
 
 describe('load and close', () => {
   it('serves 3 000 requests at 64 concurrent with no error', async () => {
-    const ups = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream({ name, recordBodies: false })))
-    const { lb, url } = await startProxy({ upstreams: ups.map((u) => u.url) })
+    const ups = await Promise.all(['a', 'b', 'c'].map((name) => fakeUpstream({ name, recordBodies: false })))
+    const { lb, url } = await serveBalancer({ upstreams: ups.map((u) => u.url) })
     const agent = new Agent({ connections: 64 })
     let next = 0
     let failed = 0
@@ -153,9 +150,9 @@ describe('load and close', () => {
       process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
-    const up = await startUpstream({ handler: (_req, res) => void gate.then(() => res.end('late')) })
+    const up = await fakeUpstream({ handler: (_req, res) => void gate.then(() => res.end('late')) })
     const lb = createBalancer({ upstreams: [up.url] })
-    const { url } = await serve(lb.handler)
+    const { url } = await loopbackServer(lb.handler)
     const baseline = resources()
     const inFlight = get(url)
     await expect.poll(() => up.hits).toBe(1)

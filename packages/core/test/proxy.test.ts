@@ -1,27 +1,24 @@
 import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { get } from '../../../test/helpers/client.js'
-import { rawHead } from '../../../test/helpers/raw.js'
-import { startUpstream } from '../../../test/helpers/upstream.js'
-import { ipHash, roundRobin } from '@switchyard/strategies'
+import { ipHash } from '@switchyard/strategies'
+import { fakeUpstream, get, inOrder, rawHead, serveBalancer } from '@switchyard/testing'
 
 describe('lb.handler as a reverse proxy', () => {
   it('alternates between two backends (round robin)', async () => {
-    const a = await startUpstream({ name: 'a' })
-    const b = await startUpstream({ name: 'b' })
-    const { url } = await startProxy({ upstreams: [a.url, b.url], strategy: roundRobin({ random: () => 0 }) })
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
+    const { url } = await serveBalancer({ upstreams: [a.url, b.url], strategy: inOrder() })
     const names: string[] = []
     for (let i = 0; i < 6; i++) names.push(((await get(url)).json() as { name: string }).name)
     expect(names).toEqual(['a', 'b', 'a', 'b', 'a', 'b'])
   })
 
   it('follows weights 5,1,1 exactly: a a b a c a a', async () => {
-    const ups = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream({ name })))
-    const { url } = await startProxy({
+    const ups = await Promise.all(['a', 'b', 'c'].map((name) => fakeUpstream({ name })))
+    const { url } = await serveBalancer({
       upstreams: ups.map((u, i) => ({ url: u.url, weight: [5, 1, 1][i] })),
-      strategy: roundRobin({ random: () => 0 }),
+      strategy: inOrder(),
     })
     let seq = ''
     for (let i = 0; i < 14; i++) seq += ((await get(url)).json() as { name: string }).name
@@ -29,7 +26,7 @@ describe('lb.handler as a reverse proxy', () => {
   })
 
   it('keeps method, path, query, status, body and multi-valued headers', async () => {
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (req, res, self) => {
         const body = self.requests.at(-1)!.body
         res.statusCode = 201
@@ -38,7 +35,7 @@ describe('lb.handler as a reverse proxy', () => {
         res.end('created')
       },
     })
-    const { url } = await startProxy({ upstreams: [up.url] })
+    const { url } = await serveBalancer({ upstreams: [up.url] })
     const res = await get(`${url}/items/7?x=1&y=%20z`, { method: 'PATCH', body: 'payload' })
     expect(res.status).toBe(201)
     expect(res.text).toBe('created')
@@ -47,7 +44,7 @@ describe('lb.handler as a reverse proxy', () => {
   })
 
   it('strips hop-by-hop headers both ways, including those named in Connection', async () => {
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res) => {
         res.writeHead(200, {
           connection: 'keep-alive, x-upstream-secret',
@@ -58,7 +55,7 @@ describe('lb.handler as a reverse proxy', () => {
         res.end('ok')
       },
     })
-    const { url } = await startProxy({ upstreams: [up.url] })
+    const { url } = await serveBalancer({ upstreams: [up.url] })
     const head = await rawHead(
       url,
       'GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Client-Secret\r\nX-Client-Secret: s\r\n' +
@@ -76,8 +73,8 @@ describe('lb.handler as a reverse proxy', () => {
   })
 
   it('sets X-Forwarded-For/-Proto/-Host and Forwarded from what it saw, dropping what an untrusted client sent', async () => {
-    const up = await startUpstream()
-    const { url } = await startProxy({ upstreams: [up.url] })
+    const up = await fakeUpstream()
+    const { url } = await serveBalancer({ upstreams: [up.url] })
     const spoofed = { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' }
     await get(url, { headers: { ...spoofed, host: 'shop.example' } })
     const h = up.requests[0]!.headers
@@ -89,8 +86,8 @@ describe('lb.handler as a reverse proxy', () => {
   })
 
   it('keeps and appends to the forwarding headers of a trusted proxy (trustProxy), and ipHash hashes the client behind it', async () => {
-    const ups = await Promise.all(['a', 'b', 'c', 'd'].map((name) => startUpstream({ name })))
-    const { url } = await startProxy({ upstreams: ups.map((u) => u.url), trustProxy: ['127.0.0.0/8'], strategy: ipHash() })
+    const ups = await Promise.all(['a', 'b', 'c', 'd'].map((name) => fakeUpstream({ name })))
+    const { url } = await serveBalancer({ upstreams: ups.map((u) => u.url), trustProxy: ['127.0.0.0/8'], strategy: ipHash() })
     const via = (client: string) => ({ 'x-forwarded-for': client, forwarded: `for=${client}`, 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' })
     const first = await get(url, { headers: via('203.0.113.9') })
     const served = ups.find((u) => u.requests.length === 1)!
@@ -111,8 +108,8 @@ describe('lb.handler as a reverse proxy', () => {
   })
 
   it('without trustProxy, ipHash keys on the socket peer: a spoofed X-Forwarded-For moves nobody', async () => {
-    const ups = await Promise.all(['a', 'b', 'c', 'd'].map((name) => startUpstream({ name })))
-    const { url } = await startProxy({ upstreams: ups.map((u) => u.url), strategy: ipHash() })
+    const ups = await Promise.all(['a', 'b', 'c', 'd'].map((name) => fakeUpstream({ name })))
+    const { url } = await serveBalancer({ upstreams: ups.map((u) => u.url), strategy: ipHash() })
     const names = new Set<string>()
     for (let i = 1; i <= 20; i++) {
       const res = await get(url, { headers: { 'x-forwarded-for': `198.51.100.${i}` } })
@@ -122,8 +119,8 @@ describe('lb.handler as a reverse proxy', () => {
   })
 
   it('sends the upstream host when preserveHost is false, and no forwarding headers when xForwarded is false', async () => {
-    const up = await startUpstream()
-    const { url } = await startProxy({ upstreams: [up.url], preserveHost: false, xForwarded: false })
+    const up = await fakeUpstream()
+    const { url } = await serveBalancer({ upstreams: [up.url], preserveHost: false, xForwarded: false })
     await get(url, { headers: { host: 'shop.example', 'x-forwarded-for': '203.0.113.9' } })
     const h = up.requests[0]!.headers
     expect(h.host).toBe(`127.0.0.1:${up.port}`)
@@ -132,10 +129,10 @@ describe('lb.handler as a reverse proxy', () => {
   })
 
   it('streams a chunked request body through', async () => {
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res, self) => res.end(String(self.requests.at(-1)!.body.length)),
     })
-    const { url } = await startProxy({ upstreams: [up.url] })
+    const { url } = await serveBalancer({ upstreams: [up.url] })
     async function* chunks() {
       for (let i = 0; i < 100; i++) yield Buffer.alloc(1000, 97)
     }

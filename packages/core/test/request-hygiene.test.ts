@@ -1,18 +1,14 @@
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { get } from '../../../test/helpers/client.js'
-import { rawExchange, statusOf } from '../../../test/helpers/raw.js'
-import { startUpstream } from '../../../test/helpers/upstream.js'
-import { roundRobin } from '@switchyard/strategies'
 import { describe, expect, it } from 'vitest'
+import { fakeUpstream, get, inOrder, rawExchange, serveBalancer, statusOf } from '@switchyard/testing'
 
 /** Two healthy upstreams behind a fail-fast balancer (no panic mode), and who heard what. */
 async function setup(options: { underscoresInHeaders?: boolean; trustProxy?: string[] } = {}) {
-  const a = await startUpstream({ name: 'a' })
-  const b = await startUpstream({ name: 'b' })
-  const { lb, url } = await startProxy({
+  const a = await fakeUpstream({ name: 'a' })
+  const b = await fakeUpstream({ name: 'b' })
+  const { lb, url } = await serveBalancer({
     upstreams: [a.url, b.url],
     panicThreshold: 0,
-    strategy: roundRobin({ random: () => 0 }),
+    strategy: inOrder(),
     ...options,
   })
   const downs: string[] = []
@@ -131,20 +127,20 @@ describe('hideHeaders (nginx proxy_hide_header)', () => {
   }
 
   it('off by default: every end-to-end header is relayed', async () => {
-    const up = await startUpstream({ handler: upstreamHeaders })
-    const { url } = await startProxy({ upstreams: [up.url] })
+    const up = await fakeUpstream({ handler: upstreamHeaders })
+    const { url } = await serveBalancer({ upstreams: [up.url] })
     const res = await get(url)
     expect(res.headers).toMatchObject({ server: 'gunicorn/22.0.0', 'x-powered-by': 'Flask', 'x-backend-host': 'app-7.internal' })
   })
 
   it('true hides Server and X-Powered-By; a list hides those and the ones named, in any case', async () => {
-    const up = await startUpstream({ handler: upstreamHeaders })
-    const on = await startProxy({ upstreams: [up.url], hideHeaders: true })
+    const up = await fakeUpstream({ handler: upstreamHeaders })
+    const on = await serveBalancer({ upstreams: [up.url], hideHeaders: true })
     const a = await get(on.url)
     expect(a.headers.server).toBeUndefined()
     expect(a.headers['x-powered-by']).toBeUndefined()
     expect(a.headers['x-backend-host']).toBe('app-7.internal')
-    const listed = await startProxy({ upstreams: [up.url], hideHeaders: ['X-Backend-Host'] })
+    const listed = await serveBalancer({ upstreams: [up.url], hideHeaders: ['X-Backend-Host'] })
     const b = await get(listed.url)
     expect(b.headers.server).toBeUndefined()
     expect(b.headers['x-backend-host']).toBeUndefined()

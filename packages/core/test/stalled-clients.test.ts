@@ -2,10 +2,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { testAgent } from '../../../test/helpers/client.js'
-import { statusOf } from '../../../test/helpers/raw.js'
-import { serve, startUpstream } from '../../../test/helpers/upstream.js'
+import { fakeUpstream, loopbackServer, serveBalancer, statusOf, testAgent } from '@switchyard/testing'
 
 /** A client that sends a request head announcing `length` body bytes, then `sent` of them, then stalls. */
 async function stalledUpload(url: string, length: number, sent: number) {
@@ -23,8 +20,8 @@ async function stalledUpload(url: string, length: number, sent: number) {
 
 describe('stalled clients (nginx client_body_timeout and send_timeout)', () => {
   it('an upload that stalls gets 408 after timeouts.clientBody, and the upstream is not blamed', async () => {
-    const up = await startUpstream()
-    const { lb, url } = await startProxy({ upstreams: [up.url], timeouts: { clientBody: 300 } })
+    const up = await fakeUpstream()
+    const { lb, url } = await serveBalancer({ upstreams: [up.url], timeouts: { clientBody: 300 } })
     const t0 = performance.now()
     const { closed } = await stalledUpload(url, 1_000, 10)
     const text = await closed
@@ -37,8 +34,8 @@ describe('stalled clients (nginx client_body_timeout and send_timeout)', () => {
   })
 
   it('with maxConnections: 2, two stalled uploads no longer starve a third client', async () => {
-    const up = await startUpstream()
-    const { lb, url } = await startProxy({
+    const up = await fakeUpstream()
+    const { lb, url } = await serveBalancer({
       upstreams: [{ url: up.url, maxConnections: 2 }],
       timeouts: { clientBody: 300 },
     })
@@ -55,7 +52,7 @@ describe('stalled clients (nginx client_body_timeout and send_timeout)', () => {
 
   it('a pause the upstream causes (it does not read) is not the client’s stall', async () => {
     // An upstream that waits 3 × clientBody before it reads the body.
-    const { url: slowUrl } = await serve((req, res) => {
+    const { url: slowUrl } = await loopbackServer((req, res) => {
       req.pause()
       setTimeout(() => {
         let n = 0
@@ -64,7 +61,7 @@ describe('stalled clients (nginx client_body_timeout and send_timeout)', () => {
         req.resume()
       }, 900)
     })
-    const { lb, url } = await startProxy({ upstreams: [slowUrl], timeouts: { clientBody: 300 } })
+    const { lb, url } = await serveBalancer({ upstreams: [slowUrl], timeouts: { clientBody: 300 } })
     const body = Buffer.alloc(32 * 1024 * 1024, 1) // more than the socket buffers hold
     const res = await request(url, { method: 'POST', body, dispatcher: testAgent() })
     expect(res.statusCode).toBe(200)
@@ -74,7 +71,7 @@ describe('stalled clients (nginx client_body_timeout and send_timeout)', () => {
 
   it('a client that stops reading the response is cut after timeouts.send; the upstream request is released', async () => {
     const chunk = Buffer.alloc(64 * 1024, 120)
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/octet-stream' })
         const write = () => {
@@ -84,7 +81,7 @@ describe('stalled clients (nginx client_body_timeout and send_timeout)', () => {
         write()
       },
     })
-    const { lb, url } = await startProxy({ upstreams: [up.url], timeouts: { send: 300 } })
+    const { lb, url } = await serveBalancer({ upstreams: [up.url], timeouts: { send: 300 } })
     const { port } = new URL(url)
     const socket = net.connect(Number(port), '127.0.0.1')
     await once(socket, 'connect')

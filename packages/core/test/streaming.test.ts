@@ -3,8 +3,7 @@ import http from 'node:http'
 import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { startProxy } from '../../../test/helpers/balancer.js'
-import { startUpstream } from '../../../test/helpers/upstream.js'
+import { fakeUpstream, serveBalancer } from '@switchyard/testing'
 
 const MiB = 1024 * 1024
 
@@ -12,7 +11,7 @@ describe('streaming', () => {
   it('streams a 64 MiB response through with bounded memory (backpressure reaches the upstream)', async () => {
     const chunk = Buffer.alloc(64 * 1024, 120)
     let sent = 0
-    const up = await startUpstream({
+    const up = await fakeUpstream({
       handler: (_req, res) => {
         res.writeHead(200, { 'content-length': 64 * MiB })
         const pump = () => {
@@ -25,7 +24,7 @@ describe('streaming', () => {
         pump()
       },
     })
-    const { url } = await startProxy({ upstreams: [up.url] })
+    const { url } = await serveBalancer({ upstreams: [up.url] })
     const req = http.get(url)
     const [res] = (await once(req, 'response')) as [http.IncomingMessage]
     let received = 0
@@ -47,8 +46,8 @@ describe('streaming', () => {
   })
 
   it('streams a 16 MiB upload to the upstream', async () => {
-    const up = await startUpstream({ recordBodies: false })
-    const { url } = await startProxy({ upstreams: [up.url] })
+    const up = await fakeUpstream({ recordBodies: false })
+    const { url } = await serveBalancer({ upstreams: [up.url] })
     const body = Readable.from(
       (function* () {
         for (let i = 0; i < 256; i++) yield Buffer.alloc(64 * 1024, 1)

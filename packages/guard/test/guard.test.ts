@@ -6,16 +6,15 @@ import { createBalancer } from '@switchyard/core'
 import { bodyLimit, compose, connectionLimit, ipFilter, KEY_BYTES, memoryStore, rateLimit } from '@switchyard/guard'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { virtualClock } from '../../../test/helpers/clock.js'
-import { startUpstream } from '../../../test/helpers/upstream.js'
+import { fakeUpstream, virtualClock } from '@switchyard/testing'
 
 /** Serves compose(...guards, lb.handler) on 127.0.0.1:0 in front of one test upstream (answering `ok <body length>`). */
 function guarded(...guards: Parameters<typeof compose>) {
   return guardedWith({ handler: (_req, res, self) => res.end(`ok ${self.requests.at(-1)!.bodyLength}`) }, ...guards)
 }
 
-async function guardedWith(upstream: Parameters<typeof startUpstream>[0], ...guards: Parameters<typeof compose>) {
-  const up = await startUpstream(upstream)
+async function guardedWith(upstream: Parameters<typeof fakeUpstream>[0], ...guards: Parameters<typeof compose>) {
+  const up = await fakeUpstream(upstream)
   const lb = createBalancer({ upstreams: [up.url] })
   const server = http.createServer(compose(...guards, lb.handler))
   server.listen(0, '127.0.0.1')
@@ -218,7 +217,7 @@ describe('bodyLimit (nginx client_max_body_size)', () => {
 describe('bodyLimit over HTTP/2 (issue 22: h2 bodies need no Content-Length)', () => {
   /** `compose(bodyLimit, lb.handler)` on a cleartext HTTP/2 server, and a session to it. */
   async function h2Guarded(max: number) {
-    const up = await startUpstream({ handler: (_req, res, self) => res.end(`ok ${self.requests.at(-1)!.bodyLength}`) })
+    const up = await fakeUpstream({ handler: (_req, res, self) => res.end(`ok ${self.requests.at(-1)!.bodyLength}`) })
     const lb = createBalancer({ upstreams: [up.url] })
     const handler = compose(bodyLimit({ max }), lb.handler) as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void
     const server = http2.createServer(handler)

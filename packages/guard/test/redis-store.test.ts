@@ -5,7 +5,7 @@ import { compose, type Middleware, rateLimit, redisStore } from '@switchyard/gua
 import { createClient } from 'redis'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { startRedis } from '../../../test/helpers/redis.js'
+import { redisServer } from '@switchyard/testing'
 
 /**
  * An app instance: its own server and its own Redis client, limited through the shared store
@@ -42,7 +42,7 @@ async function instance(
 
 describe('redisStore: one limit shared by every instance (a real redis-server on loopback)', () => {
   it('two instances share the limit: rate 1/s, burst 2 allows 3 in all, then 429 on either', async () => {
-    const redis = await startRedis()
+    const redis = await redisServer()
     const a = await instance(redis.url)
     const b = await instance(redis.url)
     const statuses = [await a(), await b(), await a(), await b(), await a()]
@@ -50,7 +50,7 @@ describe('redisStore: one limit shared by every instance (a real redis-server on
   })
 
   it('different keys are limited apart, and buckets expire once empty', async () => {
-    const redis = await startRedis()
+    const redis = await redisServer()
     const client = await createClient({ url: redis.url }).connect()
     onTestFinished(() => client.destroy())
     const store = redisStore({ client })
@@ -63,7 +63,7 @@ describe('redisStore: one limit shared by every instance (a real redis-server on
   })
 
   it('Redis down, onError open (the default): requests pass', async () => {
-    const redis = await startRedis()
+    const redis = await redisServer()
     const a = await instance(redis.url, { timeout: 200 }, { rate: 1, burst: 0, nodelay: true })
     expect(await a()).toBe(200)
     expect(await a()).toBe(429)
@@ -73,7 +73,7 @@ describe('redisStore: one limit shared by every instance (a real redis-server on
   })
 
   it('Redis down, onError closed: requests are refused', async () => {
-    const redis = await startRedis()
+    const redis = await redisServer()
     const a = await instance(redis.url, { timeout: 200, onError: 'closed' })
     expect(await a()).toBe(200)
     await redis.stop()
@@ -88,7 +88,7 @@ describe('redisStore: one limit shared by every instance (a real redis-server on
 
 describe('redisStore under a burst (issue 22: a busy Redis is not a down Redis)', () => {
   it('500 concurrent requests against rate 5/s, burst 10: no more pass than the limit allows', async () => {
-    const redis = await startRedis()
+    const redis = await redisServer()
     // Each request costs the process 0.5 ms before the limit is asked, as a loaded gateway's do
     // (parsing, logging, the balancer): the loop is busy while Redis's answers wait to be read.
     const busy: Middleware = (_req, _res, next) => {
@@ -128,7 +128,7 @@ describe('redisStore under a burst (issue 22: a busy Redis is not a down Redis)'
   })
 
   it('a Redis that stops answering (SIGSTOP: connected, silent) gets onError after `timeout` of silence', async () => {
-    const redis = await startRedis()
+    const redis = await redisServer()
     const client = createClient({ url: redis.url })
     client.on('error', () => {})
     await client.connect()
@@ -148,7 +148,7 @@ describe('redisStore under a burst (issue 22: a busy Redis is not a down Redis)'
   })
 
   it('a Redis that lost the script (SCRIPT FLUSH, a restart) is given it again: EVALSHA, then EVAL once', async () => {
-    const redis = await startRedis()
+    const redis = await redisServer()
     const client = await createClient({ url: redis.url }).connect()
     onTestFinished(() => client.destroy())
     const store = redisStore({ client, onError: 'closed' })

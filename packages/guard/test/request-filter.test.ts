@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { type BlockInfo, compose, requestFilter } from '@switchyard/guard'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { rawExchange, statusOf } from '../../../test/helpers/raw.js'
+import { rawExchange, statusOf } from '@switchyard/testing'
 
 /** A server whose handler answers 200 behind requestFilter(options); returns its URL and the blocks seen. */
 async function filtered(options: Parameters<typeof requestFilter>[0]) {

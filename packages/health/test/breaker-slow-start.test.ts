@@ -1,6 +1,6 @@
 import { normalizeBreaker, slowStartShare, UpstreamBreaker } from '@switchyard/health/internal'
 import { describe, expect, it } from 'vitest'
-import { virtualClock } from '../../../test/helpers/clock.js'
+import { virtualClock } from '@switchyard/testing'
 
 describe('UpstreamBreaker (opossum, on the balancer clock)', () => {
   const quiet = { onOpen() {}, onHalfOpen() {}, onClose() {} }

@@ -15,6 +15,8 @@ export type Answer =
   | 'reset'
   /** Never answer (a stuck process); the request stays open until the client gives up. */
   | 'hang'
+  /** Answer bytes that are not HTTP, then close (a confused process). */
+  | 'garbage'
 
 /** One request an upstream received. */
 export interface ReceivedRequest {
@@ -23,7 +25,12 @@ export interface ReceivedRequest {
   readonly url: string
   /** Lower-case names. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  /** Names and values as they came, in order (`[name, value, …]`). */
+  readonly rawHeaders: readonly string[]
+  /** The body (empty when `recordBodies` is off). */
   readonly body: Buffer
+  /** Bytes of body received, recorded or not. */
+  readonly bodyLength: number
 }
 
 /** Decides the answer to a request: a fixed one, a function of the request, or the next of a script. */

@@ -84,6 +84,11 @@ class FunctionUpstreamImpl implements FunctionUpstream {
       handler.onError?.(Object.assign(new Error('socket hang up (function upstream)'), { code: 'ECONNRESET' }))
       return
     }
+    if (a === 'garbage') {
+      // What undici reports of bytes that are not HTTP.
+      handler.onError?.(Object.assign(new Error('Response does not match the HTTP/1.1 protocol (function upstream)'), { code: 'HPE_INVALID_CONSTANT' }))
+      return
+    }
     if (a.delayMs !== undefined) await sleep(a.delayMs)
     if (aborted()) return
     const headers: Buffer[] = []
@@ -128,7 +133,11 @@ class FunctionDispatcher extends Dispatcher {
     })
     const aborted = () => abortedBy !== undefined
     readBody(options.body)
-      .then((body) => this.#serve({ method: options.method, url: options.path, headers: headerRecord(options.headers), body }, handler, aborted))
+      .then((body) => {
+        const headers = headerRecord(options.headers)
+        const rawHeaders = Object.entries(headers).flatMap(([name, v]) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).flatMap((x) => [name, x])))
+        return this.#serve({ method: options.method, url: options.path, headers, rawHeaders, body, bodyLength: body.length }, handler, aborted)
+      })
       .catch((err: Error) => {
         if (!aborted()) handler.onError?.(err)
       })

@@ -1,6 +1,6 @@
 import { createBalancer } from '@switchyard/core'
-import { fakeUpstream, functionUpstream, virtualClock } from '@switchyard/testing'
-import { powerOfTwo, roundRobin, seededRandom } from '@switchyard/strategies'
+import { fakeUpstream, functionUpstream, inOrder, virtualClock } from '@switchyard/testing'
+import { powerOfTwo, seededRandom } from '@switchyard/strategies'
 import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
@@ -54,7 +54,7 @@ describe('functionUpstream', () => {
   it('is an upstream without a port: the balancer’s retries and passive health run on it', async () => {
     const a = functionUpstream('a', { status: 200, body: 'from a' })
     const b = functionUpstream('b', { body: 'from b' })
-    const lb = createBalancer({ upstreams: [a, b], strategy: roundRobin({ random: () => 0 }) })
+    const lb = createBalancer({ upstreams: [a, b], strategy: inOrder() })
     onTestFinished(() => lb.close())
     expect((await call(lb)).body).toBe('from a')
     expect((await call(lb)).body).toBe('from b')

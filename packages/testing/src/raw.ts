@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
-import { onTestFinished } from 'vitest'
+import { closeWithTest } from './cleanup.js'
 
 /**
  * Sends raw bytes on a fresh connection and resolves with everything received until the peer
@@ -97,7 +97,7 @@ export async function rawUpstream(
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
-  onTestFinished(async () => {
+  closeWithTest(async () => {
     for (const s of sockets) s.destroy()
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })

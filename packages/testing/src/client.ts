@@ -1,10 +1,10 @@
 import { Agent, request } from 'undici'
-import { onTestFinished } from 'vitest'
+import { closeWithTest } from './cleanup.js'
 
 /** An undici agent for test clients, closed after the test. */
 export function testAgent(options: Agent.Options = {}): Agent {
   const agent = new Agent({ keepAliveTimeout: 1_000, ...options })
-  onTestFinished(() => agent.destroy())
+  closeWithTest(() => agent.destroy())
   return agent
 }
 

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
-import { onTestFinished } from 'vitest'
+import { closeWithTest } from './cleanup.js'
 
 /** A free loopback port: bound on port 0, read, released. */
 async function freePort(): Promise<number> {
@@ -12,7 +12,7 @@ async function freePort(): Promise<number> {
   return port
 }
 
-export interface TestRedis {
+export interface RedisServer {
   url: string
   port: number
   /** Stops the server (a test of Redis going away). */
@@ -23,10 +23,11 @@ export interface TestRedis {
 }
 
 /**
- * Starts Debian's `redis-server` on a free loopback port, without persistence, and stops it after
- * the test. (`pnpm test`'s preflight, scripts/preflight.mjs, installs the package.)
+ * Starts a `redis-server` (Debian's package, or any on PATH) on a free loopback port, without
+ * persistence; stopped with the test that made it (see `closeFixturesWith`), or by `stop()`. For
+ * tests of stores and limits shared through Redis.
  */
-export async function startRedis(): Promise<TestRedis> {
+export async function redisServer(): Promise<RedisServer> {
   const port = await freePort()
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,7 +44,7 @@ export async function startRedis(): Promise<TestRedis> {
     })
     child.once('error', (err) => {
       clearTimeout(timer)
-      reject(new Error(`redis-server could not be started (${err.message}): install Debian's redis-server (pnpm test's preflight does)`, { cause: err }))
+      reject(new Error(`redis-server could not be started (${err.message}): install it (Debian: apt-get install redis-server)`, { cause: err }))
     })
   })
   const stop = async () => {
@@ -51,7 +52,7 @@ export async function startRedis(): Promise<TestRedis> {
     child.kill('SIGKILL')
     await once(child, 'exit')
   }
-  onTestFinished(stop)
+  closeWithTest(stop)
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
