@@ -108,6 +108,7 @@ const PROXIES = [
   { name: 'undici-bare', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/undici-bare.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
   { name: 'http-proxy', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/http-proxy.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
   { name: 'fastify-http-proxy', start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/fastify-proxy.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
+  { name: 'switchyard-library', scenarios: ['tiny', '64k'], start: (port, ups) => pinned(PROXY_CORE, node, [here('./proxies/library.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }) },
   { name: 'switchyard', start: (port, ups, strategy = 'roundRobin') => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), STRATEGY: strategy, WORKERS: '1', ...QUIET }) },
   {
     name: 'switchyard-guards',
