@@ -6,14 +6,20 @@
 //
 // SWITCHYARD_PREFLIGHT=check: report what is missing, install nothing (exit 1 when something is).
 import { spawnSync } from 'node:child_process'
-import { accessSync, constants } from 'node:fs'
+import { accessSync, constants, existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 
-/** What the suite starts, the Debian package that brings it, and which tests need it. */
+/**
+ * What the suite starts or loads, the Debian package that brings it, and which tests need it: a
+ * command on PATH, or a file the package installs.
+ */
 const COMPONENTS = [
   { command: 'openssl', pkg: 'openssl', why: 'the TLS tests make a private CA with it' },
   { command: 'redis-server', pkg: 'redis-server', why: 'the shared rate-limit store tests start it on loopback' },
   { command: 'chromium', pkg: 'chromium', why: "the status page's browser tests drive it headless" },
+  { file: '/usr/share/modsecurity-crs/rules/REQUEST-901-INITIALIZATION.conf', pkg: 'modsecurity-crs', why: "the WAF's tests load the OWASP Core Rule Set from Debian's install" },
+  { command: 'nginx', pkg: 'nginx', why: 'the WAF parity test runs the same requests through nginx + ModSecurity' },
+  { file: '/usr/share/nginx/modules/ngx_http_modsecurity_module.so', pkg: 'libnginx-mod-http-modsecurity', why: 'the WAF parity test: ModSecurity 3 in nginx, the reference' },
 ]
 
 /** The full path of `command` on PATH, or undefined. */
@@ -31,8 +37,14 @@ function which(command, path = process.env.PATH ?? '') {
   return undefined
 }
 
+/** Where a component is, or undefined. nginx lives in /usr/sbin, which a non-login PATH may lack. */
+function present(c) {
+  if (c.file !== undefined) return existsSync(c.file)
+  return which(c.command) !== undefined || which(c.command, '/usr/sbin:/sbin') !== undefined
+}
+
 function missing() {
-  return COMPONENTS.filter((c) => which(c.command) === undefined)
+  return COMPONENTS.filter((c) => !present(c))
 }
 
 function run(args) {
@@ -46,7 +58,7 @@ function run(args) {
 function stop(absent, reason) {
   const pkgs = absent.map((c) => c.pkg).join(' ')
   console.error(
-    `preflight: the tests need ${absent.map((c) => c.command).join(', ')} (${reason}); ` +
+    `preflight: the tests need ${absent.map((c) => c.command ?? c.pkg).join(', ')} (${reason}); ` +
       `install them and run the tests again: apt-get install -y ${pkgs}`,
   )
   process.exit(1)

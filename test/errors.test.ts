@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs'
 import * as core from '@switchyard/core'
 import { SwitchyardError } from '@switchyard/core'
+import * as waf from '@switchyard/waf'
 import { describe, expect, it } from 'vitest'
 
-const classes = Object.entries(core).filter(
+const classes = Object.entries({ ...core, ...waf }).filter(
   ([, value]) => typeof value === 'function' && (value as { prototype?: unknown }).prototype instanceof Error,
 ) as [string, typeof SwitchyardError][]
 
@@ -19,7 +20,7 @@ describe('error codes', () => {
     const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8')
     for (const [name, cls] of classes) {
       if (name === 'SwitchyardError') continue
-      expect(doc).toMatch(new RegExp(`\\| \`${cls.code}\` \\| \`${name}\` \\|`))
+      expect(doc).toMatch(new RegExp(`\\| \`${cls.code}\` \\| \`${name}\`( \\(\`@switchyard/[a-z]+\`\\))? \\|`))
     }
   })
 

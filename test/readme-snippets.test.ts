@@ -16,7 +16,7 @@ import { type FakeUpstream, fakeUpstream } from '@switchyard/testing'
  * listens gets a request through it; servers, SIGTERM handlers and balancers it leaves are closed.
  */
 const root = fileURLToPath(new URL('..', import.meta.url))
-const READMES = ['README.md', 'packages/core/README.md', 'packages/health/README.md', 'packages/strategies/README.md', 'packages/guard/README.md', 'packages/sim/README.md', 'packages/testing/README.md', 'packages/fastify/README.md', 'packages/observe/README.md']
+const READMES = ['README.md', 'packages/core/README.md', 'packages/health/README.md', 'packages/strategies/README.md', 'packages/guard/README.md', 'packages/sim/README.md', 'packages/testing/README.md', 'packages/fastify/README.md', 'packages/observe/README.md', 'packages/waf/README.md']
 const dir = join(root, 'test', '.snippets')
 
 interface Snippet {

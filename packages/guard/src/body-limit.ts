@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { checkNumber, checkObject, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import { checkNumber, checkObject, InvalidOptionError, refuse, rejectUnknownKeys } from '@switchyard/strategies'
 import { PayloadTooLargeError } from './errors.js'
 import type { Middleware } from './middleware.js'
-import { refuse } from './respond.js'
 
 /** Options of {@link bodyLimit}. */
 export interface BodyLimitOptions {

@@ -1,17 +1,7 @@
 import type { IncomingMessage } from 'node:http'
-import {
-  checkFunction,
-  checkNumber,
-  checkObject,
-  clientAddress,
-  InvalidOptionError,
-  normalizeTrustProxy,
-  rejectUnknownKeys,
-  type TrustProxy,
-} from '@switchyard/strategies'
+import { checkFunction, checkNumber, checkObject, clientAddress, InvalidOptionError, normalizeTrustProxy, refuse, rejectUnknownKeys, type TrustProxy } from '@switchyard/strategies'
 import { TooManyConnectionsError } from './errors.js'
 import type { Middleware } from './middleware.js'
-import { refuse } from './respond.js'
 
 /** Options of {@link connectionLimit}. */
 export interface ConnectionLimitOptions {

@@ -1,7 +1,6 @@
 import { ForbiddenError } from './errors.js'
 import type { Middleware } from './middleware.js'
-import { refuse } from './respond.js'
-import { addressMatcher, checkObject, clientAddress, normalizeTrustProxy, rejectUnknownKeys, type TrustProxy } from '@switchyard/strategies'
+import { addressMatcher, checkObject, clientAddress, normalizeTrustProxy, refuse, rejectUnknownKeys, type TrustProxy } from '@switchyard/strategies'
 
 /** Options of {@link ipFilter}. */
 export interface IpFilterOptions {

@@ -1,21 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import {
-  checkBoolean,
-  checkFunction,
-  checkNumber,
-  checkObject,
-  checkOneOf,
-  clientAddress,
-  type Clock,
-  InvalidOptionError,
-  normalizeTrustProxy,
-  rejectUnknownKeys,
-  type TrustProxy,
-} from '@switchyard/strategies'
+import { checkBoolean, checkFunction, checkNumber, checkObject, checkOneOf, clientAddress, type Clock, InvalidOptionError, normalizeTrustProxy, refuse, rejectUnknownKeys, type TrustProxy } from '@switchyard/strategies'
 import { RateLimitedError } from './errors.js'
 import { type BucketState, memoryStore, type RateLimitStore } from './memory-store.js'
 import type { Middleware } from './middleware.js'
-import { refuse } from './respond.js'
 
 /** Options of {@link rateLimit}. */
 export interface RateLimitOptions {

@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http'
-import { checkBoolean, checkFunction, checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import { checkBoolean, checkFunction, checkObject, describeValue, InvalidOptionError, refuse, rejectUnknownKeys } from '@switchyard/strategies'
 import { ForbiddenError } from './errors.js'
 import type { Middleware } from './middleware.js'
 import { percentDecode, requestPath, requestQuery } from './request-path.js'
-import { refuse } from './respond.js'
 import { STARTER_RULES } from './starter-rules.js'
 
 /**

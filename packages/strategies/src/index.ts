@@ -44,3 +44,4 @@ export {
   type TrustProxy,
   type TrustRule,
 } from './trust-proxy.js'
+export { refuse } from './refuse.js'

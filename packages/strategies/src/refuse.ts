@@ -1,8 +1,12 @@
 import type { ServerResponse } from 'node:http'
 import { STATUS_CODES } from 'node:http'
-import type { SwitchyardError } from '@switchyard/strategies'
+import type { SwitchyardError } from './errors.js'
 
-/** Answers with the same short JSON body as the balancer: `{"error","code","message"}`. */
+/**
+ * Answers a refused request with the short JSON body every Switchyard refusal has (the balancer's
+ * too): `{"error","code","message"}`, the error's status (403 without one), `no-store`. A
+ * response already started is cut instead. Shared by the guards and the WAF.
+ */
 export function refuse(res: ServerResponse, error: SwitchyardError, headers: Record<string, string | number> = {}): void {
   if (res.headersSent || res.destroyed) {
     res.destroy()

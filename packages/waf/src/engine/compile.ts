@@ -1,0 +1,253 @@
+import { WafRuleError } from '../errors.js'
+import { OPERATORS, type Operator, UNSUPPORTED_OPERATORS } from '../operators/index.js'
+import { type ParsedDirective, type ParsedRule, parseActions, parseVariables, type VariableRef } from '../seclang/parser.js'
+import { type Transformation, TRANSFORMATIONS } from '../transformations/index.js'
+import { readActions, readIdRanges, type RuleActions } from './actions.js'
+import { VARIABLES } from './request-vars.js'
+import { Verdicts } from './verdicts.js'
+import type { Disruptive, Rule, Step } from './rule.js'
+import { TransformTree } from './transforms.js'
+
+/** A rule the engine loaded but cannot run, and why (it never matches). */
+export interface UnsupportedRule {
+  readonly id: number
+  readonly file: string
+  readonly line: number
+  readonly reason: string
+}
+
+/** The request phases' programs, every rule by id, and what could not be run. */
+export interface RuleSet {
+  /** Steps of phase 1 and phase 2 (markers in both, where they stand). */
+  readonly phases: readonly [readonly Step[], readonly Step[]]
+  readonly byId: ReadonlyMap<number, Rule>
+  readonly unsupported: readonly UnsupportedRule[]
+  /** Rules of the response phases (3-5), loaded and not run: this engine inspects requests. */
+  readonly responseRules: number
+  /** How many distinct target sets rules share (Rule.targetSet). */
+  readonly targetSets: number
+  /** What each rule with a slot concluded about values seen before. */
+  readonly verdicts: Verdicts
+}
+
+interface Defaults {
+  disruptive: Disruptive | undefined
+  transforms: string[]
+  log: boolean
+}
+
+/** Reads a data file (`@pmFromFile`) named relative to the rule file that names it. */
+export type DataLoader = (name: string, ruleFile: string) => string
+
+/**
+ * Compiles parsed directives, in load order, into the two request phases' programs. Directives
+ * that change earlier rules (`SecRuleRemoveById`, `SecRuleUpdateTargetById`, …) apply to the rules
+ * loaded before them, as in ModSecurity.
+ */
+export function compile(directives: readonly ParsedDirective[], load: DataLoader): RuleSet {
+  const tree = new TransformTree()
+  const defaults = new Map<number, Defaults>()
+  const order: (number | { kind: 'marker'; name: string })[] = []
+  const byId = new Map<number, Rule>()
+  const unsupported: UnsupportedRule[] = []
+  const removed = new Set<number>()
+  const extraTargets = new Map<number, VariableRef[]>()
+  let responseRules = 0
+  const slots = { next: 0 }
+  const sets = new Map<string, number>()
+  // Removals and target updates apply once every rule is loaded, wherever they stand (so the
+  // `rules` option, loaded before the CRS, can remove CRS rules).
+  const later: Extract<ParsedDirective, { kind: 'config' }>[] = []
+  const state: ConfigState = { byId, removed, extraTargets, defaults }
+
+  for (const d of directives) {
+    if (d.kind === 'marker') {
+      order.push({ kind: 'marker', name: d.name })
+      continue
+    }
+    if (d.kind === 'config') {
+      const name = d.name.toLowerCase()
+      if (name === 'secdefaultaction' || name === 'secruleengine') applyConfig(d, state)
+      else later.push(d)
+      continue
+    }
+    const rule = compileRule(d, undefined, defaults, tree, load, unsupported, slots, sets)
+    if (byId.has(rule.id)) throw new WafRuleError(`${d.file}:${d.line}: rule id ${rule.id} is used twice`, { file: d.file, line: d.line })
+    byId.set(rule.id, rule)
+    if (rule.phase > 2) responseRules++
+    order.push(rule.id)
+  }
+
+  for (const d of later) applyConfig(d, state)
+  const phases: [Step[], Step[]] = [[], []]
+  for (const item of order) {
+    if (typeof item !== 'number') {
+      phases[0].push(item)
+      phases[1].push(item)
+      continue
+    }
+    const current = byId.get(item)!
+    if (removed.has(item) || current.phase > 2) continue
+    const extra = extraTargets.get(item)
+    const variables = extra === undefined ? current.variables : [...current.variables, ...extra]
+    const rule = extra === undefined ? current : { ...current, variables, includes: variables.filter((v) => !v.exclude), excludes: variables.filter((v) => v.exclude), targetSet: targetSetOf(variables, sets) }
+    byId.set(rule.id, rule)
+    phases[rule.phase - 1]!.push({ kind: 'rule', rule })
+  }
+  for (const id of removed) byId.delete(id)
+  return { phases, byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next), targetSets: sets.size }
+}
+
+function compileRule(d: ParsedRule, parent: { id: number; phase: number } | undefined, defaults: Map<number, Defaults>, tree: TransformTree, load: DataLoader, unsupported: UnsupportedRule[], slots: { next: number }, sets: Map<string, number>): Rule {
+  const at = { file: d.file, line: d.line }
+  const where = `${d.file}:${d.line}`
+  const a: RuleActions = readActions(d.actions, at)
+  if (parent === undefined && a.id === undefined) throw new WafRuleError(`${where}: the rule has no id`, at)
+  if (parent !== undefined && (a.id !== undefined || a.phase !== undefined)) {
+    if (a.phase !== undefined) throw new WafRuleError(`${where}: a chained rule cannot set its own phase`, at)
+  }
+  const id = parent?.id ?? a.id!
+  const phase = parent?.phase ?? a.phase ?? 2
+  const def = defaults.get(phase)
+  const names = [...(a.clearsDefaults || def === undefined ? [] : def.transforms), ...a.transforms]
+  const list: [string, Transformation][] = names.map((n) => {
+    const fn = TRANSFORMATIONS.get(n)
+    if (fn === undefined) throw new WafRuleError(`${where}: t:${n} is not a transformation this engine knows`, at)
+    return [n, fn]
+  })
+  for (const v of d.variables) {
+    if (!VARIABLES.has(v.collection)) throw new WafRuleError(`${where}: ${v.collection} is not a variable this engine knows`, at)
+  }
+  let reason: string | undefined
+  let operator: Operator = () => null
+  const opName = d.operator.name.toLowerCase()
+  const factory = OPERATORS.get(opName)
+  if (factory === undefined) {
+    const why = UNSUPPORTED_OPERATORS.get(opName)
+    if (why === undefined) throw new WafRuleError(`${where}: @${d.operator.name} is not an operator this engine knows`, at)
+    reason = `@${d.operator.name} is not run (${why})`
+  } else {
+    try {
+      operator = factory(d.operator.param, (name) => load(name, d.file))
+    } catch (cause) {
+      if (cause instanceof WafRuleError) throw new WafRuleError(`${where}: ${cause.message}`, { ...at, cause })
+      if (opName !== 'rx') throw new WafRuleError(`${where}: @${d.operator.name} ${d.operator.param}: ${(cause as Error).message}`, { ...at, cause })
+      reason = `its expression does not compile as a JavaScript RegExp (${(cause as Error).message})`
+    }
+  }
+  const chained = d.chained === undefined ? undefined : compileRule(d.chained, { id, phase }, defaults, tree, load, unsupported, slots, sets)
+  if (reason !== undefined && parent === undefined) unsupported.push({ id, file: d.file, line: d.line, reason })
+  else if (reason !== undefined) unsupported.push({ id, file: d.file, line: d.line, reason: `a chained rule: ${reason}` })
+  return {
+    id,
+    phase,
+    file: d.file,
+    line: d.line,
+    variables: d.variables,
+    includes: d.variables.filter((v) => !v.exclude),
+    excludes: d.variables.filter((v) => v.exclude),
+    targetSet: targetSetOf(d.variables, sets),
+    operatorName: opName,
+    operator,
+    negated: d.operator.negated,
+    transform: tree.intern(list),
+    multiMatch: a.multiMatch,
+    capture: a.capture,
+    disruptive: parent === undefined ? resolveBlock(a.disruptive ?? def?.disruptive, def) : undefined,
+    log: a.log ?? def?.log ?? true,
+    setvars: a.setvars,
+    ctls: a.ctls,
+    skipAfter: a.skipAfter,
+    skip: a.skip,
+    msg: a.msg,
+    logdata: a.logdata,
+    severity: a.severity,
+    tags: a.tags,
+    chained,
+    slot: d.operator.param.includes('%{') || reason !== undefined || opName === 'unconditionalmatch' ? -1 : slots.next++,
+    unsupported: reason,
+  }
+}
+
+/** Collections that change while the rules run: a target set holding one is not shared. */
+const CHANGING = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE', 'ENV', 'UNIQUE_ID', 'TIME', 'TIME_EPOCH', 'DURATION'])
+
+function targetSetOf(variables: readonly VariableRef[], sets: Map<string, number>): number {
+  if (variables.length === 0 || variables.some((v) => v.count || CHANGING.has(v.collection))) return -1
+  const key = variables.map((v) => `${v.exclude ? '!' : ''}${v.collection}:${v.key instanceof RegExp ? `/${v.key.source}/` : (v.key ?? '')}`).join('|')
+  let n = sets.get(key)
+  if (n === undefined) sets.set(key, (n = sets.size))
+  return n
+}
+
+/** `block` does what the phase's `SecDefaultAction` says (the CRS's anomaly mode: `pass`); without one, `pass`. */
+function resolveBlock(d: Disruptive | undefined, def: Defaults | undefined): Disruptive | undefined {
+  if (d !== 'block') return d
+  const fallback = def?.disruptive
+  return fallback === undefined || fallback === 'block' ? 'pass' : fallback
+}
+
+interface ConfigState {
+  byId: Map<number, Rule>
+  removed: Set<number>
+  extraTargets: Map<number, VariableRef[]>
+  defaults: Map<number, Defaults>
+}
+
+function applyConfig(d: Extract<ParsedDirective, { kind: 'config' }>, s: ConfigState): void {
+  const at = { file: d.file, line: d.line }
+  const where = `${d.file}:${d.line}`
+  const fail = (m: string): never => {
+    throw new WafRuleError(`${where}: ${m}`, at)
+  }
+  const name = d.name.toLowerCase()
+  const rules = [...s.byId.values()]
+  const byTag = (tag: string) => rules.filter((r) => r.tags.some((t) => t.toLowerCase() === tag.toLowerCase()))
+  const byIds = (text: string) => {
+    const ranges = readIdRanges(text, fail)
+    return rules.filter((r) => ranges.some(([lo, hi]) => r.id >= lo && r.id <= hi))
+  }
+  const addTargets = (list: Rule[], text: string | undefined) => {
+    if (text === undefined) fail(`${d.name} needs targets`)
+    const targets = parseVariables(text!, where, at)
+    for (const r of list) s.extraTargets.set(r.id, [...(s.extraTargets.get(r.id) ?? []), ...targets])
+  }
+  switch (name) {
+    case 'secdefaultaction': {
+      const a = readActions(parseActions(d.args[0] ?? '', where, at), at)
+      s.defaults.set(a.phase ?? 2, { disruptive: a.disruptive, transforms: a.transforms, log: a.log ?? true })
+      return
+    }
+    case 'secruleengine':
+      return
+    case 'secruleremovebyid':
+      for (const arg of d.args) for (const r of byIds(arg)) s.removed.add(r.id)
+      return
+    case 'secruleremovebytag':
+      for (const r of d.args.flatMap(byTag)) s.removed.add(r.id)
+      return
+    case 'secruleremovebymsg':
+      for (const r of rules.filter((r) => d.args.includes(r.msg ?? '\0'))) s.removed.add(r.id)
+      return
+    case 'secruleupdatetargetbyid':
+      addTargets(byIds(d.args[0] ?? fail('SecRuleUpdateTargetById needs a rule id')), d.args[1])
+      return
+    case 'secruleupdatetargetbytag':
+      addTargets(byTag(d.args[0] ?? fail('SecRuleUpdateTargetByTag needs a tag')), d.args[1])
+      return
+    case 'secruleupdatetargetbymsg':
+      addTargets(rules.filter((r) => r.msg === d.args[0]), d.args[1])
+      return
+    case 'secruleupdateactionbyid': {
+      const list = byIds(d.args[0] ?? fail('SecRuleUpdateActionById needs a rule id'))
+      const a = readActions(parseActions(d.args[1] ?? '', where, at), at)
+      for (const r of list) {
+        const updated: Rule = { ...r, disruptive: a.disruptive ?? r.disruptive, log: a.log ?? r.log, severity: a.severity ?? r.severity, msg: a.msg ?? r.msg, setvars: a.setvars.length > 0 ? a.setvars : r.setvars, tags: [...r.tags, ...a.tags] }
+        s.byId.set(r.id, updated)
+      }
+      return
+    }
+    default:
+      fail(`${d.name} is not handled`)
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * One value a rule can inspect: `ARGS:id` = `5`. Values and keys are byte strings (one char a byte,
+ * as ModSecurity's are bytes). `cache` holds the value's transformations by node id
+ * (engine/transforms.ts), so each is computed once per request whatever number of rules ask.
+ */
+export class Entry {
+  cache: string[] | undefined = undefined
+  /** Every rule's verdict on this value (engine/verdicts.ts), looked up once per value and request; null when the value is not kept. */
+  verdicts: Uint8Array | null | undefined = undefined
+  #lower: string | undefined = undefined
+  constructor(
+    /** Upper case: `ARGS`, `REQUEST_HEADERS`. */
+    readonly collection: string,
+    /** The member's name as sent (`User-Agent`); `''` for a variable with one value (`REQUEST_METHOD`). */
+    readonly key: string,
+    readonly value: string,
+  ) {}
+
+  /** The key in lower case (keys are compared that way), made the first time it is asked for. */
+  get lower(): string {
+    return (this.#lower ??= this.key.toLowerCase())
+  }
+
+  /** `ARGS:id`, `REQUEST_HEADERS:User-Agent`, `REQUEST_FILENAME`: MATCHED_VAR_NAME. */
+  get name(): string {
+    return this.key === '' ? this.collection : `${this.collection}:${this.key}`
+  }
+}

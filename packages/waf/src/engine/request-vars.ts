@@ -1,0 +1,244 @@
+import { type ParsedBody, parseBody, processorFor, type BodyProcessor } from '../body/index.js'
+import { parseUrlencoded } from '../body/urlencoded.js'
+import { urlDecode } from '../transformations/url-decode.js'
+import { Entry } from './entry.js'
+
+/**
+ * The request as the engine inspects it: what arrived, as the upstream will get it. Strings are
+ * byte strings (Node gives header values and the request target as latin1, one char a byte).
+ */
+export interface WafRequest {
+  readonly method: string
+  /** The request target as sent: `/a/b?c=d` (or absolute-form). */
+  readonly url: string
+  /** `HTTP/1.1`, `HTTP/2.0`. */
+  readonly protocol: string
+  /** Header names and values, flat, in the order they came (`req.rawHeaders`). */
+  readonly headers: readonly string[]
+  readonly remoteAddress: string
+  readonly remotePort: number
+}
+
+/** Variables that hold one value, and collections the engine fills; a rule naming another variable is refused at load. */
+export const VARIABLES = new Set([
+  'ARGS', 'ARGS_GET', 'ARGS_POST', 'ARGS_NAMES', 'ARGS_GET_NAMES', 'ARGS_POST_NAMES', 'ARGS_COMBINED_SIZE',
+  'REQUEST_HEADERS', 'REQUEST_HEADERS_NAMES', 'REQUEST_COOKIES', 'REQUEST_COOKIES_NAMES',
+  'REQUEST_METHOD', 'REQUEST_PROTOCOL', 'REQUEST_LINE', 'REQUEST_URI', 'REQUEST_URI_RAW', 'REQUEST_FILENAME',
+  'REQUEST_BASENAME', 'QUERY_STRING', 'REMOTE_ADDR', 'REMOTE_PORT', 'REMOTE_HOST', 'SERVER_NAME', 'SERVER_PORT', 'REQUEST_BODY',
+  'REQUEST_BODY_LENGTH', 'REQBODY_PROCESSOR', 'REQBODY_ERROR', 'REQBODY_ERROR_MSG', 'REQBODY_PROCESSOR_ERROR',
+  'REQBODY_PROCESSOR_ERROR_MSG', 'FILES', 'FILES_NAMES', 'FILES_SIZES', 'FILES_COMBINED_SIZE', 'MULTIPART_PART_HEADERS',
+  'MULTIPART_FILENAME', 'MULTIPART_NAME', 'MULTIPART_STRICT_ERROR', 'MULTIPART_UNMATCHED_BOUNDARY', 'XML', 'TX', 'IP',
+  'GLOBAL', 'SESSION', 'USER', 'RESOURCE', 'ENV', 'GEO', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS',
+  'MATCHED_VARS_NAMES', 'UNIQUE_ID', 'DURATION', 'AUTH_TYPE', 'INBOUND_DATA_ERROR', 'FULL_REQUEST', 'FULL_REQUEST_LENGTH',
+  'RULE', 'TIME', 'TIME_EPOCH', 'HIGHEST_SEVERITY', 'STATUS_LINE', 'URLENCODED_ERROR',
+])
+
+const one = (collection: string, value: string): Entry[] => [new Entry(collection, '', value)]
+
+/** The request's variables, each built the first time a rule reads it. */
+export class RequestVars {
+  readonly #cache = new Map<string, Entry[]>()
+  readonly #req: WafRequest
+  #args: [string, string][] | undefined
+  #body: ParsedBody | undefined
+  #bodyText = ''
+  processor: BodyProcessor | undefined
+  forceBodyVariable = false
+  /** Counts changes to what the variables hold (the body read, REQUEST_BODY forced): selections made before are stale. */
+  version = 0
+  bodyError: string | undefined
+
+  constructor(req: WafRequest) {
+    this.#req = req
+    this.processor = processorFor(this.header('content-type'))
+  }
+
+  /** Something rules read changed (a ctl): built variables are dropped. */
+  changed(): void {
+    this.#cache.clear()
+    this.version++
+  }
+
+  /** The first value of a header (lower-case name). */
+  header(name: string): string | undefined {
+    const h = this.#req.headers
+    for (let i = 0; i < h.length; i += 2) if (h[i]!.length === name.length && h[i]!.toLowerCase() === name) return h[i + 1]
+    return undefined
+  }
+
+  /** Parses the body with the processor chosen (by Content-Type, or a rule's `ctl:requestBodyProcessor`). */
+  setBody(body: string): void {
+    this.#bodyText = body
+    this.#cache.clear()
+    this.version++
+    if (this.processor !== undefined && body !== '') {
+      try {
+        this.#body = parseBody(this.processor, body, this.header('content-type') ?? '')
+      } catch (err) {
+        this.#body = { args: [], files: [], partHeaders: [], xml: undefined, error: `the ${this.processor} body could not be read: ${(err as Error).message}` }
+      }
+      this.bodyError = this.#body.error
+    }
+  }
+
+  #split(): { path: string; query: string } {
+    const url = this.#req.url
+    const q = url.indexOf('?')
+    let path = q === -1 ? url : url.slice(0, q)
+    // absolute-form (`GET http://host/p`): the path is what follows the authority.
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(path)
+    if (scheme !== null) path = path.slice(scheme[0].length) || '/'
+    return { path, query: q === -1 ? '' : url.slice(q + 1) }
+  }
+
+  #getArgs(): [string, string][] {
+    return (this.#args ??= parseUrlencoded(this.#split().query))
+  }
+
+  get(collection: string): Entry[] {
+    let list = this.#cache.get(collection)
+    if (list === undefined) {
+      list = this.#build(collection)
+      this.#cache.set(collection, list)
+    }
+    return list
+  }
+
+  #build(c: string): Entry[] {
+    const req = this.#req
+    const post = this.#body?.args ?? []
+    switch (c) {
+      case 'ARGS':
+        return [...this.#getArgs(), ...post].map(([k, v]) => new Entry(c, k, v))
+      case 'ARGS_GET':
+        return this.#getArgs().map(([k, v]) => new Entry(c, k, v))
+      case 'ARGS_POST':
+        return post.map(([k, v]) => new Entry(c, k, v))
+      case 'ARGS_NAMES':
+        return [...this.#getArgs(), ...post].map(([k]) => new Entry(c, k, k))
+      case 'ARGS_GET_NAMES':
+        return this.#getArgs().map(([k]) => new Entry(c, k, k))
+      case 'ARGS_POST_NAMES':
+        return post.map(([k]) => new Entry(c, k, k))
+      case 'ARGS_COMBINED_SIZE': {
+        let n = 0
+        for (const [k, v] of [...this.#getArgs(), ...post]) n += k.length + v.length
+        return one(c, String(n))
+      }
+      case 'REQUEST_HEADERS':
+      case 'REQUEST_HEADERS_NAMES': {
+        const out: Entry[] = []
+        for (let i = 0; i < req.headers.length; i += 2) out.push(new Entry(c, req.headers[i]!, c === 'REQUEST_HEADERS' ? req.headers[i + 1]! : req.headers[i]!))
+        return out
+      }
+      case 'REQUEST_COOKIES':
+      case 'REQUEST_COOKIES_NAMES': {
+        const out: Entry[] = []
+        for (let i = 0; i < req.headers.length; i += 2) {
+          if (req.headers[i]!.toLowerCase() !== 'cookie') continue
+          for (const pair of req.headers[i + 1]!.split(';')) {
+            const p = pair.trim()
+            if (p === '') continue
+            const eq = p.indexOf('=')
+            const name = eq === -1 ? p : p.slice(0, eq).trim()
+            out.push(new Entry(c, name, c === 'REQUEST_COOKIES' ? (eq === -1 ? '' : p.slice(eq + 1).trim()) : name))
+          }
+        }
+        return out
+      }
+      case 'REQUEST_METHOD':
+        return one(c, req.method)
+      case 'REQUEST_PROTOCOL':
+        return one(c, req.protocol)
+      case 'REQUEST_LINE':
+        return one(c, `${req.method} ${req.url} ${req.protocol}`)
+      case 'REQUEST_URI_RAW':
+        return one(c, req.url)
+      case 'REQUEST_URI': {
+        const { path, query } = this.#split()
+        return one(c, urlDecodePath(path) + (query === '' && !req.url.includes('?') ? '' : `?${query}`))
+      }
+      case 'REQUEST_FILENAME':
+        return one(c, urlDecodePath(this.#split().path))
+      case 'REQUEST_BASENAME': {
+        const path = urlDecodePath(this.#split().path)
+        return one(c, path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1))
+      }
+      case 'QUERY_STRING':
+        return one(c, this.#split().query)
+      case 'REMOTE_ADDR':
+      case 'REMOTE_HOST':
+        return one(c, req.remoteAddress)
+      case 'REMOTE_PORT':
+        return one(c, String(req.remotePort))
+      case 'SERVER_NAME':
+        return one(c, (this.header('host') ?? '').replace(/:\d+$/, ''))
+      case 'REQUEST_BODY':
+        // The raw body, when no processor read it into arguments (urlencoded, or a type with no
+        // processor), as ModSecurity 2 and Coraza keep it: a JSON, XML or multipart body is
+        // inspected as what it holds, not twice. `ctl:forceRequestBodyVariable` adds it anyway.
+        return one(c, this.processor === undefined || this.processor === 'URLENCODED' || this.forceBodyVariable ? this.#bodyText : '')
+      case 'REQUEST_BODY_LENGTH':
+        return one(c, String(this.#bodyText.length))
+      case 'REQBODY_PROCESSOR':
+        return one(c, this.processor ?? '')
+      case 'REQBODY_ERROR':
+      case 'REQBODY_PROCESSOR_ERROR':
+        return one(c, this.bodyError === undefined ? '0' : '1')
+      case 'REQBODY_ERROR_MSG':
+      case 'REQBODY_PROCESSOR_ERROR_MSG':
+        return one(c, this.bodyError ?? '')
+      case 'MULTIPART_STRICT_ERROR':
+      case 'MULTIPART_UNMATCHED_BOUNDARY':
+        return one(c, this.processor === 'MULTIPART' && this.bodyError !== undefined ? '1' : '0')
+      case 'FILES':
+        return (this.#body?.files ?? []).map((f) => new Entry(c, f.name, f.filename))
+      case 'FILES_NAMES':
+      case 'MULTIPART_NAME':
+        return (this.#body?.files ?? []).map((f) => new Entry(c, f.name, f.name))
+      case 'MULTIPART_FILENAME':
+        return (this.#body?.files ?? []).map((f) => new Entry(c, f.name, f.filename))
+      case 'FILES_SIZES':
+        return (this.#body?.files ?? []).map((f) => new Entry(c, f.name, String(f.size)))
+      case 'FILES_COMBINED_SIZE':
+        return one(c, String((this.#body?.files ?? []).reduce((n, f) => n + f.size, 0)))
+      case 'MULTIPART_PART_HEADERS':
+        return (this.#body?.partHeaders ?? []).map(([k, v]) => new Entry(c, k, v))
+      case 'XML': {
+        const xml = this.#body?.xml
+        if (xml === undefined) return []
+        return [new Entry(c, '/*', xml.text), ...xml.attributes.map((a) => new Entry(c, '//@*', a))]
+      }
+      case 'FULL_REQUEST':
+        return one(c, `${req.method} ${req.url} ${req.protocol}\r\n${headerBlock(req.headers)}\r\n${this.#bodyText}`)
+      case 'FULL_REQUEST_LENGTH':
+        return one(c, String(`${req.method} ${req.url} ${req.protocol}\r\n${headerBlock(req.headers)}\r\n`.length + this.#bodyText.length))
+      case 'URLENCODED_ERROR':
+      case 'INBOUND_DATA_ERROR':
+      case 'DURATION':
+        return one(c, '0')
+      case 'AUTH_TYPE':
+      case 'STATUS_LINE':
+      case 'HIGHEST_SEVERITY':
+        return one(c, '')
+      case 'UNIQUE_ID':
+        return one(c, `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`)
+      case 'TIME':
+      case 'TIME_EPOCH':
+        return one(c, c === 'TIME' ? new Date().toISOString() : String(Math.floor(Date.now() / 1000)))
+      default:
+        return []
+    }
+  }
+}
+
+function headerBlock(h: readonly string[]): string {
+  let s = ''
+  for (let i = 0; i < h.length; i += 2) s += `${h[i]}: ${h[i + 1]}\r\n`
+  return s
+}
+
+/** The path percent-decoded (`+` is a plus in a path, not a space). */
+function urlDecodePath(path: string): string {
+  return path.indexOf('%') === -1 ? path : urlDecode(path.replaceAll('+', '%2B'))
+}

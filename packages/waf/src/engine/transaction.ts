@@ -1,0 +1,425 @@
+import { toNumber } from '../operators/numbers.js'
+import type { OperatorScope } from '../operators/index.js'
+import type { VariableRef } from '../seclang/parser.js'
+import type { RuleSet } from './compile.js'
+import { Entry } from './entry.js'
+import type { RequestVars } from './request-vars.js'
+import type { Ctl, Rule, SetVar } from './rule.js'
+import type { TransformNode } from './transforms.js'
+import { NO_MATCH, MATCH } from './verdicts.js'
+
+/** One rule that matched, as `onMatch` reports it: never sent to the client. */
+export interface WafMatch {
+  readonly id: number
+  readonly msg: string
+  /** The variable that matched: `ARGS:q`, `REQUEST_HEADERS:User-Agent`. */
+  readonly variable: string
+  /** What the operator matched (the start of it, at most 120 bytes). */
+  readonly data: string
+  readonly severity: string | undefined
+  readonly tags: readonly string[]
+}
+
+/** Why a transaction stopped: the rule whose disruptive action ran. */
+export interface Interruption {
+  readonly id: number
+  readonly action: 'deny' | 'drop' | 'redirect'
+}
+
+const PERSISTENT = new Set(['ip', 'global', 'session', 'user', 'resource', 'env'])
+/** Collections this transaction holds (the rest are the request's, engine/request-vars.ts). */
+const DYNAMIC = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', ...[...PERSISTENT].map((c) => c.toUpperCase())])
+const MAX_DATA = 120
+const ONLY_NOTHING: Entry[] = [new Entry('', '', '')]
+const NO_REFS: readonly VariableRef[] = []
+
+/**
+ * One request through the rules: its variables, TX and the other collections (per request:
+ * this engine keeps no state between requests), what matched, and whether a rule stopped it.
+ * Phase 1 runs on the headers; phase 2 after the body is parsed.
+ */
+export class Transaction implements OperatorScope {
+  readonly tx = new Map<string, string>()
+  readonly matches: WafMatch[] = []
+  interruption: Interruption | undefined
+  engine: 'on' | 'off' | 'detectiononly' = 'on'
+  bodyAccess = true
+  readonly #collections = new Map<string, Map<string, string>>()
+  readonly #removedIds: (readonly [number, number])[] = []
+  readonly #removedTags: string[] = []
+  readonly #removedTargets: Extract<Ctl, { kind: 'removeTargetById' | 'removeTargetByTag' }>[] = []
+  #allowed = false
+  #rule: Rule | undefined
+  #matched: Entry | undefined
+  #matchedData = ''
+  #tested = ''
+  readonly #scratch: Entry[] = []
+  readonly #txEntries = new Map<string, Entry>()
+  /** What each shared target set selected, for the request's variables as of `#setsFor`. */
+  #sets: (Entry[] | undefined)[] = []
+  #setsFor = -1
+  #matchedVars: Entry[] = []
+
+  constructor(
+    readonly rules: RuleSet,
+    readonly vars: RequestVars,
+  ) {}
+
+  /** Takes rules out of this request (an exclusion, like `ctl:ruleRemoveById`). */
+  removeRules(ranges: readonly (readonly [number, number])[]): void {
+    this.#removedIds.push(...ranges)
+  }
+
+  /** Takes targets out of rules for this request (like `ctl:ruleRemoveTargetById`). */
+  removeTargets(ranges: readonly (readonly [number, number])[], targets: readonly VariableRef[]): void {
+    this.#removedTargets.push({ kind: 'removeTargetById', ranges, targets })
+  }
+
+  /** Runs phase 1 or 2; returns whether the request may go on. */
+  run(phase: 1 | 2): boolean {
+    if (this.engine === 'off' || this.#allowed || this.interruption !== undefined) return this.interruption === undefined
+    const steps = this.rules.phases[phase - 1]!
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!
+      if (step.kind === 'marker') continue
+      const rule = step.rule
+      if (this.#removed(rule)) continue
+      if (!this.#evaluate(rule)) continue
+      if (this.interruption !== undefined || this.#allowed) break
+      if (rule.skipAfter !== undefined) {
+        let j = i + 1
+        while (j < steps.length) {
+          const s = steps[j]!
+          if (s.kind === 'marker' && s.name === rule.skipAfter) break
+          j++
+        }
+        i = j
+      } else if (rule.skip > 0) {
+        let left = rule.skip
+        while (left > 0 && i + 1 < steps.length) if (steps[++i]!.kind === 'rule') left--
+      }
+      if ((this.engine as string) === 'off') break
+    }
+    return this.interruption === undefined
+  }
+
+  #removed(rule: Rule): boolean {
+    if (this.#removedIds.length === 0 && this.#removedTags.length === 0) return false
+    for (const [lo, hi] of this.#removedIds) if (rule.id >= lo && rule.id <= hi) return true
+    for (const t of this.#removedTags) if (rule.tags.some((x) => x.toLowerCase() === t)) return true
+    return false
+  }
+
+  /**
+   * Runs a rule and its chain, as ModSecurity 3 does: each link's non-disruptive actions (setvar,
+   * ctl) run at each of its matches — a link can read what the one before set — and the head's
+   * log and disruptive action once the whole chain matched. True when it did.
+   */
+  #evaluate(head: Rule): boolean {
+    if (this.#matchedVars.length !== 0) this.#matchedVars = []
+    for (let r: Rule | undefined = head; r !== undefined; r = r.chained) {
+      this.#rule = r
+      let matched = false
+      const targets = this.#targets(r)
+      const slot = r.slot
+      for (let i = 0; i < targets.length; i++) {
+        const entry = targets[i]!
+        // The common case, inline: this rule already found nothing in this value (engine/verdicts.ts).
+        if (slot >= 0) {
+          const v = entry.verdicts
+          if (v && v[slot] === NO_MATCH) continue
+        }
+        const data = this.#test(r, entry)
+        if (data === null) continue
+        matched = true
+        this.#record(entry, data)
+        for (const s of r.setvars) this.#setvar(s)
+        for (const c of r.ctls) this.#ctl(c)
+      }
+      if (!matched) return false
+    }
+    this.#finish(head)
+    return true
+  }
+
+  /** MATCHED_VAR is the value as the operator saw it, transformed (as libmodsecurity 3 and Coraza keep it). */
+  #record(entry: Entry, data: string): void {
+    const seen = this.#tested === entry.value ? entry : new Entry(entry.collection, entry.key, this.#tested)
+    this.#matched = seen
+    this.#matchedData = data
+    this.#matchedVars.push(seen)
+  }
+
+  /**
+   * The operator over one value, after the rule's transformations; the matched data or null. A
+   * rule that concluded "no match" on this value before (any request) is not run again.
+   */
+  #test(rule: Rule, entry: Entry): string | null {
+    if (rule.unsupported !== undefined) return null
+    const slot = rule.slot
+    let verdicts: Uint8Array | null | undefined
+    if (slot >= 0) {
+      verdicts = entry.verdicts
+      if (verdicts === undefined) verdicts = entry.verdicts = this.rules.verdicts.of(entry.value) ?? null
+      if (verdicts !== null && verdicts[slot] === NO_MATCH) return null
+    }
+    let hit: string | null
+    if (rule.multiMatch) {
+      hit = this.#operate(rule, entry.value)
+      for (const node of rule.transform.path()) {
+        if (hit !== null) break
+        hit = this.#operate(rule, transformed(entry, node))
+      }
+    } else hit = this.#operate(rule, transformed(entry, rule.transform))
+    if (verdicts) verdicts[slot] = hit === null ? NO_MATCH : MATCH
+    return hit
+  }
+
+  #operate(rule: Rule, value: string): string | null {
+    this.#tested = value
+    const hit = rule.operator(value, this, rule.capture)
+    if (rule.negated) return hit === null ? value : null
+    return hit
+  }
+
+  /** The values a rule reads: its targets, less what it or a ctl takes out. */
+  #targets(rule: Rule): Entry[] {
+    if (rule.variables.length === 0) return ONLY_NOTHING // SecAction: one run of its (unconditional) operator
+    const set = rule.targetSet
+    if (set >= 0 && this.#removedTargets.length === 0) {
+      if (this.#setsFor !== this.vars.version) {
+        this.#sets = []
+        this.#setsFor = this.vars.version
+      }
+      let list = this.#sets[set]
+      if (list === undefined) {
+        list = []
+        for (const ref of rule.includes) this.#select(ref, list, rule.excludes)
+        this.#sets[set] = list
+      }
+      return list
+    }
+    const excluded = this.#removedTargets.length === 0 ? rule.excludes : this.#exclusions(rule)
+    // One list per transaction, refilled per rule: a rule's targets are read before the next rule's.
+    const out = this.#scratch
+    out.length = 0
+    for (const ref of rule.includes) {
+      if (ref.count) out.push(new Entry(ref.collection, '', String(this.#count(ref))))
+      else this.#select(ref, out, excluded)
+    }
+    return out
+  }
+
+  #exclusions(rule: Rule): VariableRef[] {
+    const out: VariableRef[] = [...rule.excludes]
+    for (const r of this.#removedTargets) {
+      const hit = r.kind === 'removeTargetById' ? r.ranges.some(([lo, hi]) => rule.id >= lo && rule.id <= hi) : rule.tags.some((t) => t.toLowerCase() === r.tag.toLowerCase())
+      if (hit) out.push(...r.targets)
+    }
+    return out
+  }
+
+  #count(ref: VariableRef): number {
+    if (ref.collection === 'TX' && typeof ref.key === 'string') return this.tx.has(ref.key) ? 1 : 0
+    const out: Entry[] = []
+    this.#select(ref, out, NO_REFS)
+    return out.length
+  }
+
+  /** Adds the entries `ref` selects (less `excluded`) to `out`. */
+  #select(ref: VariableRef, out: Entry[], excluded: readonly VariableRef[]): void {
+    const key = ref.key
+    if (ref.collection === 'TX' && typeof key === 'string') {
+      // One TX variable: no list of TX is built, and its entry is kept while its value stays
+      // (the CRS reads its paranoia level a hundred times a request: one entry, one verdict lookup).
+      const v = this.tx.get(key)
+      if (v === undefined) return
+      let e = this.#txEntries.get(key)
+      if (e === undefined || e.value !== v) this.#txEntries.set(key, (e = new Entry('TX', key, v)))
+      out.push(e)
+      return
+    }
+    const list = this.#collection(ref.collection)
+    const xml = ref.collection === 'XML' ? (key === '//@*' ? '//@*' : '/*') : undefined
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!
+      if (key !== undefined) {
+        if (xml !== undefined) {
+          if (e.key !== xml) continue
+        } else if (typeof key === 'string') {
+          if (e.lower !== key) continue
+        } else if (!key.test(e.key)) continue
+      }
+      if (excluded.length !== 0 && isExcluded(e, excluded)) continue
+      out.push(e)
+    }
+  }
+
+  #collection(c: string): Entry[] {
+    if (!DYNAMIC.has(c)) return this.vars.get(c)
+    switch (c) {
+      case 'TX':
+        return [...this.tx].map(([k, v]) => new Entry(c, k, v))
+      case 'MATCHED_VAR':
+        return this.#matched === undefined ? [] : [new Entry(c, '', this.#matched.value)]
+      case 'MATCHED_VAR_NAME':
+        return this.#matched === undefined ? [] : [new Entry(c, '', this.#matched.name)]
+      case 'MATCHED_VARS':
+        return this.#matchedVars.map((e) => new Entry(c, e.name, e.value))
+      case 'MATCHED_VARS_NAMES':
+        return this.#matchedVars.map((e) => new Entry(c, e.name, e.name))
+      case 'RULE': {
+        const r = this.#rule
+        return r === undefined ? [] : [new Entry(c, 'id', String(r.id)), new Entry(c, 'msg', r.msg ?? ''), new Entry(c, 'severity', r.severity ?? '')]
+      }
+      default: {
+        const persistent = this.#collections.get(c.toLowerCase())
+        if (persistent !== undefined) return [...persistent].map(([k, v]) => new Entry(c, k, v))
+        return this.vars.get(c)
+      }
+    }
+  }
+
+  /** The head's log entry and disruptive action, once its whole chain matched. */
+  #finish(head: Rule): void {
+    if (head.log) {
+      const matched = this.#matched
+      this.matches.push({
+        id: head.id,
+        msg: head.msg === undefined ? '' : this.expand(head.msg),
+        variable: matched?.name ?? '',
+        data: this.#matchedData.slice(0, MAX_DATA),
+        severity: head.severity,
+        tags: head.tags,
+      })
+    }
+    const d = head.disruptive
+    if (d === 'deny' || d === 'drop' || d === 'redirect') {
+      if (this.engine === 'on') this.interruption = { id: head.id, action: d }
+    } else if (d === 'allow') this.#allowed = true
+  }
+
+  #setvar(s: SetVar): void {
+    const name = this.expand(s.name).toLowerCase()
+    let map: Map<string, string> | undefined
+    if (s.collection === 'tx') map = this.tx
+    else if (PERSISTENT.has(s.collection)) {
+      map = this.#collections.get(s.collection)
+      if (map === undefined) this.#collections.set(s.collection, (map = new Map()))
+    } else return
+    if (s.op === '!') {
+      map.delete(name)
+      return
+    }
+    const value = this.expand(s.value)
+    if (s.op === '=') map.set(name, value)
+    else {
+      const now = toNumber(map.get(name) ?? '0')
+      map.set(name, String(s.op === '=+' ? now + toNumber(value) : now - toNumber(value)))
+    }
+  }
+
+  #ctl(c: Ctl): void {
+    switch (c.kind) {
+      case 'removeById':
+        this.#removedIds.push(...c.ranges)
+        return
+      case 'removeByTag':
+        this.#removedTags.push(c.tag.toLowerCase())
+        return
+      case 'removeTargetById':
+      case 'removeTargetByTag':
+        this.#removedTargets.push(c)
+        return
+      case 'ruleEngine':
+        this.engine = c.value
+        return
+      case 'bodyProcessor':
+        if (c.value === 'URLENCODED' || c.value === 'MULTIPART' || c.value === 'JSON' || c.value === 'XML') {
+          this.vars.processor = c.value
+          this.vars.changed()
+        }
+        return
+      case 'requestBodyAccess':
+        this.bodyAccess = c.on
+        return
+      case 'forceRequestBodyVariable':
+        this.vars.forceBodyVariable = true
+        this.vars.changed()
+        return
+    }
+  }
+
+  /** `%{tx.score}`, `%{MATCHED_VAR}`, `%{rule.id}`, `%{request_headers.host}`. */
+  expand(text: string): string {
+    if (text.indexOf('%{') === -1) return text
+    const parts = macroParts(text)
+    let out = parts[0]!
+    for (let i = 1; i < parts.length; i += 2) out += this.#macro(parts[i]!) + parts[i + 1]!
+    return out
+  }
+
+  #macro(name: string): string {
+    const dot = name.indexOf('.')
+    const collection = (dot === -1 ? name : name.slice(0, dot)).toUpperCase()
+    const key = dot === -1 ? undefined : name.slice(dot + 1).toLowerCase()
+    if (collection === 'TX' && key !== undefined) return this.tx.get(key) ?? ''
+    if (collection === 'MATCHED_VAR') return this.#matched?.value ?? ''
+    if (collection === 'MATCHED_VAR_NAME') return this.#matched?.name ?? ''
+    const list = this.#collection(collection)
+    const hit = key === undefined ? list[0] : list.find((e) => e.lower === key)
+    return hit?.value ?? ''
+  }
+
+  setCaptures(groups: readonly (string | undefined)[]): void {
+    for (let i = 0; i < 10; i++) {
+      const g = groups[i]
+      if (g === undefined) this.tx.delete(String(i))
+      else this.tx.set(String(i), g)
+    }
+  }
+
+  /** The inbound anomaly score, as the CRS keeps it (CRS 4, then CRS 3's names). */
+  score(): number {
+    return toNumber(this.tx.get('blocking_inbound_anomaly_score') ?? this.tx.get('anomaly_score') ?? this.tx.get('inbound_anomaly_score') ?? '0')
+  }
+}
+
+const MACRO_PARTS = new Map<string, string[]>()
+
+/** `a %{tx.b} c` as `['a ', 'tx.b', ' c']`: text, then macro name and text in turn (split once per distinct text). */
+function macroParts(text: string): string[] {
+  let parts = MACRO_PARTS.get(text)
+  if (parts === undefined) {
+    parts = text.split(/%\{([^}]+)\}/).map((p, i) => (i % 2 === 1 ? p.trim() : p))
+    if (MACRO_PARTS.size < 10_000) MACRO_PARTS.set(text, parts)
+  }
+  return parts
+}
+
+/**
+ * A value after a chain of transformations, each step computed once per value and request (shared
+ * by every rule whose chain starts the same way). Across requests, a value seen before is answered
+ * by its verdicts (engine/verdicts.ts) before any transformation runs.
+ */
+function transformed(entry: Entry, node: TransformNode): string {
+  const fn = node.fn
+  if (fn === undefined) return entry.value
+  let cache = entry.cache
+  if (cache === undefined) entry.cache = cache = []
+  let v = cache[node.id]
+  if (v === undefined) {
+    v = fn(node.parent === undefined ? entry.value : transformed(entry, node.parent))
+    cache[node.id] = v
+  }
+  return v
+}
+
+function isExcluded(e: Entry, excluded: readonly VariableRef[]): boolean {
+  for (const x of excluded) {
+    if (x.collection !== e.collection) continue
+    if (x.key === undefined) return true
+    if (typeof x.key === 'string' ? x.key === e.lower : x.key.test(e.key)) return true
+  }
+  return false
+}

@@ -1,0 +1,48 @@
+import type { Transformation } from '../transformations/index.js'
+
+/**
+ * A rule's transformations, interned as a path in one tree shared by every rule: `t:urlDecodeUni`
+ * and `t:urlDecodeUni,t:lowercase` share their first node, so a value decoded once for one rule
+ * is decoded for all (each value keeps its results by node id, engine/variables.ts).
+ */
+export class TransformNode {
+  readonly #children = new Map<string, TransformNode>()
+  constructor(
+    readonly id: number,
+    readonly parent: TransformNode | undefined,
+    readonly fn: Transformation | undefined,
+    readonly name: string,
+  ) {}
+
+  child(name: string, fn: Transformation, nextId: () => number): TransformNode {
+    let node = this.#children.get(name)
+    if (node === undefined) {
+      node = new TransformNode(nextId(), this, fn, name)
+      this.#children.set(name, node)
+    }
+    return node
+  }
+
+  #path: TransformNode[] | undefined
+  /** The nodes from the first transformation to this one (for `multiMatch`), made once. */
+  path(): TransformNode[] {
+    if (this.#path === undefined) {
+      const out: TransformNode[] = []
+      for (let n: TransformNode | undefined = this; n !== undefined && n.fn !== undefined; n = n.parent) out.unshift(n)
+      this.#path = out
+    }
+    return this.#path
+  }
+}
+
+export class TransformTree {
+  #ids = 0
+  readonly root = new TransformNode(this.#ids++, undefined, undefined, '')
+  readonly #next = (): number => this.#ids++
+
+  intern(list: readonly (readonly [string, Transformation])[]): TransformNode {
+    let node = this.root
+    for (const [name, fn] of list) node = node.child(name, fn, this.#next)
+    return node
+  }
+}

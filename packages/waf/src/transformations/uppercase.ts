@@ -1,0 +1,4 @@
+/** `t:uppercase`: ASCII letters to upper case. */
+export function uppercase(s: string): string {
+  return /[a-z]/.test(s) ? s.replace(/[a-z]+/g, (m) => m.toUpperCase()) : s
+}

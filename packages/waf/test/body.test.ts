@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest'
+import { parseBody, processorFor } from '../src/body/index.js'
+import { JSON_DEPTH_LIMIT, parseJson } from '../src/body/json.js'
+import { parseMultipart } from '../src/body/multipart.js'
+import { parseUrlencoded } from '../src/body/urlencoded.js'
+import { parseXml } from '../src/body/xml.js'
+
+describe('body processors', () => {
+  it('picks the processor by Content-Type, as ModSecurity\'s recommended configuration does', () => {
+    expect(processorFor('application/x-www-form-urlencoded; charset=utf-8')).toBe('URLENCODED')
+    expect(processorFor('multipart/form-data; boundary=x')).toBe('MULTIPART')
+    expect(processorFor('application/json')).toBe('JSON')
+    expect(processorFor('application/vnd.api+json')).toBe('JSON')
+    expect(processorFor('text/xml')).toBe('XML')
+    expect(processorFor('application/soap+xml')).toBe('XML')
+    expect(processorFor('text/plain')).toBeUndefined()
+    expect(processorFor(undefined)).toBeUndefined()
+  })
+
+  it('urlencoded: & separates, + is a space, %XX decoded, a bad escape kept, a bare name has an empty value', () => {
+    expect(parseUrlencoded('a=1&b=x+y&c=%3Cb%3E&d=%zz&e&&f=')).toEqual([
+      ['a', '1'],
+      ['b', 'x y'],
+      ['c', '<b>'],
+      ['d', '%zz'],
+      ['e', ''],
+      ['f', ''],
+    ])
+  })
+
+  it("JSON: ModSecurity's json.a.b names, array items by index, scalars as text, UTF-8 as bytes", () => {
+    const body = Buffer.from(JSON.stringify({ a: { b: 1, c: [true, null, 'x'] }, 'é': 'ü' }), 'utf8').toString('latin1')
+    expect(parseJson(body)).toEqual({
+      args: [
+        ['json.a.b', '1'],
+        ['json.a.c.0', 'true'],
+        ['json.a.c.1', ''],
+        ['json.a.c.2', 'x'],
+        ['json.\xc3\xa9', '\xc3\xbc'],
+      ],
+      error: undefined,
+    })
+  })
+
+  it('JSON: a body that does not parse, or nests too deep, is a body error (what was read is kept)', () => {
+    expect(parseJson('{"a":').error).toMatch(/does not parse/)
+    const deep = `${'['.repeat(JSON_DEPTH_LIMIT + 5)}1${']'.repeat(JSON_DEPTH_LIMIT + 5)}`
+    expect(parseJson(deep).error).toMatch(/deeper than/)
+    // Very deep input is walked without recursion: no stack overflow.
+    const deeper = `${'['.repeat(5000)}${']'.repeat(5000)}`
+    expect(() => parseJson(deeper)).not.toThrow()
+  })
+
+  it('XML: the text of the document (XML:/*) and every attribute value (XML://@*), entities and CDATA decoded', () => {
+    const x = parseXml('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "v">]><r a="1 &lt; 2"><b c=\'x\'>hi &amp; bye</b><![CDATA[<raw>]]><!-- c --></r>')
+    expect(x).toEqual({ text: 'hi & bye<raw>', attributes: ['1 < 2', 'x'], error: undefined })
+    expect(parseXml('<a><b></a>').error).toMatch(/closes/)
+    expect(parseXml('<a>text').error).toMatch(/does not close/)
+  })
+
+  it('multipart: fields as arguments, files by name and filename, part headers kept, a missing closing boundary an error', () => {
+    const body = '--B\r\nContent-Disposition: form-data; name="title"\r\n\r\nHello\r\n--B\r\nContent-Disposition: form-data; name="up"; filename="a b.php"\r\nContent-Type: text/plain\r\n\r\n<?php ?>\r\n--B--\r\n'
+    const parsed = parseBody('MULTIPART', body, 'multipart/form-data; boundary=B')
+    expect(parsed.args).toEqual([['title', 'Hello']])
+    expect(parsed.files).toEqual([{ name: 'up', filename: 'a b.php', size: 8 }])
+    expect(parsed.partHeaders).toEqual([
+      ['title', 'Content-Disposition: form-data; name="title"'],
+      ['up', 'Content-Disposition: form-data; name="up"; filename="a b.php"'],
+      ['up', 'Content-Type: text/plain'],
+    ])
+    expect(parsed.error).toBeUndefined()
+    expect(parseMultipart('--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nx', 'multipart/form-data; boundary=B').error).toMatch(/closing boundary/)
+    expect(parseMultipart('x', 'multipart/form-data').error).toMatch(/no boundary/)
+    // A backslash in a name stays (a CRS rule looks for it); only an escaped quote is unescaped.
+    expect(parseMultipart('--B\r\nContent-Disposition: form-data; name="a\\d\\"q"\r\n\r\nx\r\n--B--', 'multipart/form-data; boundary=B').parts[0]!.name).toBe('a\\d"q')
+  })
+})

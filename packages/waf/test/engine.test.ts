@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest'
+import { Engine } from '../src/engine/engine.js'
+import type { WafRequest } from '../src/engine/request-vars.js'
+
+const engine = (text: string) => new Engine([{ file: 'rules.conf', text }], () => '')
+const request = (url: string, headers: Record<string, string> = {}, method = 'GET'): WafRequest => ({
+  method,
+  url,
+  protocol: 'HTTP/1.1',
+  headers: Object.entries({ Host: 'example.com', ...headers }).flat(),
+  remoteAddress: '192.0.2.7',
+  remotePort: 40000,
+})
+const ids = (e: Engine, req: WafRequest, body?: string) => e.inspect(req, body).matches.map((m) => m.id)
+
+// Anomaly scoring as the CRS does it: rules add to a score, one rule at the end denies past a threshold.
+const SCORING = `
+SecDefaultAction "phase:1,log,pass"
+SecDefaultAction "phase:2,log,pass"
+SecAction "id:1,phase:1,nolog,pass,setvar:tx.threshold=5"
+SecRule ARGS "@rx (?i)union\\s+select" "id:10,phase:2,block,t:none,t:urlDecodeUni,capture,msg:'SQLi %{tx.0}',setvar:'tx.score=+5'"
+SecRule REQUEST_HEADERS:User-Agent "@pm sqlmap nikto" "id:11,phase:1,block,t:lowercase,setvar:'tx.score=+2'"
+SecRule TX:score "@ge %{tx.threshold}" "id:99,phase:2,deny,msg:'score %{tx.score}'"
+`
+
+describe('the engine on rules of its own', () => {
+  it('scores, then denies past the threshold: matched rules reported with variable, data and message', () => {
+    const e = engine(SCORING)
+    const v = e.inspect(request('/?q=1%20UNION%20SELECT%20x'))
+    expect(v.interruption).toEqual({ id: 99, action: 'deny' })
+    expect(v.matches).toEqual([
+      expect.objectContaining({ id: 10, variable: 'ARGS:q', data: 'UNION SELECT', msg: 'SQLi UNION SELECT' }),
+      expect.objectContaining({ id: 99, variable: 'TX:score', msg: 'score 5' }),
+    ])
+    const low = e.inspect(request('/', { 'User-Agent': 'SQLMap/1.0' }))
+    expect(low.interruption).toBeUndefined()
+    expect(low.matches.map((m) => m.id)).toEqual([11])
+  })
+
+  it('each rule finds nothing on clean requests, again and again (verdicts remembered per value are still right)', () => {
+    const e = engine(SCORING)
+    for (let i = 0; i < 3; i++) {
+      expect(ids(e, request('/?q=plain'))).toEqual([])
+      expect(ids(e, request('/?q=union%20select'))).toEqual([10, 99])
+    }
+  })
+
+  it('a chain matches only whole; a link reads what the one before set (setvar, capture)', () => {
+    const e = engine(`
+SecRule REQUEST_HEADERS:Content-Type "@rx ^([^;]+)" "id:20,phase:1,deny,capture,setvar:'tx.ct=|%{tx.1}|',chain"
+  SecRule TX:ct "!@within |application/json| |text/plain|" "t:lowercase"`)
+    expect(ids(e, request('/', { 'Content-Type': 'application/json; charset=utf-8' }))).toEqual([])
+    expect(e.inspect(request('/', { 'Content-Type': 'application/evil' })).interruption?.id).toBe(20)
+  })
+
+  it('skipAfter jumps to its marker; SecAction runs once', () => {
+    const e = engine(`
+SecAction "id:30,phase:1,nolog,pass,setvar:tx.level=1"
+SecRule TX:level "@lt 2" "id:31,phase:1,nolog,pass,skipAfter:END-LEVEL-2"
+SecRule ARGS "@rx ." "id:32,phase:1,deny"
+SecMarker END-LEVEL-2
+SecRule ARGS "@streq stop" "id:33,phase:1,deny"`)
+    expect(e.inspect(request('/?a=anything')).interruption).toBeUndefined()
+    expect(e.inspect(request('/?a=stop')).interruption?.id).toBe(33)
+  })
+
+  it("ctl:ruleRemoveTargetById and ctl:ruleRemoveById change only this request's later rules", () => {
+    const e = engine(`
+SecRule REQUEST_FILENAME "@beginsWith /editor" "id:40,phase:1,nolog,pass,ctl:ruleRemoveTargetById=50;ARGS:body"
+SecRule REQUEST_FILENAME "@beginsWith /trusted" "id:41,phase:1,nolog,pass,ctl:ruleRemoveById=50-59"
+SecRule ARGS "@rx <script" "id:50,phase:2,deny"`)
+    expect(e.inspect(request('/editor?body=<script>')).interruption).toBeUndefined()
+    expect(e.inspect(request('/editor?title=<script>')).interruption?.id).toBe(50)
+    expect(e.inspect(request('/trusted?title=<script>')).interruption).toBeUndefined()
+    expect(e.inspect(request('/other?body=<script>')).interruption?.id).toBe(50)
+  })
+
+  it('t:none drops the default transformations; multiMatch tries the value before and after each', () => {
+    const e = engine(`
+SecDefaultAction "phase:2,log,pass,t:lowercase"
+SecRule ARGS:a "@streq ABC" "id:60,phase:2,deny,t:none"
+SecRule ARGS:b "@streq %41" "id:61,phase:2,deny,t:urlDecode,multiMatch"`)
+    expect(e.inspect(request('/?a=ABC')).interruption?.id).toBe(60)
+    expect(e.inspect(request('/?b=%2541')).interruption?.id).toBe(61)
+  })
+
+  it('phase 1 stops a request before its body is read; phase 2 reads the body as arguments', () => {
+    const e = engine(`
+SecRule REQUEST_METHOD "@streq TRACE" "id:70,phase:1,deny"
+SecRule ARGS_POST:cmd "@rx rm\\s+-rf" "id:71,phase:2,deny"`)
+    const t = e.begin(request('/', {}, 'TRACE'))
+    expect(t.run(1)).toBe(false)
+    const post = request('/', { 'Content-Type': 'application/x-www-form-urlencoded' }, 'POST')
+    expect(e.inspect(post, 'cmd=rm+-rf+%2F').interruption?.id).toBe(71)
+    expect(e.inspect({ ...post, headers: ['Content-Type', 'application/json'] }, '{"cmd":"rm -rf /"}').interruption).toBeUndefined()
+  })
+
+  it('ctl:ruleEngine=DetectionOnly reports without stopping; allow stops the rules', () => {
+    const e = engine(`
+SecRule REQUEST_FILENAME "@streq /watch" "id:80,phase:1,nolog,pass,ctl:ruleEngine=DetectionOnly"
+SecRule REQUEST_FILENAME "@streq /health" "id:81,phase:1,nolog,allow"
+SecRule ARGS "@rx bad" "id:82,phase:2,deny"`)
+    const watched = e.inspect(request('/watch?x=bad'))
+    expect([watched.interruption, watched.matches.map((m) => m.id)]).toEqual([undefined, [82]])
+    expect(e.inspect(request('/health?x=bad')).matches).toEqual([])
+  })
+
+  it('reads the request as ModSecurity names it: headers, cookies, filename, basename, line, URI, query, method, protocol, address', () => {
+    const e = engine(`
+SecRule REQUEST_COOKIES:sid "@streq abc" "id:90,phase:1,pass,log"
+SecRule REQUEST_COOKIES_NAMES "@streq sid" "id:91,phase:1,pass,log"
+SecRule REQUEST_FILENAME "@streq /a b/c.php" "id:92,phase:1,pass,log"
+SecRule REQUEST_BASENAME "@streq c.php" "id:93,phase:1,pass,log"
+SecRule REQUEST_LINE "@streq GET /a%20b/c.php?x=1 HTTP/1.1" "id:94,phase:1,pass,log"
+SecRule QUERY_STRING "@streq x=1" "id:95,phase:1,pass,log"
+SecRule REQUEST_HEADERS_NAMES "@streq X-Test" "id:96,phase:1,pass,log"
+SecRule REMOTE_ADDR "@ipMatch 192.0.2.0/24" "id:97,phase:1,pass,log"
+SecRule &REQUEST_HEADERS:Host "@eq 1" "id:98,phase:1,pass,log"
+SecRule REQUEST_URI_RAW "@streq /a%20b/c.php?x=1" "id:99,phase:1,pass,log"`)
+    expect(ids(e, request('/a%20b/c.php?x=1', { Cookie: 'sid=abc; other=1', 'X-Test': '1' }))).toEqual([90, 91, 92, 93, 94, 95, 96, 97, 98, 99])
+  })
+})
