@@ -83,6 +83,8 @@ describe('fuzzed raw requests (issue 22)', () => {
         bodyLimit: { max: 1_000 },
         connectionLimit: { max: 1_000 },
         rateLimit: { rate: 100_000, burst: 100_000 },
+        // The OWASP CRS too (issue 25): every request's bytes through its parsers and rules.
+        waf: { crs: '/usr/share/modsecurity-crs', bodyLimit: 4_096, bodyTimeout: 300 },
       },
       statsPath: '/__stats',
     })

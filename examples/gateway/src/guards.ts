@@ -10,14 +10,15 @@ import {
   redisStore,
   requestFilter,
 } from '@switchyard/guard'
+import { type WafOptions, type WafReport, waf } from '@switchyard/waf'
 import { checkObject, describeValue, InvalidOptionError, rejectUnknownKeys, type TrustProxy } from '@switchyard/strategies'
 import { createClient } from 'redis'
 
 /**
  * The guards a config file turns on, by name, each with its options as JSON can say them. They
  * run in this order whatever the order of the keys: `ipFilter` (a refused address costs nothing
- * more), `requestFilter`, `bodyLimit`, `connectionLimit`, then `rateLimit` (only requests that
- * passed the others use up tokens).
+ * more), `requestFilter`, `bodyLimit`, `connectionLimit`, `rateLimit` (only requests that passed
+ * the others use up tokens), then `waf` (the costliest, on what is left).
  */
 export interface GatewayGuards {
   /** `ipFilter({ allow, deny })`: addresses, CIDR ranges, ipaddr.js range names. */
@@ -46,6 +47,14 @@ export interface GatewayGuards {
     store?: 'memory' | { redis: string; onError?: 'open' | 'closed'; prefix?: string }
     maxKeys?: number
   }
+  /**
+   * `waf({ crs, paranoiaLevel, anomalyThreshold, mode, rules, bodyLimit, bodyTimeout, exclusions })` from
+   * `@switchyard/waf`: the OWASP Core Rule Set of the install at `crs` (Debian's
+   * `/usr/share/modsecurity-crs`). An exclusion's `path` is a path prefix. Each request that
+   * matched rules is counted by rule on `/metrics` (`switchyard_waf_requests_total`) and logged
+   * as one access log line (`msg: "waf"`, the outcome, rule ids, score).
+   */
+  waf?: Omit<WafOptions, 'onMatch'>
 }
 
 /** A request filter rule as JSON holds it: patterns as strings. */
@@ -54,7 +63,7 @@ export type JsonFilterRule = { name: string } & Record<string, unknown>
 /** How long the first connect to a rate-limit Redis may take, ms, before the start or reload fails. */
 const REDIS_CONNECT_MS = 5_000
 
-const GUARD_NAMES = ['ipFilter', 'requestFilter', 'bodyLimit', 'connectionLimit', 'rateLimit'] as const
+const GUARD_NAMES = ['ipFilter', 'requestFilter', 'bodyLimit', 'connectionLimit', 'rateLimit', 'waf'] as const
 const PATTERN_KEYS = ['denyPath', 'denyQuery', 'pattern'] as const
 
 /** Middleware built from a config's `guards`, and what must be closed with the gateway. */
@@ -70,7 +79,7 @@ export interface BuiltGuards {
  * keys refused, each error naming `guards.<name>.<option>`). A Redis store connects here, so a
  * wrong URL fails the start, not the first request.
  */
-export async function buildGuards(input: unknown, trustProxy: TrustProxy | undefined): Promise<BuiltGuards> {
+export async function buildGuards(input: unknown, trustProxy: TrustProxy | undefined, onWaf?: (report: WafReport) => void): Promise<BuiltGuards> {
   if (input === undefined) return { chain: [], names: [], close: async () => {} }
   const o = checkObject(input, 'guards')
   rejectUnknownKeys(o, GUARD_NAMES, 'guards')
@@ -90,6 +99,10 @@ export async function buildGuards(input: unknown, trustProxy: TrustProxy | undef
         const { rules, ...rest } = opts
         chain.push(rethrow(field, () => requestFilter({ ...rest, ...(rules === undefined ? {} : { rules: compileRules(rules, field) }) })))
       } else if (name === 'bodyLimit') chain.push(rethrow(field, () => bodyLimit(opts as { max: number })))
+      else if (name === 'waf') {
+        if ('onMatch' in opts) throw new InvalidOptionError(`${field}.onMatch cannot be set in a config file: the gateway counts and logs matches itself`, { field: `${field}.onMatch` })
+        chain.push(rethrow(field, () => waf({ ...opts, ...(onWaf === undefined ? {} : { onMatch: onWaf }) })))
+      }
       else if (name === 'connectionLimit') chain.push(rethrow(field, () => connectionLimit({ ...(opts as { max: number }), ...trust })))
       else {
         const { store, maxKeys, ...rest } = opts

@@ -6,7 +6,8 @@ import { activeHealthCheck } from '@switchyard/health'
 import { InvalidOptionError } from '@switchyard/strategies'
 import { accessLog, prometheus } from '@switchyard/observe'
 import pino from 'pino'
-import { Registry } from 'prom-client'
+import { Counter, Registry } from 'prom-client'
+import type { WafReport } from '@switchyard/waf'
 import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
 import { buildGuards } from './guards.js'
 import { StatusPage } from './status.js'
@@ -37,6 +38,38 @@ function inFile(config: GatewayConfig, err: unknown, section: string): unknown {
   if (config.configFile === undefined || !(err instanceof InvalidOptionError)) return err
   const field = section === '' || err.field === undefined ? err.field : `${section}.${err.field}`
   return new InvalidOptionError(`${config.configFile}: ${section === '' ? '' : `in ${section}: `}${err.message}`, { field, cause: err })
+}
+
+/**
+ * What the gateway does with each request the WAF reports (it matched rules): counts it by rule
+ * and outcome on `/metrics` (`switchyard_waf_requests_total{rule,outcome}`, one count per rule
+ * that matched) and writes one access log line (`msg: "waf"`, level 40 when blocked or detected,
+ * 30 when it passed under the threshold), with the rule ids, the score and the variables. The
+ * rules' data is logged for the operator, never sent to the client.
+ */
+function wafObserver(registry: Registry | undefined, destination: { write(line: string): unknown } | undefined): ((r: WafReport) => void) | undefined {
+  const counter =
+    registry === undefined
+      ? undefined
+      : new Counter({ name: 'switchyard_waf_requests_total', help: 'Requests the WAF found rules matching, by rule and outcome (blocked, detected, passed)', labelNames: ['rule', 'outcome'], registers: [registry] })
+  if (counter === undefined && destination === undefined) return undefined
+  return (r) => {
+    for (const m of r.matches) counter?.inc({ rule: String(m.id), outcome: r.outcome })
+    destination?.write(
+      `${JSON.stringify({
+        level: r.outcome === 'passed' ? 30 : 40,
+        time: Date.now(),
+        msg: 'waf',
+        outcome: r.outcome,
+        method: r.method,
+        url: r.url,
+        score: r.score,
+        rule: r.rule,
+        rules: r.matches.map((m) => m.id),
+        matches: r.matches.map((m) => ({ id: m.id, variable: m.variable, data: m.data })),
+      })}\n`,
+    )
+  }
 }
 
 /** The guard the demo runs when no upstreams (and no guards) are configured. */
@@ -70,8 +103,17 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
   let options = balancerOptions(config)
   if (demo && options.health === undefined) options = { ...options, health: activeHealthCheck({ path: '/healthz' }) }
   let guards: Awaited<ReturnType<typeof buildGuards>>
+  const registry = new Registry()
+  const metricsPath = config.metricsPath === false ? undefined : (config.metricsPath ?? '/metrics')
+  // pino's JSON lines, built by accessLog and handed to pino's destination in batches (64 KiB or
+  // 1 s, as nginx's `buffer=64k flush=1s`): asynchronous writes, flushed on close.
+  const destination =
+    config.accessLog === false
+      ? undefined
+      : pino.destination({ dest: config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog, sync: false })
+  const onWaf = wafObserver(metricsPath === undefined ? undefined : registry, destination)
   try {
-    guards = await buildGuards(config.guards ?? (demo ? DEMO_GUARDS : undefined), config.trustProxy)
+    guards = await buildGuards(config.guards ?? (demo ? DEMO_GUARDS : undefined), config.trustProxy, onWaf)
   } catch (err) {
     throw inFile(config, err, '')
   }
@@ -83,15 +125,7 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
     throw inFile(config, err, (err as InvalidOptionError).field === 'strategy' ? '' : 'balancer')
   }
   const proxy = guards.chain.length === 0 ? lb.handler : compose(...guards.chain, lb.handler)
-  const metricsPath = config.metricsPath === false ? undefined : (config.metricsPath ?? '/metrics')
-  const registry = new Registry()
   const metrics = metricsPath === undefined ? undefined : prometheus(lb, { registry })
-  // pino's JSON lines, built by accessLog and handed to pino's destination in batches (64 KiB or
-  // 1 s, as nginx's `buffer=64k flush=1s`): asynchronous writes, flushed on close.
-  const destination =
-    config.accessLog === false
-      ? undefined
-      : pino.destination({ dest: config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog, sync: false })
   const stopLog = destination === undefined ? () => {} : accessLog(lb, destination)
   const status = config.status === false ? undefined : new StatusPage(lb, config.status)
   // The gateway's own paths are answered before the guards and the balancer; every other path is proxied.
