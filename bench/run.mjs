@@ -11,6 +11,8 @@
 //   pnpm bench -- --only protocols  WebSocket messages and HTTP/2 upstreams only
 //   pnpm bench -- --only profile    CPU profiles of the gateway and of Node's server alone
 //   pnpm bench -- --soak            1 000 000 requests through the gateway; RSS and heap growth
+//   pnpm bench -- --waf             the WAF rows: the gateway with and without guards.waf, nginx
+//                                   with and without ModSecurity, the same CRS (Debian's), GET and JSON
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -18,7 +20,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { load, tool } from './lib/load.mjs'
-import { ensureNginx, nginxArgs, nginxVersion } from './lib/nginx.mjs'
+import { ensureNginx, MODSEC_MODULE, nginxArgs, nginxVersion } from './lib/nginx.mjs'
 import { gcStats } from './lib/gc.mjs'
 import { BUCKETS, FEATURES, featureTime, profileBuckets, readProfile } from './lib/profile.mjs'
 import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
@@ -30,6 +32,7 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
+    waf: { type: 'boolean', default: false },
     only: { type: 'string' },
     scenarios: { type: 'string' },
     rounds: { type: 'string' },
@@ -99,6 +102,39 @@ writeFileSync(
   }),
 )
 
+/**
+ * The WAF rows: Debian's CRS 3.3 at paranoia level 1, in the gateway (guards.waf) and in nginx
+ * (libmodsecurity 3), on requests that vary as traffic does (wrk scripts below): the query's
+ * words and numbers, the JSON order's ids. Identical requests would measure the WAF's memo only.
+ */
+const CRS = '/usr/share/modsecurity-crs'
+const wafConfig = join(mkdtempSync(join(os.tmpdir(), 'swy-bench-')), 'waf.json')
+writeFileSync(wafConfig, JSON.stringify({ guards: { waf: { crs: CRS } } }))
+const BROWSER_HEADERS = `wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+wrk.headers["Accept"] = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+wrk.headers["Accept-Language"] = "en-GB,en;q=0.9"
+wrk.headers["Cookie"] = "session=3f9a2c7e1b8d4a6f; theme=dark"
+`
+const WAF_GET = `${BROWSER_HEADERS}local n = 0
+local words = {"blue", "shoes", "red", "laptop", "garden", "chair", "winter", "coat", "lamp", "desk"}
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/search?q=" .. words[n % 10 + 1] .. "+" .. words[(n * 7) % 10 + 1] .. "+" .. n .. "&page=" .. (n % 9))
+end
+`
+// A 2 KiB JSON order: 24 items, each id and quantity from the request's number.
+const WAF_JSON = `${BROWSER_HEADERS}wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+  n = n + 1
+  local items = {}
+  for i = 1, 24 do items[i] = string.format('{"sku":"A-%d","qty":%d,"note":"Leave it at the door, ring twice"}', (n * 31 + i) % 100000, (n + i) % 5 + 1) end
+  local body = string.format('{"order":%d,"user":{"id":%d,"name":"Jane Doe","email":"jane@example.com"},"items":[%s]}', n, n % 5000, table.concat(items, ","))
+  return wrk.format("POST", "/api/orders", nil, body)
+end
+`
+const WAF_PROXIES = ['nginx', 'nginx-modsecurity', 'switchyard', 'switchyard-waf']
+
 /** Each proxy: start(port, upstreams) → child process, or null for direct-to-backend. */
 const PROXIES = [
   { name: 'direct', direct: true },
@@ -127,6 +163,13 @@ const PROXIES = [
     scenarios: ['tiny'],
     start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', ...QUIET, ...OBSERVED }),
   },
+  nginxBin &&
+    MODSEC_MODULE && { name: 'nginx-modsecurity', scenarios: ['waf-get', 'waf-json'], start: (port, ups) => pinned(PROXY_CORE, nginxBin, nginxArgs({ port, upstreams: ups, modsecurity: { crs: CRS } })) },
+  {
+    name: 'switchyard-waf',
+    scenarios: ['waf-get', 'waf-json'],
+    start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', GATEWAY_CONFIG: wafConfig, ...QUIET }),
+  },
   { name: 'switchyard-2-workers', start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '2', ...QUIET }) },
 ].filter(Boolean)
 
@@ -135,6 +178,8 @@ const SCENARIOS = [
   { name: '64k', path: '/64k', connections: [64, 256], upstreams: NORMAL },
   { name: 'upload-1m', path: '/', uploadBytes: 1024 * 1024, connections: [64], upstreams: NORMAL, skip: ['direct'] },
   { name: 'slow-backend', path: '/', connections: [64], upstreams: SLOW, balancing: true },
+  { name: 'waf-get', path: '/', requestLua: WAF_GET, connections: [64], upstreams: NORMAL, waf: true },
+  { name: 'waf-json', path: '/', requestLua: WAF_JSON, connections: [64], upstreams: NORMAL, waf: true },
 ]
 
 const only = flags.only?.split(',')
@@ -143,6 +188,7 @@ const onlyScenarios = flags.scenarios?.split(',')
 /** The variants a scenario runs: every proxy, plus the balancing variants for the slow backend. */
 function variants(scenario) {
   let list = PROXIES.filter((p) => !scenario.skip?.includes(p.name) && (p.scenarios === undefined || p.scenarios.includes(scenario.name)))
+  if (scenario.waf) list = list.filter((p) => WAF_PROXIES.includes(p.name))
   if (scenario.balancing) {
     list = list.filter((p) => p.name !== 'direct' && p.name !== 'switchyard-2-workers')
     if (nginxBin) list.push({ name: 'nginx-least_conn', start: (port, ups) => pinned(PROXY_CORE, nginxBin, nginxArgs({ port, upstreams: ups, leastConn: true })) })
@@ -170,7 +216,7 @@ async function measure(proxy, scenario, connections) {
     }
     target = `http://127.0.0.1:${port}${scenario.path}`
   }
-  const opts = { url: target, connections, uploadBytes: scenario.uploadBytes, core: LOAD_CORE }
+  const opts = { url: target, connections, uploadBytes: scenario.uploadBytes, requestLua: scenario.requestLua, core: LOAD_CORE }
   await load({ ...opts, seconds: warmupSeconds })
   const pids = child ? family(child.pid) : []
   if (scenario.balancing) await hits(true)
@@ -197,6 +243,7 @@ async function runMatrix() {
   const cases = []
   for (const scenario of SCENARIOS) {
     if (onlyScenarios && !onlyScenarios.includes(scenario.name)) continue
+    if (Boolean(scenario.waf) !== flags.waf) continue // the WAF rows run alone (--waf), into their own section
     for (const connections of scenario.connections) {
       for (const proxy of variants(scenario)) cases.push({ scenario, connections, proxy, runs: [] })
     }
@@ -478,6 +525,59 @@ async function runSoak(total) {
   return { requests: done, samples, rssGrowth: growth('rssMb'), heapGrowth: growth('heapMb') }
 }
 
+// The WAF rows live in their own section of RESULTS.md, between these markers; a full run keeps it.
+const WAF_MARK = '<!-- waf: written by `pnpm bench -- --waf` -->'
+const WAF_END = '<!-- /waf -->'
+
+function wafSection() {
+  try {
+    const text = readFileSync(here('./RESULTS.md'), 'utf8')
+    const at = text.indexOf(WAF_MARK)
+    const end = text.indexOf(WAF_END)
+    return at < 0 || end < 0 ? '' : `\n${text.slice(at, end + WAF_END.length)}\n`
+  } catch {
+    return ''
+  }
+}
+
+function writeWafSection(info, results) {
+  let text = readFileSync(here('./RESULTS.md'), 'utf8')
+  const at = text.indexOf(WAF_MARK)
+  const end = text.indexOf(WAF_END)
+  if (at >= 0 && end >= 0) text = `${text.slice(0, at).trimEnd()}\n${text.slice(end + WAF_END.length)}`
+  const get = (s, p) => results.find((r) => r.scenario === s && r.proxy === p)
+  const rows = []
+  for (const [scenario, label] of [
+    ['waf-get', 'GET, a short query that varies (`/search?q=<words>+<n>&page=<n>`), browser headers and a cookie'],
+    ['waf-json', 'POST of a 2 KiB JSON order (24 items; ids and quantities vary per request)'],
+  ]) {
+    const sw = get(scenario, 'switchyard')
+    const swWaf = get(scenario, 'switchyard-waf')
+    const ng = get(scenario, 'nginx')
+    const ms = get(scenario, 'nginx-modsecurity')
+    const cost = (a, b) => (a && b && !a.skipped && !b.skipped ? a.cpuUsPerReq - b.cpuUsPerReq : Number.NaN)
+    rows.push(
+      `| ${label} | ${fmt(sw?.cpuUsPerReq, 1)} | ${fmt(swWaf?.cpuUsPerReq, 1)} | **${fmt(cost(swWaf, sw), 1)}** | ${fmt(swWaf?.rps)} | ${fmt(ng?.cpuUsPerReq, 1)} | ${fmt(ms?.cpuUsPerReq, 1)} | **${fmt(cost(ms, ng), 1)}** | ${fmt(ms?.rps)} | ${ratio(cost(swWaf, sw), cost(ms, ng))} |`,
+    )
+  }
+  const section = [
+    WAF_MARK,
+    '## WAF: the OWASP CRS in the gateway and in nginx + ModSecurity',
+    '',
+    `Debian's CRS ${CRS} at paranoia level 1, unmodified, in both; 64 connections; proxy CPU µs per request from /proc (the WAF's cost is the difference to the same proxy without it); ${rounds} interleaved round(s) of ${seconds} s, medians; commit ${info.commit}; ${info.date}; ${info.nginx}, libmodsecurity 3 (Debian). Requests vary per request (wrk scripts in run.mjs), so memoized verdicts only help with what repeats in real traffic (headers, cookies, argument names).`,
+    '',
+    '| request | gateway µs/req | gateway + waf µs/req | **WAF cost µs** | gateway + waf req/s | nginx µs/req | nginx + ModSecurity µs/req | **ModSecurity cost µs** | nginx + ModSecurity req/s | WAF cost vs ModSecurity |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    WAF_END,
+  ].join('\n')
+  const soak = text.indexOf(SOAK_MARK)
+  text = soak < 0 ? `${text.trimEnd()}\n\n${section}\n` : `${text.slice(0, soak).trimEnd()}\n\n${section}\n\n${text.slice(soak)}`
+  writeFileSync(here('./RESULTS.md'), text)
+  console.log('wrote the WAF section of bench/RESULTS.md')
+}
+
 // The soak's summary lives at the end of RESULTS.md, after this marker; a full run keeps it.
 const SOAK_MARK = '<!-- soak: written by `pnpm bench -- --soak` -->'
 
@@ -624,6 +724,12 @@ try {
     mkdirSync(here('./results'), { recursive: true })
     writeFileSync(here('./results/soak.json'), JSON.stringify({ info, ...soak }, null, 2))
     if (!quick) writeSoakSection(info, soak)
+  } else if (flags.waf) {
+    const results = await runMatrix()
+    console.log(table(results))
+    mkdirSync(here('./results'), { recursive: true })
+    writeFileSync(here('./results/waf.json'), JSON.stringify({ info, results }, null, 2))
+    if (!quick) writeWafSection(info, results)
   } else {
     const results = await runMatrix()
     const dispatcher = only && !only.includes('dispatcher') ? undefined : await runDispatcher()
@@ -650,7 +756,7 @@ try {
     writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher, protocols, profile }, null, 2))
     if (!quick && !only && !onlyScenarios) {
       const head = readFileSync(here('./RESULTS.head.md'), 'utf8')
-      writeFileSync(here('./RESULTS.md'), `${head}\n${md}\n${soakSection()}`)
+      writeFileSync(here('./RESULTS.md'), `${head}\n${md}\n${wafSection()}${soakSection()}`)
       console.log('\nwrote bench/RESULTS.md')
     }
   }

@@ -47,16 +47,30 @@ function uploadScript(bytes) {
   return luaUpload
 }
 
+const requestScripts = new Map()
+/** A wrk script whose `request()` is the given Lua body (a request that varies, e.g. per counter). */
+function requestScript(lua) {
+  let file = requestScripts.get(lua)
+  if (file === undefined) {
+    file = join(tmpdir(), `switchyard-requests-${requestScripts.size}-${process.pid}.lua`)
+    writeFileSync(file, lua)
+    requestScripts.set(lua, file)
+  }
+  return file
+}
+
 /**
- * Runs one load: `{ url, connections, seconds, uploadBytes?, core, threads? }` (`core` is a core or a
+ * Runs one load: `{ url, connections, seconds, uploadBytes?, requestLua?, core, threads? }` (`requestLua`: a wrk script making each request) (`core` is a core or a
  * taskset list such as `2,3`; `threads` is wrk's `-t`, ignored by autocannon) → `{ rps, p50, p99, requests,
  * errors }` (latencies in ms).
  */
-export async function load({ url, connections, seconds, uploadBytes, core, threads = 1 }) {
+export async function load({ url, connections, seconds, uploadBytes, core, threads = 1, requestLua }) {
   const pin = core === undefined ? [] : ['taskset', '-c', String(core)]
+  if (requestLua !== undefined && tool !== 'wrk') throw new Error('varied requests (the WAF rows) need wrk: apt-get install -y wrk')
   if (tool === 'wrk') {
     const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s']
     if (uploadBytes) args.push('-s', uploadScript(uploadBytes))
+    if (requestLua !== undefined) args.push('-s', requestScript(requestLua))
     args.push(url)
     const out = pin.length ? await run(pin[0], [...pin.slice(1), 'wrk', ...args]) : await run('wrk', args)
     const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)

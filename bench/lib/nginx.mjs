@@ -1,7 +1,7 @@
 // nginx with the same upstream block, configured well (the issue's reference row): one worker,
 // upstream keepalive 1024, keepalive_requests 1000000, HTTP/1.1 to the upstreams.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { hasCommand } from './load.mjs'
@@ -36,13 +36,14 @@ export function nginxVersion(bin) {
  * Writes a config; returns the args to start nginx in the foreground: one process by default, a
  * master and `workers` worker processes when asked (the multi-core comparison).
  */
-export function nginxArgs({ port, upstreams, leastConn = false, workers = 1 }) {
+export function nginxArgs({ port, upstreams, leastConn = false, workers = 1, modsecurity }) {
   const dir = join(tmpdir(), `switchyard-nginx-${port}`)
   mkdirSync(join(dir, 'logs'), { recursive: true })
+  const modsec = modsecurity === undefined ? '' : modsecurityConfig(dir, modsecurity)
   const servers = upstreams.map((u) => `    server ${new URL(u).host};`).join('\n')
   writeFileSync(
     join(dir, 'nginx.conf'),
-    `daemon off;
+    `${modsec === '' ? '' : `load_module ${MODSEC_MODULE};\n`}daemon off;
 master_process ${workers > 1 ? 'on' : 'off'};
 worker_processes ${workers};
 pid ${dir}/nginx.pid;
@@ -64,7 +65,7 @@ ${leastConn ? '    least_conn;\n' : ''}${servers}
   server {
     listen 127.0.0.1:${port} backlog=4096;
     client_max_body_size 16m;
-    location / {
+${modsec}    location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -75,4 +76,33 @@ ${leastConn ? '    least_conn;\n' : ''}${servers}
 `,
   )
   return ['-p', dir, '-c', join(dir, 'nginx.conf')]
+}
+
+/** libnginx-mod-http-modsecurity's module (Debian), if installed. */
+export const MODSEC_MODULE = ['/usr/share/nginx/modules/ngx_http_modsecurity_module.so', '/usr/lib/nginx/modules/ngx_http_modsecurity_module.so'].find((f) => existsSync(f))
+
+/**
+ * ModSecurity 3 with the CRS at `crs` (Debian's layout: rules there, setup in /etc/modsecurity/crs),
+ * configured as its recommended configuration does (engine on, request bodies read, XML and JSON
+ * processors by Content-Type): the reference the WAF rows are measured against.
+ */
+function modsecurityConfig(dir, { crs }) {
+  const rules = readdirSync(join(crs, 'rules')).filter((f) => /^(REQUEST|RESPONSE)-\d+.*\.conf$/.test(f)).sort()
+  const setup = [join(crs, 'crs-setup.conf'), '/etc/modsecurity/crs/crs-setup.conf'].find((f) => existsSync(f))
+  writeFileSync(
+    join(dir, 'modsec.conf'),
+    [
+      'SecRuleEngine On',
+      'SecRequestBodyAccess On',
+      'SecRequestBodyLimit 13107200',
+      'SecRequestBodyNoFilesLimit 1048576',
+      'SecResponseBodyAccess Off',
+      'SecAuditEngine Off',
+      'SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"',
+      'SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"',
+      `Include ${setup}`,
+      ...rules.map((f) => `Include ${join(crs, 'rules', f)}`),
+    ].join('\n'),
+  )
+  return `    modsecurity on;\n    modsecurity_rules_file ${dir}/modsec.conf;\n`
 }
