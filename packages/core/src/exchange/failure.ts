@@ -1,3 +1,4 @@
+import type { SwitchyardError } from '@switchyard/strategies'
 import { asInternal } from '../config/errors.js'
 import { type Attempt, FAILED, OK, UNJUDGED } from './attempt.js'
 import { blameOf, errorCode, errorOf, isStaleConnection, type Side } from './blame.js'
@@ -46,17 +47,24 @@ export function attemptFailed(ex: ExchangeSteps, a: Attempt, err: Error): void {
   const u = a.upstream
   ex.endAttempt(a, verdict.counts ? FAILED : UNJUDGED, code)
   const error = errorOf(side, blame.timeout, err, code, u.id, ex.host.isClosed)
-  if (ex.responseStarted) {
-    const trace = ex.tracer?.trace
-    if (trace !== undefined) trace.error = error.code
-    ex.host.counters.failed(ex, error)
-    ex.client.abort(error)
-    ex.settle()
-  } else if (verdict.next === 'stale') {
+  if (ex.responseStarted) cutResponse(ex, error)
+  else if (verdict.next === 'stale') {
     retries.stale(error, u) // sent again as if it never went: the same upstream may take it, on a new connection
     ex.next()
   } else if (verdict.next === 'retry' && retries.retry(error, u, verdict.needsBudget)) ex.next()
   else ex.fail(error)
+}
+
+/**
+ * The answer had started when the request failed: no other answer can be given, so the client's
+ * response is cut (its trace and counters told first) and the exchange settles.
+ */
+function cutResponse(ex: ExchangeSteps, error: SwitchyardError): void {
+  const trace = ex.tracer?.trace
+  if (trace !== undefined) trace.error = error.code
+  ex.host.counters.failed(ex, error)
+  ex.client.abort(error)
+  ex.settle()
 }
 
 /**
@@ -73,13 +81,8 @@ export function endAfterThrow(ex: ExchangeSteps, err: unknown): void {
   try {
     if (a !== undefined) ex.endAttempt(a, UNJUDGED, error.code)
     ex.hedge?.end(error)
-    if (ex.responseStarted) {
-      const trace = ex.tracer?.trace
-      if (trace !== undefined) trace.error = error.code
-      ex.host.counters.failed(ex, error)
-      ex.client.abort(error)
-      ex.settle()
-    } else ex.fail(error)
+    if (ex.responseStarted) cutResponse(ex, error)
+    else ex.fail(error)
   } catch {
     // A second throw while ending: the request is over whatever state it was in; the client's
     // connection is cut rather than left hanging.

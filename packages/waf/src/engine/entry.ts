@@ -1,3 +1,5 @@
+import type { VariableRef } from '../seclang/parser.js'
+
 /**
  * One value a rule can inspect: `ARGS:id` = `5`. Values and keys are byte strings (one char a byte,
  * as ModSecurity's are bytes). `cache` holds the value's transformations by node id
@@ -25,4 +27,14 @@ export class Entry {
   get name(): string {
     return this.key === '' ? this.collection : `${this.collection}:${this.key}`
   }
+}
+
+/** Whether one of the `!` targets (or removed ones) names this entry. */
+export function isExcluded(e: Entry, excluded: readonly VariableRef[]): boolean {
+  for (const x of excluded) {
+    if (x.collection !== e.collection) continue
+    if (x.key === undefined) return true
+    if (typeof x.key === 'string' ? x.key === e.lower : x.key.test(e.key)) return true
+  }
+  return false
 }

@@ -2,10 +2,12 @@ import { toNumber } from '../operators/numbers.js'
 import type { OperatorScope } from '../operators/index.js'
 import type { VariableRef } from '../seclang/parser.js'
 import type { RuleSet } from './compile.js'
-import { Entry } from './entry.js'
+import { Entry, isExcluded } from './entry.js'
+import { macroParts } from './macros.js'
 import type { RequestVars } from './request-vars.js'
 import type { Ctl, Rule, SetVar } from './rule.js'
-import type { TransformNode } from './transforms.js'
+import { Removals } from './removals.js'
+import { transformed } from './transforms.js'
 import { NO_MATCH, MATCH } from './verdicts.js'
 
 /** One rule that matched, as `onMatch` reports it: never sent to the client. */
@@ -45,9 +47,7 @@ export class Transaction implements OperatorScope {
   engine: 'on' | 'off' | 'detectiononly' = 'on'
   bodyAccess = true
   readonly #collections = new Map<string, Map<string, string>>()
-  readonly #removedIds: (readonly [number, number])[] = []
-  readonly #removedTags: string[] = []
-  readonly #removedTargets: Extract<Ctl, { kind: 'removeTargetById' | 'removeTargetByTag' }>[] = []
+  readonly #removals = new Removals()
   #allowed = false
   #rule: Rule | undefined
   #matched: Entry | undefined
@@ -67,12 +67,12 @@ export class Transaction implements OperatorScope {
 
   /** Takes rules out of this request (an exclusion, like `ctl:ruleRemoveById`). */
   removeRules(ranges: readonly (readonly [number, number])[]): void {
-    this.#removedIds.push(...ranges)
+    this.#removals.removeIds(ranges)
   }
 
   /** Takes targets out of rules for this request (like `ctl:ruleRemoveTargetById`). */
   removeTargets(ranges: readonly (readonly [number, number])[], targets: readonly VariableRef[]): void {
-    this.#removedTargets.push({ kind: 'removeTargetById', ranges, targets })
+    this.#removals.removeTargets({ kind: 'removeTargetById', ranges, targets })
   }
 
   /** Runs phase 1 or 2; returns whether the request may go on. */
@@ -83,7 +83,7 @@ export class Transaction implements OperatorScope {
       const step = steps[i]!
       if (step.kind === 'marker') continue
       const rule = step.rule
-      if (this.#removed(rule)) continue
+      if (this.#removals.removed(rule)) continue
       if (!this.#evaluate(rule)) continue
       if (this.interruption !== undefined || this.#allowed) break
       if (rule.skipAfter !== undefined) {
@@ -101,13 +101,6 @@ export class Transaction implements OperatorScope {
       if ((this.engine as string) === 'off') break
     }
     return this.interruption === undefined
-  }
-
-  #removed(rule: Rule): boolean {
-    if (this.#removedIds.length === 0 && this.#removedTags.length === 0) return false
-    for (const [lo, hi] of this.#removedIds) if (rule.id >= lo && rule.id <= hi) return true
-    for (const t of this.#removedTags) if (rule.tags.some((x) => x.toLowerCase() === t)) return true
-    return false
   }
 
   /**
@@ -186,7 +179,7 @@ export class Transaction implements OperatorScope {
   #targets(rule: Rule): Entry[] {
     if (rule.variables.length === 0) return ONLY_NOTHING // SecAction: one run of its (unconditional) operator
     const set = rule.targetSet
-    if (set >= 0 && this.#removedTargets.length === 0) {
+    if (set >= 0 && !this.#removals.hasTargets) {
       if (this.#setsFor !== this.vars.version) {
         this.#sets = []
         this.#setsFor = this.vars.version
@@ -199,22 +192,13 @@ export class Transaction implements OperatorScope {
       }
       return list
     }
-    const excluded = this.#removedTargets.length === 0 ? rule.excludes : this.#exclusions(rule)
+    const excluded = this.#removals.hasTargets ? this.#removals.exclusions(rule) : rule.excludes
     // One list per transaction, refilled per rule: a rule's targets are read before the next rule's.
     const out = this.#scratch
     out.length = 0
     for (const ref of rule.includes) {
       if (ref.count) out.push(new Entry(ref.collection, '', String(this.#count(ref))))
       else this.#select(ref, out, excluded)
-    }
-    return out
-  }
-
-  #exclusions(rule: Rule): VariableRef[] {
-    const out: VariableRef[] = [...rule.excludes]
-    for (const r of this.#removedTargets) {
-      const hit = r.kind === 'removeTargetById' ? r.ranges.some(([lo, hi]) => rule.id >= lo && rule.id <= hi) : rule.tags.some((t) => t.toLowerCase() === r.tag.toLowerCase())
-      if (hit) out.push(...r.targets)
     }
     return out
   }
@@ -322,14 +306,14 @@ export class Transaction implements OperatorScope {
   #ctl(c: Ctl): void {
     switch (c.kind) {
       case 'removeById':
-        this.#removedIds.push(...c.ranges)
+        this.#removals.removeIds(c.ranges)
         return
       case 'removeByTag':
-        this.#removedTags.push(c.tag.toLowerCase())
+        this.#removals.removeTag(c.tag)
         return
       case 'removeTargetById':
       case 'removeTargetByTag':
-        this.#removedTargets.push(c)
+        this.#removals.removeTargets(c)
         return
       case 'ruleEngine':
         this.engine = c.value
@@ -383,43 +367,4 @@ export class Transaction implements OperatorScope {
   score(): number {
     return toNumber(this.tx.get('blocking_inbound_anomaly_score') ?? this.tx.get('anomaly_score') ?? this.tx.get('inbound_anomaly_score') ?? '0')
   }
-}
-
-const MACRO_PARTS = new Map<string, string[]>()
-
-/** `a %{tx.b} c` as `['a ', 'tx.b', ' c']`: text, then macro name and text in turn (split once per distinct text). */
-function macroParts(text: string): string[] {
-  let parts = MACRO_PARTS.get(text)
-  if (parts === undefined) {
-    parts = text.split(/%\{([^}]+)\}/).map((p, i) => (i % 2 === 1 ? p.trim() : p))
-    if (MACRO_PARTS.size < 10_000) MACRO_PARTS.set(text, parts)
-  }
-  return parts
-}
-
-/**
- * A value after a chain of transformations, each step computed once per value and request (shared
- * by every rule whose chain starts the same way). Across requests, a value seen before is answered
- * by its verdicts (engine/verdicts.ts) before any transformation runs.
- */
-function transformed(entry: Entry, node: TransformNode): string {
-  const fn = node.fn
-  if (fn === undefined) return entry.value
-  let cache = entry.cache
-  if (cache === undefined) entry.cache = cache = []
-  let v = cache[node.id]
-  if (v === undefined) {
-    v = fn(node.parent === undefined ? entry.value : transformed(entry, node.parent))
-    cache[node.id] = v
-  }
-  return v
-}
-
-function isExcluded(e: Entry, excluded: readonly VariableRef[]): boolean {
-  for (const x of excluded) {
-    if (x.collection !== e.collection) continue
-    if (x.key === undefined) return true
-    if (typeof x.key === 'string' ? x.key === e.lower : x.key.test(e.key)) return true
-  }
-  return false
 }

@@ -1,4 +1,5 @@
 import type { Transformation } from '../transformations/index.js'
+import type { Entry } from './entry.js'
 
 /**
  * A rule's transformations, interned as a path in one tree shared by every rule: `t:urlDecodeUni`
@@ -45,4 +46,22 @@ export class TransformTree {
     for (const [name, fn] of list) node = node.child(name, fn, this.#next)
     return node
   }
+}
+
+/**
+ * A value after a chain of transformations, each step computed once per value and request (shared
+ * by every rule whose chain starts the same way). Across requests, a value seen before is answered
+ * by its verdicts (engine/verdicts.ts) before any transformation runs.
+ */
+export function transformed(entry: Entry, node: TransformNode): string {
+  const fn = node.fn
+  if (fn === undefined) return entry.value
+  let cache = entry.cache
+  if (cache === undefined) entry.cache = cache = []
+  let v = cache[node.id]
+  if (v === undefined) {
+    v = fn(node.parent === undefined ? entry.value : transformed(entry, node.parent))
+    cache[node.id] = v
+  }
+  return v
 }
