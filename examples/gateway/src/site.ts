@@ -111,7 +111,8 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
     config.accessLog === false
       ? undefined
       : pino.destination({ dest: config.accessLog === undefined || config.accessLog === 'stdout' ? 1 : config.accessLog, sync: false })
-  const onWaf = wafObserver(metricsPath === undefined ? undefined : registry, destination)
+  // Only a gateway with guards.waf gets the WAF's counter and log lines.
+  const onWaf = (config.guards as { waf?: unknown } | undefined)?.waf === undefined ? undefined : wafObserver(metricsPath === undefined ? undefined : registry, destination)
   try {
     guards = await buildGuards(config.guards ?? (demo ? DEMO_GUARDS : undefined), config.trustProxy, onWaf)
   } catch (err) {

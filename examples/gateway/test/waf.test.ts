@@ -50,6 +50,14 @@ describe('the gateway with guards.waf (Debian CRS)', () => {
     expect(lines.filter((l) => l.msg === 'request')).toHaveLength(2)
   })
 
+  it('a gateway without guards.waf has no WAF metric and writes no WAF lines', async () => {
+    const app = await fakeUpstream({ name: 'app' })
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off', STATUS_PATH: 'off' }), port: 0, host: '127.0.0.1', upstreams: [app.url] })
+    onTestFinished(() => gw.close())
+    expect((await get(`http://127.0.0.1:${gw.port}/items?id=1%27%20OR%20%271%27%3D%271`)).status).toBe(200)
+    expect((await get(`http://127.0.0.1:${gw.port}/metrics`)).text).not.toMatch(/switchyard_waf/)
+  })
+
   it('a bad guards.waf is a typed error naming the key', async () => {
     const start = (waf: Record<string, unknown>) => startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, host: '127.0.0.1', upstreams: ['http://127.0.0.1:9'], guards: { waf } as never })
     await expect(start({ crs: CRS, mode: 'loud' })).rejects.toMatchObject({ code: 'SWY_ERR_INVALID_OPTION', field: 'guards.waf.mode' })

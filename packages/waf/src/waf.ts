@@ -65,6 +65,7 @@ export interface WafMiddleware extends Middleware {
   inspect(req: WafRequest, body?: string | Buffer): Verdict
 }
 
+const NONE: readonly CompiledExclusion[] = []
 const DEFAULT_BODY_LIMIT = 1024 * 1024
 /** nginx's client_body_timeout default. */
 const DEFAULT_BODY_TIMEOUT = 60_000
@@ -119,15 +120,19 @@ export function waf(options: WafOptions): WafMiddleware {
   const middleware = ((req, res, next) => {
     let t: Transaction
     try {
-      const path = pathOf(req.url ?? '/')
-      const method = req.method ?? 'GET'
-      const apply = exclusions.filter((x) => x.applies(method, path))
-      if (apply.some((x) => x.skip)) {
-        next()
-        return
+      // Without exclusions (the default), nothing is computed for them.
+      let apply: readonly CompiledExclusion[] = NONE
+      if (exclusions.length !== 0) {
+        const path = pathOf(req.url ?? '/')
+        const method = req.method ?? 'GET'
+        apply = exclusions.filter((x) => x.applies(method, path))
+        if (apply.some((x) => x.skip)) {
+          next()
+          return
+        }
       }
       t = engine.begin(wafRequest(req))
-      exclude(t, apply)
+      if (apply.length !== 0) exclude(t, apply)
       if (!t.run(1)) return finish(req, res, next, t, true)
       if (!t.bodyAccess || !hasBody(req)) {
         t.run(2)
