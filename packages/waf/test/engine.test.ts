@@ -119,4 +119,38 @@ SecRule &REQUEST_HEADERS:Host "@eq 1" "id:98,phase:1,pass,log"
 SecRule REQUEST_URI_RAW "@streq /a%20b/c.php?x=1" "id:99,phase:1,pass,log"`)
     expect(ids(e, request('/a%20b/c.php?x=1', { Cookie: 'sid=abc; other=1', 'X-Test': '1' }))).toEqual([90, 91, 92, 93, 94, 95, 96, 97, 98, 99])
   })
+
+  it('a value no rule matched is left out of later requests, yet a rule reached for the first time later still sees it', () => {
+    // Rule 3 reads ARGS like rule 1, but only runs with the header: "foo" is clean for every rule
+    // that ran while it did not, and must not stay hidden from rule 3 once it runs.
+    const e = engine(`
+SecRule ARGS "@rx evil" "id:1,phase:1,pass,log"
+SecRule &REQUEST_HEADERS:X-Enable "@eq 0" "id:2,phase:1,pass,nolog,skipAfter:END"
+SecRule ARGS "@rx foo" "id:3,phase:1,deny,log"
+SecMarker END`)
+    for (let i = 0; i < 5; i++) expect(ids(e, request('/?a=foo'))).toEqual([])
+    expect(e.inspect(request('/?a=foo', { 'X-Enable': 'yes' })).interruption).toEqual({ id: 3, action: 'deny' })
+    expect(ids(e, request('/?a=evil&b=foo'))).toEqual([1])
+    expect(ids(e, request('/?a=foo', { 'X-Enable': 'yes' }))).toEqual([3])
+  })
+
+  it('a chained rule reading a set its head reads sees values the head passed over before', () => {
+    const e = engine(`
+SecRule ARGS:go "@streq 1" "id:5,phase:1,pass,log,chain"
+  SecRule ARGS "@rx ^bar$" "t:none"
+SecRule ARGS "@rx nothing" "id:6,phase:1,pass,log"`)
+    for (let i = 0; i < 5; i++) expect(ids(e, request('/?x=bar'))).toEqual([])
+    expect(ids(e, request('/?x=bar&go=1'))).toEqual([5])
+  })
+
+  it('TX read by a name pattern and counted by one', () => {
+    const e = engine(`
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.foo_a=1,setvar:tx.foo_b=2,setvar:tx.bar=3"
+SecRule &TX:/^foo_/ "@eq 2" "id:2,phase:1,pass,log"
+SecRule TX:/^foo_/ "@streq 2" "id:3,phase:1,pass,log,msg:'%{MATCHED_VAR_NAME}'"
+SecRule &TX "@eq 3" "id:4,phase:1,pass,log"`)
+    const v = e.inspect(request('/'))
+    expect(v.matches.map((m) => m.id)).toEqual([2, 3, 4])
+    expect(v.matches[1]).toMatchObject({ variable: 'TX:foo_b', msg: 'TX:foo_b' })
+  })
 })

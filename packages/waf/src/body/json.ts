@@ -11,31 +11,41 @@ export interface JsonArguments {
  * A JSON body as ModSecurity names its values: `json.a.b` for `{"a":{"b":1}}`, an array's items by
  * their index (`json.list.0`); strings, numbers and booleans as text, `null` as empty. Input and
  * output are byte strings (the body is read as UTF-8 by JSON.parse, each value is given back as
- * its UTF-8 bytes). Walked without recursion, to {@link JSON_DEPTH_LIMIT} levels.
+ * its UTF-8 bytes). Walked to {@link JSON_DEPTH_LIMIT} levels (recursion that deep is well inside
+ * the stack).
  */
 export function parseJson(bytes: string): JsonArguments {
   let root: unknown
   try {
-    root = JSON.parse(Buffer.from(bytes, 'latin1').toString('utf8'))
+    root = JSON.parse(ASCII.test(bytes) ? bytes : Buffer.from(bytes, 'latin1').toString('utf8'))
   } catch (err) {
     return { args: [], error: `the JSON body does not parse: ${(err as Error).message}` }
   }
   const args: [string, string][] = []
-  const stack: [string, unknown, number][] = [['json', root, 0]]
-  while (stack.length > 0) {
-    const [name, value, depth] = stack.pop()!
-    if (value !== null && typeof value === 'object') {
-      if (depth >= JSON_DEPTH_LIMIT) return { args, error: `the JSON body nests deeper than ${JSON_DEPTH_LIMIT} levels` }
-      const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value)
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const [k, v] = entries[i]!
-        stack.push([`${name}.${bytesOf(k)}`, v, depth + 1])
-      }
-      continue
-    }
+  const deep = walk('json', root, 0, args)
+  return { args, error: deep ? `the JSON body nests deeper than ${JSON_DEPTH_LIMIT} levels` : undefined }
+}
+
+/** Only ASCII: the byte string is the text as it is (no UTF-8 decoding to do). */
+const ASCII = /^[\x00-\x7f]*$/
+
+/** Adds the values under `value` to `args`, in document order; true when it nests too deep (what was read stays). */
+function walk(name: string, value: unknown, depth: number, args: [string, string][]): boolean {
+  if (value === null || typeof value !== 'object') {
     args.push([name, value === null ? '' : bytesOf(String(value))])
+    return false
   }
-  return { args, error: undefined }
+  if (depth >= JSON_DEPTH_LIMIT) return true
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (walk(`${name}.${i}`, value[i], depth + 1, args)) return true
+    return false
+  }
+  const keys = Object.keys(value)
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!
+    if (walk(`${name}.${bytesOf(k)}`, (value as Record<string, unknown>)[k], depth + 1, args)) return true
+  }
+  return false
 }
 
 function bytesOf(s: string): string {

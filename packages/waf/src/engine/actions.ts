@@ -105,7 +105,7 @@ function readSetVar(text: string, fail: (m: string) => never): SetVar {
     s = s.slice(1)
     const dot = s.indexOf('.')
     if (dot === -1) fail(`setvar:${text} names no collection`)
-    return { collection: s.slice(0, dot).toLowerCase(), name: s.slice(dot + 1), op: '!', value: '' }
+    return { collection: s.slice(0, dot).toLowerCase(), name: nameOf(s.slice(dot + 1)), op: '!', value: '' }
   }
   const eq = s.indexOf('=')
   const target = eq === -1 ? s : s.slice(0, eq)
@@ -117,7 +117,12 @@ function readSetVar(text: string, fail: (m: string) => never): SetVar {
     op = value[0] === '+' ? '=+' : '=-'
     value = value.slice(1)
   }
-  return { collection: target.slice(0, dot).toLowerCase(), name: target.slice(dot + 1), op, value }
+  return { collection: target.slice(0, dot).toLowerCase(), name: nameOf(target.slice(dot + 1)), op, value }
+}
+
+/** Variable names are kept in lower case: a name without a macro is lowered once, here. */
+function nameOf(name: string): string {
+  return name.includes('%{') ? name : name.toLowerCase()
 }
 
 /** `942100`, `942100-942199`, `1 2 3`: the rule ids a ctl or a directive names. */

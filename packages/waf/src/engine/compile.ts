@@ -3,9 +3,10 @@ import { OPERATORS, type Operator, UNSUPPORTED_OPERATORS } from '../operators/in
 import { type ParsedDirective, type ParsedRule, parseActions, parseVariables, type VariableRef } from '../seclang/parser.js'
 import { type Transformation, TRANSFORMATIONS } from '../transformations/index.js'
 import { readActions, readIdRanges, type RuleActions } from './actions.js'
-import { VARIABLES } from './request-vars.js'
+import { collectionIndex, VARIABLES } from './request-vars.js'
+import { TxEntries } from './entry.js'
 import { Verdicts } from './verdicts.js'
-import type { Disruptive, Rule, Step } from './rule.js'
+import type { Disruptive, Rule, Step, Target } from './rule.js'
 import { TransformTree } from './transforms.js'
 
 /** A rule the engine loaded but cannot run, and why (it never matches). */
@@ -20,6 +21,8 @@ export interface UnsupportedRule {
 export interface RuleSet {
   /** Steps of phase 1 and phase 2 (markers in both, where they stand). */
   readonly phases: readonly [readonly Step[], readonly Step[]]
+  /** Per phase and step, where a matched rule's `skipAfter` goes on from: its marker's index (or the end). */
+  readonly jumps: readonly [Int32Array, Int32Array]
   readonly byId: ReadonlyMap<number, Rule>
   readonly unsupported: readonly UnsupportedRule[]
   /** Rules of the response phases (3-5), loaded and not run: this engine inspects requests. */
@@ -28,6 +31,8 @@ export interface RuleSet {
   readonly targetSets: number
   /** What each rule with a slot concluded about values seen before. */
   readonly verdicts: Verdicts
+  /** TX variables' entries, shared by every request (engine/entry.ts). */
+  readonly txEntries: TxEntries
 }
 
 interface Defaults {
@@ -90,12 +95,47 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
     if (removed.has(item) || current.phase > 2) continue
     const extra = extraTargets.get(item)
     const variables = extra === undefined ? current.variables : [...current.variables, ...extra]
-    const rule = extra === undefined ? current : { ...current, variables, includes: variables.filter((v) => !v.exclude), excludes: variables.filter((v) => v.exclude), targetSet: targetSetOf(variables, sets) }
+    const rule = extra === undefined ? current : { ...current, variables, ...targetsOf(variables), targetSet: targetSetOf(variables, sets) }
     byId.set(rule.id, rule)
     phases[rule.phase - 1]!.push({ kind: 'rule', rule })
   }
   for (const id of removed) byId.delete(id)
-  return { phases, byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next), targetSets: sets.size }
+  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next, setSlotsOf(phases, sets.size)), txEntries: new TxEntries(), targetSets: sets.size }
+}
+
+function jumpsOf(steps: readonly Step[]): Int32Array {
+  const out = new Int32Array(steps.length)
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!
+    if (step.kind !== 'rule' || step.rule.skipAfter === undefined) continue
+    let j = i + 1
+    while (j < steps.length) {
+      const s = steps[j]!
+      if (s.kind === 'marker' && s.name === step.rule.skipAfter) break
+      j++
+    }
+    out[i] = j
+  }
+  return out
+}
+
+/** Per target set, the slots of the rules (and chained rules) that read it; null if one of them has no slot. */
+function setSlotsOf(phases: readonly (readonly Step[])[], count: number): (number[] | null)[] {
+  const out: (number[] | null)[] = Array.from({ length: count }, () => [])
+  for (const steps of phases) {
+    for (const step of steps) {
+      if (step.kind !== 'rule') continue
+      for (let r: Rule | undefined = step.rule; r !== undefined; r = r.chained) {
+        const s = r.targetSet
+        if (s < 0 || r.unsupported !== undefined) continue // an unsupported rule never matches
+        const list = out[s]
+        if (list === null || list === undefined) continue
+        if (r.slot < 0) out[s] = null
+        else if (!list.includes(r.slot)) list.push(r.slot)
+      }
+    }
+  }
+  return out
 }
 
 function compileRule(d: ParsedRule, parent: { id: number; phase: number } | undefined, defaults: Map<number, Defaults>, tree: TransformTree, load: DataLoader, unsupported: UnsupportedRule[], slots: { next: number }, sets: Map<string, number>): Rule {
@@ -144,8 +184,7 @@ function compileRule(d: ParsedRule, parent: { id: number; phase: number } | unde
     file: d.file,
     line: d.line,
     variables: d.variables,
-    includes: d.variables.filter((v) => !v.exclude),
-    excludes: d.variables.filter((v) => v.exclude),
+    ...targetsOf(d.variables),
     targetSet: targetSetOf(d.variables, sets),
     operatorName: opName,
     operator,
@@ -167,6 +206,14 @@ function compileRule(d: ParsedRule, parent: { id: number; phase: number } | unde
     slot: d.operator.param.includes('%{') || reason !== undefined || opName === 'unconditionalmatch' ? -1 : slots.next++,
     unsupported: reason,
   }
+}
+
+function targetsOf(variables: readonly VariableRef[]): { includes: Target[]; excludes: VariableRef[]; txKey: string | undefined } {
+  const includes = variables.filter((v) => !v.exclude).map((v) => ({ ...v, index: collectionIndex(v.collection) }))
+  const excludes = variables.filter((v) => v.exclude)
+  const only = includes.length === 1 && excludes.length === 0 ? includes[0]! : undefined
+  const txKey = only !== undefined && only.collection === 'TX' && !only.count && typeof only.key === 'string' ? only.key : undefined
+  return { includes, excludes, txKey }
 }
 
 /** Collections that change while the rules run: a target set holding one is not shared. */

@@ -8,7 +8,7 @@ import type { VariableRef } from '../seclang/parser.js'
 export class Entry {
   cache: string[] | undefined = undefined
   /** Every rule's verdict on this value (engine/verdicts.ts), looked up once per value and request; null when the value is not kept. */
-  verdicts: Uint8Array | null | undefined = undefined
+  verdicts: Uint16Array | null | undefined = undefined
   #lower: string | undefined = undefined
   constructor(
     /** Upper case: `ARGS`, `REQUEST_HEADERS`. */
@@ -26,6 +26,28 @@ export class Entry {
   /** `ARGS:id`, `REQUEST_HEADERS:User-Agent`, `REQUEST_FILENAME`: MATCHED_VAR_NAME. */
   get name(): string {
     return this.key === '' ? this.collection : `${this.collection}:${this.key}`
+  }
+}
+
+/** TX variables' entries kept at most; past that the cache starts over (TX names can come from a request: `tx.header_name_<name>`). */
+const TX_ENTRIES = 1024
+
+/**
+ * TX variables' entries, shared by every request: TX holds the same values request after request
+ * (the paranoia level the CRS reads a hundred times each), so each value's entry, its
+ * transformations and its verdicts are made once, not once per request. An entry is replaced when
+ * its variable's value changes.
+ */
+export class TxEntries {
+  readonly #map = new Map<string, Entry>()
+
+  get(key: string, value: string): Entry {
+    let e = this.#map.get(key)
+    if (e === undefined || e.value !== value) {
+      if (this.#map.size >= TX_ENTRIES) this.#map.clear()
+      this.#map.set(key, (e = new Entry('TX', key, value)))
+    }
+    return e
   }
 }
 

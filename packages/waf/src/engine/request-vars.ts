@@ -33,11 +33,20 @@ export const VARIABLES = new Set([
   'RULE', 'TIME', 'TIME_EPOCH', 'HIGHEST_SEVERITY', 'STATUS_LINE', 'URLENCODED_ERROR',
 ])
 
+/** Collections the transaction holds, not the request (engine/transaction.ts). */
+const HELD = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE', 'ENV'])
+const INDEXES = new Map([...VARIABLES].filter((c) => !HELD.has(c)).map((c, i) => [c, i]))
+
+/** A request collection's index for {@link RequestVars.list}; -1 for one the transaction holds. */
+export function collectionIndex(collection: string): number {
+  return INDEXES.get(collection) ?? -1
+}
+
 const one = (collection: string, value: string): Entry[] => [new Entry(collection, '', value)]
 
 /** The request's variables, each built the first time a rule reads it. */
 export class RequestVars {
-  readonly #cache = new Map<string, Entry[]>()
+  #lists: (Entry[] | undefined)[] = []
   readonly #req: WafRequest
   #args: [string, string][] | undefined
   #body: ParsedBody | undefined
@@ -55,7 +64,7 @@ export class RequestVars {
 
   /** Something rules read changed (a ctl): built variables are dropped. */
   changed(): void {
-    this.#cache.clear()
+    this.#lists = []
     this.version++
   }
 
@@ -69,7 +78,7 @@ export class RequestVars {
   /** Parses the body with the processor chosen (by Content-Type, or a rule's `ctl:requestBodyProcessor`). */
   setBody(body: string): void {
     this.#bodyText = body
-    this.#cache.clear()
+    this.#lists = []
     this.version++
     if (this.processor !== undefined && body !== '') {
       try {
@@ -95,13 +104,15 @@ export class RequestVars {
     return (this.#args ??= parseUrlencoded(this.#split().query))
   }
 
+  /** A collection by name (`ARGS`); a name the request does not hold is empty. */
   get(collection: string): Entry[] {
-    let list = this.#cache.get(collection)
-    if (list === undefined) {
-      list = this.#build(collection)
-      this.#cache.set(collection, list)
-    }
-    return list
+    const index = collectionIndex(collection)
+    return index === -1 ? [] : this.list(index, collection)
+  }
+
+  /** A collection by its index ({@link collectionIndex}), built the first time it is read. */
+  list(index: number, collection: string): Entry[] {
+    return (this.#lists[index] ??= this.#build(collection))
   }
 
   #build(c: string): Entry[] {

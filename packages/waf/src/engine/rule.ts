@@ -3,10 +3,18 @@ import type { VariableRef } from '../seclang/parser.js'
 import type { TransformNode } from './transforms.js'
 
 
+/**
+ * A target a rule reads, resolved at load: `index` is the collection's place in the request's
+ * variables (engine/request-vars.ts), -1 for one the transaction holds (TX, MATCHED_VAR, …).
+ */
+export interface Target extends VariableRef {
+  readonly index: number
+}
+
 /** What a rule does when it stops the request. */
 export type Disruptive = 'deny' | 'drop' | 'block' | 'pass' | 'allow' | 'redirect'
 
-/** `setvar:tx.a=+5`: the collection and name (either may hold macros), the change. */
+/** `setvar:tx.a=+5`: the collection and name (the name in lower case unless it holds a macro), the change. */
 export interface SetVar {
   readonly collection: string
   readonly name: string
@@ -34,7 +42,9 @@ export interface Rule {
   readonly line: number
   readonly variables: readonly VariableRef[]
   /** The targets read (`variables` without the `!` ones). */
-  readonly includes: readonly VariableRef[]
+  readonly includes: readonly Target[]
+  /** The one TX variable the rule reads (`TX:paranoia_level`), when that is all it reads. */
+  readonly txKey: string | undefined
   /** The `!` targets, taken out of what `includes` selects. */
   readonly excludes: readonly VariableRef[]
   /**

@@ -5,7 +5,7 @@ import type { RuleSet } from './compile.js'
 import { Entry, isExcluded } from './entry.js'
 import { macroParts } from './macros.js'
 import type { RequestVars } from './request-vars.js'
-import type { Ctl, Rule, SetVar } from './rule.js'
+import type { Ctl, Rule, SetVar, Target } from './rule.js'
 import { Removals } from './removals.js'
 import { transformed } from './transforms.js'
 import { NO_MATCH, MATCH } from './verdicts.js'
@@ -34,6 +34,16 @@ const DYNAMIC = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS'
 const MAX_DATA = 120
 const ONLY_NOTHING: Entry[] = [new Entry('', '', '')]
 const NO_REFS: readonly VariableRef[] = []
+/** `&ARGS` = 3 as an entry, the same one for every request (its verdicts are looked up once). */
+const COUNTS = new Map<string, Entry[]>()
+const COUNTS_KEPT = 64
+
+function countEntry(collection: string, n: number): Entry {
+  if (n >= COUNTS_KEPT) return new Entry(collection, '', String(n))
+  let list = COUNTS.get(collection)
+  if (list === undefined) COUNTS.set(collection, (list = []))
+  return (list[n] ??= new Entry(collection, '', String(n)))
+}
 
 /**
  * One request through the rules: its variables, TX and the other collections (per request:
@@ -54,10 +64,11 @@ export class Transaction implements OperatorScope {
   #matchedData = ''
   #tested = ''
   readonly #scratch: Entry[] = []
-  readonly #txEntries = new Map<string, Entry>()
   /** What each shared target set selected, for the request's variables as of `#setsFor`. */
   #sets: (Entry[] | undefined)[] = []
   #setsFor = -1
+  /** The verdicts' epoch the lists in `#sets` were made in (engine/verdicts.ts). */
+  #epoch = 0
   #matchedVars: Entry[] = []
 
   constructor(
@@ -79,6 +90,7 @@ export class Transaction implements OperatorScope {
   run(phase: 1 | 2): boolean {
     if (this.engine === 'off' || this.#allowed || this.interruption !== undefined) return this.interruption === undefined
     const steps = this.rules.phases[phase - 1]!
+    const jumps = this.rules.jumps[phase - 1]!
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!
       if (step.kind === 'marker') continue
@@ -86,15 +98,8 @@ export class Transaction implements OperatorScope {
       if (this.#removals.removed(rule)) continue
       if (!this.#evaluate(rule)) continue
       if (this.interruption !== undefined || this.#allowed) break
-      if (rule.skipAfter !== undefined) {
-        let j = i + 1
-        while (j < steps.length) {
-          const s = steps[j]!
-          if (s.kind === 'marker' && s.name === rule.skipAfter) break
-          j++
-        }
-        i = j
-      } else if (rule.skip > 0) {
+      if (rule.skipAfter !== undefined) i = jumps[i]!
+      else if (rule.skip > 0) {
         let left = rule.skip
         while (left > 0 && i + 1 < steps.length) if (steps[++i]!.kind === 'rule') left--
       }
@@ -112,6 +117,7 @@ export class Transaction implements OperatorScope {
     if (this.#matchedVars.length !== 0) this.#matchedVars = []
     for (let r: Rule | undefined = head; r !== undefined; r = r.chained) {
       this.#rule = r
+      if (r.slot >= 0) this.rules.verdicts.reach(r.slot)
       let matched = false
       const targets = this.#targets(r)
       const slot = r.slot
@@ -150,7 +156,7 @@ export class Transaction implements OperatorScope {
   #test(rule: Rule, entry: Entry): string | null {
     if (rule.unsupported !== undefined) return null
     const slot = rule.slot
-    let verdicts: Uint8Array | null | undefined
+    let verdicts: Uint16Array | null | undefined
     if (slot >= 0) {
       verdicts = entry.verdicts
       if (verdicts === undefined) verdicts = entry.verdicts = this.rules.verdicts.of(entry.value) ?? null
@@ -158,10 +164,15 @@ export class Transaction implements OperatorScope {
     }
     let hit: string | null
     if (rule.multiMatch) {
-      hit = this.#operate(rule, entry.value)
-      for (const node of rule.transform.path()) {
-        if (hit !== null) break
-        hit = this.#operate(rule, transformed(entry, node))
+      // Before and after each transformation that changed the value (ModSecurity's multiMatch).
+      let last = entry.value
+      hit = this.#operate(rule, last)
+      const path = rule.transform.path()
+      for (let i = 0; i < path.length && hit === null; i++) {
+        const v = transformed(entry, path[i]!)
+        if (v === last) continue
+        last = v
+        hit = this.#operate(rule, v)
       }
     } else hit = this.#operate(rule, transformed(entry, rule.transform))
     if (verdicts) verdicts[slot] = hit === null ? NO_MATCH : MATCH
@@ -178,16 +189,27 @@ export class Transaction implements OperatorScope {
   /** The values a rule reads: its targets, less what it or a ctl takes out. */
   #targets(rule: Rule): Entry[] {
     if (rule.variables.length === 0) return ONLY_NOTHING // SecAction: one run of its (unconditional) operator
+    const txKey = rule.txKey
+    if (txKey !== undefined && !this.#removals.hasTargets) {
+      // The commonest target of all (the CRS's paranoia-level gates): one TX variable.
+      const v = this.tx.get(txKey)
+      const out = this.#scratch
+      out.length = 0
+      if (v !== undefined) out.push(this.#txEntry(txKey, v))
+      return out
+    }
     const set = rule.targetSet
     if (set >= 0 && !this.#removals.hasTargets) {
-      if (this.#setsFor !== this.vars.version) {
+      const epoch = this.rules.verdicts.epoch
+      if (this.#setsFor !== this.vars.version || this.#epoch !== epoch) {
         this.#sets = []
         this.#setsFor = this.vars.version
+        this.#epoch = epoch
       }
       let list = this.#sets[set]
       if (list === undefined) {
         list = []
-        for (const ref of rule.includes) this.#select(ref, list, rule.excludes)
+        for (const ref of rule.includes) this.#select(ref, list, rule.excludes, set)
         this.#sets[set] = list
       }
       return list
@@ -197,33 +219,52 @@ export class Transaction implements OperatorScope {
     const out = this.#scratch
     out.length = 0
     for (const ref of rule.includes) {
-      if (ref.count) out.push(new Entry(ref.collection, '', String(this.#count(ref))))
+      if (ref.count) out.push(countEntry(ref.collection, this.#count(ref)))
       else this.#select(ref, out, excluded)
     }
     return out
   }
 
-  #count(ref: VariableRef): number {
-    if (ref.collection === 'TX' && typeof ref.key === 'string') return this.tx.has(ref.key) ? 1 : 0
+  #count(ref: Target): number {
+    if (ref.collection === 'TX') {
+      const key = ref.key
+      if (typeof key === 'string') return this.tx.has(key) ? 1 : 0
+      if (key === undefined) return this.tx.size
+      let n = 0
+      for (const k of this.tx.keys()) if (key.test(k)) n++
+      return n
+    }
     const out: Entry[] = []
     this.#select(ref, out, NO_REFS)
     return out.length
   }
 
-  /** Adds the entries `ref` selects (less `excluded`) to `out`. */
-  #select(ref: VariableRef, out: Entry[], excluded: readonly VariableRef[]): void {
+  /**
+   * Adds the entries `ref` selects (less `excluded`) to `out`. For a shared target set, less the
+   * values no rule reading the set can match (engine/verdicts.ts): what repeats from request to
+   * request (headers, cookies, argument names) is visited by no rule.
+   */
+  #select(ref: Target, out: Entry[], excluded: readonly VariableRef[], set = -1): void {
     const key = ref.key
-    if (ref.collection === 'TX' && typeof key === 'string') {
-      // One TX variable: no list of TX is built, and its entry is kept while its value stays
-      // (the CRS reads its paranoia level a hundred times a request: one entry, one verdict lookup).
-      const v = this.tx.get(key)
-      if (v === undefined) return
-      let e = this.#txEntries.get(key)
-      if (e === undefined || e.value !== v) this.#txEntries.set(key, (e = new Entry('TX', key, v)))
-      out.push(e)
+    if (ref.collection === 'TX') {
+      // TX is read where it stands: no list of it is built, and a variable's entry is kept while
+      // its value stays (the CRS reads its paranoia level a hundred times a request: one entry,
+      // one verdict lookup).
+      if (typeof key === 'string') {
+        const v = this.tx.get(key)
+        if (v !== undefined) out.push(this.#txEntry(key, v))
+        return
+      }
+      for (const [k, v] of this.tx) {
+        if (key !== undefined && !key.test(k)) continue
+        const e = this.#txEntry(k, v)
+        if (excluded.length !== 0 && isExcluded(e, excluded)) continue
+        out.push(e)
+      }
       return
     }
-    const list = this.#collection(ref.collection)
+    const list = ref.index === -1 ? this.#collection(ref.collection) : this.vars.list(ref.index, ref.collection)
+    const memo = this.rules.verdicts
     const xml = ref.collection === 'XML' ? (key === '//@*' ? '//@*' : '/*') : undefined
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!
@@ -234,6 +275,11 @@ export class Transaction implements OperatorScope {
           if (e.lower !== key) continue
         } else if (!key.test(e.key)) continue
       }
+      if (set >= 0) {
+        let v = e.verdicts
+        if (v === undefined) v = e.verdicts = memo.of(e.value) ?? null
+        if (v !== null && memo.clean(v, set)) continue
+      }
       if (excluded.length !== 0 && isExcluded(e, excluded)) continue
       out.push(e)
     }
@@ -243,7 +289,7 @@ export class Transaction implements OperatorScope {
     if (!DYNAMIC.has(c)) return this.vars.get(c)
     switch (c) {
       case 'TX':
-        return [...this.tx].map(([k, v]) => new Entry(c, k, v))
+        return [...this.tx].map(([k, v]) => this.#txEntry(k, v))
       case 'MATCHED_VAR':
         return this.#matched === undefined ? [] : [new Entry(c, '', this.#matched.value)]
       case 'MATCHED_VAR_NAME':
@@ -283,8 +329,12 @@ export class Transaction implements OperatorScope {
     } else if (d === 'allow') this.#allowed = true
   }
 
+  #txEntry(key: string, value: string): Entry {
+    return this.rules.txEntries.get(key, value)
+  }
+
   #setvar(s: SetVar): void {
-    const name = this.expand(s.name).toLowerCase()
+    const name = s.name.indexOf('%{') === -1 ? s.name : this.expand(s.name).toLowerCase()
     let map: Map<string, string> | undefined
     if (s.collection === 'tx') map = this.tx
     else if (PERSISTENT.has(s.collection)) {

@@ -6,10 +6,19 @@ export const NO_MATCH = 1
 export const MATCH = 2
 
 /**
- * Values seen at most: 4096 of up to 256 bytes, one byte per rule each (about 600 rules: 2.4 MB
- * at most). Beyond that the memo starts over.
+ * Values kept at most: two generations of 2048 values of up to 256 bytes, two bytes per rule and
+ * per target set each (about 600 rules and 150 sets: 6 MB at most). When the young generation is full it
+ * becomes the old one; a value found in the old one moves back, so values that keep coming
+ * (headers, cookies, argument names) stay, and a stream of values seen once (ids, timestamps)
+ * cannot flush them.
  */
-const MAX_VALUES = 4096
+const GENERATION = 2048
+/**
+ * Values seen once, remembered without verdicts: a value is given verdicts the second time it is
+ * seen, so values that never come back (order ids, timestamps, search words) cost no allocation
+ * and push nothing out. Cleared when full.
+ */
+const SEEN_ONCE = 8192
 
 /**
  * What every rule concluded about a value, across requests: a header, a cookie, an argument name
@@ -18,20 +27,81 @@ const MAX_VALUES = 4096
  * depends on the value alone (a slot, engine/compile.ts): its transformations and an operator whose
  * parameter has no macro. A match is not memoized beyond the fact: the rule runs again to give its
  * matched data and captures, which only attacks pay.
+ *
+ * Past the rules' slots, each value has a flag per target set: set once every rule reading that
+ * set that has run at all found nothing in the value, so the set's list leaves the value out and
+ * no rule visits it. Rules a request skips (a higher paranoia level, a chain whose head did not
+ * match) have not run and do not keep a value in; the first time such a rule is reached, the
+ * epoch moves on and every flag set before is void, so it sees every value.
  */
 export class Verdicts {
-  readonly #map = new Map<string, Uint8Array>()
-  constructor(readonly slots: number) {}
+  #young = new Map<string, Uint16Array>()
+  #old = new Map<string, Uint16Array>()
+  readonly #seen = new Set<string>()
+  readonly #size: number
+  /** Which slots' rules have been reached (by any request). */
+  readonly #reached: Uint8Array
+  /** Moves on each time a rule is reached for the first time: at most once per slot. */
+  epoch = 1
 
-  /** The verdicts for `value` (shared, written as rules run), or undefined for a value too long to keep. */
-  of(value: string): Uint8Array | undefined {
+  /**
+   * @param slots rules with a slot
+   * @param setSlots per target set, the slots of every rule reading it; null when a rule reading it
+   *   has no slot (it must see every value)
+   */
+  constructor(
+    readonly slots: number,
+    readonly setSlots: readonly (readonly number[] | null)[] = [],
+  ) {
+    this.#size = slots + setSlots.length
+    this.#reached = new Uint8Array(slots)
+  }
+
+  /** A rule with this slot is about to run: the first time, every target-set flag is void. */
+  reach(slot: number): void {
+    if (this.#reached[slot] === 1) return
+    this.#reached[slot] = 1
+    this.epoch++
+  }
+
+  /**
+   * The verdicts for `value` (shared, written as rules run), or undefined for a value too long to
+   * keep or seen for the first time.
+   */
+  of(value: string): Uint16Array | undefined {
     if (value.length > MEMO_VALUE_BYTES || this.slots === 0) return undefined
-    let v = this.#map.get(value)
+    let v = this.#young.get(value)
+    if (v !== undefined) return v
+    v = this.#old.get(value)
     if (v === undefined) {
-      if (this.#map.size >= MAX_VALUES) this.#map.clear()
-      v = new Uint8Array(this.slots)
-      this.#map.set(value, v)
+      if (!this.#seen.has(value)) {
+        if (this.#seen.size >= SEEN_ONCE) this.#seen.clear()
+        this.#seen.add(value)
+        return undefined
+      }
+      this.#seen.delete(value)
+      v = new Uint16Array(this.#size)
     }
+    if (this.#young.size >= GENERATION) {
+      this.#old = this.#young
+      this.#young = new Map()
+    }
+    this.#young.set(value, v)
     return v
+  }
+
+  /** Whether no rule reading target set `set` can match the value these verdicts are for. */
+  clean(v: Uint16Array, set: number): boolean {
+    const at = this.slots + set
+    const epoch = this.epoch
+    if (v[at] === epoch) return true
+    const list = this.setSlots[set]
+    if (list === null || list === undefined || epoch > 0xffff) return false
+    for (let i = 0; i < list.length; i++) {
+      const slot = list[i]!
+      if (this.#reached[slot] === 1 && v[slot] !== NO_MATCH) return false
+    }
+    v[at] = epoch
+    return true
   }
 }

@@ -72,7 +72,7 @@ export function sqlTokens(input: string, quote: '' | "'" | '"', max = 8): SqlTok
     if (c === '@') {
       let j = i + 1
       if (input[j] === '@') j++
-      while (j < n && /[\w$.]/.test(input[j]!)) j++
+      while (j < n && (isWordChar(input.charCodeAt(j)) || input.charCodeAt(j) === 46)) j++
       out.push({ type: 'v', text: input.slice(i, j) })
       i = j
       continue
@@ -80,14 +80,14 @@ export function sqlTokens(input: string, quote: '' | "'" | '"', max = 8): SqlTok
     if (isDigit(code) || (c === '.' && isDigit(input.charCodeAt(i + 1)))) {
       let j = i + 1
       if (c === '0' && (input[j] === 'x' || input[j] === 'X' || input[j] === 'b' || input[j] === 'B')) j++
-      while (j < n && /[\w.]/.test(input[j]!)) j++
+      while (j < n && (isAsciiWordChar(input.charCodeAt(j)) || input.charCodeAt(j) === 46)) j++
       out.push({ type: '1', text: input.slice(i, j) })
       i = j
       continue
     }
-    if (/[A-Za-z_$\x80-\xff]/.test(c)) {
+    if (isWordChar(code) && !isDigit(code)) {
       let j = i + 1
-      while (j < n && /[\w$\x80-\xff]/.test(input[j]!)) j++
+      while (j < n && isWordChar(input.charCodeAt(j))) j++
       const word = input.slice(i, j).toLowerCase()
       i = j
       let k = i
@@ -145,15 +145,26 @@ function isDigit(code: number): boolean {
   return code >= 48 && code <= 57
 }
 
+/** `[A-Za-z0-9_]` */
+function isAsciiWordChar(code: number): boolean {
+  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 95
+}
+
+/** A word's characters: `[A-Za-z0-9_$]` and the bytes past ASCII. */
+function isWordChar(code: number): boolean {
+  return isAsciiWordChar(code) || code === 36 || (code >= 0x80 && code <= 0xff)
+}
+
+/** Every word with a type, in one lookup: where a word is in two lists, the first list above wins. */
+const WORDS = new Map<string, TokenType>()
+for (const [list, type] of [[KEYWORDS, 'k'], [OPERATORS, 'o'], [CLAUSES, 'B'], [STATEMENTS, 'E'], [SET_OPERATORS, 'U'], [LOGIC, '&']] as const) for (const w of list) WORDS.set(w, type)
+
 function wordType(word: string, call: boolean): TokenType {
-  if (LOGIC.has(word)) return '&'
-  if (SET_OPERATORS.has(word)) return 'U'
-  if (STATEMENTS.has(word)) return call && word !== 'values' ? 'f' : 'E'
-  if (CLAUSES.has(word)) return 'B'
-  if (OPERATORS.has(word)) return 'o'
-  if (call) return 'f'
-  if (KEYWORDS.has(word)) return 'k'
-  return 'n'
+  const type = WORDS.get(word)
+  if (type === undefined) return call ? 'f' : 'n'
+  if (type === 'E') return call && word !== 'values' ? 'f' : 'E'
+  if (type === 'k') return call ? 'f' : 'k'
+  return type
 }
 
 /**
