@@ -170,6 +170,46 @@ describe('success-rate outlier detection', () => {
   })
 })
 
+describe('failure-percentage outlier detection', () => {
+  it('ejects the one of two upstreams whose failures pass the threshold, where success rate needs five', async () => {
+    const good = await fakeUpstream({ name: 'good' })
+    const flaky = await fakeUpstream({ name: 'flaky' })
+    let i = 0
+    let failEvery = 5 // 4 of 5 answers are 500s (80%): never 5 in a row with the rule below off
+    flaky.handler = (_req, res) => {
+      res.statusCode = i++ % 5 < failEvery - 1 ? 500 : 200
+      res.end('{}')
+    }
+    const clock = virtualClock()
+    const { lb, url } = await serveBalancer({
+      upstreams: [good.url, flaky.url],
+      strategy: inOrder(),
+      passive: false,
+      retry: { attempts: 1 },
+      health: outlierDetection({ consecutive5xx: 0, consecutiveGatewayFailure: 0, interval: 10_000, failurePercentage: { threshold: 75, requestVolume: 10 } }),
+      clock,
+    })
+    const downs: unknown[] = []
+    lb.on('upstream:down', (e) => downs.push(e))
+    // 60% failures: below the threshold, nothing happens.
+    failEvery = 4 // 3 of 5 answers are 500s
+    for (let k = 0; k < 2; k++) await Promise.all(Array.from({ length: 10 }, () => get(url)))
+    clock.advance(10_000)
+    expect(downs).toEqual([])
+    // 80% failures: ejected at the next review.
+    failEvery = 5
+    i = 0
+    for (let k = 0; k < 2; k++) await Promise.all(Array.from({ length: 10 }, () => get(url)))
+    expect(downs).toEqual([])
+    clock.advance(10_000)
+    expect(downs).toEqual([{ id: flaky.url, reason: 'outlier' }])
+    expect(lb.upstreams.find((u) => u.id === flaky.url)!.state).toBe('down')
+    const before = flaky.hits
+    for (let k = 0; k < 6; k++) expect((await get(url)).status).toBe(200)
+    expect(flaky.hits).toBe(before)
+  })
+})
+
 describe('circuit breaker', () => {
   it('opens on failures, half-opens after resetTimeout (on the balancer clock) with one trial, and closes on success', async () => {
     const clock = virtualClock()

@@ -8,11 +8,24 @@ import {
 import type { Clock } from '@switchyard/strategies'
 import { Client, type Dispatcher } from 'undici'
 import { systemClock } from './clock.js'
+import { GrpcProber, type ProbeResult, tcpProbe } from './probes.js'
 
 /** Options of {@link activeHealthCheck}. Every duration is in ms. */
 export interface ActiveHealthCheckOptions {
   /**
-   * Path probed with GET.
+   * What a probe is: `'http'` a `GET path` judged by its status (and body); `'tcp'` a connection
+   * to the upstream's host and port that opens (Envoy's TCP health check, HAProxy's plain
+   * `check`); `'grpc'` the standard gRPC health call, `grpc.health.v1.Health/Check` over HTTP/2
+   * (`h2c` for `http:` upstreams), passing on `SERVING` (Envoy's gRPC health check). `tcp` and
+   * `grpc` probes connect to the upstream's origin themselves, also for an upstream given as a
+   * dispatcher.
+   * @default 'http'
+   */
+  type?: 'http' | 'tcp' | 'grpc'
+  /** The service a `grpc` probe asks about (`HealthCheckRequest.service`); `''` is the server as a whole. @default '' */
+  service?: string
+  /**
+   * Path probed with GET (`http` probes).
    * @default '/' (nginx Plus `health_check uri`)
    */
   path?: string
@@ -49,11 +62,13 @@ export interface ActiveHealthCheckOptions {
    * @default interval / 10
    */
   jitter?: number
-  /** Extra request headers, e.g. a Host for virtual-hosted upstreams. @default {} */
+  /** Extra request headers (`http`), or metadata (`grpc`: e.g. `authorization`). @default {} */
   headers?: Readonly<Record<string, string>>
 }
 
 export interface ResolvedActiveOptions {
+  readonly type: 'http' | 'tcp' | 'grpc'
+  readonly service: string
   readonly path: string
   readonly interval: number
   readonly timeout: number
@@ -82,11 +97,12 @@ export const ACTIVE_DEFAULTS = Object.freeze({
 const BODY_LIMIT = 64 * 1024
 
 /**
- * Active HTTP health checks: each upstream is probed with `GET path` every `interval` (plus
- * jitter), on its own timer; `unhealthyThreshold` consecutive failures take it down
+ * Active health checks: each upstream is probed every `interval` (plus jitter), on its own timer —
+ * with `GET path` (the default), a TCP connect (`type: 'tcp'`) or the gRPC health call
+ * (`type: 'grpc'`); `unhealthyThreshold` consecutive failures take it down
  * (`upstream:down`, reason `health_check`) and `healthyThreshold` consecutive passes bring it back.
  * A failure is a connection error, a timeout, a status `expectStatus` rejects, or a body without
- * `expectBody`. An upstream added later is probed at once.
+ * `expectBody` (gRPC: any answer but `SERVING` with `grpc-status` 0). An upstream added later is probed at once.
  *
  * Probes use a dedicated undici `Client` per upstream (one keep-alive connection), not the
  * upstream's traffic pool: a probe then measures the upstream, not a queue behind traffic, and
@@ -101,9 +117,20 @@ export function activeHealthCheck(options: ActiveHealthCheckOptions = {}): Activ
   const o = checkObject(options, p)
   rejectUnknownKeys(
     o,
-    ['path', 'interval', 'timeout', 'expectStatus', 'expectBody', 'healthyThreshold', 'unhealthyThreshold', 'jitter', 'headers'],
+    ['type', 'service', 'path', 'interval', 'timeout', 'expectStatus', 'expectBody', 'healthyThreshold', 'unhealthyThreshold', 'jitter', 'headers'],
     p,
   )
+  const type = o.type ?? 'http'
+  if (type !== 'http' && type !== 'tcp' && type !== 'grpc') {
+    throw new InvalidOptionError(`${p}.type must be 'http', 'tcp' or 'grpc', got ${describeValue(type)}`, { field: `${p}.type` })
+  }
+  // What only an HTTP probe reads is refused on the others rather than silently ignored.
+  const httpOnly = type === 'tcp' ? ['path', 'expectStatus', 'expectBody', 'headers', 'service'] : type === 'grpc' ? ['path', 'expectStatus', 'expectBody'] : ['service']
+  for (const key of httpOnly) {
+    if (o[key] !== undefined) throw new InvalidOptionError(`${p}.${key} does not apply to ${type} probes`, { field: `${p}.${key}` })
+  }
+  const service = o.service ?? ''
+  if (typeof service !== 'string') throw new InvalidOptionError(`${p}.service must be a string, got ${describeValue(service)}`, { field: `${p}.service` })
   const path = o.path ?? ACTIVE_DEFAULTS.path
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw new InvalidOptionError(`${p}.path must start with '/', got ${describeValue(path)}`, { field: `${p}.path` })
@@ -132,6 +159,8 @@ export function activeHealthCheck(options: ActiveHealthCheckOptions = {}): Activ
   return Object.freeze({
     kind: 'active' as const,
     options: Object.freeze({
+      type,
+      service,
       path,
       interval,
       timeout: checkNumber(o.timeout, `${p}.timeout`, ACTIVE_DEFAULTS.timeout, { exclusiveMin: true }),
@@ -164,7 +193,9 @@ export interface ProbeTarget {
 
 interface Probed {
   target: ProbeTarget
-  client: Dispatcher
+  /** The HTTP probes' client (none for tcp and grpc probes). */
+  client: Dispatcher | undefined
+  grpc: GrpcProber | undefined
   timer: unknown
   passes: number
   fails: number
@@ -189,16 +220,19 @@ export class ActiveProber {
 
   /** Starts probing `target`, with a first probe at once. */
   add(target: ProbeTarget): void {
-    const { timeout } = this.#options
+    const { timeout, type } = this.#options
     const client =
-      target.dispatcher ??
-      new Client(target.origin, {
-        pipelining: 1,
-        connect: { ...target.tls, timeout },
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      })
-    const probed: Probed = { target, client, timer: undefined, passes: 0, fails: 0, healthy: true, stopped: false }
+      type !== 'http'
+        ? undefined
+        : (target.dispatcher ??
+          new Client(target.origin, {
+            pipelining: 1,
+            connect: { ...target.tls, timeout },
+            headersTimeout: timeout,
+            bodyTimeout: timeout,
+          }))
+    const grpc = type === 'grpc' ? new GrpcProber(target.origin, target.tls, target.servername) : undefined
+    const probed: Probed = { target, client, grpc, timer: undefined, passes: 0, fails: 0, healthy: true, stopped: false }
     this.#targets.set(target.id, probed)
     void this.#probe(probed)
   }
@@ -210,7 +244,8 @@ export class ActiveProber {
     this.#targets.delete(id)
     probed.stopped = true
     this.#clock.clearTimeout(probed.timer)
-    if (probed.client !== probed.target.dispatcher) await probed.client.destroy()
+    probed.grpc?.close()
+    if (probed.client !== undefined && probed.client !== probed.target.dispatcher) await probed.client.destroy()
   }
 
   async close(): Promise<void> {
@@ -224,7 +259,7 @@ export class ActiveProber {
   }
 
   async #probe(probed: Probed): Promise<void> {
-    const { path, headers, passes, expectBody, timeout } = this.#options
+    const { type, service, headers, timeout } = this.#options
     let ok = false
     let detail: string
     // The probe's deadline runs on the balancer clock (the socket-level timeouts of a probe's own
@@ -232,18 +267,14 @@ export class ActiveProber {
     const deadline = new AbortController()
     const timer = this.#clock.setTimeout(() => deadline.abort(new ProbeTimeoutError(timeout)), timeout)
     try {
-      const res = await probed.client.request({
-        origin: probed.target.origin,
-        method: 'GET',
-        path,
-        headers,
-        servername: probed.target.servername, // read by undici's Request, not in its types
-        signal: deadline.signal,
-      } as Dispatcher.RequestOptions)
-      if (expectBody === undefined) await res.body.dump()
-      const text = expectBody === undefined ? '' : await readLimited(res.body)
-      ok = passes(res.statusCode) && (expectBody === undefined || bodyMatches(text, expectBody))
-      detail = ok ? `status ${res.statusCode}` : passes(res.statusCode) ? 'unexpected body' : `status ${res.statusCode}`
+      const result =
+        type === 'tcp'
+          ? await tcpProbe(probed.target.origin, deadline.signal)
+          : type === 'grpc'
+            ? await probed.grpc!.check(service, headers, deadline.signal)
+            : await this.#http(probed, deadline.signal)
+      ok = result.ok
+      detail = result.detail
     } catch (err) {
       detail = (err as { code?: string }).code ?? (err as Error).message
     } finally {
@@ -266,6 +297,23 @@ export class ActiveProber {
       }
     }
     this.#schedule(probed)
+  }
+
+  /** An HTTP probe: `GET path`, judged by `expectStatus` and `expectBody`. */
+  async #http(probed: Probed, signal: AbortSignal): Promise<ProbeResult> {
+    const { path, headers, passes, expectBody } = this.#options
+    const res = await probed.client!.request({
+      origin: probed.target.origin,
+      method: 'GET',
+      path,
+      headers,
+      servername: probed.target.servername, // read by undici's Request, not in its types
+      signal,
+    } as Dispatcher.RequestOptions)
+    if (expectBody === undefined) await res.body.dump()
+    const text = expectBody === undefined ? '' : await readLimited(res.body)
+    const ok = passes(res.statusCode) && (expectBody === undefined || bodyMatches(text, expectBody))
+    return { ok, detail: ok ? `status ${res.statusCode}` : passes(res.statusCode) ? 'unexpected body' : `status ${res.statusCode}` }
   }
 }
 

@@ -9,6 +9,7 @@ export {
   type OutlierDetection,
   type OutlierDetectionOptions,
   type SuccessRateOptions,
+  type FailurePercentageOptions,
 } from './outlier.js'
 export type { PassiveOptions } from './passive.js'
 export type { BreakerOptions, BreakerState } from './breaker.js'

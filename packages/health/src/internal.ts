@@ -12,6 +12,7 @@ export {
   type OutlierHost,
   type ResolvedOutlierOptions,
   type ResolvedSuccessRateOptions,
+  type ResolvedFailurePercentageOptions,
 } from './outlier.js'
 export { UpstreamBreaker, normalizeBreaker, type BreakerEvents } from './breaker.js'
 export { slowStartShare } from './slow-start.js'

@@ -47,6 +47,35 @@ export interface OutlierDetectionOptions {
    * success_rate_request_volume, success_rate_stdev_factor 1900 / 1000)
    */
   successRate?: boolean | SuccessRateOptions
+  /**
+   * Envoy's failure-percentage ejection, reviewed every `interval`: among the upstreams that served
+   * at least `requestVolume` requests in the interval, when there are at least `minimumHosts` of
+   * them, an upstream whose failures (answers of 500 and above, connection errors, timeouts) are
+   * `threshold` percent or more of its answers is ejected, within `maxEjectionPercent`. Unlike the
+   * success-rate rule it needs no fleet to compare with, so it works with two or three upstreams.
+   * Off by default (as Envoy's `enforcing_failure_percentage` 0); `true` is the defaults.
+   * @default false; `true` = { threshold: 85, minimumHosts: 2, requestVolume: 50 }
+   */
+  failurePercentage?: boolean | FailurePercentageOptions
+}
+
+/** Options of Envoy's failure-percentage ejection; see {@link OutlierDetectionOptions.failurePercentage}. */
+export interface FailurePercentageOptions {
+  /** Failures, in percent of an upstream's answers in the interval, that eject it. @default 85 (Envoy failure_percentage_threshold) */
+  threshold?: number
+  /**
+   * Upstreams with enough requests needed for the rule to run.
+   * @default 2 (Envoy's failure_percentage_minimum_hosts is 5; 2 lets a pair use it, and a fleet of one has nowhere else to send traffic)
+   */
+  minimumHosts?: number
+  /** Requests an upstream must serve in an interval to be judged. @default 50 (Envoy failure_percentage_request_volume) */
+  requestVolume?: number
+}
+
+export interface ResolvedFailurePercentageOptions {
+  readonly threshold: number
+  readonly minimumHosts: number
+  readonly requestVolume: number
 }
 
 /** Options of Envoy's success-rate ejection; see {@link OutlierDetectionOptions.successRate}. */
@@ -73,6 +102,7 @@ export interface ResolvedOutlierOptions {
   readonly maxEjectionTime: number
   readonly maxEjectionPercent: number
   readonly successRate: ResolvedSuccessRateOptions | false
+  readonly failurePercentage: ResolvedFailurePercentageOptions | false
 }
 
 /** An outlier detector made by {@link outlierDetection}, for the balancer's `health` option. */
@@ -93,6 +123,11 @@ export const OUTLIER_DEFAULTS = Object.freeze({
     requestVolume: 100, // Envoy success_rate_request_volume
     stdevFactor: 1.9, // Envoy success_rate_stdev_factor (1900, in thousandths)
   }),
+  failurePercentage: Object.freeze({
+    threshold: 85, // %; Envoy failure_percentage_threshold
+    minimumHosts: 2, // Envoy failure_percentage_minimum_hosts is 5: a pair of upstreams gets the rule here
+    requestVolume: 50, // Envoy failure_percentage_request_volume
+  }),
 })
 
 /**
@@ -100,7 +135,8 @@ export const OUTLIER_DEFAULTS = Object.freeze({
  * `consecutiveGatewayFailure` gateway failures in a row, is ejected (`upstream:down`, reason
  * `outlier`) for `baseEjectionTime × ejections in a row` (capped at `maxEjectionTime`), unless
  * `maxEjectionPercent` of the upstreams are ejected already. Reviews run every `interval`, and
- * with them Envoy's success-rate rule (see `successRate`).
+ * with them Envoy's success-rate rule (see `successRate`) and, when asked for, its
+ * failure-percentage rule (see `failurePercentage`).
  *
  * @example
  * createBalancer({ upstreams, health: outlierDetection({ consecutive5xx: 3, baseEjectionTime: 10_000 }) })
@@ -121,6 +157,7 @@ export function outlierDetection(options: OutlierDetectionOptions = {}): Outlier
       maxEjectionTime: checkNumber(o.maxEjectionTime, `${p}.maxEjectionTime`, d.maxEjectionTime, { exclusiveMin: true }),
       maxEjectionPercent: checkNumber(o.maxEjectionPercent, `${p}.maxEjectionPercent`, d.maxEjectionPercent, { max: 100 }),
       successRate: resolveSuccessRate(o.successRate, `${p}.successRate`),
+      failurePercentage: resolveFailurePercentage(o.failurePercentage, `${p}.failurePercentage`),
     }),
   })
 }
@@ -134,6 +171,18 @@ function resolveSuccessRate(value: unknown, field: string): ResolvedSuccessRateO
     minimumHosts: checkNumber(o.minimumHosts, `${field}.minimumHosts`, d.minimumHosts, { integer: true, min: 1 }),
     requestVolume: checkNumber(o.requestVolume, `${field}.requestVolume`, d.requestVolume, { integer: true, min: 1 }),
     stdevFactor: checkNumber(o.stdevFactor, `${field}.stdevFactor`, d.stdevFactor),
+  })
+}
+
+function resolveFailurePercentage(value: unknown, field: string): ResolvedFailurePercentageOptions | false {
+  if (value === undefined || value === false) return false
+  const o = checkObject(value === true ? {} : value, field)
+  const d = OUTLIER_DEFAULTS.failurePercentage
+  rejectUnknownKeys(o, Object.keys(d), field)
+  return Object.freeze({
+    threshold: checkNumber(o.threshold, `${field}.threshold`, d.threshold, { max: 100 }),
+    minimumHosts: checkNumber(o.minimumHosts, `${field}.minimumHosts`, d.minimumHosts, { integer: true, min: 1 }),
+    requestVolume: checkNumber(o.requestVolume, `${field}.requestVolume`, d.requestVolume, { integer: true, min: 1 }),
   })
 }
 
@@ -197,39 +246,45 @@ export class OutlierDetector {
   }
 
   /**
-   * Envoy's success-rate rule, run once per `interval` after {@link review}: ejects the hosts whose
-   * success rate in the interval is below mean − stdevFactor × standard deviation (population, as
-   * Envoy) of the hosts with at least `requestVolume` answers, when there are `minimumHosts` of
-   * them; within `maxEjectionPercent`, lowest rate first. Starts the next interval's counts. Returns
-   * the positions in `hosts` ejected now.
+   * The rate rules, run once per `interval` after {@link review}: Envoy's success-rate rule ejects
+   * the hosts whose success rate in the interval is below mean − stdevFactor × standard deviation
+   * (population, as Envoy) of the hosts with at least `requestVolume` answers, when there are
+   * `minimumHosts` of them; then the failure-percentage rule ejects the hosts whose failures are at
+   * least `threshold` percent of their answers, on the same conditions with its own numbers. Both
+   * within `maxEjectionPercent`, lowest rate first. Starts the next interval's counts. Returns the
+   * positions in `hosts` ejected now.
    */
-  reviewSuccessRate(hosts: readonly OutlierHost[], now: number): number[] {
-    const rule = this.options.successRate
+  reviewRates(hosts: readonly OutlierHost[], now: number): number[] {
     const ejected: number[] = []
-    if (rule !== false) {
-      const judged: number[] = []
-      let sum = 0
-      for (let i = 0; i < hosts.length; i++) {
-        const h = hosts[i]!
-        if (h.ejectedUntil !== 0 || h.requests < rule.requestVolume) continue
-        judged.push(i)
-        sum += h.successes / h.requests
+    let out = -1
+    const eject = (candidates: number[]) => {
+      if (out === -1) out = hosts.reduce((n, h) => n + (h.ejectedUntil !== 0 ? 1 : 0), 0)
+      candidates.sort((a, b) => rate(hosts[a]!) - rate(hosts[b]!))
+      for (const i of candidates) {
+        if (hosts[i]!.ejectedUntil !== 0) continue
+        if (!this.mayEject(out, hosts.length)) break
+        this.#eject(hosts[i]!, now)
+        ejected.push(i)
+        out++
       }
-      if (judged.length >= rule.minimumHosts) {
-        const rate = (i: number) => hosts[i]!.successes / hosts[i]!.requests
+    }
+    const sr = this.options.successRate
+    if (sr !== false) {
+      const judged = judge(hosts, sr.requestVolume)
+      if (judged.length >= sr.minimumHosts) {
+        let sum = 0
+        for (const i of judged) sum += rate(hosts[i]!)
         const mean = sum / judged.length
         let squares = 0
-        for (const i of judged) squares += (rate(i) - mean) ** 2
-        const threshold = mean - rule.stdevFactor * Math.sqrt(squares / judged.length)
-        const below = judged.filter((i) => rate(i) < threshold).sort((a, b) => rate(a) - rate(b))
-        let out = hosts.reduce((n, h) => n + (h.ejectedUntil !== 0 ? 1 : 0), 0)
-        for (const i of below) {
-          if (!this.mayEject(out, hosts.length)) break
-          this.#eject(hosts[i]!, now)
-          ejected.push(i)
-          out++
-        }
+        for (const i of judged) squares += (rate(hosts[i]!) - mean) ** 2
+        const threshold = mean - sr.stdevFactor * Math.sqrt(squares / judged.length)
+        eject(judged.filter((i) => rate(hosts[i]!) < threshold))
       }
+    }
+    const fp = this.options.failurePercentage
+    if (fp !== false) {
+      const judged = judge(hosts, fp.requestVolume)
+      if (judged.length >= fp.minimumHosts) eject(judged.filter((i) => (1 - rate(hosts[i]!)) * 100 >= fp.threshold))
     }
     for (const h of hosts) {
       h.requests = 0
@@ -262,4 +317,19 @@ export class OutlierDetector {
     if (host.ejections > 0) host.ejections--
     return false
   }
+}
+
+/** A host's success rate in the interval. */
+function rate(h: OutlierHost): number {
+  return h.successes / h.requests
+}
+
+/** The hosts in with at least `volume` answers in the interval. */
+function judge(hosts: readonly OutlierHost[], volume: number): number[] {
+  const out: number[] = []
+  for (let i = 0; i < hosts.length; i++) {
+    const h = hosts[i]!
+    if (h.ejectedUntil === 0 && h.requests >= volume) out.push(i)
+  }
+  return out
 }

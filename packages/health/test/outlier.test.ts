@@ -63,13 +63,13 @@ describe('OutlierDetector (Envoy semantics, injected time)', () => {
     serve(hosts[4]!, 100, 40) // 60%: far below the others
     serve(hosts[5]!, 99, 99) // all failed, but below requestVolume (100): not judged
     // mean of the five judged = 0.912, population stdev = 0.156: threshold = 0.912 - 1.9 × 0.156 = 0.616
-    expect(d.reviewSuccessRate(hosts, 1_000)).toEqual([4])
+    expect(d.reviewRates(hosts, 1_000)).toEqual([4])
     expect(hosts[4]!.ejectedUntil).toBe(31_000) // baseEjectionTime (30 s), first ejection
     expect(hosts[0]!.requests).toBe(0) // counts start again each interval
     // Fewer than minimumHosts (5) with enough volume: the rule does not run.
     for (const h of hosts.slice(0, 3)) serve(h, 100, 0)
     serve(hosts[5]!, 100, 100)
-    expect(d.reviewSuccessRate(hosts, 2_000)).toEqual([])
+    expect(d.reviewRates(hosts, 2_000)).toEqual([])
   })
 
   it('keeps success-rate ejections within maxEjectionPercent, worst first, and can be turned off', () => {
@@ -78,7 +78,7 @@ describe('OutlierDetector (Envoy semantics, injected time)', () => {
     hosts.forEach((h, i) => {
       for (let k = 0; k < 10; k++) d.record(h, k < (i >= 6 ? 3 + i - 6 : 0) ? 503 : 200, 0, none, 8)
     })
-    expect(d.reviewSuccessRate(hosts, 0)).toEqual([7]) // 10% of 8 rounds down, but one may always go
+    expect(d.reviewRates(hosts, 0)).toEqual([7]) // 10% of 8 rounds down, but one may always go
     const off = new OutlierDetector(outlierDetection({ successRate: false }))
     const h2 = Array.from({ length: 5 }, () => newOutlierHost())
     h2.forEach((h, i) => {
@@ -87,14 +87,32 @@ describe('OutlierDetector (Envoy semantics, injected time)', () => {
     expect(off.options.successRate).toBe(false)
     expect(h2[0]!.ejectedUntil).not.toBe(0) // the consecutive rule still works...
     h2[0]!.ejectedUntil = 0
-    expect(off.reviewSuccessRate(h2, 0)).toEqual([]) // ...the success-rate one is off
+    expect(off.reviewRates(h2, 0)).toEqual([]) // ...the success-rate one is off
   })
 
   it('rejects bad options', () => {
+    expect(() => outlierDetection({ failurePercentage: { threshold: 101 } })).toThrow(/failurePercentage\.threshold/)
+    expect(() => outlierDetection({ failurePercentage: { volume: 1 } as never })).toThrow(/unknown option outlierDetection\(\)\.failurePercentage\.volume /)
     expect(() => outlierDetection({ successRate: { minimumHosts: 0 } })).toThrow(/successRate\.minimumHosts/)
     expect(() => outlierDetection({ successRate: { stdev: 1 } as never })).toThrow(/unknown option outlierDetection\(\)\.successRate\.stdev /)
     expect(() => outlierDetection({ consecutive5xx: -1 })).toThrow(InvalidOptionError)
     expect(() => outlierDetection({ maxEjectionPercent: 101 })).toThrow(/maxEjectionPercent/)
     expect(() => outlierDetection({ baseEjection: 1 } as never)).toThrow(/did you mean outlierDetection\(\)\.baseEjectionTime/)
+  })
+
+  it('failure percentage: off by default; with it, hosts at or past the threshold go, within maxEjectionPercent, worst first', () => {
+    expect(new OutlierDetector(outlierDetection()).options.failurePercentage).toBe(false)
+    const d = new OutlierDetector(outlierDetection({ successRate: false, maxEjectionPercent: 50, failurePercentage: true }))
+    expect(d.options.failurePercentage).toEqual({ threshold: 85, minimumHosts: 2, requestVolume: 50 })
+    const host = (requests: number, successes: number) => ({ ...newOutlierHost(), requests, successes })
+    // 4 hosts: 90% and 85% failures go (the worst first), 84% stays; 50% of 4 = 2 at most.
+    const hosts = [host(100, 10), host(100, 90), host(100, 15), host(100, 16)]
+    expect(d.reviewRates(hosts, 1_000)).toEqual([0, 2])
+    expect(hosts[0]!.ejectedUntil).toBe(31_000)
+    expect(hosts.every((h) => h.requests === 0)).toBe(true) // the next interval starts
+    // Too few answers to judge, or too few hosts with enough: nobody goes.
+    expect(d.reviewRates([host(49, 0), host(100, 100)], 0)).toEqual([])
+    const three = [host(60, 0), host(60, 0), host(60, 0)]
+    expect(d.reviewRates(three, 0)).toEqual([0]) // all fail: 50% of 3 rounds to 1
   })
 })

@@ -129,7 +129,7 @@ export class HealthMonitor {
     for (const u of all) {
       if (detector.review(u.outlier, t)) this.#up(u, DOWN.outlier, 'outlier_expired')
     }
-    for (const i of detector.reviewSuccessRate(all.map((u) => u.outlier), t)) this.#down(all[i]!, DOWN.outlier, 'outlier')
+    for (const i of detector.reviewRates(all.map((u) => u.outlier), t)) this.#down(all[i]!, DOWN.outlier, 'outlier')
   }
 
   /** Stops every timer, probe and breaker. */
