@@ -141,6 +141,61 @@ describe('strategies through the proxy', () => {
     expect(new Set([...seen.values()].flatMap((s) => [...s])).size).toBeGreaterThan(1)
   })
 
+  it.each([
+    ['consistentHash', () => consistentHash({ key: headerKey('x-user'), balanceFactor: 1.25 }), () => consistentHash({ key: headerKey('x-user') })],
+    ['maglev', () => maglev({ key: headerKey('x-user'), balanceFactor: 1.25 }), () => maglev({ key: headerKey('x-user') })],
+  ] as const)('%s with balanceFactor: a hot key held in flight spills over; other keys keep their owners', async (_name, bounded, plain) => {
+    // Upstreams that hold each request until released, so loads build up on real sockets.
+    const held: (() => void)[] = []
+    const ups = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((name) =>
+        fakeUpstream({
+          name,
+          handler: (_req, res) => {
+            held.push(() => res.end(JSON.stringify({ name })))
+          },
+        }),
+      ),
+    )
+    const ids = ups.map((u) => u.url)
+    const { url } = await serveBalancer({ upstreams: ids, strategy: bounded() })
+    const { url: plainUrl } = await serveBalancer({ upstreams: ids, strategy: plain() })
+    const agent = new Agent({ connections: 64 })
+    onTestFinished(() => agent.close())
+    const ask = (base: string, user: string) => request(base, { dispatcher: agent, headers: { 'x-user': user } }).then(async (r) => ((await r.body.json()) as { name: string }).name)
+    // Where each key goes with nothing in flight, by the plain strategy on the same upstreams.
+    const release = async (n: number) => {
+      await expect.poll(() => held.length).toBe(n)
+      for (const f of held.splice(0)) f()
+    }
+    const owners: string[] = []
+    for (const user of ['hot', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7']) {
+      const p = ask(plainUrl, user)
+      await release(1)
+      owners.push(await p)
+    }
+    // 12 requests for the hot key at once: plain hashing would put all 12 on its owner.
+    const hot: Promise<string>[] = []
+    for (let i = 0; i < 12; i++) {
+      hot.push(ask(url, 'hot'))
+      await expect.poll(() => held.length).toBe(i + 1) // each one in flight before the next is placed
+    }
+    for (const f of held.splice(0)) f()
+    const placed = await Promise.all(hot)
+    const counts = new Map<string, number>()
+    for (const n of placed) counts.set(n, (counts.get(n) ?? 0) + 1)
+    // At most ceil(ceil(1.25 × 12) / 4) = 4 on any upstream, the owner first.
+    expect(placed[0]).toBe(owners[0])
+    expect(Math.max(...counts.values())).toBeLessThanOrEqual(4)
+    expect(counts.size).toBeGreaterThanOrEqual(3)
+    // With the load gone, every key is its owner's, as with plain hashing.
+    for (let i = 0; i < owners.length; i++) {
+      const p = ask(url, ['hot', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'][i]!)
+      await release(1)
+      expect(await p).toBe(owners[i])
+    }
+  })
+
   it('ipHash keeps a client address on one upstream', async () => {
     const ups = await Promise.all(['a', 'b', 'c'].map((name) => fakeUpstream({ name })))
     const { url } = await serveBalancer({ upstreams: ups.map((u) => u.url), strategy: ipHash() })

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   for (const scenario of standardScenarios(quick ? 0.1 : 1)) {
     console.log(`## ${scenario.name}\n`)
     const reports: SimReport[] = []
-    for (const s of standardStrategies()) reports.push(await simulate({ ...scenario, seed }, s))
+    for (const s of scenario.strategies?.() ?? standardStrategies()) reports.push(await simulate({ ...scenario, seed }, s))
     console.log(`${formatTable(reports)}\n`)
   }
   const scale = scaleScenario(quick ? 100_000 : 1_000_000)

@@ -1,4 +1,4 @@
-import { leastConnections, peakEwma, powerOfTwo, random, roundRobin } from '@switchyard/strategies'
+import { consistentHash, headerKey, leastConnections, maglev, peakEwma, powerOfTwo, random, roundRobin } from '@switchyard/strategies'
 import { activeHealthCheck, outlierDetection } from '@switchyard/health'
 import { drift, errorBurst, flapping } from './events.js'
 import { bimodal, fixed, lognormal } from './latency.js'
@@ -18,6 +18,40 @@ export function standardStrategies(): StrategySpec[] {
 }
 
 const times = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i))
+
+/** The hash strategies, plain and with bounded loads (balanceFactor 1.25), keyed by `x-key`; round robin as the no-affinity reference. */
+export function hashStrategies(): StrategySpec[] {
+  const key = headerKey('x-key')
+  return [
+    { name: 'roundRobin (no affinity)', make: (d) => roundRobin({ random: d.random }) },
+    { name: 'consistentHash', make: (d) => consistentHash({ key, random: d.random }) },
+    { name: 'consistentHash balanceFactor 1.25', make: (d) => consistentHash({ key, balanceFactor: 1.25, random: d.random }) },
+    { name: 'maglev', make: (d) => maglev({ key, random: d.random }) },
+    { name: 'maglev balanceFactor 1.25', make: (d) => maglev({ key, balanceFactor: 1.25, random: d.random }) },
+  ]
+}
+
+/**
+ * Keys `k0`…`k{n-1}` drawn with Zipf(`s`) popularity: key i with probability ∝ 1 / (i + 1)^s.
+ * With n = 1 000 and s = 1 the hottest key is 13% of all requests.
+ */
+export function zipfKeys(n: number, s: number): (random: () => number) => string {
+  const cdf = new Float64Array(n)
+  let sum = 0
+  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1) ** s
+  const names = times(n, (i) => `k${i}`)
+  return (random) => {
+    const x = random() * sum
+    let lo = 0
+    let hi = n - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (cdf[mid]! < x) lo = mid + 1
+      else hi = mid
+    }
+    return names[lo]!
+  }
+}
 
 /**
  * The standard scenarios of `pnpm sim`. Loads are stated as a share of the fleet's capacity
@@ -124,6 +158,16 @@ export function standardScenarios(scale = 1): Scenario[] {
         ...drift(0, { at: d(6_000), overMs: d(10_000), from: 5, to: 1 }),
       ],
       balancer: { slowStart: d(10_000) },
+    },
+    {
+      // Cache affinity under skew: the hottest key alone is 13% of the traffic, more than one
+      // upstream's 10% share, so plain hashing overloads its owner; bounded loads spill it over.
+      name: 'hot key: 10 upstreams, 1 000 keys with Zipf(1) popularity (the hottest is 13% of requests), 60% load',
+      upstreams: times(10, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 4_800,
+      durationMs: d(20_000),
+      keys: zipfKeys(1_000, 1),
+      strategies: hashStrategies,
     },
   ]
 }

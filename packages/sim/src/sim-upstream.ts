@@ -31,6 +31,7 @@ interface Handler {
 
 interface Job {
   handler: Handler
+  options: Dispatcher.DispatchOptions
 }
 
 const NO_HEADERS: Buffer[] = []
@@ -59,9 +60,9 @@ export class SimUpstream extends Dispatcher {
   readonly #clock: SimClock
   readonly #random: () => number
   readonly #concurrency: number
-  readonly #onServed: (u: SimUpstream) => void
+  readonly #onServed: (u: SimUpstream, options: Dispatcher.DispatchOptions) => void
 
-  constructor(id: string, model: UpstreamModel, clock: SimClock, random: () => number, onServed: (u: SimUpstream) => void) {
+  constructor(id: string, model: UpstreamModel, clock: SimClock, random: () => number, onServed: (u: SimUpstream, options: Dispatcher.DispatchOptions) => void) {
     super()
     this.id = id
     this.weight = model.weight ?? 1
@@ -78,13 +79,13 @@ export class SimUpstream extends Dispatcher {
     return this.active + this.#waiting.length - this.#head
   }
 
-  override dispatch(_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const h = handler as unknown as Handler
     if (this.crashed) {
       this.#clock.setTimeout(() => h.onError(REFUSED), 0.1) // a refused connection takes a moment
       return true
     }
-    const job: Job = { handler: h }
+    const job: Job = { handler: h, options }
     if (this.active < this.#concurrency) this.#start(job)
     else this.#waiting.push(job)
     return true
@@ -100,7 +101,7 @@ export class SimUpstream extends Dispatcher {
   #finish(job: Job): void {
     this.active--
     this.served++
-    this.#onServed(this)
+    this.#onServed(this, job.options)
     const status = this.errorRate > 0 && this.#random() < this.errorRate ? 500 : 200
     job.handler.onHeaders(status, [], noop, '') // a fresh array: a sticky strategy appends its cookie
     job.handler.onComplete(NO_HEADERS)

@@ -36,6 +36,10 @@ export interface Scenario {
   balancer?: Omit<BalancerOptions, 'upstreams' | 'strategy' | 'clock' | 'random'>
   /** Measure how long upstream `upstream` takes to get back 80% of its fair share after `at`. */
   recovery?: { upstream: number; at: number }
+  /** Each request's affinity key, sent as the `x-key` header (for the hash strategies); none when absent. */
+  keys?: (random: () => number) => string
+  /** The strategies this scenario compares. @default the standard ones */
+  strategies?: () => StrategySpec[]
 }
 
 /** A strategy to run: a name and a factory given the run's seeded randomness and clock. */
@@ -60,6 +64,11 @@ export interface SimReport {
   ejections: number
   /** ms from `recovery.at` until the upstream served 80% of its fair share in a 1 s window; undefined if never. */
   recoveryMs: number | undefined
+  /**
+   * With keys: the share of keyed requests served by the upstream that served their key most
+   * (1: every key always on one upstream, as plain hashing; about 1/n for no affinity at all).
+   */
+  affinity: number | undefined
   /** Real time the run took, ms. */
   wallMs: number
 }
@@ -87,7 +96,16 @@ export async function simulate(scenario: Scenario, spec: StrategySpec): Promise<
   const warmupMs = scenario.warmupMs ?? durationMs / 10
   const buckets = new Map<SimUpstream, Uint32Array>()
   const bucketCount = Math.ceil(durationMs / BUCKET_MS) + 1
-  const onServed = (u: SimUpstream) => {
+  const byKey = new Map<string, Map<SimUpstream, number>>()
+  const onServed = (u: SimUpstream, options: Dispatcher.DispatchOptions) => {
+    if (scenario.keys !== undefined && clock.now() >= warmupMs) {
+      const key = headerOf(options.headers, 'x-key')
+      if (key !== undefined) {
+        let m = byKey.get(key)
+        if (m === undefined) byKey.set(key, (m = new Map()))
+        m.set(u, (m.get(u) ?? 0) + 1)
+      }
+    }
     let b = buckets.get(u)
     if (b === undefined) buckets.set(u, (b = new Uint32Array(bucketCount)))
     const i = Math.floor(clock.now() / BUCKET_MS)
@@ -132,6 +150,7 @@ export async function simulate(scenario: Scenario, spec: StrategySpec): Promise<
     latencies[recorded++] = clock.now() - start
   }
   const arrivalRandom = seededRandom(seed * 104_729)
+  const keyRandom = seededRandom(seed * 15_485_863)
   const meanGap = 1000 / scenario.rate
   let next = 0
   const arrive = () => {
@@ -148,7 +167,8 @@ export async function simulate(scenario: Scenario, spec: StrategySpec): Promise<
       onComplete: () => record(start, status >= 500),
       onError: () => record(start, true),
     }
-    lb.dispatcher.dispatch({ origin: 'http://sim', method: 'GET', path: '/' }, handler as unknown as Dispatcher.DispatchHandler)
+    const headers = scenario.keys === undefined ? undefined : { 'x-key': scenario.keys(keyRandom) }
+    lb.dispatcher.dispatch({ origin: 'http://sim', method: 'GET', path: '/', headers }, handler as unknown as Dispatcher.DispatchHandler)
     const gap = exponential(arrivalRandom, meanGap)
     if (clock.now() + gap < durationMs) clock.setTimeout(arrive, gap)
   }
@@ -193,8 +213,35 @@ export async function simulate(scenario: Scenario, spec: StrategySpec): Promise<
     imbalance: samples === 0 ? 1 : spread / samples,
     ejections,
     recoveryMs: scenario.recovery === undefined ? undefined : recoveryTime(scenario.recovery, upstreams, buckets),
+    affinity: scenario.keys === undefined ? undefined : affinityOf(byKey),
     wallMs: performance.now() - wall,
   }
+}
+
+/** Share of keyed requests served by their key's most frequent upstream. */
+function affinityOf(byKey: Map<string, Map<SimUpstream, number>>): number {
+  let top = 0
+  let all = 0
+  for (const m of byKey.values()) {
+    let max = 0
+    for (const n of m.values()) {
+      all += n
+      if (n > max) max = n
+    }
+    top += max
+  }
+  return all === 0 ? 1 : top / all
+}
+
+/** A request header's value, from the flat array or the object undici's dispatch options carry. */
+function headerOf(headers: Dispatcher.DispatchOptions['headers'], name: string): string | undefined {
+  if (headers === null || headers === undefined) return undefined
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1])
+    return undefined
+  }
+  for (const [k, v] of Object.entries(headers as Record<string, unknown>)) if (k.toLowerCase() === name) return String(v)
+  return undefined
 }
 
 /** ms from `at` to the end of the first 1 s window in which `upstream` served ≥ 80% of its weight's fair share. */

@@ -1,3 +1,4 @@
+import { BoundedLoad } from './internal/bounded-load.js'
 import { EligibleMarks, isPickable } from './internal/eligible.js'
 import { hash32 } from './internal/hash.js'
 import { addressKey } from './keys.js'
@@ -18,6 +19,16 @@ export interface ConsistentHashOptions extends StrategyDeps {
    * @default 160
    */
   points?: number
+  /**
+   * Bounded loads: an upstream takes at most this many times its weight's share of the requests
+   * in flight, and a key whose owner is full goes to the next owner on the ring with room (Google's
+   * consistent hashing with bounded loads; HAProxy `hash-balance-factor`, Envoy
+   * `hash_balance_factor`, both in percent: 125 there is 1.25 here). A hot key then spills over
+   * instead of piling up on one upstream, while every other key keeps its owner. Above 1; 1.25 is
+   * the paper's and HAProxy's usual choice. Off when not given.
+   * @default none (plain ketama)
+   */
+  balanceFactor?: number
 }
 
 /** Bits of the owner's position packed under the point hash in one float64 (2^20 upstreams). */
@@ -31,19 +42,28 @@ const OWNER_BITS = 2 ** 20
  * the next owner on the ring, and gets them back when it returns. Requests without a key go
  * round robin.
  *
- * Cost: pick O(log p) for p ring points (binary search), plus a walk past ineligible owners;
- * rebuild O(p log p). No allocation per pick.
+ * With `balanceFactor`, loads are bounded: a key whose owner carries more than its share × the
+ * factor goes on along the ring to the first owner with room.
+ *
+ * Cost: pick O(log p) for p ring points (binary search), plus a walk past ineligible (or, bounded,
+ * full) owners; rebuild O(p log p). No allocation per pick.
  *
  * @example
  * createBalancer({ upstreams, strategy: consistentHash({ key: headerKey('x-user-id') }) })
  */
 export function consistentHash(options: ConsistentHashOptions = {}): Strategy {
   const o = checkObject(options, 'consistentHash()')
-  rejectUnknownKeys(o, ['key', 'points', 'random', 'now'], 'consistentHash()')
+  rejectUnknownKeys(o, ['key', 'points', 'balanceFactor', 'random', 'now'], 'consistentHash()')
   return new Ring('consistent-hash', checkFunction(o.key, 'consistentHash().key', addressKey), {
     points: checkNumber(o.points, 'consistentHash().points', 160, { min: 1, max: 10_000, integer: true }),
     random: checkFunction<() => number>(o.random, 'consistentHash().random', Math.random),
+    balanceFactor: balanceFactorOf(o.balanceFactor, 'consistentHash().balanceFactor'),
   })
+}
+
+/** A `balanceFactor` option: a number above 1, or undefined (off). */
+export function balanceFactorOf(value: unknown, field: string): number | undefined {
+  return value === undefined ? undefined : checkNumber(value, field, 0, { min: 1, exclusiveMin: true })
 }
 
 export class Ring implements Strategy {
@@ -52,20 +72,29 @@ export class Ring implements Strategy {
   readonly #points: number
   readonly #fallback: Strategy
   readonly #marks = new EligibleMarks()
+  readonly #bound: BoundedLoad | undefined
+  readonly onStart: ((c: Candidate) => void) | undefined
+  readonly onEnd: ((c: Candidate) => void) | undefined
   #hashes = new Float64Array(0)
   #owners: Candidate[] = []
   #ownerOf = new Int32Array(0)
 
-  constructor(name: string, key: KeyFunction, options: { points: number; random: () => number }) {
+  constructor(name: string, key: KeyFunction, options: { points: number; random: () => number; balanceFactor?: number | undefined }) {
     this.name = name
     this.affinity = { key }
     this.#points = options.points
     this.#fallback = roundRobin({ random: options.random })
+    const bound = options.balanceFactor === undefined ? undefined : new BoundedLoad(options.balanceFactor)
+    this.#bound = bound
+    // Only a bounded ring follows loads: plain ketama costs nothing per request start and end.
+    this.onStart = bound === undefined ? undefined : (c) => bound.track(c)
+    this.onEnd = this.onStart
   }
 
   rebuild(all: readonly Candidate[]): void {
     this.#fallback.rebuild?.(all)
     this.#marks.clear()
+    this.#bound?.reset(all)
     this.#owners = [...all]
     let totalWeight = 0
     for (const c of all) totalWeight += c.weight
@@ -101,10 +130,14 @@ export class Ring implements Strategy {
       else hi = mid
     }
     const marks = this.#marks.of(eligible)
+    const bound = this.#bound
+    let full: Candidate | undefined // the first owner that could take it but is full
     for (let k = 0; k < total; k++) {
       const c = this.#owners[this.#ownerOf[(lo + k) % total]!]!
-      if (isPickable(c, marks, ctx)) return c
+      if (!isPickable(c, marks, ctx)) continue
+      if (bound === undefined || bound.hasRoom(c, eligible)) return c
+      full ??= c
     }
-    return this.#fallback.pick(eligible, ctx)
+    return full ?? this.#fallback.pick(eligible, ctx)
   }
 }

@@ -1,3 +1,5 @@
+import { balanceFactorOf } from './consistent-hash.js'
+import { BoundedLoad } from './internal/bounded-load.js'
 import { EligibleMarks, isPickable } from './internal/eligible.js'
 import { hash32 } from './internal/hash.js'
 import { addressKey } from './keys.js'
@@ -19,6 +21,13 @@ export interface MaglevOptions extends StrategyDeps {
    * @default 65_537
    */
   tableSize?: number
+  /**
+   * Bounded loads, as {@link ConsistentHashOptions.balanceFactor}: an upstream takes at most this
+   * many times its weight's share of the requests in flight; a key whose entry's owner is full
+   * goes to the next entry's owner with room (Envoy's `hash_balance_factor` applies to Maglev too).
+   * @default none
+   */
+  balanceFactor?: number
 }
 
 function isPrime(n: number): boolean {
@@ -34,7 +43,10 @@ function isPrime(n: number): boolean {
  * the keys. A key whose entry is down or refused (already tried, at its cap) goes to the next
  * entry's owner. Requests without a key go round robin.
  *
- * Cost: pick O(1) (one hash, one table read; a short probe past ineligible owners); rebuild
+ * With `balanceFactor`, loads are bounded: a key whose owner carries more than its share × the
+ * factor goes to the next entry's owner with room.
+ *
+ * Cost: pick O(1) (one hash, one table read; a short probe past ineligible or full owners); rebuild
  * O(M log M) for table size M. No allocation per pick.
  *
  * @example
@@ -42,7 +54,7 @@ function isPrime(n: number): boolean {
  */
 export function maglev(options: MaglevOptions = {}): Strategy {
   const o = checkObject(options, 'maglev()')
-  rejectUnknownKeys(o, ['key', 'tableSize', 'random', 'now'], 'maglev()')
+  rejectUnknownKeys(o, ['key', 'tableSize', 'balanceFactor', 'random', 'now'], 'maglev()')
   const size = checkNumber(o.tableSize, 'maglev().tableSize', 65_537, { min: 3, max: 5_000_011, integer: true })
   if (!isPrime(size)) {
     throw new InvalidOptionError(`maglev().tableSize must be a prime, got ${size}`, { field: 'maglev().tableSize' })
@@ -50,15 +62,18 @@ export function maglev(options: MaglevOptions = {}): Strategy {
   const key = checkFunction<KeyFunction>(o.key, 'maglev().key', addressKey)
   const fallback = roundRobin({ random: checkFunction<() => number>(o.random, 'maglev().random', Math.random) })
   const marks = new EligibleMarks()
+  const factor = balanceFactorOf(o.balanceFactor, 'maglev().balanceFactor')
+  const bound = factor === undefined ? undefined : new BoundedLoad(factor)
   let owners: Candidate[] = []
   let table = new Int32Array(0)
 
-  return {
+  const strategy: Strategy = {
     name: 'maglev',
     affinity: { key },
     rebuild(all: readonly Candidate[]) {
       fallback.rebuild?.(all)
       marks.clear()
+      bound?.reset(all)
       owners = [...all]
       const n = all.length
       table = new Int32Array(n === 0 ? 0 : size).fill(-1)
@@ -101,11 +116,20 @@ export function maglev(options: MaglevOptions = {}): Strategy {
       if (k === undefined || table.length === 0 || eligible.length === 0) return fallback.pick(eligible, ctx)
       const m = marks.of(eligible)
       const start = hash32(k) % size
+      let full: Candidate | undefined // the first owner that could take it but is full
       for (let probe = 0; probe < size; probe++) {
         const c = owners[table[(start + probe) % size]!]!
-        if (isPickable(c, m, ctx)) return c
+        if (!isPickable(c, m, ctx)) continue
+        if (bound === undefined || bound.hasRoom(c, eligible)) return c
+        full ??= c
       }
-      return fallback.pick(eligible, ctx)
+      return full ?? fallback.pick(eligible, ctx)
     },
   }
+  // Only a bounded table follows loads: plain Maglev costs nothing per request start and end.
+  if (bound !== undefined) {
+    strategy.onStart = (c) => bound.track(c)
+    strategy.onEnd = (c) => bound.track(c)
+  }
+  return strategy
 }

@@ -1,7 +1,7 @@
 import { type Candidate, consistentHash, maglev, type Strategy } from '@switchyard/strategies'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { candidates, ctx } from './fixtures/candidates.js'
+import { candidates, ctx, type TestCandidate } from './fixtures/candidates.js'
 
 const KEYS = Array.from({ length: 4_000 }, (_, i) => `user-${i * 7919}`)
 
@@ -94,5 +94,77 @@ describe.each([
     const counts = new Map<string, number>()
     for (const id of assign(s, list)) counts.set(id, (counts.get(id) ?? 0) + 1)
     for (const c of counts.values()) expect(Math.abs(c / KEYS.length - 1 / 8)).toBeLessThan(0.25 / 8)
+  })
+})
+
+describe.each([
+  ['consistentHash', (balanceFactor?: number) => consistentHash({ balanceFactor })],
+  ['maglev', (balanceFactor?: number) => maglev({ balanceFactor })],
+] as const)('%s with balanceFactor (bounded loads)', (_name, make) => {
+  /** Starts `n` requests for `key` (held in flight), as the core does: count, then onStart. */
+  function hold(s: Strategy, list: TestCandidate[], key: string, n: number): string[] {
+    const got: string[] = []
+    for (let i = 0; i < n; i++) {
+      const c = s.pick(list, ctx([], 1, key)) as TestCandidate
+      c.inFlight++
+      s.onStart?.(c)
+      got.push(c.id)
+    }
+    return got
+  }
+
+  it('a hot key spills to the next owners once its owner carries factor × its share, and comes back when the load ends', () => {
+    const list = named(8) as TestCandidate[]
+    const plain = make()
+    plain.rebuild?.(list)
+    const owner = plain.pick(list, ctx([], 1, 'hot'))!.id
+    const s = make(1.25)
+    s.rebuild?.(list)
+    const got = hold(s, list, 'hot', 40)
+    const counts = new Map<string, number>()
+    for (const id of got) counts.set(id, (counts.get(id) ?? 0) + 1)
+    expect(got[0]).toBe(owner) // with nothing in flight a key goes to its owner
+    // 40 in flight over 8: a share of 5; nobody holds more than ceil(1.25 × 40 / 8) = 7.
+    expect(Math.max(...counts.values())).toBeLessThanOrEqual(7)
+    expect(counts.get(owner)).toBeGreaterThanOrEqual(5)
+    expect(counts.size).toBeGreaterThan(4)
+    // Plain hashing sends every one of them to the owner.
+    const unbounded = named(8) as TestCandidate[]
+    const p = make()
+    p.rebuild?.(unbounded)
+    expect(new Set(hold(p, unbounded, 'hot', 40))).toEqual(new Set([owner]))
+    // The load ends: the key is its owner's again.
+    for (const c of list) {
+      c.inFlight = 0
+      s.onEnd?.(c, { ok: true, latencyMs: 1 })
+    }
+    expect(s.pick(list, ctx([], 1, 'hot'))!.id).toBe(owner)
+  })
+
+  it('keys of upstreams with room keep their owners while a hot key spills', () => {
+    const list = named(8) as TestCandidate[]
+    const s = make(1.25)
+    s.rebuild?.(list)
+    const plain = make()
+    plain.rebuild?.(list)
+    const before = KEYS.slice(0, 200).map((k) => plain.pick(list, ctx([], 1, k))!.id)
+    hold(s, list, 'hot', 16)
+    // One more request with 16 in flight over 8 equal upstreams: room below ceil(ceil(1.25 × 17) / 8) = 3.
+    const full = new Set(list.filter((c) => c.inFlight >= 3).map((c) => c.id))
+    expect(full.size).toBeGreaterThan(0)
+    const after = KEYS.slice(0, 200).map((k) => s.pick(list, ctx([], 1, k))!.id)
+    let moved = 0
+    for (let i = 0; i < before.length; i++) {
+      if (full.has(before[i]!)) {
+        expect(full.has(after[i]!)).toBe(false) // a full owner's keys go to one with room
+        if (after[i] !== before[i]) moved++
+      } else expect(after[i]).toBe(before[i]) // the rest keep their owners
+    }
+    expect(moved).toBeGreaterThan(0)
+  })
+
+  it('refuses a factor of 1 or less', () => {
+    expect(() => make(1)).toThrow(/balanceFactor must be a number > 1/)
+    expect(() => make(0.5)).toThrow(/balanceFactor/)
   })
 })
