@@ -72,6 +72,21 @@ describe('strategies through the proxy', () => {
     expect(share).toBeGreaterThan(0.1) // its fair share is 25% (0.16 to 0.29 seen)
   })
 
+  it('peakEwma at its defaults: avoids an upstream 20× slower, and wins it back within seconds once it recovers', async () => {
+    // The decay follows the latencies seen (250 of them): about 0.25 s on loopback, not Finagle's 10 s.
+    const fast = await Promise.all(['a', 'b', 'c'].map((name) => fakeUpstream({ name, answer: { delayMs: 1 } })))
+    const slow = await fakeUpstream({ name: 'slow', answer: { delayMs: 20 } })
+    const { url } = await serveBalancer({ upstreams: [...fast.map((u) => u.url), slow.url], strategy: peakEwma() })
+    const agent = new Agent({ connections: 4 })
+    onTestFinished(() => agent.close())
+    const before = await driveFor(url, 1_500, 4, agent)
+    expect(before.filter((n) => n === 'slow').length / before.length).toBeLessThan(0.1) // avoided while slow
+    slow.answer = { delayMs: 1 }
+    await driveFor(url, 1_000, 4, agent)
+    const after = await driveFor(url, 2_000, 4, agent) // 1 to 3 s after it recovered
+    expect(after.filter((n) => n === 'slow').length / after.length).toBeGreaterThan(0.15) // fair: 0.25
+  })
+
   it('powerOfTwo, peakEwma and leastConnections send clearly more traffic to the faster of two backends', async () => {
     const shares: Record<string, number> = {}
     const make: [string, () => Strategy][] = [
