@@ -69,6 +69,13 @@ export interface GatewayConfig {
    * balancer (`X-Forwarded-For`, `ipHash`) and to every guard, so all agree. Default: nobody.
    */
   trustProxy?: TrustProxy | undefined
+  /**
+   * The listener expects the PROXY protocol (v1 or v2, HAProxy's) from an L4 balancer in front (AWS
+   * NLB, HAProxy `send-proxy`): the client address each connection's header carries is the one
+   * `trustProxy`, the guards, `ipHash` and `X-Forwarded-For` see. A connection without a valid
+   * header within 30 s is closed. Off by default (nginx `listen … proxy_protocol`).
+   */
+  proxyProtocol?: boolean | undefined
 }
 
 /** Health checks as a config file names them. */
@@ -127,6 +134,13 @@ function positiveInt(value: string, name: string, max = 65_535): number {
   return n
 }
 
+/** `on` / `off` (and `true` / `false`, `1` / `0`) from the environment. */
+function onOff(value: string, name: string): boolean {
+  if (['on', 'true', '1'].includes(value)) return true
+  if (['off', 'false', '0'].includes(value)) return false
+  throw new InvalidOptionError(`${name} must be on or off, got ${JSON.stringify(value)}`, { field: name })
+}
+
 /** A worker count, or `auto`: one per CPU the process may use (nginx `worker_processes auto`). */
 function workerCount(value: string, name: string): number {
   return value === 'auto' ? os.availableParallelism() : positiveInt(value, name)
@@ -135,7 +149,8 @@ function workerCount(value: string, name: string): number {
 /**
  * Reads the config: defaults, then the file named by `--config` (or `GATEWAY_CONFIG`), then the
  * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `STATS_PATH`, `METRICS_PATH`,
- * `ACCESS_LOG`, `STATUS_PATH` (`off` turns each off), `TLS_CERT`, `TLS_KEY`), each overriding the one before.
+ * `ACCESS_LOG`, `STATUS_PATH` (`off` turns each off), `TLS_CERT`, `TLS_KEY`, `PROXY_PROTOCOL` (`on`/`off`)),
+ * each overriding the one before.
  */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const config: GatewayConfig = { port: 8080, upstreams: [], strategy: { name: 'roundRobin' }, balancer: {}, workers: 1 }
@@ -159,6 +174,10 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw.tls !== undefined) config.tls = raw.tls
     if (raw.guards !== undefined) config.guards = raw.guards
     if (raw.trustProxy !== undefined) config.trustProxy = raw.trustProxy
+    if (raw.proxyProtocol !== undefined) {
+      if (typeof raw.proxyProtocol !== 'boolean') throw new InvalidOptionError(`${file}: proxyProtocol must be true or false, got ${JSON.stringify(raw.proxyProtocol)}`, { field: 'proxyProtocol' })
+      config.proxyProtocol = raw.proxyProtocol
+    }
   }
   if (env.PORT) config.port = positiveInt(env.PORT, 'PORT')
   if (env.HOST) config.host = env.HOST
@@ -169,6 +188,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (env.ACCESS_LOG) config.accessLog = env.ACCESS_LOG === 'off' ? false : env.ACCESS_LOG
   if (env.STATUS_PATH) config.status = env.STATUS_PATH === 'off' ? false : { ...(config.status || {}), path: env.STATUS_PATH }
   if (env.STATUS_TOKEN && config.status !== false) config.status = { ...(config.status ?? {}), token: env.STATUS_TOKEN }
+  if (env.PROXY_PROTOCOL) config.proxyProtocol = onOff(env.PROXY_PROTOCOL, 'PROXY_PROTOCOL')
   if (env.WORKERS) config.workers = Math.max(1, workerCount(env.WORKERS, 'WORKERS'))
   if (file !== undefined && file !== '') config.configFile = file
   config.reread = () => loadConfig(argv, env)
@@ -178,7 +198,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
 }
 
 /** Top-level keys of a config file. */
-const FILE_KEYS = ['listen', 'port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'watchConfig', 'tls', 'guards', 'trustProxy'] as const
+const FILE_KEYS = ['listen', 'port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'watchConfig', 'tls', 'guards', 'trustProxy', 'proxyProtocol'] as const
 
 type FileConfig = Partial<Omit<GatewayConfig, 'workers'>> & {
   strategy?: string | GatewayConfig['strategy']

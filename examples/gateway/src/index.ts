@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import type { Balancer } from '@switchyard/core'
 import { serverUrl, startHelloBackend } from './backend.js'
 import type { GatewayConfig } from './config.js'
+import { acceptProxyProtocol } from './proxy-protocol.js'
 import { buildSite } from './site.js'
 import type { StatusPage } from './status.js'
 import { createRedirectServer, createTlsServer, reloadCredentials, type TlsServer } from './tls.js'
@@ -75,7 +76,7 @@ export async function startDemoBackends(): Promise<{ servers: http.Server[]; url
 }
 
 /** Settings a reload cannot change: the listening socket, TLS and the process layout. */
-const FIXED = ['port', 'host', 'tls', 'workers'] as const
+const FIXED = ['port', 'host', 'tls', 'workers', 'proxyProtocol'] as const
 
 /**
  * Starts the gateway: with no upstreams configured, two demo backends first (the seed's
@@ -107,6 +108,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     if (second instanceof http.ServerResponse || 'writeHead' in second) site.handler(req, second as http.ServerResponse)
     else site.connect(req, second, head ?? Buffer.alloc(0))
   })
+  if (config.proxyProtocol === true) acceptProxyProtocol(server)
   if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000 // nginx keepalive_timeout is 75 s; stay above common client pools
   server.listen(config.port, config.host)
   await once(server, 'listening')
