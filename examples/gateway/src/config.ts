@@ -11,6 +11,7 @@ import {
 } from '@switchyard/health'
 import * as strategies from '@switchyard/strategies'
 import { checkObject, InvalidOptionError, rejectUnknownKeys, type Strategy, type TrustProxy } from '@switchyard/strategies'
+import type { GatewayAdmin } from './admin.js'
 import type { GatewayGuards } from './guards.js'
 import type { GatewayStatus } from './status.js'
 import { type GatewayTls, normalizeTls } from './tls.js'
@@ -76,6 +77,11 @@ export interface GatewayConfig {
    * header within 30 s is closed. Off by default (nginx `listen … proxy_protocol`).
    */
   proxyProtocol?: boolean | undefined
+  /**
+   * The HTTP admin API (`GatewayAdmin`: path, token, who may call it): list, add, remove, drain and
+   * re-weight upstreams with a bearer token. Off unless a token is set (or `ADMIN_TOKEN`).
+   */
+  admin?: GatewayAdmin | false | undefined
 }
 
 /** Health checks as a config file names them. */
@@ -149,7 +155,8 @@ function workerCount(value: string, name: string): number {
 /**
  * Reads the config: defaults, then the file named by `--config` (or `GATEWAY_CONFIG`), then the
  * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `STATS_PATH`, `METRICS_PATH`,
- * `ACCESS_LOG`, `STATUS_PATH` (`off` turns each off), `TLS_CERT`, `TLS_KEY`, `PROXY_PROTOCOL` (`on`/`off`)),
+ * `ACCESS_LOG`, `STATUS_PATH` (`off` turns each off), `TLS_CERT`, `TLS_KEY`, `PROXY_PROTOCOL` (`on`/`off`),
+ * `ADMIN_TOKEN`),
  * each overriding the one before.
  */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -174,6 +181,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw.tls !== undefined) config.tls = raw.tls
     if (raw.guards !== undefined) config.guards = raw.guards
     if (raw.trustProxy !== undefined) config.trustProxy = raw.trustProxy
+    if (raw.admin !== undefined) config.admin = raw.admin
     if (raw.proxyProtocol !== undefined) {
       if (typeof raw.proxyProtocol !== 'boolean') throw new InvalidOptionError(`${file}: proxyProtocol must be true or false, got ${JSON.stringify(raw.proxyProtocol)}`, { field: 'proxyProtocol' })
       config.proxyProtocol = raw.proxyProtocol
@@ -188,6 +196,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (env.ACCESS_LOG) config.accessLog = env.ACCESS_LOG === 'off' ? false : env.ACCESS_LOG
   if (env.STATUS_PATH) config.status = env.STATUS_PATH === 'off' ? false : { ...(config.status || {}), path: env.STATUS_PATH }
   if (env.STATUS_TOKEN && config.status !== false) config.status = { ...(config.status ?? {}), token: env.STATUS_TOKEN }
+  if (env.ADMIN_TOKEN && config.admin !== false) config.admin = { ...(config.admin ?? {}), token: env.ADMIN_TOKEN }
   if (env.PROXY_PROTOCOL) config.proxyProtocol = onOff(env.PROXY_PROTOCOL, 'PROXY_PROTOCOL')
   if (env.WORKERS) config.workers = Math.max(1, workerCount(env.WORKERS, 'WORKERS'))
   if (file !== undefined && file !== '') config.configFile = file
@@ -198,7 +207,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
 }
 
 /** Top-level keys of a config file. */
-const FILE_KEYS = ['listen', 'port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'watchConfig', 'tls', 'guards', 'trustProxy', 'proxyProtocol'] as const
+const FILE_KEYS = ['listen', 'port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'watchConfig', 'tls', 'guards', 'trustProxy', 'proxyProtocol', 'admin'] as const
 
 type FileConfig = Partial<Omit<GatewayConfig, 'workers'>> & {
   strategy?: string | GatewayConfig['strategy']

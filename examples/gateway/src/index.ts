@@ -13,6 +13,7 @@ import { watchFiles } from './watch.js'
 
 export { balancerOptions, loadConfig, makeStrategy, strategyNames, type GatewayConfig, type GatewayHealth } from './config.js'
 export { serverUrl, startHelloBackend } from './backend.js'
+export type { GatewayAdmin } from './admin.js'
 export type { GatewayGuards } from './guards.js'
 export type { GatewayTls } from './tls.js'
 export type { GatewayStatus, StatusSample, UpstreamStatus } from './status.js'

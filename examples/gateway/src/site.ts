@@ -10,6 +10,7 @@ import { Counter, Registry } from 'prom-client'
 import type { WafReport } from '@switchyard/waf'
 import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
 import { buildGuards } from './guards.js'
+import { AdminApi } from './admin.js'
 import { StatusPage } from './status.js'
 
 /**
@@ -129,6 +130,18 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
   const metrics = metricsPath === undefined ? undefined : prometheus(lb, { registry })
   const stopLog = destination === undefined ? () => {} : accessLog(lb, destination)
   const status = config.status === false ? undefined : new StatusPage(lb, config.status)
+  let admin: AdminApi | undefined
+  if (config.admin !== undefined && config.admin !== false) {
+    try {
+      admin = new AdminApi(lb, config.admin)
+    } catch (err) {
+      metrics?.close()
+      status?.close()
+      await lb.close()
+      await guards.close()
+      throw err
+    }
+  }
   // The gateway's own paths are answered before the guards and the balancer; every other path is proxied.
   const own = new Map<string, (res: http.ServerResponse) => void>()
   if (config.statsPath !== undefined) {
@@ -152,11 +165,12 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
     })
   }
   const route: http.RequestListener =
-    own.size === 0 && status === undefined
+    own.size === 0 && status === undefined && admin === undefined
       ? proxy
       : (req, res) => {
           const answer = own.get(req.url ?? '')
           if (answer !== undefined) answer(res)
+          else if (admin?.handle(req, res) === true) return
           else if (status === undefined || !status.handle(req, res)) proxy(req, res)
         }
   // The gateway's own server answers what throws in its own paths (metrics, status page, a guard)
