@@ -24,7 +24,7 @@ function v2(source: string, sourcePort: number, { local = false, tlvs = Buffer.a
     addresses.writeUInt16BE(sourcePort, 32)
     addresses.writeUInt16BE(443, 34)
   } else {
-    source.split('.').forEach((b, i) => addresses.writeUInt8(Number(b), i))
+    for (const [i, b] of source.split('.').entries()) addresses.writeUInt8(Number(b), i)
     addresses.set([127, 0, 0, 1], 4)
     addresses.writeUInt16BE(sourcePort, 8)
     addresses.writeUInt16BE(443, 10)

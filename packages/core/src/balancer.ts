@@ -12,6 +12,7 @@ import type { BalancedDispatcher } from './entry/dispatcher.js'
 import { makeEntries, type RequestHandler, type UpgradeHandler } from './entry/entries.js'
 import type { FetchInfo } from './entry/fetch.js'
 import type { ExchangeHost } from './exchange/context.js'
+import { Mirror, type MirrorStats } from './exchange/mirror.js'
 import { Counters } from './exchange/counters.js'
 import { Discovery, resolvingUpstream } from './fleet/discovery.js'
 import { Fleet } from './fleet/fleet.js'
@@ -26,6 +27,7 @@ class Core implements ExchangeHost {
   readonly clock: Clock
   readonly counters: Counters
   readonly tunnels = new Set<{ destroy(): void }>()
+  readonly mirror: Mirror | undefined
   isClosed = false
 
   constructor(options: ResolvedOptions, emit: Emit, hasListeners: HasListeners) {
@@ -34,6 +36,7 @@ class Core implements ExchangeHost {
     this.counters = new Counters(emit, hasListeners)
     this.counters.traceSize = options.trace
     this.fleet = new Fleet(options, emit)
+    this.mirror = options.mirror === undefined ? undefined : new Mirror(options.mirror, options.random, options.timeouts)
   }
 }
 
@@ -59,6 +62,8 @@ export interface BalancerStats {
   readonly panic: boolean
   /** Per-upstream counters. */
   readonly upstreams: readonly UpstreamSnapshot[]
+  /** What the `mirror` option did; absent without it. */
+  readonly mirror?: MirrorStats
 }
 
 /** Options of `lb.remove()`. */
@@ -278,6 +283,7 @@ export class Balancer extends EventEmitter {
       queued,
       panic: core.fleet.availability.panic,
       upstreams,
+      ...(core.mirror === undefined ? {} : { mirror: core.mirror.stats() }),
     })
   }
 
@@ -308,7 +314,7 @@ export class Balancer extends EventEmitter {
       counters.onIdle = undefined
     }
     for (const tunnel of [...core.tunnels]) tunnel.destroy() // open past the grace period
-    await Promise.all([stopped, ...core.fleet.registry.all.map((u) => (drained ? u.pool.close() : u.pool.destroy()))])
+    await Promise.all([stopped, core.mirror?.close(), ...core.fleet.registry.all.map((u) => (drained ? u.pool.close() : u.pool.destroy()))])
   }
 }
 

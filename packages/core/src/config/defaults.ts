@@ -40,6 +40,8 @@ export const DEFAULTS = Object.freeze({
   panicThreshold: 50, // %; Envoy healthy_panic_threshold default
   trace: 0, // requests whose decision traces lb.trace() keeps; off
   interceptMaxBytes: 1024 * 1024, // bytes; 1 MiB, Envoy's per_connection_buffer_limit_bytes default
+  mirrorMaxBody: 1024 * 1024, // bytes; 1 MiB, nginx client_max_body_size (nginx mirrors the whole body it read)
+  mirrorMaxConcurrent: 64, // copies in flight; bounds a slow mirror's memory to 64 × mirrorMaxBody
   dnsMinTtl: 1_000, // ms; re-resolution no more often than each second, whatever the TTL
   dnsMaxTtl: 300_000, // ms; and at least every 5 minutes, however long the TTL
   dnsSrvInterval: 30_000, // ms; Node reports no TTL for SRV records

@@ -19,6 +19,7 @@ import { normalizeBreaker, normalizePassive, systemClock } from '@switchyard/hea
 import { Client, Pool } from 'undici'
 import { DEFAULTS, RETRY_DEFAULTS } from './defaults.js'
 import { normalizeDns } from './dns.js'
+import { normalizeMirror } from './mirror.js'
 import { normalizeUpstream } from './normalize-upstream.js'
 import type { ResolvedInterceptor, ResolvedOptions, ResolvedRetry, ResolvedUpstream } from './resolved.js'
 import { normalizeCookieMap, normalizeHeaderTransform, normalizeRewritePath } from './transforms.js'
@@ -36,6 +37,7 @@ const KNOWN = [
   'strategy',
   'retry',
   'hedge',
+  'mirror',
   'onResponse',
   'cost',
   'dns',
@@ -183,6 +185,7 @@ export function normalize(input: unknown): ResolvedOptions {
     strategy: normalizeStrategy(o.strategy),
     retry,
     hedge: normalizeHedge(o.hedge, retry),
+    mirror: normalizeMirror(o.mirror),
     onResponse: normalizeInterceptor(o.onResponse),
     cost: checkFunction<((req: RequestInfo) => number) | undefined>(o.cost, 'cost', undefined),
     timeouts: {

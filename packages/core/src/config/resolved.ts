@@ -2,6 +2,7 @@ import type { BreakerOptions, HealthCheck } from '@switchyard/health'
 import type { ResolvedPassiveOptions } from '@switchyard/health/internal'
 import type { Clock, RequestInfo, Strategy, TrustRule } from '@switchyard/strategies'
 import type { Dispatcher, Pool } from 'undici'
+import type { ResolvedMirror } from './mirror.js'
 import type { ErrorHandler, ResponseInterceptor, ResponseHead } from './types.js'
 
 /*
@@ -39,6 +40,8 @@ export interface ResolvedOptions {
   readonly retry: ResolvedRetry
   /** `hedge.delay`, ms; undefined: no hedging. */
   readonly hedge: number | undefined
+  /** `mirror`, checked; undefined: no mirroring. */
+  readonly mirror: ResolvedMirror | undefined
   readonly onResponse: ResolvedInterceptor | undefined
   readonly cost: ((req: RequestInfo) => number) | undefined
   readonly timeouts: {

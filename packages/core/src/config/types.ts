@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BreakerOptions, HealthCheck, PassiveOptions } from '@switchyard/health'
 import type { Clock, RequestInfo, Strategy, SwitchyardError, TrustProxy } from '@switchyard/strategies'
 import type { Pool } from 'undici'
+import type { HedgeOptions, MirrorOptions } from './traffic-types.js'
 import type { DnsOptions, UpstreamOptions } from './upstream-types.js'
 
 /*
@@ -143,6 +144,13 @@ export interface BalancerOptions {
    * @default none
    */
   hedge?: HedgeOptions | false
+  /**
+   * Request mirroring (opt-in; nginx `mirror`, Envoy request mirror policies): a copy of chosen
+   * requests goes to `mirror.to`, fire-and-forget, its answer dropped; it never delays or fails
+   * the client's request. See {@link MirrorOptions}.
+   * @default none
+   */
+  mirror?: MirrorOptions | false
   /**
    * A buffered response interceptor (opt-in), for the rare case that must read a body: a 200 that
    * carries an error (report it with `lb.report`), a field to redact. The responses `when`
@@ -324,16 +332,6 @@ export interface BalancerOptions {
   random?: () => number
 }
 
-
-/** Options of `hedge`. */
-export interface HedgeOptions {
-  /**
-   * How long the first attempt may go without a response head before a second attempt goes to
-   * another upstream, ms. A good value is about the upstreams' p95 latency (Dean and Barroso, "The
-   * Tail at Scale": hedging at the 95th percentile cut the 99.9th by 4× for 2% more requests).
-   */
-  delay: number
-}
 
 /** Headers as a transform function sees them: lower-case names; repeated ones as arrays. */
 export type HeaderMap = Record<string, string | string[]>

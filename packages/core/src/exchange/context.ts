@@ -2,6 +2,7 @@ import type { Clock } from '@switchyard/strategies'
 import type { ResolvedOptions } from '../config/resolved.js'
 import type { Fleet } from '../fleet/fleet.js'
 import type { Counters } from './counters.js'
+import type { Mirror } from './mirror.js'
 
 /**
  * What an exchange needs of the balancer that runs it: the fleet to pick from and report to, the
@@ -17,4 +18,6 @@ export interface ExchangeHost {
   readonly tunnels: Set<{ destroy(): void }>
   /** The balancer is closing or closed: no new request is taken. */
   readonly isClosed: boolean
+  /** Request mirroring, when the `mirror` option is set. */
+  readonly mirror: Mirror | undefined
 }

@@ -19,6 +19,7 @@ import type { ExchangeHost } from './context.js'
 import type { ExchangeSteps } from './steps.js'
 import { Hedge, type HedgeHost } from './hedge.js'
 import { Interception } from './intercept.js'
+import { MirrorCopy } from './mirror.js'
 import { clientResponseHead, } from './response-head.js'
 import { attemptFailed, endAfterThrow } from './failure.js'
 import { relayData, relayEnd, relayHead, relayUpgrade } from './relay.js'
@@ -68,6 +69,8 @@ export class Exchange implements ExchangeView, HedgeHost, Admittee, ExchangeStep
   readonly tracer: Tracer | undefined
   readonly interception: Interception | undefined
   readonly hedge: Hedge | undefined
+  /** This request's copy, when the `mirror` option chose it (mirror.ts). */
+  mirror: MirrorCopy | undefined = undefined
 
   constructor(host: ExchangeHost, client: ClientSide) {
     this.host = host
@@ -143,6 +146,8 @@ export class Exchange implements ExchangeView, HedgeHost, Admittee, ExchangeStep
       }
       if (options.cost !== undefined) this.cost = costOf(options.cost, info)
     }
+    const mirror = this.host.mirror
+    if (mirror !== undefined && mirror.wants(() => this.client.requestInfo())) this.mirror = new MirrorCopy(mirror, this.method, this.path)
     this.tracer?.publishStart(this.method, this.path, () => this.client.requestInfo())
     this.next()
     this.client.started?.()
@@ -239,8 +244,14 @@ export class Exchange implements ExchangeView, HedgeHost, Admittee, ExchangeStep
 
   /** The dispatch options of an attempt to `u`: the client side's, after channel subscribers set their headers. */
   attemptOptions(u: Upstream, hedge: boolean): Dispatcher.DispatchOptions {
-    const options = this.client.dispatchOptions(u, u.basePath === '' ? this.path : u.basePath + this.path)
+    let options = this.client.dispatchOptions(u, u.basePath === '' ? this.path : u.basePath + this.path)
+    if (this.mirror !== undefined) options = this.mirror.options(options)
     return this.tracer === undefined ? options : this.tracer.attemptOptions(options, u, this.attempt, hedge)
+  }
+
+  /** Whether the request body can be sent again (the client side's answer, or the mirror's tee's). */
+  bodyReplayable(): boolean {
+    return this.mirror?.replayable() ?? this.client.bodyReplayable()
   }
 
   attemptStarted(a: Attempt, abort: (reason: Error) => void): void {

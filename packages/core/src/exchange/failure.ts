@@ -43,7 +43,7 @@ export function attemptFailed(ex: ExchangeSteps, a: Attempt, err: Error): void {
   const side: Side = blame.side !== 'request' && ex.client.isClientError(err) ? 'request' : blame.side
   const retries = ex.retries
   const client = ex.client
-  const verdict = retries.afterFailure(side, code, ex.responseStarted, client.uploading(), isStaleConnection(err, code), client.bodyReplayable())
+  const verdict = retries.afterFailure(side, code, ex.responseStarted, client.uploading(), isStaleConnection(err, code), ex.bodyReplayable())
   const u = a.upstream
   ex.endAttempt(a, verdict.counts ? FAILED : UNJUDGED, code)
   const error = errorOf(side, blame.timeout, err, code, u.id, ex.host.isClosed)

@@ -29,7 +29,7 @@ export function relayHead(ex: ExchangeSteps, a: Attempt, status: number, raw: Bu
   }
   if (a.finishedEarly) return true
   a.status = status
-  if (ex.retries.retriesStatus(status, raw, ex.client.bodyReplayable(), ex.cancelled !== undefined)) {
+  if (ex.retries.retriesStatus(status, raw, ex.bodyReplayable(), ex.cancelled !== undefined)) {
     a.discarding = true
     return true
   }

@@ -25,6 +25,8 @@ export interface ExchangeSteps extends ExchangeView {
   readonly tracer: Tracer | undefined
   readonly interception: Interception | undefined
   readonly hedge: Hedge | undefined
+  /** Whether the request body can be sent again (the mirror's tee read, or the client side's body). */
+  bodyReplayable(): boolean
   /** The path an attempt to `u` sends: the request's (rewritten), under the upstream URL's own path. */
   attemptPath(u: Upstream): string
   /** The response head went to the client. */

@@ -17,7 +17,7 @@ export interface JsonArguments {
 export function parseJson(bytes: string): JsonArguments {
   let root: unknown
   try {
-    root = JSON.parse(ASCII.test(bytes) ? bytes : Buffer.from(bytes, 'latin1').toString('utf8'))
+    root = JSON.parse(NON_ASCII.test(bytes) ? Buffer.from(bytes, 'latin1').toString('utf8') : bytes)
   } catch (err) {
     return { args: [], error: `the JSON body does not parse: ${(err as Error).message}` }
   }
@@ -26,8 +26,8 @@ export function parseJson(bytes: string): JsonArguments {
   return { args, error: deep ? `the JSON body nests deeper than ${JSON_DEPTH_LIMIT} levels` : undefined }
 }
 
-/** Only ASCII: the byte string is the text as it is (no UTF-8 decoding to do). */
-const ASCII = /^[\x00-\x7f]*$/
+/** A byte past ASCII: without one, the byte string is the text as it is (no UTF-8 decoding to do). */
+const NON_ASCII = /[\u0080-\u00ff]/
 
 /** Adds the values under `value` to `args`, in document order; true when it nests too deep (what was read stays). */
 function walk(name: string, value: unknown, depth: number, args: [string, string][]): boolean {
