@@ -11,6 +11,7 @@ import {
   roundRobin,
   type Strategy,
   stickyCookie,
+  stickyLearn,
 } from '@switchyard/strategies'
 import { STRATEGIES } from '../packages/strategies/test/fixtures/factories.js'
 import { Agent, request } from 'undici'
@@ -209,6 +210,35 @@ describe('strategies through the proxy', () => {
       await release(1)
       expect(await p).toBe(owners[i])
     }
+  })
+
+  it("stickyLearn follows the application's own session cookie, and moves a session whose upstream went down", async () => {
+    // Each upstream starts a session (Set-Cookie: sid=<name>-<n>) for a request that has none.
+    let n = 0
+    const ups = await Promise.all(
+      ['a', 'b', 'c'].map((name) =>
+        fakeUpstream({
+          name,
+          handler: (req, res) => {
+            if (!/\bsid=/.test(String(req.headers.cookie ?? ''))) res.setHeader('set-cookie', `sid=${name}-${++n}; Path=/; HttpOnly`)
+            res.end(JSON.stringify({ name }))
+          },
+        }),
+      ),
+    )
+    const { lb, url } = await serveBalancer({ upstreams: ups.map((u) => u.url), strategy: stickyLearn({ cookie: 'sid' }) })
+    const first = await get(url)
+    const sid = String(first.headers['set-cookie']).split(';')[0]!
+    const owner = (first.json() as { name: string }).name
+    expect(sid).toMatch(new RegExp(`^sid=${owner}-`))
+    const as = async () => ((await get(url, { headers: { cookie: `theme=dark; ${sid}` } })).json() as { name: string }).name
+    for (let i = 0; i < 6; i++) expect(await as()).toBe(owner)
+    lb.update(ups[['a', 'b', 'c'].indexOf(owner)]!.url, { down: true })
+    const moved = await as()
+    expect(moved).not.toBe(owner)
+    for (let i = 0; i < 4; i++) expect(await as()).toBe(moved) // the session stays where it moved
+    lb.update(ups[['a', 'b', 'c'].indexOf(owner)]!.url, { down: false })
+    for (let i = 0; i < 4; i++) expect(await as()).toBe(moved) // and is not taken back
   })
 
   it('ipHash keeps a client address on one upstream', async () => {

@@ -112,6 +112,7 @@ const FACTORIES = [
   'maglev',
   'ipHash',
   'stickyCookie',
+  'stickyLearn',
   'first',
 ]
 

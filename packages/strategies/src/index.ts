@@ -19,6 +19,7 @@ export { consistentHash, type ConsistentHashOptions } from './consistent-hash.js
 export { maglev, type MaglevOptions } from './maglev.js'
 export { ipHash, type IpHashOptions } from './ip-hash.js'
 export { stickyCookie, type StickyCookieOptions } from './sticky-cookie.js'
+export { stickyLearn, type StickyLearnOptions } from './sticky-learn.js'
 export { first } from './first.js'
 export { seededRandom } from './seeded-random.js'
 export { addressKey, cookieKey, headerKey, pathKey, queryKey, readCookie } from './keys.js'

@@ -63,6 +63,13 @@ export interface Affinity {
    * string is added as a `Set-Cookie` header (used by `stickyCookie()`).
    */
   setCookie?(picked: Candidate, key: string | undefined): string | undefined
+  /**
+   * Called when the response head from `picked` is relayed, before `setCookie`, with the
+   * `Set-Cookie` values the upstream sent and the request's key: how `stickyLearn()` learns the
+   * sessions the application starts. The core reads the upstream's cookies only for a strategy
+   * that has this hook.
+   */
+  learn?(picked: Candidate, setCookies: readonly string[], key: string | undefined): void
 }
 
 /** How one request to an upstream ended. */

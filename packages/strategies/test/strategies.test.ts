@@ -11,9 +11,12 @@ import {
   queryKey,
   readCookie,
   stickyCookie,
+  stickyLearn,
+  type Candidate,
+  type Strategy,
 } from '@switchyard/strategies'
 import { describe, expect, it } from 'vitest'
-import { candidates, ctx, seeded } from './fixtures/candidates.js'
+import { candidates, ctx, seeded, sequence } from './fixtures/candidates.js'
 
 describe('leastConnections()', () => {
   it('picks the fewest in-flight per weight, and shares ties round robin', () => {
@@ -251,5 +254,60 @@ describe('peakEwma and upstreams nobody has measured', () => {
     // With a request out and no answer yet, c costs defaultRttMs × 2: the fast ones win.
     list[2]!.inFlight = 1
     for (let i = 0; i < 30; i++) expect(s.pick(list, ctx())!.id).not.toBe('c')
+  })
+})
+
+describe('stickyLearn', () => {
+  const learned = (s: Strategy, c: Candidate, cookies: string[], key?: string) => s.affinity!.learn!(c, cookies, key)
+
+  it('learns a session from the upstream’s Set-Cookie and sends its requests there; without one, the fallback picks', () => {
+    const list = candidates([1, 1, 1])
+    const s = stickyLearn({ cookie: 'sid', now: () => 0 })
+    s.rebuild?.(list)
+    expect(s.affinity!.key({ method: 'GET', path: '/', headers: { cookie: 'a=1; sid=abc' }, remoteAddress: '' })).toBe('abc')
+    learned(s, list[2]!, ['other=1; Path=/', 'sid=abc; Path=/; HttpOnly'])
+    for (let i = 0; i < 5; i++) expect(s.pick(list, ctx([], 1, 'abc'))!.id).toBe('c')
+    expect(new Set(sequence(s, list, 3))).toEqual(new Set(['a', 'b', 'c'])) // no session: round robin
+    expect(s.affinity!.setCookie).toBeUndefined() // nothing is added to responses
+  })
+
+  it('forgets a session after ttl without requests, and past max the least recently seen first', () => {
+    let t = 0
+    const list = candidates([1, 1])
+    const s = stickyLearn({ cookie: 'sid', ttl: 1_000, max: 2, now: () => t })
+    s.rebuild?.(list)
+    learned(s, list[1]!, ['sid=one'])
+    t = 999
+    expect(s.pick(list, ctx([], 1, 'one'))!.id).toBe('b') // seen again: renewed
+    t = 1_998
+    expect(s.pick(list, ctx([], 1, 'one'))!.id).toBe('b')
+    t = 3_000
+    const fallback = s.pick(list, ctx([], 1, 'one'))!.id // 1 002 ms since: forgotten
+    expect(s.pick(list, ctx([], 1, 'one'))!.id).not.toBe(fallback) // round robin moves on: not sticky any more
+    learned(s, list[1]!, ['sid=x'])
+    learned(s, list[1]!, ['sid=y'])
+    expect(s.pick(list, ctx([], 1, 'x'))!.id).toBe('b') // x seen: y is now the least recent
+    learned(s, list[1]!, ['sid=z'])
+    expect(s.pick(list, ctx([], 1, 'x'))!.id).toBe('b')
+    const picks = new Set([0, 1, 2, 3].map(() => s.pick(list, ctx([], 1, 'y'))!.id))
+    expect(picks.size).toBe(2) // y was evicted (max 2): it goes round robin
+  })
+
+  it('a session whose upstream cannot take it goes to the fallback’s pick, and moves there once answered', () => {
+    const list = candidates([1, 1, 1])
+    const s = stickyLearn({ cookie: 'sid', now: () => 0 })
+    s.rebuild?.(list)
+    learned(s, list[0]!, ['sid=abc'])
+    const other = s.pick(list, ctx(['a'], 2, 'abc'))! // a is tried (or down, or full)
+    expect(other.id).not.toBe('a')
+    learned(s, other, [], 'abc') // it answered, without a new cookie (a shared session store)
+    expect(s.pick(list, ctx([], 1, 'abc'))!.id).toBe(other.id) // a does not take it back
+    learned(s, other, ['sid=; Max-Age=0'], 'abc') // the application ends the session
+    expect(new Set([0, 1, 2].map(() => s.pick(list, ctx([], 1, 'abc'))!.id)).size).toBe(3)
+  })
+
+  it('refuses a bad cookie name', () => {
+    expect(() => stickyLearn({ cookie: 'a b' })).toThrow(/stickyLearn\(\)\.cookie must be/)
+    expect(() => stickyLearn({} as never)).toThrow(/cookie/)
   })
 })

@@ -159,7 +159,7 @@ class DispatchClient implements ClientSide, PreparedHead {
   // undici, it aborts the attempt, which comes back blamed on the request.
 
   head(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    const cookie = this.exchange.strategyCookie()
+    const cookie = this.exchange.strategyCookie(rawHeaders)
     if (cookie !== undefined) rawHeaders.push(Buffer.from('set-cookie'), Buffer.from(cookie))
     try {
       return this.#handler.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true

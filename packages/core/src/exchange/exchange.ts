@@ -20,7 +20,7 @@ import type { ExchangeSteps } from './steps.js'
 import { Hedge, type HedgeHost } from './hedge.js'
 import { Interception } from './intercept.js'
 import { MirrorCopy } from './mirror.js'
-import { clientResponseHead, } from './response-head.js'
+import { affinityCookie, clientResponseHead } from './response-head.js'
 import { attemptFailed, endAfterThrow } from './failure.js'
 import { relayData, relayEnd, relayHead, relayUpgrade } from './relay.js'
 import { Retries } from './retries.js'
@@ -288,13 +288,12 @@ export class Exchange implements ExchangeView, HedgeHost, Admittee, ExchangeStep
 
   /** The upstream's head as the client gets it (node and fetch entries): hygiene, transforms, rewrites, the strategy's cookie. */
   clientHeaders(raw: Buffer[]): string[] {
-    return clientResponseHead(raw, this.current!.upstream, this.host.options, this.strategyCookie())
+    return clientResponseHead(raw, this.current!.upstream, this.host.options, this.strategyCookie(raw))
   }
 
-  /** A `Set-Cookie` value the strategy wants on this response (sticky sessions), if any. */
-  strategyCookie(): string | undefined {
-    const affinity = this.host.fleet.strategy.affinity
-    return affinity?.setCookie === undefined ? undefined : affinity.setCookie(this.current!.upstream, this.key)
+  /** A `Set-Cookie` value the strategy wants on this response (sticky sessions), if any; a learning strategy reads the upstream's first. */
+  strategyCookie(raw: readonly Buffer[]): string | undefined {
+    return affinityCookie(this.host.fleet.strategy, this.current!.upstream, this.key, raw)
   }
 
   /** The path an attempt to `u` sends: the request's (rewritten), under the upstream URL's own path. */

@@ -1,8 +1,30 @@
 import type { PassiveHealth } from '@switchyard/health/internal'
+import type { Strategy } from '@switchyard/strategies'
+import { callbackFailed } from '../config/errors.js'
 import type { ResolvedOptions } from '../config/resolved.js'
 import type { Upstream } from '../fleet/upstream.js'
 import { dropConnectionListed, equalsLower, isHopByHop } from './hop-by-hop.js'
 import { rewriteSelfReferences } from './response-rewrite.js'
+
+/**
+ * The strategy's cookie for a response from `u` (sticky sessions): a learning strategy
+ * (`affinity.learn`) is told the upstream's own `Set-Cookie` values first. What the strategy's
+ * code throws is the application's (`SWY_ERR_CALLBACK`).
+ */
+export function affinityCookie(strategy: Strategy, u: Upstream, key: string | undefined, raw: readonly Buffer[]): string | undefined {
+  const affinity = strategy.affinity
+  if (affinity === undefined) return undefined
+  try {
+    if (affinity.learn !== undefined) {
+      const cookies: string[] = []
+      for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.length === 10 && equalsLower(raw[i]!.toString('latin1'), 'set-cookie')) cookies.push(raw[i + 1]!.toString('latin1'))
+      affinity.learn(u, cookies, key)
+    }
+    return affinity.setCookie?.(u, key)
+  } catch (err) {
+    throw callbackFailed(err, `the ${strategy.name} strategy's cookie`)
+  }
+}
 
 /**
  * Trailers as undici hands them, as name/value pairs: raw `[name, value, …]` arrays over HTTP/1.1,
