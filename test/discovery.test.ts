@@ -75,7 +75,7 @@ describe('DNS discovery (upstreams with resolve)', () => {
     expect(await call(lb)).toBe('one')
   })
 
-  it('reads SRV records: port and weight from the record, higher priorities as backups', async () => {
+  it('reads SRV records: port and weight from the record, priorities as priority levels', async () => {
     const main = await backend('main', '127.0.0.1')
     const spare = await backend('spare', '127.0.0.2')
     const dns = await startDns({
@@ -90,11 +90,11 @@ describe('DNS discovery (upstreams with resolve)', () => {
     const lb = createBalancer({ upstreams: [{ id: 'api', url: 'http://_http._tcp.api.test', resolve: 'srv', maxConnections: 50 }], dns: { servers: [dns.server] } })
     onTestFinished(() => lb.close())
     await lb.ready()
-    expect(lb.upstreams.map((u) => [u.id, u.weight, u.backup, u.maxConnections])).toEqual([
-      [`api/127.0.0.1:${main.port}`, 3, false, 50],
-      [`api/127.0.0.2:${spare.port}`, 1, true, 50],
+    expect(lb.upstreams.map((u) => [u.id, u.weight, u.priority, u.backup, u.maxConnections])).toEqual([
+      [`api/127.0.0.1:${main.port}`, 3, 0, false, 50],
+      [`api/127.0.0.2:${spare.port}`, 1, 1, false, 50],
     ])
-    for (let i = 0; i < 4; i++) expect(await call(lb)).toBe('main') // the backup waits while the primary is up
+    for (let i = 0; i < 4; i++) expect(await call(lb)).toBe('main') // level 1 waits while level 0 is healthy
   })
 
   it('refuses what cannot be resolved at creation', () => {

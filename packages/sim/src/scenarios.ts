@@ -159,6 +159,19 @@ export function standardScenarios(scale = 1): Scenario[] {
       ],
       balancer: { slowStart: d(10_000) },
     },
+    // A fleet in two tiers loses 3 of its 5 first-tier upstreams: nginx's backup tier waits for the
+    // last one to fail (and panic mode balances over the dead ones), Envoy's priority levels spill
+    // the share the first tier's health no longer covers (1 - 2/5 × 1.4 = 44%) to the second.
+    ...(['backup', 'priority'] as const).map((mode) => ({
+      name: `${mode === 'backup' ? 'backup tier' : 'priority levels'}: 5 + 5 upstreams (${mode === 'backup' ? 'the second five backup: true' : 'the second five priority: 1'}), 3 of the first 5 refuse connections from 5 s to 15 s, 60% of the first five's capacity`,
+      upstreams: times(10, (i) => ({ latency: lognormal(10, 0.5), concurrency: 8, ...(i < 5 ? {} : mode === 'backup' ? { backup: true } : { priority: 1 }) })),
+      rate: 2_400,
+      durationMs: d(20_000),
+      events: [0, 1, 2].flatMap((u) => [
+        { at: d(5_000), upstream: u, crashed: true },
+        { at: d(15_000), upstream: u, crashed: false },
+      ]),
+    })),
     {
       // Cache affinity under skew: the hottest key alone is 13% of the traffic, more than one
       // upstream's 10% share, so plain hashing overloads its owner; bounded loads spill it over.

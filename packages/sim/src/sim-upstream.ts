@@ -18,6 +18,10 @@ export interface UpstreamModel {
   errorRate?: number
   /** @default 1 */
   weight?: number
+  /** The balancer's `priority` level for it. @default 0 */
+  priority?: number
+  /** The balancer's `backup` flag for it. @default false */
+  backup?: boolean
 }
 
 /** The legacy undici handler callbacks the balancer's exchange implements. */

@@ -116,7 +116,7 @@ export async function simulate(scenario: Scenario, spec: StrategySpec): Promise<
   const instances = Array.from({ length: scenario.instances ?? 1 }, (_, k) => {
     const lb = createBalancer({
       ...scenario.balancer,
-      upstreams: upstreams.map((u) => ({ id: u.id, dispatcher: u, weight: u.weight })),
+      upstreams: upstreams.map((u, i) => ({ id: u.id, dispatcher: u, weight: u.weight, priority: scenario.upstreams[i]!.priority ?? 0, backup: scenario.upstreams[i]!.backup ?? false })),
       strategy: spec.make({ random: seededRandom(seed * 31 + k), now: () => clock.now(), upstreams }),
       clock,
       random: seededRandom(seed * 17 + k),

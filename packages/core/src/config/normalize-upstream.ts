@@ -4,7 +4,7 @@ import type { ResolvedUpstream } from './resolved.js'
 import { basePathOf } from './transforms.js'
 import type { Dispatcher } from 'undici'
 
-const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher', 'http2', 'resolve'] as const
+const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'priority', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher', 'http2', 'resolve'] as const
 const TLS_KNOWN = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const
 
 /** Validates one upstream entry. `path` names it in errors: `upstreams[1]`. */
@@ -68,6 +68,7 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
     http2: o.http2 === undefined ? undefined : checkBoolean(o.http2, `${path}.http2`, false),
     weight: checkNumber(o.weight, `${path}.weight`, DEFAULTS.weight, { min: 1, integer: true }),
     backup: checkBoolean(o.backup, `${path}.backup`, false),
+    priority: checkNumber(o.priority, `${path}.priority`, 0, { integer: true }),
     down: checkBoolean(o.down, `${path}.down`, false),
     maxConnections,
     slowStart: o.slowStart === undefined ? undefined : checkNumber(o.slowStart, `${path}.slowStart`, 0),

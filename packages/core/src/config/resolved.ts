@@ -20,6 +20,7 @@ export interface ResolvedUpstream {
   readonly http2: boolean | undefined
   readonly weight: number
   readonly backup: boolean
+  readonly priority: number
   readonly down: boolean
   readonly maxConnections: number
   readonly slowStart: number | undefined

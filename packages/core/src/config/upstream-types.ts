@@ -20,8 +20,8 @@ export interface UpstreamOptions {
    * DNS discovery (nginx `server ... resolve`): `true` makes one upstream per A/AAAA record of the
    * URL's host name (ids `<id>/<address>:<port>`), looked up again when the records' TTL runs out;
    * `'srv'` reads the host's SRV records (`http://_http._tcp.api.internal`): one upstream per
-   * target address, with the record's port and weight, and those of a priority above the lowest
-   * as backups. Changes go through `add` and `remove` with drain, so no request is dropped; a
+   * target address, with the record's port and weight, and its priority as a priority level (the
+   * lowest priority number is level 0, the next level 1, …; see `priority`). Changes go through `add` and `remove` with drain, so no request is dropped; a
    * failed lookup keeps the upstreams found last. The entry's other options go to every upstream
    * it makes (https ones check the certificate against the name). `lb.ready()` resolves after the
    * first lookup. Only in `createBalancer({ upstreams })`, not `lb.add()`.
@@ -50,6 +50,14 @@ export interface UpstreamOptions {
    * @default false
    */
   backup?: boolean
+  /**
+   * Priority level (Envoy's priorities), 0 the first: a level takes the share of traffic its
+   * health covers, times Envoy's overprovisioning factor of 1.4, and the rest spills to the next
+   * level — with 5 upstreams at level 0, losing 2 sends 16% of the traffic to level 1 (3/5 × 1.4
+   * = 84% stays), not nothing until the last one fails. `backup` upstreams come after every level.
+   * @default 0
+   */
+  priority?: number
   /**
    * Listed but takes no traffic (nginx `down`).
    * @default false

@@ -1,6 +1,7 @@
 import type { Clock, Strategy } from '@switchyard/strategies'
 import type { DownReason, Emit, UpReason } from '../config/events.js'
 import { primariesInUse } from './panic.js'
+import { priorityLoads } from './priority.js'
 import type { Upstream } from './upstream.js'
 
 /**
@@ -8,11 +9,19 @@ import type { Upstream } from './upstream.js'
  * "decide" apart from "apply" the same way, `DestinationHealthUpdater`). Each upstream keeps one
  * bit per reason it is down; a mechanism sets and clears only its own bit, and the upstream is up
  * when no bit is set. After every change the eligible lists the strategy picks from are rebuilt:
- * the up primaries (or all of them in panic mode, see `panic.ts`), and the up backups.
+ * the up primaries (or all of them in panic mode, see `panic.ts`), split by priority level when
+ * several levels share the traffic (`priority.ts`), and the up backups.
  */
 export class Availability {
-  /** The primaries the strategy picks from (may be empty). */
+  /** The primaries the strategy picks from (may be empty): every up one, or in panic mode all of them. */
   primaries: Upstream[] = []
+  /**
+   * With priority levels that share traffic now (a level above is not healthy enough to take it
+   * all): each level's up primaries, and `shares` the cumulative percent each takes (priority.ts).
+   * Undefined in the common case: one level takes everything (`primaries`).
+   */
+  levels: Upstream[][] | undefined = undefined
+  shares: number[] = []
   /** The up backups, picked from when no primary is eligible. */
   backups: Upstream[] = []
   /** True while panic mode balances over upstreams that are down. */
@@ -54,11 +63,42 @@ export class Availability {
     const use = primariesInUse(up.length, candidates.length, backups.length, this.#threshold)
     this.primaries = use === 'up' ? up : use === 'all' ? candidates : []
     this.backups = backups
+    this.#level(use === 'up' ? candidates : [], up)
     const panic = use === 'all' && candidates.length > 0
     if (panic !== this.panic) {
       this.panic = panic
       this.#emit('balancer:panic', { active: panic, up: up.length, total: candidates.length })
     }
+  }
+
+  /**
+   * Splits the up primaries into their priority levels when more than one of them takes traffic.
+   * In panic mode, or with one level (or the first healthy enough for all), nothing is split.
+   */
+  #level(candidates: readonly Upstream[], up: Upstream[]): void {
+    this.levels = undefined
+    if (candidates.length === 0 || candidates.every((u) => u.priority === candidates[0]!.priority)) return
+    const order = [...new Set(candidates.map((u) => u.priority))].sort((a, b) => a - b)
+    const total = order.map((p) => candidates.filter((u) => u.priority === p).length)
+    const lists = order.map((p) => up.filter((u) => u.priority === p))
+    const loads = priorityLoads(lists.map((l) => l.length), total)
+    const taking = loads.flatMap((load, i) => (load > 0 ? [i] : []))
+    if (taking.length === 1) {
+      this.primaries = lists[taking[0]!]!
+      return
+    }
+    if (taking.length === 0) return
+    let sum = 0
+    this.levels = taking.map((i) => lists[i]!)
+    this.shares = taking.map((i) => (sum += loads[i]!))
+  }
+
+  /** The level a draw in [0, 1) falls in (with `levels`): Envoy's priority load. */
+  levelOf(draw: number): number {
+    const x = draw * 100
+    const shares = this.shares
+    for (let i = 0; i < shares.length - 1; i++) if (x < shares[i]!) return i
+    return shares.length - 1
   }
 
   /** Sets a down reason; the upstream goes down (and the event fires) when it was up. */

@@ -44,7 +44,8 @@ interface Target {
   address: string
   port: number
   weight: number | undefined
-  backup: boolean | undefined
+  /** The SRV record's priority as a level: 0 for the lowest priority number, 1 for the next… */
+  priority: number | undefined
   /** The name the TLS certificate is checked against. */
   servername: string
 }
@@ -107,18 +108,18 @@ export class Discovery {
     if (v4.status === 'rejected' && v6.status === 'rejected') throw v4.reason
     const records = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])]
     const ttl = records.length === 0 ? this.#options.retryInterval / 1000 : Math.min(...records.map((r) => r.ttl))
-    const targets = records.map((r) => ({ address: r.address, port, weight: undefined, backup: undefined, servername: host }))
+    const targets = records.map((r) => ({ address: r.address, port, weight: undefined, priority: undefined, servername: host }))
     return { targets, ttlMs: ttl * 1000 }
   }
 
-  /** SRV records: each target's addresses, its port and weight; priorities above the lowest are backups. */
+  /** SRV records: each target's addresses, its port and weight; the record's priority as a priority level (RFC 2782: lowest first). */
   async #srv(entry: ResolvingUpstream): Promise<{ targets: Target[]; ttlMs: number }> {
     const records = await this.#resolver.resolveSrv(entry.host)
-    const lowest = Math.min(...records.map((r) => r.priority))
+    const levels = [...new Set(records.map((r) => r.priority))].sort((a, b) => a - b)
     const targets: Target[] = []
     for (const r of records) {
       const { targets: found } = await this.#addresses(r.name, r.port)
-      for (const t of found) targets.push({ ...t, weight: Math.max(1, r.weight), backup: r.priority > lowest })
+      for (const t of found) targets.push({ ...t, weight: Math.max(1, r.weight), priority: levels.indexOf(r.priority) })
     }
     return { targets, ttlMs: this.#options.srvInterval }
   }
@@ -133,13 +134,13 @@ export class Discovery {
       const id = `${entry.id}/${host}:${t.port}`
       const options: Record<string, unknown> = { ...entry.options, id, url: `${entry.protocol}//${host}:${t.port}${entry.basePath}` }
       if (t.weight !== undefined) options.weight = t.weight
-      if (t.backup !== undefined) options.backup = t.backup
+      if (t.priority !== undefined) options.priority = t.priority
       if (entry.protocol === 'https:') options.tls = { servername: t.servername, ...(entry.options.tls as object | undefined) }
       wanted.set(id, normalizeUpstream(options, entry.path))
     }
     for (const [id, u] of children) {
       const next = wanted.get(id)
-      if (next !== undefined && next.weight === u.weight && next.backup === u.backup) continue
+      if (next !== undefined && next.weight === u.weight && next.priority === u.priority) continue
       children.delete(id)
       this.#core.remove(u, true).catch(() => {}) // its pool closing badly changes nothing here
     }

@@ -7,7 +7,8 @@ import type { Upstream } from './upstream.js'
 
 /**
  * Picks the upstream for an attempt, and admits it. The selector owns the rules, the strategy
- * only the order (Pingora's `select_with`): the strategy picks from the primaries, or from the
+ * only the order (Pingora's `select_with`): the strategy picks from the primaries — from one
+ * priority level, drawn by the levels' shares, when several share the traffic — or from the
  * backups when no primary is eligible (nginx `backup`), among the candidates `accept` approves.
  *
  * Two passes. The first accepts an upstream not yet tried for the request that can take it now:
@@ -42,14 +43,24 @@ export class Selector {
    */
   select(ex: ExchangeView, refused?: Map<string, PassReason>, readyOnly = false): Upstream | undefined {
     this.#refused = refused
-    const { primaries, backups } = this.#availability
+    const availability = this.#availability
+    const { primaries, backups, levels } = availability
     const ctx = this.#ctx
     ctx.key = ex.key
     ctx.attempt = ex.attempt + 1 // the attempt being picked for
     this.#tried = ex.tried
-    const list = primaries.length !== 0 ? primaries : backups
-    let u = this.#pick(list, readyOnly)
-    if (u === undefined && list === primaries && backups.length !== 0) u = this.#pick(backups, readyOnly)
+    let u: Upstream | undefined
+    if (levels !== undefined) {
+      // Priority levels sharing the traffic: the drawn level first, then the others in order.
+      const drawn = availability.levelOf(this.#random())
+      u = this.#pick(levels[drawn]!, readyOnly)
+      for (let i = 0; u === undefined && i < levels.length; i++) if (i !== drawn) u = this.#pick(levels[i]!, readyOnly)
+      if (u === undefined && backups.length !== 0) u = this.#pick(backups, readyOnly)
+    } else {
+      const list = primaries.length !== 0 ? primaries : backups
+      u = this.#pick(list, readyOnly)
+      if (u === undefined && list === primaries && backups.length !== 0) u = this.#pick(backups, readyOnly)
+    }
     ctx.key = undefined
     if (refused !== undefined) {
       this.#refused = undefined

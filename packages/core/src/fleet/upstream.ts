@@ -30,6 +30,8 @@ export interface UpstreamSnapshot {
   readonly url: string
   readonly weight: number
   readonly backup: boolean
+  /** Priority level, 0 the first (Envoy's priorities). */
+  readonly priority: number
   /** `down: true` was configured: listed, never takes traffic. */
   readonly down: boolean
   readonly maxConnections: number
@@ -74,6 +76,7 @@ export class Upstream implements Candidate {
   /** Changed only by `lb.update()`, followed by a strategy rebuild. */
   weight: number
   readonly backup: boolean
+  readonly priority: number
   readonly configuredDown: boolean
   readonly maxConnections: number
   /** The TLS server name sent with every request (https only), so the client's Host never is. */
@@ -118,6 +121,7 @@ export class Upstream implements Candidate {
     this.basePath = config.basePath
     this.weight = config.weight
     this.backup = config.backup
+    this.priority = config.priority
     this.configuredDown = config.down
     this.maxConnections = config.maxConnections
     this.servername = config.servername
@@ -169,6 +173,7 @@ export class Upstream implements Candidate {
       url: this.url,
       weight: this.weight,
       backup: this.backup,
+      priority: this.priority,
       down: this.configuredDown,
       maxConnections: this.maxConnections,
       state: this.state,
