@@ -172,6 +172,17 @@ export function standardScenarios(scale = 1): Scenario[] {
         { at: d(15_000), upstream: u, crashed: false },
       ]),
     })),
+    // An upstream loses half its capacity (8 workers to 4) at 5 s while traffic stays: whatever
+    // keeps sending it its share builds a queue there that never drains; an adaptive limit
+    // (Envoy's adaptive concurrency, Netflix Gradient2) sees its latency rise and sends it less.
+    ...([false, true] as const).map((adaptive) => ({
+      name: `capacity halves${adaptive ? ', adaptiveConcurrency on' : ''}: 1 of 4 upstreams drops from 8 workers to 4 at 5 s; 70% of the first capacity`,
+      upstreams: times(4, () => ({ latency: lognormal(10, 0.5), concurrency: 8 })),
+      rate: 2_240,
+      durationMs: d(20_000),
+      events: [{ at: d(5_000), upstream: 0, concurrency: 4 }],
+      ...(adaptive ? { balancer: { adaptiveConcurrency: true } } : {}),
+    })),
     {
       // Cache affinity under skew: the hottest key alone is 13% of the traffic, more than one
       // upstream's 10% share, so plain hashing overloads its owner; bounded loads spill it over.

@@ -63,7 +63,8 @@ export class SimUpstream extends Dispatcher {
   readonly #model: UpstreamModel
   readonly #clock: SimClock
   readonly #random: () => number
-  readonly #concurrency: number
+  /** Requests served at once; a change (an event) applies to requests started from then on. */
+  concurrency: number
   readonly #onServed: (u: SimUpstream, options: Dispatcher.DispatchOptions) => void
 
   constructor(id: string, model: UpstreamModel, clock: SimClock, random: () => number, onServed: (u: SimUpstream, options: Dispatcher.DispatchOptions) => void) {
@@ -74,7 +75,7 @@ export class SimUpstream extends Dispatcher {
     this.#model = model
     this.#clock = clock
     this.#random = random
-    this.#concurrency = model.concurrency ?? Number.POSITIVE_INFINITY
+    this.concurrency = model.concurrency ?? Number.POSITIVE_INFINITY
     this.#onServed = onServed
   }
 
@@ -90,7 +91,7 @@ export class SimUpstream extends Dispatcher {
       return true
     }
     const job: Job = { handler: h, options }
-    if (this.active < this.#concurrency) this.#start(job)
+    if (this.active < this.concurrency) this.#start(job)
     else this.#waiting.push(job)
     return true
   }
@@ -109,7 +110,7 @@ export class SimUpstream extends Dispatcher {
     const status = this.errorRate > 0 && this.#random() < this.errorRate ? 500 : 200
     job.handler.onHeaders(status, [], noop, '') // a fresh array: a sticky strategy appends its cookie
     job.handler.onComplete(NO_HEADERS)
-    if (this.#head < this.#waiting.length) {
+    if (this.#head < this.#waiting.length && this.active < this.concurrency) {
       const next = this.#waiting[this.#head++]!
       if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
         this.#waiting.splice(0, this.#head)

@@ -14,6 +14,8 @@ export interface SimEvent {
   /** Connections refused. */
   crashed?: boolean
   errorRate?: number
+  /** Requests served at once from then on (a capacity change). */
+  concurrency?: number
 }
 
 /** A scenario: a fleet, a load, and what happens. */
@@ -131,6 +133,7 @@ export async function simulate(scenario: Scenario, spec: StrategySpec): Promise<
       if (e.slowFactor !== undefined) u.slowFactor = e.slowFactor
       if (e.crashed !== undefined) u.crashed = e.crashed
       if (e.errorRate !== undefined) u.errorRate = e.errorRate
+      if (e.concurrency !== undefined) u.concurrency = e.concurrency
     }, e.at)
   }
 

@@ -20,10 +20,12 @@ import { Client, Pool } from 'undici'
 import { DEFAULTS, RETRY_DEFAULTS } from './defaults.js'
 import { normalizeDns } from './dns.js'
 import { normalizeMirror } from './mirror.js'
+import { normalizeAdaptive } from './adaptive.js'
 import { normalizeUpstream } from './normalize-upstream.js'
 import type { ResolvedInterceptor, ResolvedOptions, ResolvedRetry, ResolvedUpstream } from './resolved.js'
 import { normalizeCookieMap, normalizeHeaderTransform, normalizeRewritePath } from './transforms.js'
-import type { ErrorHandler, ResponseInterceptor } from './types.js'
+import type { ResponseInterceptor } from './interceptor-types.js'
+import type { ErrorHandler } from './types.js'
 
 export { normalizeUpstream } from './normalize-upstream.js'
 
@@ -38,6 +40,7 @@ const KNOWN = [
   'retry',
   'hedge',
   'mirror',
+  'adaptiveConcurrency',
   'onResponse',
   'cost',
   'dns',
@@ -186,6 +189,7 @@ export function normalize(input: unknown): ResolvedOptions {
     retry,
     hedge: normalizeHedge(o.hedge, retry),
     mirror: normalizeMirror(o.mirror),
+    adaptiveConcurrency: normalizeAdaptive(o.adaptiveConcurrency),
     onResponse: normalizeInterceptor(o.onResponse),
     cost: checkFunction<((req: RequestInfo) => number) | undefined>(o.cost, 'cost', undefined),
     timeouts: {

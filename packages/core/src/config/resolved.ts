@@ -2,8 +2,10 @@ import type { BreakerOptions, HealthCheck } from '@switchyard/health'
 import type { ResolvedPassiveOptions } from '@switchyard/health/internal'
 import type { Clock, RequestInfo, Strategy, TrustRule } from '@switchyard/strategies'
 import type { Dispatcher, Pool } from 'undici'
+import type { ResolvedAdaptive } from './adaptive.js'
 import type { ResolvedMirror } from './mirror.js'
-import type { ErrorHandler, ResponseInterceptor, ResponseHead } from './types.js'
+import type { ResponseHead, ResponseInterceptor } from './interceptor-types.js'
+import type { ErrorHandler } from './types.js'
 
 /*
  * The options as normalize.ts resolves them: every default filled in, every check passed. The
@@ -43,6 +45,8 @@ export interface ResolvedOptions {
   readonly hedge: number | undefined
   /** `mirror`, checked; undefined: no mirroring. */
   readonly mirror: ResolvedMirror | undefined
+  /** `adaptiveConcurrency`, checked; undefined: off. */
+  readonly adaptiveConcurrency: ResolvedAdaptive | undefined
   readonly onResponse: ResolvedInterceptor | undefined
   readonly cost: ((req: RequestInfo) => number) | undefined
   readonly timeouts: {

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BreakerOptions, HealthCheck, PassiveOptions } from '@switchyard/health'
 import type { Clock, RequestInfo, Strategy, SwitchyardError, TrustProxy } from '@switchyard/strategies'
 import type { Pool } from 'undici'
+import type { AdaptiveConcurrencyOptions } from './adaptive.js'
+import type { HeaderMap, ResponseInterceptor } from './interceptor-types.js'
 import type { HedgeOptions, MirrorOptions } from './traffic-types.js'
 import type { DnsOptions, UpstreamOptions } from './upstream-types.js'
 
@@ -151,6 +153,14 @@ export interface BalancerOptions {
    * @default none
    */
   mirror?: MirrorOptions | false
+  /**
+   * Adaptive concurrency (Envoy's adaptive concurrency filter, its gradient controller): each
+   * upstream gets a concurrency limit that follows its latency against its measured minimum, so an
+   * overloaded upstream gets fewer requests before it fails; past it, requests go elsewhere or
+   * queue, then 503. `true` for Envoy's defaults. See `AdaptiveConcurrencyOptions`.
+   * @default off
+   */
+  adaptiveConcurrency?: AdaptiveConcurrencyOptions | boolean
   /**
    * A buffered response interceptor (opt-in), for the rare case that must read a body: a 200 that
    * carries an error (report it with `lb.report`), a field to redact. The responses `when`
@@ -333,8 +343,8 @@ export interface BalancerOptions {
 }
 
 
-/** Headers as a transform function sees them: lower-case names; repeated ones as arrays. */
-export type HeaderMap = Record<string, string | string[]>
+/** Headers as a transform function sees them (defined beside the interceptor, which reads them too). */
+export type { HeaderMap } from './interceptor-types.js'
 
 /**
  * A header transform: a table (`set` replaces or adds, `remove` drops; names in any case), or a
@@ -344,51 +354,3 @@ export type HeaderTransform = { set?: Record<string, string>; remove?: string[] 
 
 /** The path transform: a function of the path (with query), or prefixes to strip and add. */
 export type RewritePath = ((path: string) => string) | { stripPrefix?: string; addPrefix?: string }
-
-/** A response the `onResponse` interceptor reads: the upstream's answer, its body whole. */
-export interface InterceptedResponse {
-  readonly status: number
-  /** The upstream's headers: lower-case names, repeated ones as arrays (hop-by-hop ones included). */
-  readonly headers: HeaderMap
-  readonly body: Buffer
-  /** The id of the upstream that answered (for `lb.report(id, 'failure')`). */
-  readonly upstream: string
-  readonly method: string
-  /** The path sent upstream. */
-  readonly path: string
-}
-
-/** What the interceptor changes; what it leaves out stays as the upstream sent it. */
-export interface ResponseChange {
-  status?: number
-  /** The headers in full (start from `response.headers`); `Content-Length` is set from the body. */
-  headers?: HeaderMap
-  body?: string | Uint8Array
-}
-
-/** The head of a response, for `onResponse.when`. */
-export interface ResponseHead {
-  readonly status: number
-  readonly headers: HeaderMap
-  readonly upstream: string
-  readonly method: string
-  readonly path: string
-}
-
-/**
- * The buffered response interceptor, for the rare case that must read a body (a 200 that carries
- * an error payload, a body to redact). Every other response streams.
- */
-export interface ResponseInterceptor {
-  /** Which responses to buffer; the others stream as usual. @default every one with a body */
-  when?: (head: ResponseHead) => boolean
-  /**
-   * Largest body buffered, bytes. A larger one is not relayed: the upstream request is aborted and
-   * the client gets 502 `SWY_ERR_RESPONSE_TOO_LARGE` (not held against the upstream).
-   * @default 1_048_576 (1 MiB, Envoy's default per-connection buffer limit)
-   */
-  maxBytes?: number
-  /** Reads the response; returns changes, or nothing to relay it as it came. May be async. */
-  // biome-ignore lint/suspicious/noConfusingVoidType: a handler with no return statement returns void
-  handle: (response: InterceptedResponse) => ResponseChange | undefined | void | Promise<ResponseChange | undefined | void>
-}

@@ -1,7 +1,8 @@
 import type { SwitchyardError } from '@switchyard/strategies'
 import { InterceptorError, ResponseTooLargeError } from '../config/errors.js'
 import type { ResolvedInterceptor } from '../config/resolved.js'
-import type { HeaderMap, ResponseHead } from '../config/types.js'
+import type { ResponseHead } from '../config/interceptor-types.js'
+import type { HeaderMap } from '../config/types.js'
 
 /** Raw header pairs as a {@link HeaderMap}. */
 export function headerMap(raw: readonly Buffer[]): HeaderMap {

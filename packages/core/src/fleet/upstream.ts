@@ -8,6 +8,7 @@ import {
 } from '@switchyard/health/internal'
 import type { Candidate, Clock, UpstreamState } from '@switchyard/strategies'
 import PQueue from 'p-queue'
+import { AdaptiveLimit } from './adaptive-concurrency.js'
 import { buildConnector, type Dispatcher, Pool } from 'undici'
 import type { DownReason, UpReason } from '../config/events.js'
 import { watchingConnector } from './socket-watch.js'
@@ -35,6 +36,8 @@ export interface UpstreamSnapshot {
   /** `down: true` was configured: listed, never takes traffic. */
   readonly down: boolean
   readonly maxConnections: number
+  /** The cap on requests in flight now: `maxConnections`, or with `adaptiveConcurrency` the adaptive limit under it. */
+  readonly limit: number
   readonly state: UpstreamState
   /** Why the upstream is in its state (`'max_fails'`, `'configured'`, `'removed'`…). */
   readonly reason: DownReason | UpReason
@@ -101,6 +104,10 @@ export class Upstream implements Candidate {
   readonly pool: Dispatcher
   readonly passive: PassiveHealth
   readonly queue: PQueue | undefined
+  /** The cap on requests in flight now: `maxConnections`, or the adaptive limit under it. */
+  cap: number
+  /** The adaptive concurrency limit, with `adaptiveConcurrency`. */
+  readonly adaptive: AdaptiveLimit | undefined
   /** Slow start, ms (0: off). */
   readonly slowStart: number
   /** While ramping after slow start began: when the ramp began and ends (ms), else 0. */
@@ -148,14 +155,20 @@ export class Upstream implements Candidate {
         : {}),
     })
     this.passive = new PassiveHealth(passive)
-    this.queue = Number.isFinite(config.maxConnections)
-      ? new PQueue({ concurrency: config.maxConnections })
-      : undefined
+    this.adaptive = options.adaptiveConcurrency === undefined ? undefined : new AdaptiveLimit(options.adaptiveConcurrency, options.random)
+    this.cap = Math.min(config.maxConnections, this.adaptive?.limit ?? Number.POSITIVE_INFINITY)
+    this.queue = Number.isFinite(this.cap) ? new PQueue({ concurrency: this.cap }) : undefined
   }
 
-  /** True when a new request would exceed `maxConnections`. */
+  /**
+   * True when a new request would exceed `maxConnections` (or the adaptive limit), or would wait
+   * behind requests already queued. Read from the queue's own count of the slots taken, not from
+   * `inFlight`: a slot is handed to the next queued request a moment after an attempt ends, and a
+   * request picked in that moment would otherwise be queued behind it while counted as room.
+   */
   get isFull(): boolean {
-    return this.inFlight >= this.maxConnections
+    const q = this.queue
+    return q !== undefined && (q.pending >= q.concurrency || q.size !== 0)
   }
 
   /** Records a finished attempt: latency and status class. */
@@ -164,6 +177,13 @@ export class Upstream implements Candidate {
     if (failed) this.failures++
     if (status >= 100) this.byClass[Math.min(4, Math.floor(status / 100) - 1)]!++
     this.ewmaMs = this.ewmaMs === 0 ? latencyMs : this.ewmaMs + (latencyMs - this.ewmaMs) * EWMA_ALPHA
+    if (this.adaptive !== undefined) {
+      const cap = Math.min(this.maxConnections, this.adaptive.sample(latencyMs, this.#clock.now()))
+      if (cap !== this.cap) {
+        this.cap = cap
+        this.queue!.concurrency = cap // a larger limit starts queued requests at once
+      }
+    }
   }
 
   snapshot(): UpstreamSnapshot {
@@ -176,6 +196,7 @@ export class Upstream implements Candidate {
       priority: this.priority,
       down: this.configuredDown,
       maxConnections: this.maxConnections,
+      limit: this.cap,
       state: this.state,
       reason: this.reason,
       inFlight: this.inFlight,
