@@ -1,10 +1,10 @@
-import { checkBoolean, checkNumber, checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import { checkBoolean, checkNumber, checkObject, checkOneOf, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
 import { DEFAULTS } from './defaults.js'
 import type { ResolvedUpstream } from './resolved.js'
 import { basePathOf } from './transforms.js'
 import type { Dispatcher } from 'undici'
 
-const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'priority', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher', 'http2', 'resolve'] as const
+const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'priority', 'proxyProtocol', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher', 'http2', 'resolve'] as const
 const TLS_KNOWN = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const
 
 /** Validates one upstream entry. `path` names it in errors: `upstreams[1]`. */
@@ -69,6 +69,7 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
     weight: checkNumber(o.weight, `${path}.weight`, DEFAULTS.weight, { min: 1, integer: true }),
     backup: checkBoolean(o.backup, `${path}.backup`, false),
     priority: checkNumber(o.priority, `${path}.priority`, 0, { integer: true }),
+    proxyProtocol: o.proxyProtocol === undefined ? undefined : checkOneOf(o.proxyProtocol, `${path}.proxyProtocol`, ['v1', 'v2'] as const, 'v1'),
     down: checkBoolean(o.down, `${path}.down`, false),
     maxConnections,
     slowStart: o.slowStart === undefined ? undefined : checkNumber(o.slowStart, `${path}.slowStart`, 0),

@@ -23,6 +23,8 @@ export interface ResolvedUpstream {
   readonly weight: number
   readonly backup: boolean
   readonly priority: number
+  /** Send the PROXY protocol header, in this version. */
+  readonly proxyProtocol: 'v1' | 'v2' | undefined
   readonly down: boolean
   readonly maxConnections: number
   readonly slowStart: number | undefined

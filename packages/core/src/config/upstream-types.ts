@@ -59,6 +59,16 @@ export interface UpstreamOptions {
    */
   priority?: number
   /**
+   * Send the PROXY protocol header (HAProxy's, `'v1'` text or `'v2'` binary) at the start of each
+   * connection to this upstream, naming the client (nginx `proxy_protocol on`, HAProxy
+   * `send-proxy`): for an upstream that reads the client's address from it rather than from
+   * `X-Forwarded-For`. A header names one client, so such connections are not shared between
+   * client connections (each client connection gets its own, closed with it), and the upstream's
+   * pool options do not apply to them. HTTP/1.1 only.
+   * @default none
+   */
+  proxyProtocol?: 'v1' | 'v2'
+  /**
    * Listed but takes no traffic (nginx `down`).
    * @default false
    */

@@ -16,6 +16,7 @@ import type { ClientSide, UpgradeLink } from '../exchange/client.js'
 import type { ExchangeHost } from '../exchange/context.js'
 import { Exchange } from '../exchange/exchange.js'
 import { trailerPairs } from '../exchange/response-head.js'
+import type { Peer } from '../fleet/proxy-protocol.js'
 import type { Upstream } from '../fleet/upstream.js'
 import { clientAddress, nodeRequestInfo } from './headers.js'
 import { serializeParsedBody } from './parsed-body.js'
@@ -211,6 +212,21 @@ export class NodeClient implements ClientSide, PreparedHead {
 
   requestInfo(): RequestInfo {
     return nodeRequestInfo(this.method, this.exchange.path, this.#req, this.#options.trust)
+  }
+
+  peer(): Peer {
+    const socket = this.#req.socket
+    const source = this.requestInfo().remoteAddress // after trustProxy
+    const own = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, '')
+    // Over HTTP/2 the connection is the session (the socket of the compat request stands for it).
+    const session = this.#isHttp2 ? (this.#req as { stream?: { session?: Peer['connection'] } }).stream?.session : undefined
+    return {
+      connection: session ?? socket,
+      source,
+      sourcePort: source === own ? (socket.remotePort ?? 0) : 0, // an address from a forwarding header has no port
+      destination: socket.localAddress ?? '',
+      destinationPort: socket.localPort ?? 0,
+    }
   }
 
   dispatchOptions(u: Upstream, path: string): Dispatcher.DispatchOptions {

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream'
 import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
+import type { Peer } from '../fleet/proxy-protocol.js'
 import type { Upstream } from '../fleet/upstream.js'
 
 /**
@@ -20,6 +21,8 @@ export interface ClientSide {
   dispatchOptions(u: Upstream, path: string): Dispatcher.DispatchOptions
   /** The request as a strategy's key function and the `cost` option see it. */
   requestInfo(): RequestInfo
+  /** Who the request came from, for an upstream with `proxyProtocol` (none on the dispatcher path). */
+  peer?(): Peer | undefined
   /** Whether the request body can be sent again (none, held in memory, or not yet read). */
   bodyReplayable(): boolean
   /** Whether the body can go to two upstreams at once (none, or held in memory): for `hedge`. */

@@ -20,6 +20,7 @@ import type { ExchangeSteps } from './steps.js'
 import { Hedge, type HedgeHost } from './hedge.js'
 import { Interception } from './intercept.js'
 import { MirrorCopy } from './mirror.js'
+import { PEER } from '../fleet/proxy-protocol.js'
 import { affinityCookie, clientResponseHead } from './response-head.js'
 import { attemptFailed, endAfterThrow } from './failure.js'
 import { relayData, relayEnd, relayHead, relayUpgrade } from './relay.js'
@@ -246,6 +247,7 @@ export class Exchange implements ExchangeView, HedgeHost, Admittee, ExchangeStep
   attemptOptions(u: Upstream, hedge: boolean): Dispatcher.DispatchOptions {
     let options = this.client.dispatchOptions(u, u.basePath === '' ? this.path : u.basePath + this.path)
     if (this.mirror !== undefined) options = this.mirror.options(options)
+    if (u.proxyProtocol !== undefined) options = { ...options, [PEER]: this.client.peer?.() } as Dispatcher.DispatchOptions
     return this.tracer === undefined ? options : this.tracer.attemptOptions(options, u, this.attempt, hedge)
   }
 

@@ -11,6 +11,7 @@ import PQueue from 'p-queue'
 import { AdaptiveLimit } from './adaptive-concurrency.js'
 import { buildConnector, type Dispatcher, Pool } from 'undici'
 import type { DownReason, UpReason } from '../config/events.js'
+import { ProxyProtocolDispatcher } from './proxy-protocol.js'
 import { watchingConnector } from './socket-watch.js'
 import type { ResolvedOptions, ResolvedUpstream } from '../config/resolved.js'
 
@@ -80,6 +81,8 @@ export class Upstream implements Candidate {
   weight: number
   readonly backup: boolean
   readonly priority: number
+  /** The PROXY protocol version sent to it, if any (its pool is then a ProxyProtocolDispatcher). */
+  readonly proxyProtocol: 'v1' | 'v2' | undefined
   readonly configuredDown: boolean
   readonly maxConnections: number
   /** The TLS server name sent with every request (https only), so the client's Host never is. */
@@ -129,6 +132,7 @@ export class Upstream implements Candidate {
     this.weight = config.weight
     this.backup = config.backup
     this.priority = config.priority
+    this.proxyProtocol = config.proxyProtocol
     this.configuredDown = config.down
     this.maxConnections = config.maxConnections
     this.servername = config.servername
@@ -141,7 +145,15 @@ export class Upstream implements Candidate {
     this.#clock = options.clock
     const { timeouts } = options
     this.dispatcher = config.dispatcher
-    this.pool = config.dispatcher ?? new Pool(config.origin, {
+    this.pool = config.dispatcher ?? (config.proxyProtocol !== undefined ? new ProxyProtocolDispatcher({
+      version: config.proxyProtocol,
+      origin: config.origin,
+      tls: config.tls,
+      servername: config.servername,
+      connectTimeout: timeouts.connect,
+      headersTimeout: timeouts.headers,
+      bodyTimeout: timeouts.body,
+    }) : undefined) ?? new Pool(config.origin, {
       ...options.pool,
       headersTimeout: timeouts.headers,
       bodyTimeout: timeouts.body,
