@@ -4,7 +4,7 @@ import type { ResolvedUpstream } from './resolved.js'
 import { basePathOf } from './transforms.js'
 import type { Dispatcher } from 'undici'
 
-const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'priority', 'proxyProtocol', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher', 'http2', 'resolve'] as const
+const UPSTREAM_KNOWN = ['url', 'id', 'weight', 'backup', 'priority', 'proxyProtocol', 'zone', 'down', 'maxConnections', 'slowStart', 'tls', 'dispatcher', 'http2', 'resolve'] as const
 const TLS_KNOWN = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const
 
 /** Validates one upstream entry. `path` names it in errors: `upstreams[1]`. */
@@ -69,6 +69,7 @@ export function normalizeUpstream(input: unknown, path: string): ResolvedUpstrea
     weight: checkNumber(o.weight, `${path}.weight`, DEFAULTS.weight, { min: 1, integer: true }),
     backup: checkBoolean(o.backup, `${path}.backup`, false),
     priority: checkNumber(o.priority, `${path}.priority`, 0, { integer: true }),
+    zone: o.zone === undefined ? undefined : zoneName(o.zone, `${path}.zone`),
     proxyProtocol: o.proxyProtocol === undefined ? undefined : checkOneOf(o.proxyProtocol, `${path}.proxyProtocol`, ['v1', 'v2'] as const, 'v1'),
     down: checkBoolean(o.down, `${path}.down`, false),
     maxConnections,
@@ -107,4 +108,10 @@ function normalizeTls(input: unknown, url: URL, path: string): Pick<ResolvedUpst
   const { servername, ...tls } = o
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   return { tls, servername: (servername as string | undefined) ?? host }
+}
+
+/** A zone name: a non-empty string. */
+export function zoneName(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') throw new InvalidOptionError(`${field} must be a non-empty string, got ${describeValue(value)}`, { field })
+  return value
 }

@@ -21,7 +21,7 @@ import { DEFAULTS, RETRY_DEFAULTS } from './defaults.js'
 import { normalizeDns } from './dns.js'
 import { normalizeMirror } from './mirror.js'
 import { normalizeAdaptive } from './adaptive.js'
-import { normalizeUpstream } from './normalize-upstream.js'
+import { normalizeUpstream, zoneName } from './normalize-upstream.js'
 import type { ResolvedInterceptor, ResolvedOptions, ResolvedRetry, ResolvedUpstream } from './resolved.js'
 import { normalizeCookieMap, normalizeHeaderTransform, normalizeRewritePath } from './transforms.js'
 import type { ResponseInterceptor } from './interceptor-types.js'
@@ -41,6 +41,7 @@ const KNOWN = [
   'hedge',
   'mirror',
   'adaptiveConcurrency',
+  'locality',
   'onResponse',
   'cost',
   'dns',
@@ -190,6 +191,7 @@ export function normalize(input: unknown): ResolvedOptions {
     hedge: normalizeHedge(o.hedge, retry),
     mirror: normalizeMirror(o.mirror),
     adaptiveConcurrency: normalizeAdaptive(o.adaptiveConcurrency),
+    locality: normalizeLocality(o.locality),
     onResponse: normalizeInterceptor(o.onResponse),
     cost: checkFunction<((req: RequestInfo) => number) | undefined>(o.cost, 'cost', undefined),
     timeouts: {
@@ -291,5 +293,16 @@ export function normalizeInterceptor(input: unknown): ResolvedInterceptor | unde
     when: checkFunction<ResolvedInterceptor['when']>(o.when, 'onResponse.when', undefined),
     maxBytes: checkNumber(o.maxBytes, 'onResponse.maxBytes', DEFAULTS.interceptMaxBytes, { min: 0, integer: true }),
     handle: o.handle as ResponseInterceptor['handle'],
+  }
+}
+
+/** `locality`, checked: the balancer's zone and the smallest list zone-aware routing applies to. */
+function normalizeLocality(input: unknown): ResolvedOptions['locality'] {
+  if (input === undefined) return undefined
+  const o = checkObject(input, 'locality')
+  rejectUnknownKeys(o, ['zone', 'minUpstreams'], 'locality')
+  return {
+    zone: zoneName(o.zone, 'locality.zone'),
+    minUpstreams: checkNumber(o.minUpstreams, 'locality.minUpstreams', 6, { min: 1, integer: true }), // Envoy min_cluster_size
   }
 }

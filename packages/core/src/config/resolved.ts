@@ -25,6 +25,7 @@ export interface ResolvedUpstream {
   readonly priority: number
   /** Send the PROXY protocol header, in this version. */
   readonly proxyProtocol: 'v1' | 'v2' | undefined
+  readonly zone: string | undefined
   readonly down: boolean
   readonly maxConnections: number
   readonly slowStart: number | undefined
@@ -49,6 +50,8 @@ export interface ResolvedOptions {
   readonly mirror: ResolvedMirror | undefined
   /** `adaptiveConcurrency`, checked; undefined: off. */
   readonly adaptiveConcurrency: ResolvedAdaptive | undefined
+  /** `locality`, checked; undefined: no zone-aware routing. */
+  readonly locality: { readonly zone: string; readonly minUpstreams: number } | undefined
   readonly onResponse: ResolvedInterceptor | undefined
   readonly cost: ((req: RequestInfo) => number) | undefined
   readonly timeouts: {

@@ -162,6 +162,14 @@ export interface BalancerOptions {
    */
   adaptiveConcurrency?: AdaptiveConcurrencyOptions | boolean
   /**
+   * Zone-aware routing (Envoy's): this balancer runs in `zone`, and keeps its requests on the
+   * upstreams of that zone (their `zone`) while the zone has at least its share of the up
+   * upstreams; when fewer are up, the local share falls in proportion and the rest goes to the
+   * other zones. Off for lists of fewer than `minUpstreams` (Envoy's min_cluster_size, 6).
+   * @default off
+   */
+  locality?: { zone: string; minUpstreams?: number }
+  /**
    * A buffered response interceptor (opt-in), for the rare case that must read a body: a 200 that
    * carries an error (report it with `lb.report`), a field to redact. The responses `when`
    * selects (all with a body by default; never HEAD, 1xx, 204, 304 or an upgrade) are read whole,

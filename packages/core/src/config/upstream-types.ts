@@ -69,6 +69,12 @@ export interface UpstreamOptions {
    */
   proxyProtocol?: 'v1' | 'v2'
   /**
+   * The zone (availability zone, rack, data centre) the upstream runs in, for zone-aware routing
+   * (the balancer's `locality`; Envoy's localities).
+   * @default none
+   */
+  zone?: string
+  /**
    * Listed but takes no traffic (nginx `down`).
    * @default false
    */

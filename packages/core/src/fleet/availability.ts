@@ -2,6 +2,8 @@ import type { Clock, Strategy } from '@switchyard/strategies'
 import type { DownReason, Emit, UpReason } from '../config/events.js'
 import { primariesInUse } from './panic.js'
 import { priorityLoads } from './priority.js'
+import type { ResolvedOptions } from '../config/resolved.js'
+import { type ZoneSplit, zoneSplit } from './locality.js'
 import type { Upstream } from './upstream.js'
 
 /**
@@ -22,6 +24,9 @@ export class Availability {
    */
   levels: Upstream[][] | undefined = undefined
   shares: number[] = []
+  /** With `locality`: how the primaries' (or each level's) traffic is split by zone (locality.ts). */
+  zones: ZoneSplit | undefined = undefined
+  levelZones: (ZoneSplit | undefined)[] = []
   /** The up backups, picked from when no primary is eligible. */
   backups: Upstream[] = []
   /** True while panic mode balances over upstreams that are down. */
@@ -33,7 +38,10 @@ export class Availability {
   /** Upstreams taken out for a while (passive `fail_timeout`), and the timers that bring them back. */
   readonly #recover = new Map<Upstream, unknown>()
 
-  constructor(strategy: Strategy, panicThreshold: number, emit: Emit, clock: Clock) {
+  readonly #locality: ResolvedOptions['locality']
+
+  constructor(strategy: Strategy, panicThreshold: number, emit: Emit, clock: Clock, locality?: ResolvedOptions['locality']) {
+    this.#locality = locality
     this.#strategy = strategy
     this.#threshold = panicThreshold
     this.#emit = emit
@@ -64,6 +72,7 @@ export class Availability {
     this.primaries = use === 'up' ? up : use === 'all' ? candidates : []
     this.backups = backups
     this.#level(use === 'up' ? candidates : [], up)
+    this.#zone(use === 'up' ? candidates : [])
     const panic = use === 'all' && candidates.length > 0
     if (panic !== this.panic) {
       this.panic = panic
@@ -91,6 +100,17 @@ export class Availability {
     let sum = 0
     this.levels = taking.map((i) => lists[i]!)
     this.shares = taking.map((i) => (sum += loads[i]!))
+  }
+
+  /** Zone-aware routing over the list(s) just made, each against its own level's upstreams. */
+  #zone(candidates: readonly Upstream[]): void {
+    const l = this.#locality
+    this.zones = undefined
+    this.levelZones = []
+    if (l === undefined || candidates.length === 0) return
+    const levelOf = (list: readonly Upstream[]) => candidates.filter((u) => u.priority === list[0]?.priority)
+    if (this.levels === undefined) this.zones = zoneSplit(l.zone, l.minUpstreams, levelOf(this.primaries), this.primaries)
+    else this.levelZones = this.levels.map((list) => zoneSplit(l.zone, l.minUpstreams, levelOf(list), list))
   }
 
   /** The level a draw in [0, 1) falls in (with `levels`): Envoy's priority load. */

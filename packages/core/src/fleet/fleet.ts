@@ -36,7 +36,7 @@ export class Fleet {
     this.clock = options.clock
     this.#emit = emit
     this.registry = new UpstreamRegistry(options)
-    this.availability = new Availability(options.strategy, options.panicThreshold, emit, options.clock)
+    this.availability = new Availability(options.strategy, options.panicThreshold, emit, options.clock, options.locality)
     this.health = new HealthMonitor(options, this.registry, this.availability)
     this.selector = new Selector(options.strategy, this.availability, options.clock, options.random)
     for (const u of options.upstreams) this.registry.insert(u)

@@ -3,6 +3,7 @@ import type { Clock, PickContext, Strategy } from '@switchyard/strategies'
 import type { Availability } from './availability.js'
 import type { PassReason } from '../config/events.js'
 import type { ExchangeView } from './exchange-view.js'
+import type { ZoneSplit } from './locality.js'
 import type { Upstream } from './upstream.js'
 
 /**
@@ -53,12 +54,12 @@ export class Selector {
     if (levels !== undefined) {
       // Priority levels sharing the traffic: the drawn level first, then the others in order.
       const drawn = availability.levelOf(this.#random())
-      u = this.#pick(levels[drawn]!, readyOnly)
+      u = this.#zoned(levels[drawn]!, availability.levelZones[drawn], readyOnly)
       for (let i = 0; u === undefined && i < levels.length; i++) if (i !== drawn) u = this.#pick(levels[i]!, readyOnly)
       if (u === undefined && backups.length !== 0) u = this.#pick(backups, readyOnly)
     } else {
       const list = primaries.length !== 0 ? primaries : backups
-      u = this.#pick(list, readyOnly)
+      u = list === primaries ? this.#zoned(list, availability.zones, readyOnly) : this.#pick(list, readyOnly)
       if (u === undefined && list === primaries && backups.length !== 0) u = this.#pick(backups, readyOnly)
     }
     ctx.key = undefined
@@ -67,6 +68,13 @@ export class Selector {
       if (u !== undefined) refused.delete(u.id)
     }
     return u
+  }
+
+  /** With zone-aware routing: the local zone's share of requests first there, the rest to the other zones; then the whole list. */
+  #zoned(list: readonly Upstream[], split: ZoneSplit | undefined, readyOnly: boolean): Upstream | undefined {
+    if (split === undefined) return this.#pick(list, readyOnly)
+    const local = split.localShare >= 1 || this.#random() < split.localShare
+    return this.#pick(local ? split.local : split.others, readyOnly) ?? this.#pick(list, readyOnly)
   }
 
   #pick(list: readonly Upstream[], readyOnly: boolean): Upstream | undefined {

@@ -34,6 +34,8 @@ export interface UpstreamSnapshot {
   readonly backup: boolean
   /** Priority level, 0 the first (Envoy's priorities). */
   readonly priority: number
+  /** The zone it runs in, if said. */
+  readonly zone: string | undefined
   /** `down: true` was configured: listed, never takes traffic. */
   readonly down: boolean
   readonly maxConnections: number
@@ -83,6 +85,8 @@ export class Upstream implements Candidate {
   readonly priority: number
   /** The PROXY protocol version sent to it, if any (its pool is then a ProxyProtocolDispatcher). */
   readonly proxyProtocol: 'v1' | 'v2' | undefined
+  /** The zone it runs in (zone-aware routing), if said. */
+  readonly zone: string | undefined
   readonly configuredDown: boolean
   readonly maxConnections: number
   /** The TLS server name sent with every request (https only), so the client's Host never is. */
@@ -133,6 +137,7 @@ export class Upstream implements Candidate {
     this.backup = config.backup
     this.priority = config.priority
     this.proxyProtocol = config.proxyProtocol
+    this.zone = config.zone
     this.configuredDown = config.down
     this.maxConnections = config.maxConnections
     this.servername = config.servername
@@ -206,6 +211,7 @@ export class Upstream implements Candidate {
       weight: this.weight,
       backup: this.backup,
       priority: this.priority,
+      zone: this.zone,
       down: this.configuredDown,
       maxConnections: this.maxConnections,
       limit: this.cap,
