@@ -21,6 +21,7 @@ import { DEFAULTS, RETRY_DEFAULTS } from './defaults.js'
 import { normalizeDns } from './dns.js'
 import { normalizeMirror } from './mirror.js'
 import { normalizeAdaptive } from './adaptive.js'
+import { normalizeCompress } from './compress.js'
 import { normalizeUpstream, zoneName } from './normalize-upstream.js'
 import type { ResolvedInterceptor, ResolvedOptions, ResolvedRetry, ResolvedUpstream } from './resolved.js'
 import { normalizeCookieMap, normalizeHeaderTransform, normalizeRewritePath } from './transforms.js'
@@ -42,6 +43,7 @@ const KNOWN = [
   'mirror',
   'adaptiveConcurrency',
   'locality',
+  'compress',
   'onResponse',
   'cost',
   'dns',
@@ -192,6 +194,7 @@ export function normalize(input: unknown): ResolvedOptions {
     mirror: normalizeMirror(o.mirror),
     adaptiveConcurrency: normalizeAdaptive(o.adaptiveConcurrency),
     locality: normalizeLocality(o.locality),
+    compress: normalizeCompress(o.compress),
     onResponse: normalizeInterceptor(o.onResponse),
     cost: checkFunction<((req: RequestInfo) => number) | undefined>(o.cost, 'cost', undefined),
     timeouts: {

@@ -3,6 +3,7 @@ import type { ResolvedPassiveOptions } from '@switchyard/health/internal'
 import type { Clock, RequestInfo, Strategy, TrustRule } from '@switchyard/strategies'
 import type { Dispatcher, Pool } from 'undici'
 import type { ResolvedAdaptive } from './adaptive.js'
+import type { ResolvedCompress } from './compress.js'
 import type { ResolvedMirror } from './mirror.js'
 import type { ResponseHead, ResponseInterceptor } from './interceptor-types.js'
 import type { ErrorHandler } from './types.js'
@@ -52,6 +53,8 @@ export interface ResolvedOptions {
   readonly adaptiveConcurrency: ResolvedAdaptive | undefined
   /** `locality`, checked; undefined: no zone-aware routing. */
   readonly locality: { readonly zone: string; readonly minUpstreams: number } | undefined
+  /** `compress`, checked; undefined: off. */
+  readonly compress: ResolvedCompress | undefined
   readonly onResponse: ResolvedInterceptor | undefined
   readonly cost: ((req: RequestInfo) => number) | undefined
   readonly timeouts: {

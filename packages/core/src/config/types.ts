@@ -3,6 +3,7 @@ import type { BreakerOptions, HealthCheck, PassiveOptions } from '@switchyard/he
 import type { Clock, RequestInfo, Strategy, SwitchyardError, TrustProxy } from '@switchyard/strategies'
 import type { Pool } from 'undici'
 import type { AdaptiveConcurrencyOptions } from './adaptive.js'
+import type { CompressOptions } from './compress.js'
 import type { HeaderMap, ResponseInterceptor } from './interceptor-types.js'
 import type { HedgeOptions, MirrorOptions } from './traffic-types.js'
 import type { DnsOptions, UpstreamOptions } from './upstream-types.js'
@@ -169,6 +170,13 @@ export interface BalancerOptions {
    * @default off
    */
   locality?: { zone: string; minUpstreams?: number }
+  /**
+   * Response compression on `lb.handler` (nginx `gzip`, `brotli`): brotli, zstd where the runtime
+   * has it, or gzip, as the client's `Accept-Encoding` weighs them, for compressible types above a
+   * minimum size, streaming. `true` for the defaults. See `CompressOptions`.
+   * @default off
+   */
+  compress?: CompressOptions | boolean
   /**
    * A buffered response interceptor (opt-in), for the rare case that must read a body: a 200 that
    * carries an error (report it with `lb.report`), a field to redact. The responses `when`

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Transform } from 'node:stream'
 import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import {
@@ -19,6 +19,8 @@ import { trailerPairs } from '../exchange/response-head.js'
 import type { Peer } from '../fleet/proxy-protocol.js'
 import type { Upstream } from '../fleet/upstream.js'
 import { clientAddress, nodeRequestInfo } from './headers.js'
+import { responseEncoder } from './compress.js'
+import { relayInformational } from './informational.js'
 import { serializeParsedBody } from './parsed-body.js'
 import { type PreparedHead, prepareRequest } from './prepare.js'
 import { answerError } from './respond.js'
@@ -57,6 +59,8 @@ export class NodeClient implements ClientSide, PreparedHead {
   /** HTTP/2: body bytes this stream has delivered (its session's socket carries other streams too). */
   #received = 0
   #waitingDrain = false
+  /** The response's encoder, with `compress` (compress.ts). */
+  #encoder: Transform | undefined = undefined
   /** A body a parser read before the handler, serialized again. */
   #parsedBody: Buffer | undefined = undefined
   /**
@@ -266,6 +270,7 @@ export class NodeClient implements ClientSide, PreparedHead {
   }
 
   abort(error: Error): void {
+    this.#encoder?.destroy()
     this.#res.destroy(error)
   }
 
@@ -275,6 +280,8 @@ export class NodeClient implements ClientSide, PreparedHead {
     this.#timer = undefined
     const res = this.#res
     const headers = this.exchange.clientHeaders(rawHeaders)
+    const compress = this.#options.compress
+    if (compress !== undefined) this.#encoder = responseEncoder(compress, this.method, this.#req.headers['accept-encoding'], statusCode, headers)
     try {
       if (!this.#isHttp2 && res.getHeaderNames().length !== 0) {
         // Headers set before the handler (Express's X-Powered-By): on Node 20, writeHead with an
@@ -298,45 +305,65 @@ export class NodeClient implements ClientSide, PreparedHead {
     return true
   }
 
-  /** 103 Early Hints (its `Link` headers, so the browser preloads while the upstream works) and 102 Processing. */
+  /** 103 Early Hints and 102 Processing (informational.ts). */
   informational(statusCode: number, rawHeaders: Buffer[]): void {
-    const res = this.#res
-    if (res.headersSent || res.destroyed) return
-    if (statusCode === 102 && !this.#isHttp2) {
-      res.writeProcessing()
-      return
-    }
-    if (statusCode !== 103) return
-    const links: string[] = []
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      if (rawHeaders[i]!.length !== 4 || rawHeaders[i]!.toString('latin1').toLowerCase() !== 'link') continue
-      // One header may carry several links, comma-separated; Node takes them one by one.
-      for (const link of rawHeaders[i + 1]!.toString('latin1').split(/,\s*(?=<)/)) links.push(link.trim())
-    }
-    if (links.length === 0) return
-    try {
-      res.writeEarlyHints({ link: links })
-    } catch {
-      // A hint Node will not write is only a hint: the final answer still goes.
-    }
+    relayInformational(this.#res, this.#isHttp2, statusCode, rawHeaders)
   }
 
   data(chunk: Buffer): boolean {
+    const encoder = this.#encoder
+    if (encoder !== undefined) {
+      if (!this.#encoding) this.#encode(encoder)
+      if (encoder.write(chunk)) return true
+      encoder.once('drain', this.#onDrain) // its output waits for the client: the upstream waits too
+      return false
+    }
     const res = this.#res
     // Pause the upstream only once PAUSE_BYTES wait in the client's socket buffer, not at the
     // stream's high-water mark (16 KiB on Node 20): otherwise every 64 KiB chunk would pause and
     // resume the upstream read, several times per response.
     if (res.write(chunk) || res.writableLength < PAUSE_BYTES) return true
-    res.once('drain', this.#onDrain)
+    this.#awaitDrain(this.#onDrain)
+    return false
+  }
+
+  /** The client reads slower than the response comes: wait for it, under `timeouts.send`. */
+  #awaitDrain(then: () => void): void {
+    this.#res.once('drain', then)
     this.#waitingDrain = true
     if (this.#timer === undefined) {
       this.#timer = setTimeout(this.#checkSend, this.#options.timeouts.send)
       this.#timer.unref()
     } else this.#timer.refresh()
-    return false
+  }
+
+  #encoding = false
+
+  /** The encoder's output to the client, paused while the client's socket is full. */
+  #encode(encoder: Transform): void {
+    this.#encoding = true
+    const res = this.#res
+    const resume = (): void => {
+      this.#waitingDrain = false
+      encoder.resume()
+    }
+    encoder.on('data', (out: Buffer) => {
+      if (res.write(out) || res.writableLength < PAUSE_BYTES) return
+      encoder.pause()
+      this.#awaitDrain(resume)
+    })
+    encoder.once('end', () => res.end())
+    encoder.once('error', (err) => res.destroy(err))
   }
 
   end(trailers: Buffer[] | string[] | null): void {
+    const encoder = this.#encoder
+    if (encoder !== undefined) {
+      // Trailers are not relayed after an encoded body (the compressible types carry none).
+      if (!this.#encoding) this.#encode(encoder)
+      encoder.end()
+      return
+    }
     // Trailers (gRPC's grpc-status, checksums) go on: as an HTTP/2 trailers frame, or after the
     // last chunk of a chunked HTTP/1.1 response (Node drops them when the body is not chunked).
     const pairs = trailerPairs(trailers)
