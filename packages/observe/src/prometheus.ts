@@ -78,6 +78,20 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
   total('requests_total', 'Requests taken by the balancer (handler, fetch, dispatcher and upgrades).', () => lb.stats().requests)
   total('retries_total', 'Attempts sent again to another upstream.', () => lb.stats().retries)
   total('hedges_total', 'Hedged attempts sent (the hedge option).', () => lb.stats().hedges)
+  new Counter({
+    name: named('mirror_requests_total'),
+    help: 'Copies of requests the mirror option sent (sent), of those the ones that got no answer (failed), and requests chosen but not copied (skipped).',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      this.reset()
+      const m = lb.stats().mirror
+      if (m === undefined) return
+      this.inc({ outcome: 'sent' }, m.sent)
+      this.inc({ outcome: 'failed' }, m.failed)
+      this.inc({ outcome: 'skipped' }, m.skipped)
+    },
+  })
   gauge('requests_active', 'Requests taken and not yet finished (in flight, queued, or between attempts).', () => lb.stats().active)
   gauge('requests_in_flight', 'Requests in flight to upstreams.', () => lb.stats().inFlight)
   gauge('requests_queued', 'Requests waiting in upstream queues (maxConnections).', () => lb.stats().queued)
@@ -100,6 +114,7 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
   upstreamGauge('in_flight', 'Requests in flight to the upstream.', (u) => u.inFlight)
   upstreamGauge('queued', 'Requests waiting in the upstream’s queue.', (u) => u.queued)
   upstreamGauge('weight', 'The upstream’s configured weight.', (u) => u.weight)
+  upstreamGauge('limit', 'The cap on the upstream’s requests in flight now: maxConnections, or the adaptive concurrency limit under it (+Inf for none).', (u) => u.limit)
   upstreamGauge('ewma_seconds', 'Moving average of the upstream’s response time, seconds.', (u) => u.ewmaMs / 1000)
   /** An enum as gauges: 1 for the value the upstream has, 0 for the others. */
   const stateGauge = (name: string, help: string, values: readonly string[], read: (u: Balancer['upstreams'][number]) => string) =>

@@ -67,6 +67,23 @@ describe('prometheus(lb, { registry })', () => {
     expect(await registry.getMetricsAsJSON()).toEqual([])
   })
 
+  it('exposes each upstream’s limit, and the mirror’s copies when it is on', async () => {
+    const app = await fakeUpstream({ name: 'app' })
+    const shadow = await fakeUpstream({ name: 'shadow' })
+    const lb = createBalancer({ upstreams: [{ url: app.url, maxConnections: 7 }], mirror: { to: shadow.url } })
+    onTestFinished(() => lb.close())
+    const registry = new Registry()
+    const metrics = prometheus(lb, { registry })
+    onTestFinished(() => metrics.close())
+    const res = await request('http://svc/', { dispatcher: lb.dispatcher })
+    await res.body.dump()
+    await expect.poll(() => lb.stats().mirror?.sent).toBe(1)
+    const text = await registry.metrics()
+    expect(sample(text, 'switchyard_upstream_limit', `upstream="${app.url}"`)).toBe(7)
+    expect(sample(text, 'switchyard_mirror_requests_total', 'outcome="sent"')).toBe(1)
+    expect(sample(text, 'switchyard_mirror_requests_total', 'outcome="skipped"')).toBe(0)
+  })
+
   it('counts every latency past its batch of 256, and a removed upstream\'s before its series go', async () => {
     const { lb, call } = await setup()
     const registry = new Registry()
