@@ -64,6 +64,8 @@ export interface BalancerStats {
   readonly upstreams: readonly UpstreamSnapshot[]
   /** What the `mirror` option did; absent without it. */
   readonly mirror?: MirrorStats
+  /** With `cache`: attempts answered from the store (`hits`), sent on (`misses`), and revalidated with the upstream. */
+  readonly cache?: { readonly hits: number; readonly misses: number; readonly revalidated: number }
 }
 
 /** Options of `lb.remove()`. */
@@ -255,6 +257,25 @@ export class Balancer extends EventEmitter {
   }
 
   /**
+   * Forgets what the cache holds for `url` — its host and its path with query, as clients ask for
+   * it (`http://shop.test/items?id=7`) — under every upstream (nginx Plus `proxy_cache_purge`).
+   * @throws {InvalidOptionError} SWY_ERR_INVALID_OPTION without the `cache` option, or for a URL that does not parse
+   */
+  async purge(url: string): Promise<void> {
+    const cache = this.#core.options.cache
+    if (cache === undefined) throw new InvalidOptionError('purge() needs the cache option', { field: 'cache' })
+    const target = typeof url === 'string' ? URL.parse(url) : null
+    if (target === null) throw new InvalidOptionError(`purge() needs an absolute URL, got ${JSON.stringify(url)}`, { field: 'url' })
+    const path = `${target.pathname}${target.search}`
+    const keys = new Set<string>()
+    for (const u of this.#core.fleet.registry.all) keys.add(`${u.dispatcher === undefined ? `http://${target.host.toLowerCase()}` : u.origin}\n${u.basePath}${path}`)
+    for (const key of keys) {
+      const [origin, p] = key.split('\n') as [string, string]
+      await cache.store.delete({ origin, method: 'GET', path: p })
+    }
+  }
+
+  /**
    * Resolves once every upstream with `resolve` has been looked up once (found or not), so the
    * first requests find the upstreams DNS names. At once when there are none.
    */
@@ -284,6 +305,7 @@ export class Balancer extends EventEmitter {
       panic: core.fleet.availability.panic,
       upstreams,
       ...(core.mirror === undefined ? {} : { mirror: core.mirror.stats() }),
+      ...(core.options.cache === undefined ? {} : { cache: cacheStats(core.fleet.cacheCounts) }),
     })
   }
 
@@ -330,4 +352,8 @@ export class Balancer extends EventEmitter {
  */
 export function createBalancer(options: BalancerOptions): Balancer {
   return new Balancer(options)
+}
+
+function cacheStats(c: { hit: number; miss: number; revalidated: number }): NonNullable<BalancerStats['cache']> {
+  return { hits: c.hit, misses: c.miss, revalidated: c.revalidated }
 }

@@ -28,6 +28,8 @@ export interface AccessLogLine {
   bytes: number
   /** The balancer's error code, when it answered with an error or cut the response. */
   error?: string
+  /** With the balancer's `cache`: how the cache answered (`hit`, `miss`, `revalidated`), as nginx's `$upstream_cache_status`. */
+  cache?: 'hit' | 'miss' | 'revalidated'
 }
 
 /** Options of {@link accessLog}. */
@@ -121,5 +123,6 @@ export function accessLine(t: RequestTrace): AccessLogLine {
   if (last !== undefined) line.upstream = last.upstream
   if (t.firstByteMs !== undefined) line.firstByteMs = round(t.firstByteMs)
   if (t.error !== undefined) line.error = t.error
+  if (last?.cache !== undefined) line.cache = last.cache
   return line
 }

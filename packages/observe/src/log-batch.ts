@@ -66,6 +66,8 @@ export function jsonLine(t: RequestTrace, messageJson: string, time: number): st
   if (n !== 0) line += `,"upstream":${JSON.stringify(attempts[n - 1]!.upstream)}`
   if (t.firstByteMs !== undefined) line += `,"firstByteMs":${round(t.firstByteMs)}`
   if (t.error !== undefined) line += `,"error":${JSON.stringify(t.error)}`
+  const cache = n === 0 ? undefined : attempts[n - 1]!.cache
+  if (cache !== undefined) line += `,"cache":"${cache}"`
   return `${line},"msg":${messageJson}}\n`
 }
 

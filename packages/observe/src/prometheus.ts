@@ -79,6 +79,20 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
   total('retries_total', 'Attempts sent again to another upstream.', () => lb.stats().retries)
   total('hedges_total', 'Hedged attempts sent (the hedge option).', () => lb.stats().hedges)
   new Counter({
+    name: named('cache_requests_total'),
+    help: 'Attempts the cache option answered from the store (hit), sent to the upstream (miss), or revalidated with it (revalidated).',
+    labelNames: ['status'],
+    registers,
+    collect() {
+      this.reset()
+      const c = lb.stats().cache
+      if (c === undefined) return
+      this.inc({ status: 'hit' }, c.hits)
+      this.inc({ status: 'miss' }, c.misses)
+      this.inc({ status: 'revalidated' }, c.revalidated)
+    },
+  })
+  new Counter({
     name: named('mirror_requests_total'),
     help: 'Copies of requests the mirror option sent (sent), of those the ones that got no answer (failed), and requests chosen but not copied (skipped).',
     labelNames: ['outcome'],

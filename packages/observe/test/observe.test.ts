@@ -84,6 +84,27 @@ describe('prometheus(lb, { registry })', () => {
     expect(sample(text, 'switchyard_mirror_requests_total', 'outcome="skipped"')).toBe(0)
   })
 
+  it('counts the cache’s hits and misses, and logs each request’s cache status', async () => {
+    const app = await fakeUpstream({ name: 'app', handler: (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('x') })
+    const lb = createBalancer({ upstreams: [app.url], cache: true })
+    onTestFinished(() => lb.close())
+    const registry = new Registry()
+    const metrics = prometheus(lb, { registry })
+    onTestFinished(() => metrics.close())
+    const lines: string[] = []
+    const stop = accessLog(lb, { write: (chunk: string) => lines.push(chunk) } as never, { flushMs: 0 })
+    for (let i = 0; i < 3; i++) {
+      const res = await request('http://svc/page', { dispatcher: lb.dispatcher })
+      await res.body.dump()
+    }
+    stop()
+    const text = await registry.metrics()
+    expect(sample(text, 'switchyard_cache_requests_total', 'status="hit"')).toBe(2)
+    expect(sample(text, 'switchyard_cache_requests_total', 'status="miss"')).toBe(1)
+    const logged = lines.join('').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { cache?: string }).cache)
+    expect(logged).toEqual(['miss', 'hit', 'hit'])
+  })
+
   it('counts every latency past its batch of 256, and a removed upstream\'s before its series go', async () => {
     const { lb, call } = await setup()
     const registry = new Registry()

@@ -70,6 +70,8 @@ export interface AttemptTrace {
    * was). Upstreams not listed were eligible: the strategy preferred this one.
    */
   passed?: PassedOver[]
+  /** With `cache`: `'hit'` (answered from the store; the upstream was not asked), `'miss'`, or `'revalidated'` (asked with the stored validator). */
+  cache?: 'hit' | 'miss' | 'revalidated'
 }
 
 /** The `request:end` payload: what happened to one request, attempt by attempt. */

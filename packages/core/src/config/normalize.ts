@@ -21,6 +21,7 @@ import { DEFAULTS, RETRY_DEFAULTS } from './defaults.js'
 import { normalizeDns } from './dns.js'
 import { normalizeMirror } from './mirror.js'
 import { normalizeAdaptive } from './adaptive.js'
+import { normalizeCache } from './cache.js'
 import { normalizeCompress } from './compress.js'
 import { normalizeUpstream, zoneName } from './normalize-upstream.js'
 import type { ResolvedInterceptor, ResolvedOptions, ResolvedRetry, ResolvedUpstream } from './resolved.js'
@@ -44,6 +45,7 @@ const KNOWN = [
   'adaptiveConcurrency',
   'locality',
   'compress',
+  'cache',
   'onResponse',
   'cost',
   'dns',
@@ -195,6 +197,7 @@ export function normalize(input: unknown): ResolvedOptions {
     adaptiveConcurrency: normalizeAdaptive(o.adaptiveConcurrency),
     locality: normalizeLocality(o.locality),
     compress: normalizeCompress(o.compress),
+    cache: normalizeCache(o.cache),
     onResponse: normalizeInterceptor(o.onResponse),
     cost: checkFunction<((req: RequestInfo) => number) | undefined>(o.cost, 'cost', undefined),
     timeouts: {

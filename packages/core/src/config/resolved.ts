@@ -3,6 +3,7 @@ import type { ResolvedPassiveOptions } from '@switchyard/health/internal'
 import type { Clock, RequestInfo, Strategy, TrustRule } from '@switchyard/strategies'
 import type { Dispatcher, Pool } from 'undici'
 import type { ResolvedAdaptive } from './adaptive.js'
+import type { ResolvedCache } from './cache.js'
 import type { ResolvedCompress } from './compress.js'
 import type { ResolvedMirror } from './mirror.js'
 import type { ResponseHead, ResponseInterceptor } from './interceptor-types.js'
@@ -55,6 +56,8 @@ export interface ResolvedOptions {
   readonly locality: { readonly zone: string; readonly minUpstreams: number } | undefined
   /** `compress`, checked; undefined: off. */
   readonly compress: ResolvedCompress | undefined
+  /** `cache`, checked; undefined: off. */
+  readonly cache: ResolvedCache | undefined
   readonly onResponse: ResolvedInterceptor | undefined
   readonly cost: ((req: RequestInfo) => number) | undefined
   readonly timeouts: {

@@ -3,6 +3,7 @@ import type { BreakerOptions, HealthCheck, PassiveOptions } from '@switchyard/he
 import type { Clock, RequestInfo, Strategy, SwitchyardError, TrustProxy } from '@switchyard/strategies'
 import type { Pool } from 'undici'
 import type { AdaptiveConcurrencyOptions } from './adaptive.js'
+import type { CacheOptions } from './cache.js'
 import type { CompressOptions } from './compress.js'
 import type { HeaderMap, ResponseInterceptor } from './interceptor-types.js'
 import type { HedgeOptions, MirrorOptions } from './traffic-types.js'
@@ -177,6 +178,13 @@ export interface BalancerOptions {
    * @default off
    */
   compress?: CompressOptions | boolean
+  /**
+   * An HTTP cache in front of the upstreams (nginx `proxy_cache`), on undici's cache interceptor
+   * and stores: RFC 9111 freshness, revalidation, `Vary`, `no-store` and `private` respected, one
+   * store for every upstream. `true` for a 64 MiB memory store. See `CacheOptions`.
+   * @default off
+   */
+  cache?: CacheOptions | boolean
   /**
    * A buffered response interceptor (opt-in), for the rare case that must read a body: a 200 that
    * carries an error (report it with `lb.report`), a field to redact. The responses `when`

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream'
 import type { AttemptTrace, PassedOver } from '../config/events.js'
 import type { Fleet } from '../fleet/fleet.js'
+import type { CacheStatus } from '../fleet/cache.js'
 import type { Upstream } from '../fleet/upstream.js'
 import { UpstreamHandler } from './undici-handler.js'
 
@@ -50,6 +51,8 @@ export class Attempt extends UpstreamHandler {
   finishedEarly = false
   /** For a traced request: the upstreams passed over when this one was picked. */
   passed: PassedOver[] | undefined = undefined
+  /** With `cache`: how the cache answered (a hit never reached the upstream: it says nothing of it). */
+  cacheStatus: CacheStatus | undefined = undefined
   /** Frees the upstream's queue slot (an upstream with `maxConnections`). */
   release: (() => void) | undefined = undefined
   /** Dropped: aborted and accounted already. */
@@ -89,6 +92,11 @@ export class Attempt extends UpstreamHandler {
     if (this.#ended) return
     this.#ended = true
     this.abort = null
+    const cache = this.cacheStatus
+    if (cache !== undefined) {
+      fleet.cacheCounts[cache]++
+      if (cache === 'hit') judged = false
+    }
     const u = this.upstream
     const latency = fleet.clock.now() - this.startedAt
     const status = this.status
@@ -101,6 +109,7 @@ export class Attempt extends UpstreamHandler {
       if (this.hedged) t.hedge = true
       if (lost) t.lost = true
       if (this.passed !== undefined) t.passed = this.passed
+      if (cache !== undefined) t.cache = cache
       trace.push(t)
     }
     if (judged) {

@@ -240,7 +240,7 @@ export class Exchange implements ExchangeView, HedgeHost, Admittee, ExchangeStep
     if (this.attempt === 1 && this.hedge !== undefined && this.client.bodyShareable() && this.host.options.retry.methods.has(this.method)) {
       this.hedge.arm()
     }
-    u.pool.dispatch(this.attemptOptions(u, false), a)
+    u.dispatch(this.attemptOptions(u, false), a)
   }
 
   /** The dispatch options of an attempt to `u`: the client side's, after channel subscribers set their headers. */

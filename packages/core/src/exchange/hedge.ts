@@ -84,7 +84,7 @@ export class Hedge {
     if (refused !== undefined) rival.passed = tracer!.passedOver(refused, u, ex.tried)
     rival.begin(fleet)
     this.#rival = rival
-    u.pool.dispatch(ex.attemptOptions(u, true), rival)
+    u.dispatch(ex.attemptOptions(u, true), rival)
   }
 
   /** A final head during the race: whether it is relayed (its attempt won) or dropped (it lost, and the other goes on). */

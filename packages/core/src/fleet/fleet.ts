@@ -28,6 +28,8 @@ export class Fleet {
   readonly availability: Availability
   readonly health: HealthMonitor
   readonly selector: Selector
+  /** With `cache`: the attempts the cache answered, by how (lb.stats().cache). */
+  readonly cacheCounts = { hit: 0, miss: 0, revalidated: 0 }
   readonly #emit: Emit
 
   constructor(options: ResolvedOptions, emit: Emit) {

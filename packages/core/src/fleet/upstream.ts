@@ -11,6 +11,7 @@ import PQueue from 'p-queue'
 import { AdaptiveLimit } from './adaptive-concurrency.js'
 import { buildConnector, type Dispatcher, Pool } from 'undici'
 import type { DownReason, UpReason } from '../config/events.js'
+import { CACHE_MARK, type CacheMark, type CacheStatus, cacheOrigin, cachedDispatcher, isConditional } from './cache.js'
 import { ProxyProtocolDispatcher } from './proxy-protocol.js'
 import { watchingConnector } from './socket-watch.js'
 import type { ResolvedOptions, ResolvedUpstream } from '../config/resolved.js'
@@ -113,6 +114,8 @@ export class Upstream implements Candidate {
   readonly queue: PQueue | undefined
   /** The cap on requests in flight now: `maxConnections`, or the adaptive limit under it. */
   cap: number
+  /** The pool behind the balancer's cache, with `cache` (fleet/cache.ts). */
+  readonly cached: Dispatcher | undefined
   /** The adaptive concurrency limit, with `adaptiveConcurrency`. */
   readonly adaptive: AdaptiveLimit | undefined
   /** Slow start, ms (0: off). */
@@ -172,9 +175,26 @@ export class Upstream implements Candidate {
         : {}),
     })
     this.passive = new PassiveHealth(passive)
+    this.cached = options.cache === undefined ? undefined : cachedDispatcher(this.pool, options.cache)
     this.adaptive = options.adaptiveConcurrency === undefined ? undefined : new AdaptiveLimit(options.adaptiveConcurrency, options.random)
     this.cap = Math.min(config.maxConnections, this.adaptive?.limit ?? Number.POSITIVE_INFINITY)
     this.queue = Number.isFinite(this.cap) ? new PQueue({ concurrency: this.cap }) : undefined
+  }
+
+  /**
+   * Sends one attempt: on the pool, or with `cache` through the cache, keyed by the request's Host
+   * (a dispatcher upstream keeps its origin), the attempt marked with what the cache did.
+   */
+  dispatch(options: Dispatcher.DispatchOptions, attempt: Dispatcher.DispatchHandler & CacheMark): void {
+    const cached = this.cached
+    if (cached === undefined || (options.method !== 'GET' && options.method !== 'HEAD')) {
+      this.pool.dispatch(options, attempt)
+      return
+    }
+    attempt.cacheStatus = 'hit' // until the cache sends it on
+    const mark = { conditional: isConditional(options.headers), set cacheStatus(s: CacheStatus) { attempt.cacheStatus = s } }
+    const origin = this.dispatcher === undefined ? cacheOrigin(options.headers) : options.origin
+    cached.dispatch({ ...options, origin, [CACHE_MARK]: mark } as Dispatcher.DispatchOptions, attempt)
   }
 
   /**
