@@ -28,6 +28,7 @@ class Core implements ExchangeHost {
   readonly counters: Counters
   readonly tunnels = new Set<{ destroy(): void }>()
   readonly mirror: Mirror | undefined
+  readonly bufferBudget: { used: number; readonly max: number }
   isClosed = false
 
   constructor(options: ResolvedOptions, emit: Emit, hasListeners: HasListeners) {
@@ -36,6 +37,7 @@ class Core implements ExchangeHost {
     this.counters = new Counters(emit, hasListeners)
     this.counters.traceSize = options.trace
     this.fleet = new Fleet(options, emit)
+    this.bufferBudget = { used: 0, max: options.buffering?.total ?? 0 }
     this.mirror = options.mirror === undefined ? undefined : new Mirror(options.mirror, options.random, options.timeouts)
   }
 }

@@ -21,6 +21,7 @@ import { DEFAULTS, RETRY_DEFAULTS } from './defaults.js'
 import { normalizeDns } from './dns.js'
 import { normalizeMirror } from './mirror.js'
 import { normalizeAdaptive } from './adaptive.js'
+import { normalizeBuffering } from './buffering.js'
 import { normalizeCache } from './cache.js'
 import { normalizeCompress } from './compress.js'
 import { normalizeUpstream, zoneName } from './normalize-upstream.js'
@@ -46,6 +47,7 @@ const KNOWN = [
   'locality',
   'compress',
   'cache',
+  'buffering',
   'onResponse',
   'cost',
   'dns',
@@ -198,6 +200,7 @@ export function normalize(input: unknown): ResolvedOptions {
     locality: normalizeLocality(o.locality),
     compress: normalizeCompress(o.compress),
     cache: normalizeCache(o.cache),
+    buffering: normalizeBuffering(o.buffering),
     onResponse: normalizeInterceptor(o.onResponse),
     cost: checkFunction<((req: RequestInfo) => number) | undefined>(o.cost, 'cost', undefined),
     timeouts: {

@@ -3,6 +3,7 @@ import type { ResolvedPassiveOptions } from '@switchyard/health/internal'
 import type { Clock, RequestInfo, Strategy, TrustRule } from '@switchyard/strategies'
 import type { Dispatcher, Pool } from 'undici'
 import type { ResolvedAdaptive } from './adaptive.js'
+import type { ResolvedBuffering } from './buffering.js'
 import type { ResolvedCache } from './cache.js'
 import type { ResolvedCompress } from './compress.js'
 import type { ResolvedMirror } from './mirror.js'
@@ -58,6 +59,8 @@ export interface ResolvedOptions {
   readonly compress: ResolvedCompress | undefined
   /** `cache`, checked; undefined: off. */
   readonly cache: ResolvedCache | undefined
+  /** `buffering`, checked; undefined: off. */
+  readonly buffering: ResolvedBuffering | undefined
   readonly onResponse: ResolvedInterceptor | undefined
   readonly cost: ((req: RequestInfo) => number) | undefined
   readonly timeouts: {

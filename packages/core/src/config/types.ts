@@ -3,6 +3,7 @@ import type { BreakerOptions, HealthCheck, PassiveOptions } from '@switchyard/he
 import type { Clock, RequestInfo, Strategy, SwitchyardError, TrustProxy } from '@switchyard/strategies'
 import type { Pool } from 'undici'
 import type { AdaptiveConcurrencyOptions } from './adaptive.js'
+import type { BufferingOptions } from './buffering.js'
 import type { CacheOptions } from './cache.js'
 import type { CompressOptions } from './compress.js'
 import type { HeaderMap, ResponseInterceptor } from './interceptor-types.js'
@@ -185,6 +186,14 @@ export interface BalancerOptions {
    * @default off
    */
   cache?: CacheOptions | boolean
+  /**
+   * Buffering for slow clients on `lb.handler` (nginx `proxy_buffering`): the upstream's body is
+   * read at the upstream's pace into memory, then a temporary file, and fed to the client at its
+   * own, so a slow client no longer holds an upstream connection. `true` for the defaults. See
+   * `BufferingOptions`.
+   * @default off
+   */
+  buffering?: BufferingOptions | boolean
   /**
    * A buffered response interceptor (opt-in), for the rare case that must read a body: a 200 that
    * carries an error (report it with `lb.report`), a field to redact. The responses `when`

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Duplex, Transform } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import type { RequestInfo, SwitchyardError } from '@switchyard/strategies'
 import type { Dispatcher } from 'undici'
 import {
@@ -20,6 +20,8 @@ import type { Peer } from '../fleet/proxy-protocol.js'
 import type { Upstream } from '../fleet/upstream.js'
 import { clientAddress, nodeRequestInfo } from './headers.js'
 import { responseEncoder } from './compress.js'
+import type { BufferBudget, BufferSink } from './response-buffer.js'
+import { ResponsePipeline } from './response-pipeline.js'
 import { relayInformational } from './informational.js'
 import { serializeParsedBody } from './parsed-body.js'
 import { type PreparedHead, prepareRequest } from './prepare.js'
@@ -59,8 +61,9 @@ export class NodeClient implements ClientSide, PreparedHead {
   /** HTTP/2: body bytes this stream has delivered (its session's socket carries other streams too). */
   #received = 0
   #waitingDrain = false
-  /** The response's encoder, with `compress` (compress.ts). */
-  #encoder: Transform | undefined = undefined
+  readonly #budget: BufferBudget
+  /** With `compress` or `buffering`: what delivers the body to the client (response-pipeline.ts). */
+  #pipeline: ResponsePipeline | undefined = undefined
   /** A body a parser read before the handler, serialized again. */
   #parsedBody: Buffer | undefined = undefined
   /**
@@ -70,7 +73,10 @@ export class NodeClient implements ClientSide, PreparedHead {
    * is over): a reset stream cancels its upstream request as a closed connection does.
    */
   readonly #onClose = (): void => {
-    if (this.#isHttp2 || !this.#res.writableFinished) this.exchange.cancel()
+    if (this.#isHttp2 || !this.#res.writableFinished) {
+      this.#pipeline?.destroy() // a buffered body's file goes with the client
+      this.exchange.cancel()
+    }
   }
   readonly #onDrain = (): void => {
     this.#waitingDrain = false
@@ -83,6 +89,7 @@ export class NodeClient implements ClientSide, PreparedHead {
     this.#options = host.options
     this.#req = req
     this.#res = res
+    this.#budget = host.bufferBudget
     this.#next = next
     // A node:http2 request has its stream; an HTTP/1 connection's parser also lets `HTTP/2.0`
     // through as a request line's version, which is no HTTP/2 request (see #checkLine).
@@ -206,12 +213,13 @@ export class NodeClient implements ClientSide, PreparedHead {
   /** nginx `send_timeout`: the client must read some of the response in every period. */
   readonly #checkSend = (): void => {
     if (!this.#waitingDrain) return
+    if (this.exchange.isDone) return void this.#res.destroy() // a buffered body the client stopped reading
     const ms = this.#options.timeouts.send
     this.exchange.cancel(new ClientTimeoutError(`the client read nothing of the response for ${ms} ms`))
   }
 
   settled(): void {
-    clearTimeout(this.#timer)
+    if (!this.#waitingDrain) clearTimeout(this.#timer) // a buffered body still going out keeps its send watch
   }
 
   requestInfo(): RequestInfo {
@@ -270,7 +278,7 @@ export class NodeClient implements ClientSide, PreparedHead {
   }
 
   abort(error: Error): void {
-    this.#encoder?.destroy()
+    this.#pipeline?.destroy()
     this.#res.destroy(error)
   }
 
@@ -280,8 +288,9 @@ export class NodeClient implements ClientSide, PreparedHead {
     this.#timer = undefined
     const res = this.#res
     const headers = this.exchange.clientHeaders(rawHeaders)
-    const compress = this.#options.compress
-    if (compress !== undefined) this.#encoder = responseEncoder(compress, this.method, this.#req.headers['accept-encoding'], statusCode, headers)
+    const { compress, buffering } = this.#options
+    const encoder = compress === undefined ? undefined : responseEncoder(compress, this.method, this.#req.headers['accept-encoding'], statusCode, headers)
+    if (encoder !== undefined || buffering !== undefined) this.#pipeline = new ResponsePipeline(this.#sink(), encoder, buffering, this.#budget, this.#onDrain)
     try {
       if (!this.#isHttp2 && res.getHeaderNames().length !== 0) {
         // Headers set before the handler (Express's X-Powered-By): on Node 20, writeHead with an
@@ -311,13 +320,7 @@ export class NodeClient implements ClientSide, PreparedHead {
   }
 
   data(chunk: Buffer): boolean {
-    const encoder = this.#encoder
-    if (encoder !== undefined) {
-      if (!this.#encoding) this.#encode(encoder)
-      if (encoder.write(chunk)) return true
-      encoder.once('drain', this.#onDrain) // its output waits for the client: the upstream waits too
-      return false
-    }
+    if (this.#pipeline !== undefined) return this.#pipeline.write(chunk)
     const res = this.#res
     // Pause the upstream only once PAUSE_BYTES wait in the client's socket buffer, not at the
     // stream's high-water mark (16 KiB on Node 20): otherwise every 64 KiB chunk would pause and
@@ -337,31 +340,24 @@ export class NodeClient implements ClientSide, PreparedHead {
     } else this.#timer.refresh()
   }
 
-  #encoding = false
-
-  /** The encoder's output to the client, paused while the client's socket is full. */
-  #encode(encoder: Transform): void {
-    this.#encoding = true
+  /** The client's response as the pipeline writes to it: its waits for room are under `timeouts.send`. */
+  #sink(): BufferSink & { destroy(err?: Error): void } {
     const res = this.#res
-    const resume = (): void => {
-      this.#waitingDrain = false
-      encoder.resume()
+    return {
+      write: (chunk) => res.write(chunk),
+      end: () => void res.end(),
+      once: (_event, then) => this.#awaitDrain(() => ((this.#waitingDrain = false), then())),
+      destroy: (err) => void res.destroy(err),
+      get writableLength() {
+        return res.writableLength
+      },
     }
-    encoder.on('data', (out: Buffer) => {
-      if (res.write(out) || res.writableLength < PAUSE_BYTES) return
-      encoder.pause()
-      this.#awaitDrain(resume)
-    })
-    encoder.once('end', () => res.end())
-    encoder.once('error', (err) => res.destroy(err))
   }
 
   end(trailers: Buffer[] | string[] | null): void {
-    const encoder = this.#encoder
-    if (encoder !== undefined) {
-      // Trailers are not relayed after an encoded body (the compressible types carry none).
-      if (!this.#encoding) this.#encode(encoder)
-      encoder.end()
+    if (this.#pipeline !== undefined) {
+      // Trailers are not relayed after an encoded or buffered body (the compressible types carry none).
+      this.#pipeline.end()
       return
     }
     // Trailers (gRPC's grpc-status, checksums) go on: as an HTTP/2 trailers frame, or after the

@@ -18,6 +18,8 @@ export interface ExchangeHost {
   readonly tunnels: Set<{ destroy(): void }>
   /** The balancer is closing or closed: no new request is taken. */
   readonly isClosed: boolean
+  /** The memory every response buffer holds together (`buffering`). */
+  readonly bufferBudget: { used: number; readonly max: number }
   /** Request mirroring, when the `mirror` option is set. */
   readonly mirror: Mirror | undefined
 }
