@@ -146,6 +146,27 @@ describe('the gateway with proxyProtocol', () => {
     expect(backend.requests.map((r) => r.url)).toEqual(['/allowed'])
   })
 
+  it('rateLimit and ipHash count by the address the header carries', async () => {
+    const { gw } = await gateway({ guards: { rateLimit: { rate: 0.01, burst: 1, nodelay: true } } })
+    const from = (ip: string, path: string) => exchange(gw.port, `PROXY TCP4 ${ip} 10.0.0.1 1 80\r\n`, GET(path))
+    const statuses: string[] = []
+    for (const path of ['/a', '/b', '/c']) statuses.push((await from('203.0.113.1', path)).slice(9, 12))
+    expect(statuses).toEqual(['200', '200', '429']) // the same client: its one request and one of burst, then refused
+    expect(await from('203.0.113.2', '/e')).toMatch(/^HTTP\/1\.1 200/) // another client: its own tokens
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
+    const hashed = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off', STATUS_PATH: 'off' }), upstreams: [a.url, b.url], strategy: { name: 'ipHash' }, port: 0, host: '127.0.0.1', proxyProtocol: true })
+    onTestFinished(() => hashed.close())
+    const owner = async (ip: string) => JSON.parse((await exchange(hashed.port, `PROXY TCP4 ${ip} 10.0.0.1 1 80\r\n`, GET('/'))).split('\r\n\r\n')[1]!).name as string
+    const owners = new Set<string>()
+    for (let i = 1; i <= 20; i++) {
+      const first = await owner(`198.51.100.${i}`)
+      expect(await owner(`198.51.100.${i}`)).toBe(first) // one client, one upstream
+      owners.add(first)
+    }
+    expect(owners.size).toBe(2) // and the clients are spread: the hash sees their addresses, not the balancer's
+  })
+
   it('closes a connection without a header, with a malformed one, or one that ends early, answering nothing', async () => {
     const { gw, backend } = await gateway()
     expect(await exchange(gw.port, GET('/plain'))).toBe('')
