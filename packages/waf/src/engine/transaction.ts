@@ -5,7 +5,8 @@ import type { RuleSet } from './compile.js'
 import { Entry, isExcluded } from './entry.js'
 import { macroParts } from './macros.js'
 import type { RequestVars } from './request-vars.js'
-import type { Ctl, Rule, SetVar, Target } from './rule.js'
+import { applyCtl, applySetVar, PERSISTENT } from './effects.js'
+import type { Rule, Target } from './rule.js'
 import { Removals } from './removals.js'
 import { transformed } from './transforms.js'
 import { NO_MATCH, MATCH } from './verdicts.js'
@@ -28,7 +29,6 @@ export interface Interruption {
   readonly action: 'deny' | 'drop' | 'redirect'
 }
 
-const PERSISTENT = new Set(['ip', 'global', 'session', 'user', 'resource', 'env'])
 /** Collections this transaction holds (the rest are the request's, engine/request-vars.ts). */
 const DYNAMIC = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', ...[...PERSISTENT].map((c) => c.toUpperCase())])
 const MAX_DATA = 120
@@ -56,8 +56,10 @@ export class Transaction implements OperatorScope {
   interruption: Interruption | undefined
   engine: 'on' | 'off' | 'detectiononly' = 'on'
   bodyAccess = true
-  readonly #collections = new Map<string, Map<string, string>>()
-  readonly #removals = new Removals()
+  /** The persistent collections (`ip`, `session`, …), for this request only (engine/effects.ts). */
+  readonly collections = new Map<string, Map<string, string>>()
+  /** What this request took out of the rules (ctls, exclusions). */
+  readonly removals = new Removals()
   #allowed = false
   #rule: Rule | undefined
   #matched: Entry | undefined
@@ -78,12 +80,12 @@ export class Transaction implements OperatorScope {
 
   /** Takes rules out of this request (an exclusion, like `ctl:ruleRemoveById`). */
   removeRules(ranges: readonly (readonly [number, number])[]): void {
-    this.#removals.removeIds(ranges)
+    this.removals.removeIds(ranges)
   }
 
   /** Takes targets out of rules for this request (like `ctl:ruleRemoveTargetById`). */
   removeTargets(ranges: readonly (readonly [number, number])[], targets: readonly VariableRef[]): void {
-    this.#removals.removeTargets({ kind: 'removeTargetById', ranges, targets })
+    this.removals.removeTargets({ kind: 'removeTargetById', ranges, targets })
   }
 
   /** Runs phase 1 or 2; returns whether the request may go on. */
@@ -95,7 +97,7 @@ export class Transaction implements OperatorScope {
       const step = steps[i]!
       if (step.kind === 'marker') continue
       const rule = step.rule
-      if (this.#removals.removed(rule)) continue
+      if (this.removals.removed(rule)) continue
       if (!this.#evaluate(rule)) continue
       if (this.interruption !== undefined || this.#allowed) break
       if (rule.skipAfter !== undefined) i = jumps[i]!
@@ -132,8 +134,8 @@ export class Transaction implements OperatorScope {
         if (data === null) continue
         matched = true
         this.#record(entry, data)
-        for (const s of r.setvars) this.#setvar(s)
-        for (const c of r.ctls) this.#ctl(c)
+        for (const s of r.setvars) applySetVar(this, s)
+        for (const c of r.ctls) applyCtl(this, c)
       }
       if (!matched) return false
     }
@@ -190,7 +192,7 @@ export class Transaction implements OperatorScope {
   #targets(rule: Rule): Entry[] {
     if (rule.variables.length === 0) return ONLY_NOTHING // SecAction: one run of its (unconditional) operator
     const txKey = rule.txKey
-    if (txKey !== undefined && !this.#removals.hasTargets) {
+    if (txKey !== undefined && !this.removals.hasTargets) {
       // The commonest target of all (the CRS's paranoia-level gates): one TX variable.
       const v = this.tx.get(txKey)
       const out = this.#scratch
@@ -199,7 +201,7 @@ export class Transaction implements OperatorScope {
       return out
     }
     const set = rule.targetSet
-    if (set >= 0 && !this.#removals.hasTargets) {
+    if (set >= 0 && !this.removals.hasTargets) {
       const epoch = this.rules.verdicts.epoch
       if (this.#setsFor !== this.vars.version || this.#epoch !== epoch) {
         this.#sets = []
@@ -214,7 +216,7 @@ export class Transaction implements OperatorScope {
       }
       return list
     }
-    const excluded = this.#removals.hasTargets ? this.#removals.exclusions(rule) : rule.excludes
+    const excluded = this.removals.hasTargets ? this.removals.exclusions(rule) : rule.excludes
     // One list per transaction, refilled per rule: a rule's targets are read before the next rule's.
     const out = this.#scratch
     out.length = 0
@@ -303,7 +305,7 @@ export class Transaction implements OperatorScope {
         return r === undefined ? [] : [new Entry(c, 'id', String(r.id)), new Entry(c, 'msg', r.msg ?? ''), new Entry(c, 'severity', r.severity ?? '')]
       }
       default: {
-        const persistent = this.#collections.get(c.toLowerCase())
+        const persistent = this.collections.get(c.toLowerCase())
         if (persistent !== undefined) return [...persistent].map(([k, v]) => new Entry(c, k, v))
         return this.vars.get(c)
       }
@@ -331,57 +333,6 @@ export class Transaction implements OperatorScope {
 
   #txEntry(key: string, value: string): Entry {
     return this.rules.txEntries.get(key, value)
-  }
-
-  #setvar(s: SetVar): void {
-    const name = s.name.indexOf('%{') === -1 ? s.name : this.expand(s.name).toLowerCase()
-    let map: Map<string, string> | undefined
-    if (s.collection === 'tx') map = this.tx
-    else if (PERSISTENT.has(s.collection)) {
-      map = this.#collections.get(s.collection)
-      if (map === undefined) this.#collections.set(s.collection, (map = new Map()))
-    } else return
-    if (s.op === '!') {
-      map.delete(name)
-      return
-    }
-    const value = this.expand(s.value)
-    if (s.op === '=') map.set(name, value)
-    else {
-      const now = toNumber(map.get(name) ?? '0')
-      map.set(name, String(s.op === '=+' ? now + toNumber(value) : now - toNumber(value)))
-    }
-  }
-
-  #ctl(c: Ctl): void {
-    switch (c.kind) {
-      case 'removeById':
-        this.#removals.removeIds(c.ranges)
-        return
-      case 'removeByTag':
-        this.#removals.removeTag(c.tag)
-        return
-      case 'removeTargetById':
-      case 'removeTargetByTag':
-        this.#removals.removeTargets(c)
-        return
-      case 'ruleEngine':
-        this.engine = c.value
-        return
-      case 'bodyProcessor':
-        if (c.value === 'URLENCODED' || c.value === 'MULTIPART' || c.value === 'JSON' || c.value === 'XML') {
-          this.vars.processor = c.value
-          this.vars.changed()
-        }
-        return
-      case 'requestBodyAccess':
-        this.bodyAccess = c.on
-        return
-      case 'forceRequestBodyVariable':
-        this.vars.forceBodyVariable = true
-        this.vars.changed()
-        return
-    }
   }
 
   /** `%{tx.score}`, `%{MATCHED_VAR}`, `%{rule.id}`, `%{request_headers.host}`. */
