@@ -78,33 +78,26 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
   total('requests_total', 'Requests taken by the balancer (handler, fetch, dispatcher and upgrades).', () => lb.stats().requests)
   total('retries_total', 'Attempts sent again to another upstream.', () => lb.stats().retries)
   total('hedges_total', 'Hedged attempts sent (the hedge option).', () => lb.stats().hedges)
-  new Counter({
-    name: named('cache_requests_total'),
-    help: 'Attempts the cache option answered from the store (hit), sent to the upstream (miss), or revalidated with it (revalidated).',
-    labelNames: ['status'],
-    registers,
-    collect() {
-      this.reset()
-      const c = lb.stats().cache
-      if (c === undefined) return
-      this.inc({ status: 'hit' }, c.hits)
-      this.inc({ status: 'miss' }, c.misses)
-      this.inc({ status: 'revalidated' }, c.revalidated)
-    },
+  /** One counter series per label value, read from an optional part of the stats (none while it is absent). */
+  const byLabel = (name: string, help: string, label: string, read: () => Record<string, number> | undefined) =>
+    new Counter({
+      name: named(name),
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        this.reset()
+        const values = read()
+        if (values !== undefined) for (const [value, n] of Object.entries(values)) this.inc({ [label]: value }, n)
+      },
+    })
+  byLabel('cache_requests_total', 'Attempts the cache option answered from the store (hit), sent to the upstream (miss), or revalidated with it (revalidated).', 'status', () => {
+    const c = lb.stats().cache
+    return c === undefined ? undefined : { hit: c.hits, miss: c.misses, revalidated: c.revalidated }
   })
-  new Counter({
-    name: named('mirror_requests_total'),
-    help: 'Copies of requests the mirror option sent (sent), of those the ones that got no answer (failed), and requests chosen but not copied (skipped).',
-    labelNames: ['outcome'],
-    registers,
-    collect() {
-      this.reset()
-      const m = lb.stats().mirror
-      if (m === undefined) return
-      this.inc({ outcome: 'sent' }, m.sent)
-      this.inc({ outcome: 'failed' }, m.failed)
-      this.inc({ outcome: 'skipped' }, m.skipped)
-    },
+  byLabel('mirror_requests_total', 'Copies of requests the mirror option sent (sent), of those the ones that got no answer (failed), and requests chosen but not copied (skipped).', 'outcome', () => {
+    const m = lb.stats().mirror
+    return m === undefined ? undefined : { sent: m.sent, failed: m.failed, skipped: m.skipped }
   })
   gauge('requests_active', 'Requests taken and not yet finished (in flight, queued, or between attempts).', () => lb.stats().active)
   gauge('requests_in_flight', 'Requests in flight to upstreams.', () => lb.stats().inFlight)

@@ -32,26 +32,19 @@ export function cachedDispatcher(pool: Dispatcher, cache: ResolvedCache): Dispat
   return pool.compose(noteReach, interceptors.cache({ store: cache.store, methods: ['GET', 'HEAD'], type: 'shared' }))
 }
 
-/** The cache's origin for a request: its `Host` (so virtual hosts on one balancer never share an entry). */
-export function cacheOrigin(headers: Dispatcher.DispatchOptions['headers']): string {
+/**
+ * What the cache needs of a request's headers, in one pass: its origin (from `Host`, so virtual
+ * hosts on one balancer never share an entry) and whether it carries a validator of its own.
+ */
+export function cacheRequest(headers: Dispatcher.DispatchOptions['headers']): { origin: string; conditional: boolean } {
   let host = 'switchyard'
-  if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'host') host = String(headers[i + 1]).toLowerCase()
-  } else if (headers !== null && typeof headers === 'object') {
-    for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === 'host') host = String(v).toLowerCase()
+  let conditional = false
+  const see = (name: string, value: unknown) => {
+    const n = name.toLowerCase()
+    if (n === 'host') host = String(value).toLowerCase()
+    else if (n === 'if-none-match' || n === 'if-modified-since') conditional = true
   }
-  return `http://${host}`
-}
-
-/** Whether the request already carries a validator of its own. */
-export function isConditional(headers: Dispatcher.DispatchOptions['headers']): boolean {
-  if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = String(headers[i]).toLowerCase()
-      if (name === 'if-none-match' || name === 'if-modified-since') return true
-    }
-    return false
-  }
-  if (headers === null || typeof headers !== 'object') return false
-  return Object.keys(headers).some((k) => k.toLowerCase() === 'if-none-match' || k.toLowerCase() === 'if-modified-since')
+  if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) see(String(headers[i]), headers[i + 1])
+  else if (headers !== null && typeof headers === 'object') for (const [k, v] of Object.entries(headers)) see(k, v)
+  return { origin: `http://${host}`, conditional }
 }

@@ -11,7 +11,7 @@ import PQueue from 'p-queue'
 import { AdaptiveLimit } from './adaptive-concurrency.js'
 import { buildConnector, type Dispatcher, Pool } from 'undici'
 import type { DownReason, UpReason } from '../config/events.js'
-import { CACHE_MARK, type CacheMark, type CacheStatus, cacheOrigin, cachedDispatcher, isConditional } from './cache.js'
+import { CACHE_MARK, type CacheMark, type CacheStatus, cachedDispatcher, cacheRequest } from './cache.js'
 import { ProxyProtocolDispatcher } from './proxy-protocol.js'
 import { watchingConnector } from './socket-watch.js'
 import type { ResolvedOptions, ResolvedUpstream } from '../config/resolved.js'
@@ -192,8 +192,9 @@ export class Upstream implements Candidate {
       return
     }
     attempt.cacheStatus = 'hit' // until the cache sends it on
-    const mark = { conditional: isConditional(options.headers), set cacheStatus(s: CacheStatus) { attempt.cacheStatus = s } }
-    const origin = this.dispatcher === undefined ? cacheOrigin(options.headers) : options.origin
+    const request = cacheRequest(options.headers)
+    const mark = { conditional: request.conditional, set cacheStatus(s: CacheStatus) { attempt.cacheStatus = s } }
+    const origin = this.dispatcher === undefined ? request.origin : options.origin
     cached.dispatch({ ...options, origin, [CACHE_MARK]: mark } as Dispatcher.DispatchOptions, attempt)
   }
 
