@@ -76,7 +76,9 @@ describe('fuzzed raw requests (issue 22)', () => {
       port: 0,
       host: '127.0.0.1',
       upstreams: [a.url, b.url],
-      balancer: { timeouts: { clientBody: 300, send: 1_000 }, retry: { attempts: 2 } },
+      // This stop's response paths too: compression, the cache, buffering; and the admin API's door.
+      balancer: { timeouts: { clientBody: 300, send: 1_000 }, retry: { attempts: 2 }, compress: true, cache: true, buffering: true },
+      admin: { token: 'fuzz-admin-token-0123456789' },
       guards: {
         ipFilter: { deny: ['203.0.113.0/24'] },
         requestFilter: { starter: true, rules: [{ name: 'no-admin', denyPath: '^/admin' }] },
