@@ -31,6 +31,7 @@ export type { UpstreamOptions, UpstreamTlsOptions } from './config/upstream-type
 export type { BreakerState, UpstreamSnapshot } from './fleet/upstream.js'
 export type { HeaderMap, HeaderTransform, RewritePath } from './config/types.js'
 export type { HedgeOptions, MirrorOptions } from './config/traffic-types.js'
+export type { ShareChannel, ShareNews, ShareSource } from './config/share-types.js'
 export type { MirrorStats } from './exchange/mirror.js'
 export type { AdaptiveConcurrencyOptions } from './config/adaptive.js'
 export type { CompressOptions } from './config/compress.js'

@@ -125,6 +125,11 @@ export class UpstreamBreaker {
   #halfOpen = false
   #trialInFlight = false
 
+  /** How long the breaker stays open before its trial, ms (opossum's `resetTimeout`). */
+  get resetTimeout(): number {
+    return this.#resetTimeout
+  }
+
   constructor(name: string, options: BreakerOptions, events: BreakerEvents, clock: Clock = systemClock) {
     this.#events = events
     this.#clock = clock

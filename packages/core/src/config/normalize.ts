@@ -15,6 +15,7 @@ import {
   type Strategy,
 } from '@switchyard/strategies'
 import type { HealthCheck } from '@switchyard/health'
+import type { ShareChannel } from './share-types.js'
 import { normalizeBreaker, normalizePassive, systemClock } from '@switchyard/health/internal'
 import { Client, Pool } from 'undici'
 import { DEFAULTS, RETRY_DEFAULTS } from './defaults.js'
@@ -73,6 +74,7 @@ const KNOWN = [
   'cookieDomain',
   'cookiePath',
   'health',
+  'share',
   'breaker',
   'slowStart',
   'panicThreshold',
@@ -215,6 +217,7 @@ export function normalize(input: unknown): ResolvedOptions {
     passive: normalizePassive(o.passive),
     health: normalizeHealth(o.health),
     breaker: normalizeBreaker(o.breaker),
+    share: normalizeShare(o.share),
     slowStart: checkNumber(o.slowStart, 'slowStart', DEFAULTS.slowStart),
     panicThreshold: checkNumber(o.panicThreshold, 'panicThreshold', DEFAULTS.panicThreshold, { max: 100 }),
     queue: {
@@ -314,4 +317,13 @@ function normalizeLocality(input: unknown): ResolvedOptions['locality'] {
     zone: zoneName(o.zone, 'locality.zone'),
     minUpstreams: checkNumber(o.minUpstreams, 'locality.minUpstreams', 6, { min: 1, integer: true }), // Envoy min_cluster_size
   }
+}
+
+function normalizeShare(input: unknown): ShareChannel | undefined {
+  if (input === undefined) return undefined
+  const c = input as Partial<ShareChannel> | null
+  if (c === null || typeof c !== 'object' || typeof c.send !== 'function' || typeof c.subscribe !== 'function') {
+    throw new InvalidOptionError(`share must be a channel with send() and subscribe() functions, got ${describeValue(input)}`, { field: 'share' })
+  }
+  return c as ShareChannel
 }

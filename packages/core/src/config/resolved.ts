@@ -1,5 +1,6 @@
 import type { BreakerOptions, HealthCheck } from '@switchyard/health'
 import type { ResolvedPassiveOptions } from '@switchyard/health/internal'
+import type { ShareChannel } from './share-types.js'
 import type { Clock, RequestInfo, Strategy, TrustRule } from '@switchyard/strategies'
 import type { Dispatcher, Pool } from 'undici'
 import type { ResolvedAdaptive } from './adaptive.js'
@@ -75,6 +76,8 @@ export interface ResolvedOptions {
   readonly passive: ResolvedPassiveOptions
   readonly health: readonly HealthCheck[]
   readonly breaker: BreakerOptions | undefined
+  /** `share`: the channel to the other balancers over the same upstreams; undefined: none. */
+  readonly share: ShareChannel | undefined
   readonly slowStart: number
   readonly panicThreshold: number
   readonly queue: { readonly size: number; readonly timeout: number }

@@ -7,6 +7,7 @@ import type { BufferingOptions } from './buffering.js'
 import type { CacheOptions } from './cache.js'
 import type { CompressOptions } from './compress.js'
 import type { HeaderMap, ResponseInterceptor } from './interceptor-types.js'
+import type { ShareChannel } from './share-types.js'
 import type { HedgeOptions, MirrorOptions } from './traffic-types.js'
 import type { DnsOptions, UpstreamOptions } from './upstream-types.js'
 
@@ -224,6 +225,12 @@ export interface BalancerOptions {
    * @default none
    */
   health?: HealthCheck | readonly HealthCheck[]
+  /**
+   * Shares health with other balancers over the same upstreams (cluster workers): this one's
+   * verdicts (passive, active, outlier, breaker) and passive failures go out on the channel, and
+   * theirs take effect here. See {@link ShareChannel}. @default none
+   */
+  share?: ShareChannel
   /**
    * One opossum circuit breaker per upstream with these options (`true` for opossum's defaults),
    * or `false`. Off by default: passive accounting already gives nginx's behaviour, and a breaker

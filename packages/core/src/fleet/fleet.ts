@@ -5,6 +5,7 @@ import { Availability } from './availability.js'
 import { HealthMonitor } from './health-monitor.js'
 import { UpstreamRegistry } from './registry.js'
 import { Selector } from './selection.js'
+import { SharedHealth } from './share.js'
 import { DOWN, type Upstream } from './upstream.js'
 
 /**
@@ -41,6 +42,9 @@ export class Fleet {
     this.availability = new Availability(options.strategy, options.panicThreshold, emit, options.clock, options.locality)
     this.health = new HealthMonitor(options, this.registry, this.availability)
     this.selector = new Selector(options.strategy, this.availability, options.clock, options.random)
+    if (options.share !== undefined) {
+      this.health.shared = new SharedHealth(options.share, this.registry, this.availability, options.clock, (u) => this.health.countFailure(u))
+    }
     for (const u of options.upstreams) this.registry.insert(u)
     this.availability.rebuild(this.registry.all)
     for (const u of this.registry.all) this.health.watch(u)

@@ -5,6 +5,7 @@ import type { Availability } from './availability.js'
 import type { ResolvedOptions } from '../config/resolved.js'
 import type { UpstreamRegistry } from './registry.js'
 import type { DownReason, UpReason } from '../config/events.js'
+import type { SharedHealth } from './share.js'
 import { DOWN, type Upstream } from './upstream.js'
 
 /**
@@ -22,6 +23,8 @@ export class HealthMonitor {
   readonly #outlier: OutlierDetector | undefined
   #outlierTimer: unknown = undefined
   #stopped = false
+  /** With `share`: where this balancer's verdicts and failures go out (set by the fleet). */
+  shared: SharedHealth | undefined = undefined
 
   constructor(options: ResolvedOptions, registry: UpstreamRegistry, availability: Availability) {
     this.#options = options
@@ -38,11 +41,22 @@ export class HealthMonitor {
   }
 
   #down(u: Upstream, bit: number, reason: DownReason): void {
+    const was = u.downBy & bit
     this.#availability.markDown(this.#registry.all, u, bit, reason)
+    if (this.shared !== undefined && was === 0 && (u.downBy & bit) !== 0) this.shared.down(u, bit, reason, this.#lasts(u, bit))
   }
 
   #up(u: Upstream, bit: number, reason: UpReason): void {
+    const was = u.downBy & bit
     this.#availability.markUp(this.#registry.all, u, bit, reason)
+    if (this.shared !== undefined && was !== 0) this.shared.up(u, bit, reason)
+  }
+
+  /** How long a verdict by `bit` lasts when its mechanism knows, ms (shared with the others). */
+  #lasts(u: Upstream, bit: number): number | undefined {
+    if (bit === DOWN.breaker) return u.breaker?.resetTimeout
+    if (bit === DOWN.outlier) return u.outlier.ejectedUntil === 0 ? undefined : u.outlier.ejectedUntil - this.#clock.now()
+    return undefined
   }
 
   /** Starts the mechanisms that watch one upstream. */
@@ -69,6 +83,7 @@ export class HealthMonitor {
 
   /** Stops watching one upstream (it was removed). */
   unwatch(u: Upstream): void {
+    this.shared?.forget(u)
     u.breaker?.shutdown()
     for (const prober of this.#probers) void prober.remove(u.id)
   }
@@ -100,11 +115,23 @@ export class HealthMonitor {
       u.passive.recordSuccess()
       return
     }
+    if (this.countFailure(u)) this.shared?.failure(u)
+  }
+
+  /**
+   * Passive accounting of one failure (nginx `max_fails` within `fail_timeout`): this balancer's,
+   * or another's through `share`. Returns whether it counted.
+   */
+  countFailure(u: Upstream): boolean {
+    const all = this.#registry.all
     // With a single upstream there is nothing to fail over to; nginx ignores max_fails then too.
-    if (!u.passive.isEnabled || (u.downBy & DOWN.passive) !== 0 || all.length === 1) return
+    if (!u.passive.isEnabled || (u.downBy & DOWN.passive) !== 0 || all.length === 1) return false
     const until = u.passive.recordFailure(this.#clock.now())
-    if (until === 0) return
-    this.#availability.suspend(all, u, DOWN.passive, 'max_fails', this.#options.passive.failTimeout, 'fail_timeout')
+    if (until === 0) return true
+    const ms = this.#options.passive.failTimeout
+    this.#availability.suspend(all, u, DOWN.passive, 'max_fails', ms, 'fail_timeout')
+    this.shared?.down(u, DOWN.passive, 'max_fails', ms)
+    return true
   }
 
   /** Upstreams ejected as outliers now; called only when an ejection rule trips. */
@@ -135,6 +162,7 @@ export class HealthMonitor {
   /** Stops every timer, probe and breaker. */
   async stop(): Promise<void> {
     this.#stopped = true
+    this.shared?.stop()
     this.#clock.clearTimeout(this.#outlierTimer)
     this.#availability.stop()
     for (const u of this.#registry.all) u.breaker?.shutdown()

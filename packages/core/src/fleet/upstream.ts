@@ -25,6 +25,8 @@ export const DOWN = Object.freeze({
   active: 4,
   outlier: 8,
   breaker: 16,
+  /** Another balancer sharing the `share` channel took it out (see fleet/share.ts). */
+  shared: 32,
 })
 
 /** A read-only snapshot of one upstream, from `lb.upstreams`. */
