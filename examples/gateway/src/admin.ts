@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Balancer } from '@switchyard/core'
 import { addressMatcher, InvalidOptionError, stripMapped } from '@switchyard/strategies'
+import type { AdminOp } from './cluster-messages.js'
 
 /** The admin API's options (config `admin`, or `ADMIN_TOKEN`). */
 export interface GatewayAdmin {
@@ -35,9 +36,12 @@ export class AdminApi {
   readonly #lb: Balancer
   readonly #token: Buffer
   readonly #allowed: (address: string) => boolean
+  readonly #changed: (op: AdminOp) => void
 
-  constructor(lb: Balancer, options: GatewayAdmin) {
+  /** `changed` hears every change made (with `WORKERS` > 1 it tells the other workers). */
+  constructor(lb: Balancer, options: GatewayAdmin, changed: (op: AdminOp) => void = () => {}) {
     this.#lb = lb
+    this.#changed = changed
     this.path = (options.path ?? '/__switchyard/api').replace(/\/+$/, '')
     if (!this.path.startsWith('/') || this.path === '') throw new InvalidOptionError(`admin.path must start with '/', got ${JSON.stringify(options.path)}`, { field: 'admin.path' })
     if (typeof options.token !== 'string' || options.token.length < 16) {
@@ -95,6 +99,7 @@ export class AdminApi {
   #add(res: ServerResponse, body: unknown): void {
     try {
       reply(res, 201, this.#lb.add(body as string))
+      this.#changed({ op: 'add', upstream: body })
     } catch (err) {
       failed(res, err)
     }
@@ -102,7 +107,9 @@ export class AdminApi {
 
   #update(res: ServerResponse, id: string, body: unknown): void {
     try {
-      reply(res, 200, this.#lb.update(id, body as { weight?: number; down?: boolean }))
+      const change = body as { weight?: number; down?: boolean }
+      reply(res, 200, this.#lb.update(id, change))
+      this.#changed({ op: 'update', id, change: { weight: change.weight, down: change.down } })
     } catch (err) {
       failed(res, err)
     }
@@ -114,6 +121,7 @@ export class AdminApi {
       return
     }
     const done = this.#lb.remove(id, { drain })
+    this.#changed({ op: 'remove', id, drain })
     if (drain) {
       done.catch(() => {}) // it takes no new requests from now on; the drain ends in the background
       reply(res, 202, { id, draining: true })

@@ -47,13 +47,13 @@ export interface GatewayConfig {
   statsPath?: string | undefined
   /**
    * Where Prometheus scrapes the balancer's metrics (`@switchyard/observe`), or `false`.
-   * Default `/metrics`. With several workers each answers for itself.
+   * Default `/metrics`. With several workers it answers for the whole gateway (the primary merges every worker's).
    */
   metricsPath?: string | false | undefined
   /**
    * The access log: one JSON line per request in pino's format, written in batches (every 64 KiB
    * or 1 s, as nginx's `buffer=64k flush=1s`), on standard output (`'stdout'`), to a file
-   * (a path), or `false`. Default `'stdout'`.
+   * (a path), or `false` (or `'off'`). Default `'stdout'`.
    */
   accessLog?: string | false | undefined
   /**
@@ -177,7 +177,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw.watchConfig !== undefined) config.watchConfig = positiveInt(String(raw.watchConfig), 'watchConfig', Number.MAX_SAFE_INTEGER)
     if (raw.statsPath !== undefined) config.statsPath = raw.statsPath
     if (raw.metricsPath !== undefined) config.metricsPath = raw.metricsPath
-    if (raw.accessLog !== undefined) config.accessLog = raw.accessLog
+    if (raw.accessLog !== undefined) config.accessLog = raw.accessLog === 'off' ? false : raw.accessLog // "off" as ACCESS_LOG=off, not a file named off
     if (raw.status !== undefined) config.status = raw.status
     if (raw.tls !== undefined) config.tls = raw.tls
     if (raw.guards !== undefined) config.guards = raw.guards

@@ -6,6 +6,7 @@ import type { Balancer } from '@switchyard/core'
 import { serverUrl, startHelloBackend } from './backend.js'
 import type { GatewayConfig } from './config.js'
 import { acceptProxyProtocol } from './proxy-protocol.js'
+import type { WorkerLink } from './cluster-link.js'
 import { buildSite } from './site.js'
 import type { StatusPage } from './status.js'
 import { createRedirectServer, createTlsServer, reloadCredentials, type TlsServer } from './tls.js'
@@ -76,6 +77,14 @@ export async function startDemoBackends(): Promise<{ servers: http.Server[]; url
   return { servers, urls: servers.map(serverUrl) }
 }
 
+/** How a cluster worker's gateway joins the others (see cluster-primary.ts); empty for a lone process. */
+export interface GatewayCluster {
+  /** The worker's link to the primary: shared health, metrics, status and admin changes. */
+  link?: WorkerLink
+  /** The demo backends the primary started, when the config names no upstreams. */
+  demoUpstreams?: readonly string[]
+}
+
 /** Settings a reload cannot change: the listening socket, TLS and the process layout. */
 const FIXED = ['port', 'host', 'tls', 'workers', 'proxyProtocol'] as const
 
@@ -83,15 +92,16 @@ const FIXED = ['port', 'host', 'tls', 'workers', 'proxyProtocol'] as const
  * Starts the gateway: with no upstreams configured, two demo backends first (the seed's
  * docker-compose setup), then the site (guards, balancer, observers) and the server on `config.port`.
  */
-export async function startGateway(config: GatewayConfig): Promise<Gateway> {
+export async function startGateway(config: GatewayConfig, cluster: GatewayCluster = {}): Promise<Gateway> {
   let backends: http.Server[] = []
-  let demoUrls: string[] = []
-  if (config.upstreams.length === 0) {
+  let demoUrls: string[] = [...(cluster.demoUpstreams ?? [])]
+  const link = cluster.link
+  if (config.upstreams.length === 0 && demoUrls.length === 0) {
     const demo = await startDemoBackends()
     backends = demo.servers
     demoUrls = demo.urls
   }
-  let site = await buildSite(config, demoUrls)
+  let site = await buildSite(config, demoUrls, link)
   let current = config
   const handler: http.RequestListener = (req, res) => site.handler(req, res)
   const tls = config.tls
@@ -183,7 +193,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     reloadTls,
     reload(next: GatewayConfig) {
       const run = async (): Promise<string[]> => {
-        const fresh = await buildSite(next, demoUrls) // throws on a bad config: the old site keeps serving
+        const fresh = await buildSite(next, demoUrls, link) // throws on a bad config: the old site keeps serving
         const old = site
         site = fresh // new requests go to the new site from here on
         const ignored = FIXED.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]))

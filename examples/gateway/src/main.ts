@@ -1,5 +1,7 @@
 import cluster from 'node:cluster'
 import { loadConfig, startDemoBackends, startGateway } from './index.js'
+import { WorkerLink } from './cluster-link.js'
+import { ClusterPrimary } from './cluster-primary.js'
 import { handleSignals } from './signals.js'
 
 /**
@@ -9,29 +11,26 @@ import { handleSignals } from './signals.js'
 async function main(): Promise<void> {
   const config = loadConfig()
   if (config.workers > 1 && cluster.isPrimary) {
+    let demo: string[] = []
     if (config.upstreams.length === 0) {
-      const demo = await startDemoBackends()
-      process.env.UPSTREAMS = demo.urls.join(',')
-      console.log(`demo backends: ${demo.urls.join(', ')}`)
+      demo = (await startDemoBackends()).urls
+      console.log(`demo backends: ${demo.join(', ')}`)
     }
-    for (let i = 0; i < config.workers; i++) cluster.fork()
-    console.log(`switchyard gateway: ${config.workers} workers on http://localhost:${config.port}`)
-    // SIGHUP reaches every worker, and each reloads its config (as nginx's master tells its workers).
-    process.on('SIGHUP', () => {
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP')
+    const primary = new ClusterPrimary(config, demo)
+    primary.start()
+    cluster.once('listening', (_worker, address) => {
+      console.log(`switchyard gateway: ${config.workers} workers on http://localhost:${address.port}`)
     })
-    const stop = () => {
-      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM')
-      setTimeout(() => process.exit(0), 5_000).unref()
-      cluster.on('exit', () => {
-        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
-      })
-    }
+    // SIGHUP reaches every worker, and each reloads its config (as nginx's master tells its workers).
+    process.on('SIGHUP', () => void primary.reload())
+    const stop = () => primary.stop()
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
     return
   }
-  const gateway = await startGateway(config)
+  const link = WorkerLink.forWorker(cluster.isWorker)
+  const demoUpstreams = process.env.SWITCHYARD_DEMO_UPSTREAMS?.split(',').filter((u) => u !== '')
+  const gateway = await startGateway(config, { link, demoUpstreams })
   if (cluster.isPrimary) {
     const ups = gateway.lb.upstreams.map((u) => u.url).join(', ')
     console.log(`switchyard gateway listening on ${gateway.url}`)

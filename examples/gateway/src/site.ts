@@ -1,8 +1,8 @@
 import http from 'node:http'
 import type { Socket } from 'node:net'
-import { type Balancer, createBalancer, type UpgradeHandler } from '@switchyard/core'
+import { type Balancer, type BalancerOptions, createBalancer, type UpgradeHandler } from '@switchyard/core'
 import { compose, type Middleware } from '@switchyard/guard'
-import { activeHealthCheck } from '@switchyard/health'
+import { activeHealthCheck, type HealthCheck } from '@switchyard/health'
 import { InvalidOptionError } from '@switchyard/strategies'
 import { accessLog, prometheus } from '@switchyard/observe'
 import pino from 'pino'
@@ -11,6 +11,7 @@ import type { WafReport } from '@switchyard/waf'
 import { balancerOptions, type GatewayConfig, makeStrategy } from './config.js'
 import { buildGuards } from './guards.js'
 import { AdminApi } from './admin.js'
+import type { WorkerLink } from './cluster-link.js'
 import { StatusPage } from './status.js'
 
 /**
@@ -95,14 +96,33 @@ function guardedUpgrade(chain: Middleware[], upgrade: UpgradeHandler): UpgradeHa
 }
 
 /**
- * Builds a site for `config`. `demoUpstreams` stand in when the config names no upstreams (the
- * demo backends the gateway started); they come with an active check of their `/healthz` and
- * the starter request filter, as the demo shows.
+ * The balancer options of `config` (the demo's, whose backends answer `/healthz`, are probed
+ * there), the strategy and the upstreams included.
  */
-export async function buildSite(config: GatewayConfig, demoUpstreams: readonly string[]): Promise<Site> {
+export function siteBalancerOptions(config: GatewayConfig, demoUpstreams: readonly string[]): BalancerOptions {
   const demo = config.upstreams.length === 0
   let options = balancerOptions(config)
   if (demo && options.health === undefined) options = { ...options, health: activeHealthCheck({ path: '/healthz' }) }
+  return { ...options, upstreams: demo ? demoUpstreams : config.upstreams, strategy: makeStrategy(config.strategy) }
+}
+
+/** The checks of a `health` option, split: active probes (run once, by the cluster primary) and the rest. */
+export function splitHealth(health: BalancerOptions['health']): { probes: HealthCheck[]; rest: HealthCheck[] } {
+  const all = health === undefined ? [] : Array.isArray(health) ? (health as HealthCheck[]) : [health as HealthCheck]
+  return { probes: all.filter((h) => h.kind === 'active'), rest: all.filter((h) => h.kind !== 'active') }
+}
+
+/**
+ * Builds a site for `config`. `demoUpstreams` stand in when the config names no upstreams (the
+ * demo backends the gateway started); they come with an active check of their `/healthz` and
+ * the starter request filter, as the demo shows. With `link` (a cluster worker) the balancer
+ * shares health with the other workers and runs no probes (the primary does), `/metrics` answers
+ * for the whole gateway, the status page shows the fleet, and admin changes reach every worker.
+ */
+export async function buildSite(config: GatewayConfig, demoUpstreams: readonly string[], link?: WorkerLink): Promise<Site> {
+  const demo = config.upstreams.length === 0
+  let options = siteBalancerOptions(config, demoUpstreams)
+  if (link !== undefined) options = { ...options, health: splitHealth(options.health).rest, share: link.channel }
   let guards: Awaited<ReturnType<typeof buildGuards>>
   const registry = new Registry()
   const metricsPath = config.metricsPath === false ? undefined : (config.metricsPath ?? '/metrics')
@@ -121,7 +141,7 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
   }
   let lb: Balancer
   try {
-    lb = createBalancer({ ...options, upstreams: demo ? demoUpstreams : config.upstreams, strategy: makeStrategy(config.strategy) })
+    lb = createBalancer(options)
   } catch (err) {
     await guards.close()
     throw inFile(config, err, (err as InvalidOptionError).field === 'strategy' ? '' : 'balancer')
@@ -129,11 +149,11 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
   const proxy = guards.chain.length === 0 ? lb.handler : compose(...guards.chain, lb.handler)
   const metrics = metricsPath === undefined ? undefined : prometheus(lb, { registry })
   const stopLog = destination === undefined ? () => {} : accessLog(lb, destination)
-  const status = config.status === false ? undefined : new StatusPage(lb, config.status)
+  const status = config.status === false ? undefined : new StatusPage(lb, config.status, link)
   let admin: AdminApi | undefined
   if (config.admin !== undefined && config.admin !== false) {
     try {
-      admin = new AdminApi(lb, config.admin)
+      admin = new AdminApi(lb, config.admin, link === undefined ? undefined : (op) => link.admin(op))
     } catch (err) {
       metrics?.close()
       status?.close()
@@ -152,14 +172,15 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
   }
   if (metricsPath !== undefined) {
     own.set(metricsPath, (res) => {
-      registry.metrics().then(
+      ;(link === undefined ? registry.metrics() : link.scrape()).then(
         (text) => {
           res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' })
           res.end(text)
         },
-        () => {
-          res.writeHead(500)
-          res.end()
+        (err: Error) => {
+          // With workers: the primary did not answer in time (503, the scraper tries again).
+          res.writeHead(link === undefined ? 500 : 503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+          res.end(link === undefined ? '' : `${err.message}\n`)
         },
       )
     })
@@ -187,6 +208,7 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
       }
     }
   }
+  link?.attach({ lb, registry })
   const upgrade = guards.chain.length === 0 ? lb.upgrade : guardedUpgrade(guards.chain, lb.upgrade)
   let closing: Promise<void> | undefined
   const site: Site = {

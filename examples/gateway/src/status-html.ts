@@ -33,6 +33,7 @@ export const STATUS_HTML = `<!doctype html>
 <span id="conn" class="muted">connecting…</span>
 <h1>Switchyard</h1>
 <div class="muted">strategy <span id="strategy">–</span> · updated <span id="updated">–</span></div>
+<div id="workers" class="muted" hidden></div>
 <div id="act" hidden>actions: <input id="token" type="password" placeholder="token" size="24"> <span id="actmsg" class="muted"></span></div>
 <div class="totals">
   <div><span class="muted">requests/s</span><b id="rate">–</b></div>
@@ -121,6 +122,8 @@ export const STATUS_HTML = `<!doctype html>
     $('errors').textContent = s.errors
     $('active').textContent = s.active
     $('panic').textContent = s.panic ? 'yes' : 'no'
+    $('workers').hidden = !s.workers
+    if (s.workers) $('workers').textContent = s.workers.length + ' workers: ' + s.workers.map((w) => 'pid ' + w.pid + ' ' + w.requests + ' requests, ' + fmt(w.rate, 1) + '/s, ' + w.active + ' active').join(' · ')
     const body = $('upstreams')
     const seen = new Set()
     let i = 0

@@ -2,6 +2,8 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Balancer, RequestTrace } from '@switchyard/core'
 import { addressMatcher, stripMapped } from '@switchyard/strategies'
+import type { AdminOp } from './cluster-messages.js'
+import type { WorkerStatus } from './fleet-status.js'
 import { STATUS_HTML } from './status-html.js'
 
 /** The status page's options (config `status`). */
@@ -64,6 +66,19 @@ export interface StatusSample {
   /** Requests per second over the last interval. */
   rate: number
   upstreams: UpstreamStatus[]
+  /** With `WORKERS` > 1: each worker's own totals (the rest of the sample is the whole gateway's). */
+  workers?: WorkerStatus[]
+}
+
+/**
+ * With `WORKERS` > 1: where a worker's samples go (the cluster primary) and the fleet's merged
+ * samples come from; the page then shows the fleet.
+ */
+export interface StatusFleet {
+  sample(sample: StatusSample): void
+  onFleet(receive: (sample: StatusSample) => void): () => void
+  /** An action taken here, for the other workers. */
+  admin(op: AdminOp): void
 }
 
 /** Samples kept for the charts: a minute at the default interval. */
@@ -86,6 +101,8 @@ export class StatusPage {
   readonly #seen = new Map<string, number>()
   readonly #history: StatusSample[] = []
   readonly #token: Buffer | undefined
+  readonly #fleet: StatusFleet | undefined
+  readonly #unfleet: () => void
   #last: { at: number; requests: number; upstreams: Map<string, { requests: number; failures: number }> }
   readonly #onEnd = (t: RequestTrace): void => {
     for (const a of t.attempts) {
@@ -101,8 +118,10 @@ export class StatusPage {
     }
   }
 
-  constructor(lb: Balancer, options: GatewayStatus = {}) {
+  constructor(lb: Balancer, options: GatewayStatus = {}, fleet?: StatusFleet) {
     this.#lb = lb
+    this.#fleet = fleet
+    this.#unfleet = fleet === undefined ? () => {} : fleet.onFleet((sample) => this.#push(sample))
     this.path = options.path ?? '/__switchyard/'
     if (!this.path.startsWith('/') || !this.path.endsWith('/')) throw new TypeError(`status.path must start and end with '/', got ${JSON.stringify(this.path)}`)
     this.#allowed = addressMatcher(options.allow ?? ['loopback'], 'status.allow')
@@ -187,11 +206,14 @@ export class StatusPage {
       if (action.action === 'drain') {
         if (!this.#lb.upstreams.some((u) => u.id === action.upstream)) return [404, { error: `no upstream has the id ${JSON.stringify(action.upstream)}` }]
         this.#lb.remove(action.upstream, { drain: true }).catch(() => {}) // it leaves at once; the drain finishes in the background
+        this.#fleet?.admin({ op: 'remove', id: action.upstream, drain: true })
         return [202, { ok: true }]
       }
       const change = action.action === 'down' ? { down: true } : action.action === 'up' ? { down: false } : action.action === 'weight' ? { weight: action.weight } : undefined
       if (change === undefined) return [400, { error: `unknown action ${JSON.stringify(action.action)}` }]
-      return [200, { ok: true, upstream: this.#lb.update(action.upstream, change) }]
+      const upstream = this.#lb.update(action.upstream, change)
+      this.#fleet?.admin({ op: 'update', id: action.upstream, change: change as { weight?: number; down?: boolean } })
+      return [200, { ok: true, upstream }]
     } catch (err) {
       const e = err as { code?: string; message?: string }
       return [e.code === 'SWY_ERR_UNKNOWN_UPSTREAM' ? 404 : 400, { error: e.message, code: e.code }]
@@ -205,6 +227,7 @@ export class StatusPage {
 
   close(): void {
     clearInterval(this.#timer)
+    this.#unfleet()
     this.#lb.off('request:end', this.#onEnd)
     for (const res of this.#clients) res.end()
     this.#clients.clear()
@@ -255,6 +278,12 @@ export class StatusPage {
       upstreams,
     }
     this.#last = now
+    if (this.#fleet !== undefined) this.#fleet.sample(sample) // the fleet's merged sample comes back to #push
+    else this.#push(sample)
+  }
+
+  /** Keeps a sample for the charts and pushes it to the page's clients. */
+  #push(sample: StatusSample): void {
     this.#history.push(sample)
     if (this.#history.length > HISTORY) this.#history.shift()
     const frame = `data: ${JSON.stringify(sample)}\n\n`

@@ -1,5 +1,5 @@
 import type { Balancer, BalancerEvents, RequestTrace } from '@switchyard/core'
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { type Aggregator, Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
 /** Options of {@link prometheus}. */
 export interface PrometheusOptions {
@@ -35,7 +35,9 @@ const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
  * Prometheus metrics of a balancer through prom-client, registered into the registry you pass
  * (no global side effects: prom-client's default registry is never touched). Labels are bounded:
  * `upstream` (the configured ids), `code` (Switchyard's error codes), `state`, `class`, `reason`;
- * never a path. Gauges and totals are read from the balancer when scraped.
+ * never a path. Gauges and totals are read from the balancer when scraped. Across cluster workers
+ * (prom-client's `AggregatorRegistry`) counts, in-flight and queued requests and limits add up;
+ * weights, states and panic take the largest worker's value; response-time averages are averaged.
  *
  * @example
  * const registry = new Registry()
@@ -65,11 +67,12 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
           this.inc(read())
         },
       })
-  const gauge = (name: string, help: string, read: () => number) =>
+  const gauge = (name: string, help: string, read: () => number, aggregator: Aggregator = 'sum') =>
     new Gauge({
         name: named(name),
         help,
         registers,
+        aggregator,
         collect() {
           this.set(read())
         },
@@ -102,17 +105,18 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
   gauge('requests_active', 'Requests taken and not yet finished (in flight, queued, or between attempts).', () => lb.stats().active)
   gauge('requests_in_flight', 'Requests in flight to upstreams.', () => lb.stats().inFlight)
   gauge('requests_queued', 'Requests waiting in upstream queues (maxConnections).', () => lb.stats().queued)
-  gauge('panic', '1 while panic mode balances over upstreams that are down.', () => (lb.stats().panic ? 1 : 0))
+  gauge('panic', '1 while panic mode balances over upstreams that are down.', () => (lb.stats().panic ? 1 : 0), 'max')
 
   const errors = new Counter({ name: named('errors_total'), help: 'Requests the balancer answered with an error, or whose response it cut, by error code.', labelNames: ['code'], registers })
   const onError = (e: BalancerEvents['request:error']) => errors.inc({ code: e.error.code })
 
-  const upstreamGauge = (name: string, help: string, read: (u: Balancer['upstreams'][number]) => number) =>
+  const upstreamGauge = (name: string, help: string, read: (u: Balancer['upstreams'][number]) => number, aggregator: Aggregator = 'sum') =>
     new Gauge({
         name: named(`upstream_${name}`),
         help,
         labelNames: ['upstream'],
         registers,
+        aggregator,
         collect() {
           this.reset()
           for (const u of lb.upstreams) this.set({ upstream: u.id }, read(u))
@@ -120,9 +124,9 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
       })
   upstreamGauge('in_flight', 'Requests in flight to the upstream.', (u) => u.inFlight)
   upstreamGauge('queued', 'Requests waiting in the upstream’s queue.', (u) => u.queued)
-  upstreamGauge('weight', 'The upstream’s configured weight.', (u) => u.weight)
+  upstreamGauge('weight', 'The upstream’s configured weight.', (u) => u.weight, 'max')
   upstreamGauge('limit', 'The cap on the upstream’s requests in flight now: maxConnections, or the adaptive concurrency limit under it (+Inf for none).', (u) => u.limit)
-  upstreamGauge('ewma_seconds', 'Moving average of the upstream’s response time, seconds.', (u) => u.ewmaMs / 1000)
+  upstreamGauge('ewma_seconds', 'Moving average of the upstream’s response time, seconds.', (u) => u.ewmaMs / 1000, 'average')
   /** An enum as gauges: 1 for the value the upstream has, 0 for the others. */
   const stateGauge = (name: string, help: string, values: readonly string[], read: (u: Balancer['upstreams'][number]) => string) =>
     new Gauge({
@@ -130,6 +134,7 @@ export function prometheus(lb: Balancer, options: PrometheusOptions): Prometheus
       help,
       labelNames: ['upstream', 'state'],
       registers,
+      aggregator: 'max',
       collect() {
         this.reset()
         for (const u of lb.upstreams) {
