@@ -1,7 +1,8 @@
 // Loopback backends for the benchmarks, in one process: `node backends.mjs fast fast slow:20`
 // starts one server per argument (name[:delay ms]) on 127.0.0.1 port 0 and prints their ports as
-// one JSON line. GET / answers the seed's hello-world JSON, GET /64k a 64 KiB body, POST counts
-// the bytes it received. A control server (its port is printed too) answers GET /hits with the
+// one JSON line. GET / answers the seed's hello-world JSON, GET /64k a 64 KiB body, GET /cached the
+// hello-world JSON that caches may keep for an hour, GET /text 16 KiB of JSON that compresses (for
+// the compression row), POST counts the bytes it received. A control server (its port is printed too) answers GET /hits with the
 // hit count per backend and POST /reset zeroes them.
 import http from 'node:http'
 
@@ -9,9 +10,14 @@ const hits = []
 
 const small = Buffer.from(JSON.stringify({ message: 'Hello, World!' }))
 const big = Buffer.alloc(64 * 1024, 'x')
+// An API's list answer: 16 KiB of records that differ in their numbers, as JSON compresses in practice.
+const records = []
+for (let i = 0; JSON.stringify(records).length < 16 * 1024; i++) records.push({ id: 1000 + i, name: `item ${i}`, price: (i * 37) % 1000, tags: ['blue', 'sale'], inStock: i % 3 !== 0 })
+const text = Buffer.from(JSON.stringify(records))
+const CACHEABLE = { 'cache-control': 'public, max-age=3600' }
 
-function send(res, body) {
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length })
+function send(res, body, headers) {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, ...headers })
   res.end(body)
 }
 
@@ -28,9 +34,10 @@ function handler(delay, i) {
       return
     }
     req.resume()
-    const body = req.url === '/64k' ? big : small
-    if (delay > 0) setTimeout(send, delay, res, body)
-    else send(res, body)
+    const body = req.url === '/64k' ? big : req.url === '/text' ? text : small
+    const headers = req.url === '/cached' ? CACHEABLE : undefined
+    if (delay > 0) setTimeout(send, delay, res, body, headers)
+    else send(res, body, headers)
   }
 }
 

@@ -103,6 +103,18 @@ writeFileSync(
 )
 
 /**
+ * The cache and compression rows: the gateway with `cache` (undici's memory store) against nginx's
+ * `proxy_cache`, on a response the backend lets caches keep; the gateway with `compress` against
+ * nginx's `gzip`, both at gzip level 6 (Switchyard's default; nginx's is 1, and configs commonly set
+ * 5 or 6) on 16 KiB of JSON, for clients that accept gzip (nginx here has no brotli module).
+ */
+const cacheConfig = join(mkdtempSync(join(os.tmpdir(), 'swy-bench-')), 'cache.json')
+writeFileSync(cacheConfig, JSON.stringify({ balancer: { cache: true } }))
+const compressConfig = join(mkdtempSync(join(os.tmpdir(), 'swy-bench-')), 'compress.json')
+writeFileSync(compressConfig, JSON.stringify({ balancer: { compress: { level: { gzip: 6 } } } }))
+const GZIP = 'wrk.headers["Accept-Encoding"] = "gzip"\n'
+
+/**
  * The WAF rows: Debian's CRS 3.3 at paranoia level 1, in the gateway (guards.waf) and in nginx
  * (libmodsecurity 3), on requests that vary as traffic does (wrk scripts below): the query's
  * words and numbers, the JSON order's ids. Identical requests would measure the WAF's memo only.
@@ -170,6 +182,18 @@ const PROXIES = [
     scenarios: ['waf-get', 'waf-json'],
     start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', GATEWAY_CONFIG: wafConfig, ...QUIET }),
   },
+  nginxBin && { name: 'nginx-cache', scenarios: ['cache-hit'], start: (port, ups) => pinned(PROXY_CORE, nginxBin, nginxArgs({ port, upstreams: ups, cache: true })) },
+  nginxBin && { name: 'nginx-gzip', scenarios: ['gzip-16k'], start: (port, ups) => pinned(PROXY_CORE, nginxBin, nginxArgs({ port, upstreams: ups, gzip: 6 })) },
+  {
+    name: 'switchyard-cache',
+    scenarios: ['cache-hit'],
+    start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', GATEWAY_CONFIG: cacheConfig, ...QUIET }),
+  },
+  {
+    name: 'switchyard-compress',
+    scenarios: ['gzip-16k'],
+    start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', GATEWAY_CONFIG: compressConfig, ...QUIET }),
+  },
   { name: 'switchyard-2-workers', start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '2', ...QUIET }) },
 ].filter(Boolean)
 
@@ -178,6 +202,9 @@ const SCENARIOS = [
   { name: '64k', path: '/64k', connections: [64, 256], upstreams: NORMAL },
   { name: 'upload-1m', path: '/', uploadBytes: 1024 * 1024, connections: [64], upstreams: NORMAL, skip: ['direct'] },
   { name: 'slow-backend', path: '/', connections: [64], upstreams: SLOW, balancing: true },
+  // A cache hit, and gzip: each beside the same proxy without the feature (and the backend direct).
+  { name: 'cache-hit', path: '/cached', connections: [64], upstreams: NORMAL, proxies: ['direct', 'nginx', 'nginx-cache', 'switchyard', 'switchyard-cache'] },
+  { name: 'gzip-16k', path: '/text', requestLua: GZIP, connections: [64], upstreams: NORMAL, proxies: ['direct', 'nginx', 'nginx-gzip', 'switchyard', 'switchyard-compress'] },
   { name: 'waf-get', path: '/', requestLua: WAF_GET, connections: [64], upstreams: NORMAL, waf: true },
   { name: 'waf-json', path: '/', requestLua: WAF_JSON, connections: [64], upstreams: NORMAL, waf: true },
 ]
@@ -189,6 +216,7 @@ const onlyScenarios = flags.scenarios?.split(',')
 function variants(scenario) {
   let list = PROXIES.filter((p) => !scenario.skip?.includes(p.name) && (p.scenarios === undefined || p.scenarios.includes(scenario.name)))
   if (scenario.waf) list = list.filter((p) => WAF_PROXIES.includes(p.name))
+  if (scenario.proxies) list = list.filter((p) => scenario.proxies.includes(p.name))
   if (scenario.balancing) {
     list = list.filter((p) => p.name !== 'direct' && p.name !== 'switchyard-2-workers')
     if (nginxBin) list.push({ name: 'nginx-least_conn', start: (port, ups) => pinned(PROXY_CORE, nginxBin, nginxArgs({ port, upstreams: ups, leastConn: true })) })

@@ -79,6 +79,30 @@ describe('compress (nginx gzip, brotli)', () => {
     expect(head.headers['content-encoding']).toBeUndefined()
   })
 
+  it('decodes to what was sent on both sides of the one-call limit (64 KiB of known length), however the upstream chunks it', async () => {
+    const piece = Buffer.from(`${'{"id":1,"name":"a record that repeats"},'.repeat(255)}\n`) // 10 201 bytes
+    for (const pieces of [6, 7]) {
+      const body = Buffer.concat(Array.from({ length: pieces }, () => piece)) // 61 206 (one call) and 71 407 bytes (streamed)
+      const up = await fakeUpstream({
+        handler: async (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) })
+          for (let i = 0; i < pieces; i++) {
+            res.write(piece)
+            await new Promise((r) => setTimeout(r, 2)) // separate chunks reach the balancer
+          }
+          res.end()
+        },
+      })
+      const { url } = await serveBalancer({ upstreams: [up.url], compress: true })
+      const gz = await fetchRaw(url, 'gzip')
+      expect(gz.headers['content-encoding']).toBe('gzip')
+      expect(zlib.gunzipSync(gz.body).equals(body)).toBe(true)
+      const br = await fetchRaw(url, 'br')
+      expect(br.headers['content-encoding']).toBe('br')
+      expect(zlib.brotliDecompressSync(br.body).equals(body)).toBe(true)
+    }
+  })
+
   it('streams a large body with backpressure, to a client that reads slowly', async () => {
     const chunk = Buffer.from('{"row":"some json that repeats","n":12345},'.repeat(1_000)) // 43 KB
     const up = await fakeUpstream({

@@ -34,9 +34,11 @@ export function nginxVersion(bin) {
 
 /**
  * Writes a config; returns the args to start nginx in the foreground: one process by default, a
- * master and `workers` worker processes when asked (the multi-core comparison).
+ * master and `workers` worker processes when asked (the multi-core comparison). `cache` turns on
+ * `proxy_cache` (keys in a 10 MB zone, bodies in files the page cache keeps hot; freshness from the
+ * upstream's Cache-Control); `gzip` (a level) turns on gzip for JSON of 1 KiB or more.
  */
-export function nginxArgs({ port, upstreams, leastConn = false, workers = 1, modsecurity }) {
+export function nginxArgs({ port, upstreams, leastConn = false, workers = 1, modsecurity, cache = false, gzip }) {
   const dir = join(tmpdir(), `switchyard-nginx-${port}`)
   mkdirSync(join(dir, 'logs'), { recursive: true })
   const modsec = modsecurity === undefined ? '' : modsecurityConfig(dir, modsecurity)
@@ -57,7 +59,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   keepalive_requests 1000000;
-  upstream backend {
+${cache ? `  proxy_cache_path ${dir}/cache keys_zone=bench:10m max_size=100m;\n` : ''}${gzip === undefined ? '' : `  gzip on;\n  gzip_comp_level ${gzip};\n  gzip_types application/json;\n  gzip_min_length 1024;\n  gzip_proxied any;\n  gzip_vary on;\n`}  upstream backend {
 ${leastConn ? '    least_conn;\n' : ''}${servers}
     keepalive 1024;
     keepalive_requests 1000000;
@@ -70,7 +72,7 @@ ${modsec}    location / {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
+${cache ? '      proxy_cache bench;\n      add_header X-Cache $upstream_cache_status;\n' : ''}    }
   }
 }
 `,
