@@ -10,6 +10,7 @@
 //   pnpm bench -- --only nginx,switchyard --scenarios tiny
 //   pnpm bench -- --only protocols  WebSocket messages and HTTP/2 upstreams only
 //   pnpm bench -- --only profile    CPU profiles of the gateway and of Node's server alone
+//   pnpm bench -- --only storms     256 connections at once on Node 24 (listeners 1, 4, 16, 64) and 20
 //   pnpm bench -- --soak            1 000 000 requests through the gateway; RSS and heap growth
 //   pnpm bench -- --waf             the WAF rows: the gateway with and without guards.waf, nginx
 //                                   with and without ModSecurity, the same CRS (Debian's), GET and JSON
@@ -25,6 +26,7 @@ import { gcStats } from './lib/gc.mjs'
 import { BUCKETS, FEATURES, featureTime, profileBuckets, readProfile } from './lib/profile.mjs'
 import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
 import { freePort, pinned, stop, waitForHttp } from './lib/spawn.mjs'
+import { runStorms, stormsTable } from './lib/storms.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values: flags } = parseArgs({
@@ -763,6 +765,8 @@ try {
     const dispatcher = only && !only.includes('dispatcher') ? undefined : await runDispatcher()
     const protocols = only && !only.includes('protocols') ? undefined : await runProtocols()
     const profile = only && !only.includes('profile') ? undefined : await runProfile()
+    const nginx = PROXIES.find((p) => p.name === 'nginx')
+    const storms = only && !only.includes('storms') ? undefined : await runStorms({ measure, gateway, nginx, pinned, PROXY_CORE, QUIET, upstreams: NORMAL, rounds, here })
     const md = [
       `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; ${info.nginx}; load: ${info.load}; commit ${info.commit}; ${info.date}.`,
       `Settings: proxy pinned to core ${PROXY_CORE ?? '-'}, backends and load generator on core ${LOAD_CORE ?? '-'}; ${rounds} interleaved round(s) of ${seconds} s per case after ${warmupSeconds} s warm-up; medians.`,
@@ -777,11 +781,13 @@ try {
       '',
       profileTable(profile),
       '',
+      stormsTable(storms),
+      '',
       targets(results, dispatcher, profile),
     ].join('\n')
     console.log(`\n${md}`)
     mkdirSync(here('./results'), { recursive: true })
-    writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher, protocols, profile }, null, 2))
+    writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher, protocols, profile, storms }, null, 2))
     if (!quick && !only && !onlyScenarios) {
       const head = readFileSync(here('./RESULTS.head.md'), 'utf8')
       writeFileSync(here('./RESULTS.md'), `${head}\n${md}\n${wafSection()}${soakSection()}`)

@@ -34,6 +34,13 @@ export interface GatewayConfig {
   balancer: Omit<BalancerOptions, 'upstreams' | 'strategy' | 'health'> & { health?: GatewayHealth }
   /** Cluster workers; `"auto"` in a file or `WORKERS=auto` is one per CPU (nginx `worker_processes auto`). Default 1 (no cluster). */
   workers: number
+  /**
+   * Listening sockets on the port (`SO_REUSEPORT`, Node 22.12+ on Linux): a storm of new
+   * connections is taken in as fast as nginx does. `'auto'` is 64 where the runtime allows, else 1
+   * (said at start). With `workers` > 1 the workers share the cluster's one socket instead.
+   * Default `'auto'`.
+   */
+  listeners?: number | 'auto' | undefined
   /** The config file read, if any: the gateway watches it and reloads on a change (see `watchConfig`). */
   configFile?: string | undefined
   /** How often the config file is checked for changes, ms; 0 turns watching off. Default 2 000. */
@@ -148,6 +155,14 @@ function onOff(value: string, name: string): boolean {
   throw new InvalidOptionError(`${name} must be on or off, got ${JSON.stringify(value)}`, { field: name })
 }
 
+/** A listening-socket count (1-1024), or `auto`. */
+function listenerCount(value: string, name: string): number | 'auto' {
+  if (value === 'auto') return 'auto'
+  const n = positiveInt(value, name, 1024)
+  if (n === 0) throw new InvalidOptionError(`${name} must be 'auto' or an integer from 1 to 1024, got "0"`, { field: name })
+  return n
+}
+
 /** A worker count, or `auto`: one per CPU the process may use (nginx `worker_processes auto`). */
 function workerCount(value: string, name: string): number {
   return value === 'auto' ? os.availableParallelism() : positiveInt(value, name)
@@ -155,7 +170,7 @@ function workerCount(value: string, name: string): number {
 
 /**
  * Reads the config: defaults, then the file named by `--config` (or `GATEWAY_CONFIG`), then the
- * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `STATS_PATH`, `METRICS_PATH`,
+ * environment (`PORT`, `HOST`, `UPSTREAMS`, `STRATEGY`, `WORKERS`, `LISTENERS`, `STATS_PATH`, `METRICS_PATH`,
  * `ACCESS_LOG`, `STATUS_PATH` (`off` turns each off), `TLS_CERT`, `TLS_KEY`, `PROXY_PROTOCOL` (`on`/`off`),
  * `ADMIN_TOKEN`),
  * each overriding the one before.
@@ -174,6 +189,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     if (raw.strategy !== undefined) config.strategy = typeof raw.strategy === 'string' ? { name: raw.strategy } : raw.strategy
     if (raw.balancer !== undefined) config.balancer = raw.balancer
     if (raw.workers !== undefined) config.workers = workerCount(String(raw.workers), 'workers')
+    if (raw.listeners !== undefined) config.listeners = listenerCount(String(raw.listeners), 'listeners')
     if (raw.watchConfig !== undefined) config.watchConfig = positiveInt(String(raw.watchConfig), 'watchConfig', Number.MAX_SAFE_INTEGER)
     if (raw.statsPath !== undefined) config.statsPath = raw.statsPath
     if (raw.metricsPath !== undefined) config.metricsPath = raw.metricsPath
@@ -200,6 +216,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (env.ADMIN_TOKEN && config.admin !== false) config.admin = { ...(config.admin ?? {}), token: env.ADMIN_TOKEN }
   if (env.PROXY_PROTOCOL) config.proxyProtocol = onOff(env.PROXY_PROTOCOL, 'PROXY_PROTOCOL')
   if (env.WORKERS) config.workers = Math.max(1, workerCount(env.WORKERS, 'WORKERS'))
+  if (env.LISTENERS) config.listeners = listenerCount(env.LISTENERS, 'LISTENERS')
   if (file !== undefined && file !== '') config.configFile = file
   config.reread = () => loadConfig(argv, env)
   if (env.TLS_CERT || env.TLS_KEY) config.tls = { ...config.tls, cert: env.TLS_CERT ?? config.tls?.cert ?? '', key: env.TLS_KEY ?? config.tls?.key ?? '' }
@@ -208,9 +225,10 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
 }
 
 /** Top-level keys of a config file. */
-const FILE_KEYS = ['listen', 'port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'watchConfig', 'tls', 'guards', 'trustProxy', 'proxyProtocol', 'admin'] as const
+const FILE_KEYS = ['listen', 'listeners', 'port', 'host', 'upstreams', 'strategy', 'balancer', 'workers', 'statsPath', 'metricsPath', 'accessLog', 'status', 'watchConfig', 'tls', 'guards', 'trustProxy', 'proxyProtocol', 'admin'] as const
 
-type FileConfig = Partial<Omit<GatewayConfig, 'workers'>> & {
+type FileConfig = Partial<Omit<GatewayConfig, 'workers' | 'listeners'>> & {
+  listeners?: number | 'auto'
   strategy?: string | GatewayConfig['strategy']
   workers?: number | 'auto'
   /** nginx `listen`: a port (`8080`), or an address and port (`"127.0.0.1:8080"`, `"[::1]:8080"`). */

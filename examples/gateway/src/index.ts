@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { Balancer } from '@switchyard/core'
+import { type Balancer, listenShared } from '@switchyard/core'
 import { serverUrl, startHelloBackend } from './backend.js'
 import type { GatewayConfig } from './config.js'
 import { acceptProxyProtocol } from './proxy-protocol.js'
@@ -33,8 +33,12 @@ export interface ReloadResult {
 /** A running gateway: the balancer, its server, and the demo backends when it started them. */
 export interface Gateway {
   readonly lb: Balancer
-  /** The listening server: `http.Server`, or with `tls` an HTTPS or HTTP/2 (ALPN) server. */
+  /** The listening server: `http.Server`, or with `tls` an HTTPS or HTTP/2 (ALPN) server (the first of `servers`). */
   readonly server: http.Server | TlsServer
+  /** Every listening server, one per `listeners` socket on the port. */
+  readonly servers: readonly (http.Server | TlsServer)[]
+  /** How many sockets listen on the port, and why fewer than asked when the runtime lacks `reusePort`. */
+  readonly listeners: { count: number; fallback: string | undefined }
   /** `http://localhost:<port>`, or `https://…` with `tls` */
   readonly url: string
   readonly port: number
@@ -86,7 +90,7 @@ export interface GatewayCluster {
 }
 
 /** Settings a reload cannot change: the listening socket, TLS and the process layout. */
-const FIXED = ['port', 'host', 'tls', 'workers', 'proxyProtocol'] as const
+const FIXED = ['port', 'host', 'tls', 'workers', 'proxyProtocol', 'listeners'] as const
 
 /**
  * Starts the gateway: with no upstreams configured, two demo backends first (the seed's
@@ -105,25 +109,37 @@ export async function startGateway(config: GatewayConfig, cluster: GatewayCluste
   let current = config
   const handler: http.RequestListener = (req, res) => site.handler(req, res)
   const tls = config.tls
-  // Node closes a connection whose head is not whole after headersTimeout (60 s, nginx's
-  // client_header_timeout), but only looks every connectionsCheckingInterval (30 s by default, so
-  // up to 90 s): looked at each second here, a slow or never-finished head goes within 61 s.
-  const server =
-    tls === undefined
-      ? http.createServer({ headersTimeout: 60_000, connectionsCheckingInterval: 1_000 }, handler)
-      : createTlsServer({ http2: true, ...tls }, handler)
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => site.upgrade(req, socket, head))
-  // CONNECT (no tunnels here): 501 rather than Node's silent close. Over HTTP/1.1 Node gives the
-  // socket; an HTTP/2 CONNECT stream arrives as a request and response.
-  server.on('connect', (req: http.IncomingMessage, second: Duplex | http.ServerResponse, head?: Buffer) => {
-    if (second instanceof http.ServerResponse || 'writeHead' in second) site.handler(req, second as http.ServerResponse)
-    else site.connect(req, second, head ?? Buffer.alloc(0))
-  })
-  if (config.proxyProtocol === true) acceptProxyProtocol(server)
-  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000 // nginx keepalive_timeout is 75 s; stay above common client pools
-  server.listen(config.port, config.host)
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
+  // HTTP/2 sessions are told to finish (GOAWAY) on close, as idle HTTP/1.1 connections are closed.
+  const sessions = new Set<{ close(): void }>()
+  /** One listening server: each of `listeners` serves the same site. */
+  const makeServer = (): http.Server | TlsServer => {
+    // Node closes a connection whose head is not whole after headersTimeout (60 s, nginx's
+    // client_header_timeout), but only looks every connectionsCheckingInterval (30 s by default, so
+    // up to 90 s): looked at each second here, a slow or never-finished head goes within 61 s.
+    const server =
+      tls === undefined
+        ? http.createServer({ headersTimeout: 60_000, connectionsCheckingInterval: 1_000 }, handler)
+        : createTlsServer({ http2: true, ...tls }, handler)
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => site.upgrade(req, socket, head))
+    // CONNECT (no tunnels here): 501 rather than Node's silent close. Over HTTP/1.1 Node gives the
+    // socket; an HTTP/2 CONNECT stream arrives as a request and response.
+    server.on('connect', (req: http.IncomingMessage, second: Duplex | http.ServerResponse, head?: Buffer) => {
+      if (second instanceof http.ServerResponse || 'writeHead' in second) site.handler(req, second as http.ServerResponse)
+      else site.connect(req, second, head ?? Buffer.alloc(0))
+    })
+    if (config.proxyProtocol === true) acceptProxyProtocol(server)
+    if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000 // nginx keepalive_timeout is 75 s; stay above common client pools
+    server.on('session', (session: { close(): void; once(e: 'close', f: () => void): void }) => {
+      sessions.add(session)
+      session.once('close', () => sessions.delete(session))
+    })
+    return server
+  }
+  // Cluster workers share the primary's one socket (Node's cluster hands out the connections).
+  const listening = await listenShared(makeServer, { port: config.port, host: config.host, listeners: link === undefined ? (config.listeners ?? 'auto') : 1 })
+  const servers = listening.servers
+  const server = servers[0]!
+  const port = listening.port
   let redirect: Gateway['redirect']
   if (tls?.redirectFrom !== undefined) {
     const r = createRedirectServer(port)
@@ -133,7 +149,7 @@ export async function startGateway(config: GatewayConfig, cluster: GatewayCluste
   }
   const reloadTls = () => {
     if (tls === undefined) return
-    reloadCredentials(server as TlsServer, tls)
+    for (const s of servers) reloadCredentials(s as TlsServer, tls)
   }
   const unwatch =
     tls === undefined
@@ -146,12 +162,6 @@ export async function startGateway(config: GatewayConfig, cluster: GatewayCluste
             console.error(`switchyard gateway: TLS reload failed, keeping the old certificate: ${(err as Error).message}`)
           }
         })
-  // HTTP/2 sessions are told to finish (GOAWAY) on close, as idle HTTP/1.1 connections are closed.
-  const sessions = new Set<{ close(): void }>()
-  server.on('session', (session: { close(): void; once(e: 'close', f: () => void): void }) => {
-    sessions.add(session)
-    session.once('close', () => sessions.delete(session))
-  })
   const closeServer = (s: http.Server | TlsServer) =>
     new Promise<void>((resolve) => {
       // Keep-alive connections go as soon as they are idle: now, and each one whose last response
@@ -177,6 +187,8 @@ export async function startGateway(config: GatewayConfig, cluster: GatewayCluste
       return site.lb
     },
     server,
+    servers,
+    listeners: { count: servers.length, fallback: listening.fallback },
     port,
     url: `${tls === undefined ? 'http' : 'https'}://localhost:${port}`,
     redirect,
@@ -223,7 +235,7 @@ export async function startGateway(config: GatewayConfig, cluster: GatewayCluste
       unwatch()
       unwatchConfig()
       await reloading
-      await Promise.all([closeServer(server), redirect === undefined ? undefined : closeServer(redirect.server)])
+      await Promise.all([...servers.map(closeServer), redirect === undefined ? undefined : closeServer(redirect.server)])
       await site.close()
       for (const b of backends) {
         b.closeAllConnections()

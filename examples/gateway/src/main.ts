@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   const gateway = await startGateway(config, { link, demoUpstreams })
   if (cluster.isPrimary) {
     const ups = gateway.lb.upstreams.map((u) => u.url).join(', ')
-    console.log(`switchyard gateway listening on ${gateway.url}`)
+    const { count, fallback } = gateway.listeners
+    console.log(`switchyard gateway listening on ${gateway.url} (${count} socket${count === 1 ? '' : 's'}${fallback === undefined ? '' : `: ${fallback}`})`)
     console.log(`  upstreams: ${ups}  strategy: ${gateway.lb.stats().strategy}`)
     if (gateway.guards.length !== 0) console.log(`  guards: ${gateway.guards.join(' → ')}`)
     if (gateway.status !== undefined) console.log(`  status page: ${gateway.url}${gateway.status.path}`)

@@ -8,6 +8,7 @@ import { request } from 'undici'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { loadConfig, startGateway } from '../src/index.js'
 import { rawExchange, statusOf } from '@switchyard/testing'
+import { reusePortUnavailable } from '@switchyard/core'
 
 async function body(url: string): Promise<{ message: string; backend: string }> {
   const res = await request(url)
@@ -171,5 +172,20 @@ describe('examples/gateway', () => {
   it('rejects an unknown strategy name with the list of known ones', async () => {
     await expect(startGateway({ ...loadConfig([], { STRATEGY: 'fastest' }), port: 0 })).rejects.toThrow(/strategy must be one of roundRobin/)
     expect(() => loadConfig([], { PORT: 'eighty' })).toThrow(/PORT must be an integer/)
+  })
+
+  it('listens on LISTENERS sockets sharing the port where the runtime has reusePort, else on one and says why; all close on close()', async () => {
+    expect(loadConfig([], { LISTENERS: '4' }).listeners).toBe(4)
+    expect(loadConfig([], { LISTENERS: 'auto' }).listeners).toBe('auto')
+    expect(() => loadConfig([], { LISTENERS: '0' })).toThrow(expect.objectContaining({ code: 'SWY_ERR_INVALID_OPTION', field: 'LISTENERS' }))
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off', LISTENERS: '4' }), port: 0, host: '127.0.0.1' })
+    const unavailable = reusePortUnavailable()
+    expect(gw.servers).toHaveLength(unavailable === undefined ? 4 : 1)
+    expect(gw.listeners).toEqual({ count: gw.servers.length, fallback: unavailable })
+    expect(gw.server).toBe(gw.servers[0])
+    for (const s of gw.servers) expect((s.address() as AddressInfo).port).toBe(gw.port)
+    expect((await body(`http://127.0.0.1:${gw.port}/`)).message).toBe('Hello, World!')
+    await gw.close()
+    expect(gw.servers.every((s) => !s.listening)).toBe(true)
   })
 })
