@@ -2,19 +2,14 @@
 // starts one server per argument (name[:delay ms]) on 127.0.0.1 port 0 and prints their ports as
 // one JSON line. GET / answers the seed's hello-world JSON, GET /64k a 64 KiB body, GET /cached the
 // hello-world JSON that caches may keep for an hour, GET /text 16 KiB of JSON that compresses (for
-// the compression row), POST counts the bytes it received. A control server (its port is printed too) answers GET /hits with the
-// hit count per backend and POST /reset zeroes them.
+// the compression row), POST counts the bytes it received. A control server (its port is printed
+// too) answers GET /hits with the hit count per backend and POST /reset zeroes them. Where nginx is
+// installed, the plain backends are nginx's instead (nginx.mjs, nginxBackendArgs): these serve the
+// slow-backend pair, whose hits the balancing rows count.
 import http from 'node:http'
+import { BIG as big, CACHEABLE, SMALL as small, TEXT as text } from './lib/bodies.mjs'
 
 const hits = []
-
-const small = Buffer.from(JSON.stringify({ message: 'Hello, World!' }))
-const big = Buffer.alloc(64 * 1024, 'x')
-// An API's list answer: 16 KiB of records that differ in their numbers, as JSON compresses in practice.
-const records = []
-for (let i = 0; JSON.stringify(records).length < 16 * 1024; i++) records.push({ id: 1000 + i, name: `item ${i}`, price: (i * 37) % 1000, tags: ['blue', 'sale'], inStock: i % 3 !== 0 })
-const text = Buffer.from(JSON.stringify(records))
-const CACHEABLE = { 'cache-control': 'public, max-age=3600' }
 
 function send(res, body, headers) {
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, ...headers })

@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { load, tool } from './lib/load.mjs'
-import { ensureNginx, MODSEC_MODULE, nginxArgs, nginxVersion } from './lib/nginx.mjs'
+import { ensureNginx, MODSEC_MODULE, nginxArgs, nginxBackendArgs, nginxVersion } from './lib/nginx.mjs'
 import { gcStats } from './lib/gc.mjs'
 import { BUCKETS, FEATURES, featureTime, profileBuckets, readProfile } from './lib/profile.mjs'
 import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
@@ -63,13 +63,20 @@ const { ports, control } = await new Promise((resolve, reject) => {
   backends.once('exit', () => reject(new Error(`backends exited: ${backends.log()}`)))
 })
 const url = (p) => `http://127.0.0.1:${p}`
-const NORMAL = [url(ports[0]), url(ports[1])]
 const SLOW = [url(ports[2]), url(ports[3])] // the second answers 20 ms later
 const hits = async (reset = false) =>
   (await (await fetch(`http://127.0.0.1:${control}/`, { method: reset ? 'POST' : 'GET' })).json())
+const nginxBin = ensureNginx()
+// The plain backends: nginx's static answers where nginx is installed (a fraction of a Node
+// server's cost, so the core the backends share with wrk does not set the proxies' pace; the run
+// is marked invalid when it does: see pace()), else the Node ones.
+const nginxBackendPorts = nginxBin ? [await freePort(), await freePort()] : []
+const nginxBackends = nginxBin ? pinned(LOAD_CORE, nginxBin, nginxBackendArgs({ ports: nginxBackendPorts })) : undefined
+if (nginxBackends) for (const p of nginxBackendPorts) await waitForHttp(p, nginxBackends)
+const NORMAL = nginxBackends ? nginxBackendPorts.map(url) : [url(ports[0]), url(ports[1])]
+const BACKENDS = nginxBackends ? 'nginx (static answers, one worker)' : 'Node (bench/backends.mjs)'
 
 // --- proxies ------------------------------------------------------------------------------------
-const nginxBin = ensureNginx()
 const gateway = here('../examples/gateway/dist/main.js')
 const node = process.execPath
 
@@ -645,6 +652,27 @@ function writeSoakSection(info, soak) {
 }
 
 // --- report -------------------------------------------------------------------------------------
+
+/**
+ * Whether the backends set the pace: in every case with both rows (balancing cases aside, whose
+ * direct row is one backend of two), the direct row must serve ≥ 1.5× nginx's req/s, or nginx and
+ * every proxy were held back by the core the backends share with the load generator, and their
+ * ratios are compressed. The run says which it is, first thing.
+ */
+function pace(results) {
+  const ratios = []
+  for (const d of results) {
+    if (d.proxy !== 'direct' || d.skipped || SCENARIOS.find((s) => s.name === d.scenario)?.balancing) continue
+    const ng = results.find((r) => r.scenario === d.scenario && r.connections === d.connections && r.proxy === 'nginx')
+    if (ng !== undefined && !ng.skipped) ratios.push({ at: `${d.scenario}/${d.connections}`, x: d.rps / ng.rps })
+  }
+  if (ratios.length === 0) return 'Backends: not checked (no case had both a direct and an nginx row).'
+  const list = ratios.map((r) => `${r.at} ${r.x.toFixed(2)}×`).join(', ')
+  const slow = ratios.filter((r) => r.x < 1.5)
+  return slow.length === 0
+    ? `Valid run: the backends never set the pace (direct ≥ 1.5× nginx's req/s in every case: ${list}).`
+    : `**Invalid run: the backends set the pace** in ${slow.map((r) => r.at).join(', ')} (direct < 1.5× nginx's req/s: ${list}); ratios to nginx there are compressed.`
+}
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—')
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? (a / b).toFixed(2) : '—')
 
@@ -768,7 +796,9 @@ try {
     const nginx = PROXIES.find((p) => p.name === 'nginx')
     const storms = only && !only.includes('storms') ? undefined : await runStorms({ measure, gateway, nginx, pinned, PROXY_CORE, QUIET, upstreams: NORMAL, rounds, here })
     const md = [
-      `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; ${info.nginx}; load: ${info.load}; commit ${info.commit}; ${info.date}.`,
+      pace(results),
+      '',
+      `Machine: ${info.cpu}, ${info.cores} cores; Node ${info.node}; ${info.nginx}; load: ${info.load}; backends: ${BACKENDS}; commit ${info.commit}; ${info.date}.`,
       `Settings: proxy pinned to core ${PROXY_CORE ?? '-'}, backends and load generator on core ${LOAD_CORE ?? '-'}; ${rounds} interleaved round(s) of ${seconds} s per case after ${warmupSeconds} s warm-up; medians.`,
       '',
       table(results),
@@ -796,4 +826,5 @@ try {
   }
 } finally {
   await stop(backends)
+  await stop(nginxBackends)
 }

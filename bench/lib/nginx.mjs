@@ -2,6 +2,7 @@
 // upstream keepalive 1024, keepalive_requests 1000000, HTTP/1.1 to the upstreams.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { BIG, CACHEABLE, SMALL, TEXT } from './bodies.mjs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { hasCommand } from './load.mjs'
@@ -107,4 +108,56 @@ function modsecurityConfig(dir, { crs }) {
     ].join('\n'),
   )
   return `    modsecurity on;\n    modsecurity_rules_file ${dir}/modsec.conf;\n`
+}
+
+/**
+ * The benchmark's plain backends as nginx serves them (one worker, static answers): what
+ * backends.mjs answers (bodies.mjs), at a fraction of a Node server's cost per request, so the
+ * backends and the load generator sharing one core never set the pace of the proxy under test.
+ * Every port gets the same answers: `/` (any method; an upload's body is read and dropped)
+ * the hello-world JSON, `/64k`, `/cached` (cacheable for an hour), `/text` (16 KiB of JSON).
+ */
+export function nginxBackendArgs({ ports }) {
+  const dir = join(tmpdir(), `switchyard-nginx-backends-${ports.join('-')}`)
+  mkdirSync(join(dir, 'logs'), { recursive: true })
+  mkdirSync(join(dir, 'files'), { recursive: true })
+  writeFileSync(join(dir, 'files', '64k'), BIG)
+  writeFileSync(join(dir, 'files', 'text'), TEXT)
+  const small = SMALL.toString().replace(/'/g, "\\'")
+  const server = (port) => `  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    default_type application/json;
+    location = /64k { alias ${dir}/files/64k; }
+    location = /text { alias ${dir}/files/text; }
+    location = /cached { add_header Cache-Control "${CACHEABLE['cache-control']}"; return 200 '${small}'; }
+    location / { return 200 '${small}'; }
+  }`
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log stderr error;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  etag off;
+  sendfile on;
+  tcp_nopush on;
+  open_file_cache max=16;
+  open_file_cache_valid 600s;
+  keepalive_timeout 120s;
+  keepalive_requests 1000000;
+  client_max_body_size 16m;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${ports.map(server).join('\n')}
+}
+`,
+  )
+  return ['-p', dir, '-c', join(dir, 'nginx.conf')]
 }
