@@ -189,7 +189,9 @@ export class ClusterPrimary {
     this.#samples.delete(worker.id)
     // Its counts stay in the gateway's totals, so a scrape never goes backwards when a worker is replaced.
     const last = this.#metrics.get(worker.id)
-    if (last !== undefined) this.#retired.push(last.filter((m) => m.type === ('counter' as unknown) || m.type === ('histogram' as unknown)))
+    // prom-client's MetricType is a type-only enum; its values are these strings.
+    const kept = new Set<unknown>(['counter', 'histogram'])
+    if (last !== undefined) this.#retired.push(last.filter((m) => kept.has(m.type)))
     this.#metrics.delete(worker.id)
     for (const c of this.#collections.values()) {
       c.pending.delete(worker.id)

@@ -1,4 +1,5 @@
-import { checkNumber, checkObject, rejectUnknownKeys } from '@switchyard/strategies'
+import { checkNumber } from '@switchyard/strategies'
+import { featureOptions } from './feature.js'
 
 /**
  * Options of the balancer's `adaptiveConcurrency` (`true` is every default), Envoy's adaptive
@@ -35,9 +36,8 @@ export interface ResolvedAdaptive {
 
 /** Checks `adaptiveConcurrency`; undefined when off. */
 export function normalizeAdaptive(input: unknown): ResolvedAdaptive | undefined {
-  if (input === undefined || input === false) return undefined
-  const o = checkObject(input === true ? {} : input, 'adaptiveConcurrency')
-  rejectUnknownKeys(o, ['minRttInterval', 'minRttRequests', 'minConcurrency', 'buffer', 'maxLimit'], 'adaptiveConcurrency')
+  const o = featureOptions(input, 'adaptiveConcurrency', ['minRttInterval', 'minRttRequests', 'minConcurrency', 'buffer', 'maxLimit'])
+  if (o === undefined) return undefined
   const minConcurrency = checkNumber(o.minConcurrency, 'adaptiveConcurrency.minConcurrency', 3, { min: 1, integer: true })
   return {
     minRttInterval: checkNumber(o.minRttInterval, 'adaptiveConcurrency.minRttInterval', 60_000, { exclusiveMin: true }),

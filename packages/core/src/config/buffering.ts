@@ -1,4 +1,5 @@
 import { checkNumber, checkObject, rejectUnknownKeys } from '@switchyard/strategies'
+import { featureOptions } from './feature.js'
 
 /** Options of the balancer's `buffering` (`true` is every default): nginx `proxy_buffering`. */
 export interface BufferingOptions {
@@ -25,9 +26,8 @@ export interface ResolvedBuffering {
 
 /** Checks `buffering`; undefined when off. */
 export function normalizeBuffering(input: unknown): ResolvedBuffering | undefined {
-  if (input === undefined || input === false) return undefined
-  const o = checkObject(input === true ? {} : input, 'buffering')
-  rejectUnknownKeys(o, ['memory', 'disk'], 'buffering')
+  const o = featureOptions(input, 'buffering', ['memory', 'disk'])
+  if (o === undefined) return undefined
   const memory = typeof o.memory === 'number' ? { perRequest: o.memory } : checkObject(o.memory, 'buffering.memory')
   rejectUnknownKeys(memory, ['perRequest', 'total'], 'buffering.memory')
   return {

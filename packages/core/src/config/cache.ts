@@ -1,5 +1,6 @@
-import { checkNumber, checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import { checkNumber, describeValue, InvalidOptionError } from '@switchyard/strategies'
 import { cacheStores, type interceptors } from 'undici'
+import { featureOptions } from './feature.js'
 
 /** An undici cache store (undici's `CacheStore` type). */
 export type CacheStore = NonNullable<NonNullable<Parameters<typeof interceptors.cache>[0]>['store']>
@@ -24,9 +25,8 @@ export interface ResolvedCache {
 
 /** Checks `cache`; undefined when off. */
 export function normalizeCache(input: unknown): ResolvedCache | undefined {
-  if (input === undefined || input === false) return undefined
-  const o = checkObject(input === true ? {} : input, 'cache')
-  rejectUnknownKeys(o, ['store', 'maxSize', 'maxEntrySize'], 'cache')
+  const o = featureOptions(input, 'cache', ['store', 'maxSize', 'maxEntrySize'])
+  if (o === undefined) return undefined
   if (o.store !== undefined) {
     const s = o.store as Partial<CacheStore> | null
     if (s === null || typeof s !== 'object' || typeof s.get !== 'function' || typeof s.createWriteStream !== 'function' || typeof s.delete !== 'function') {

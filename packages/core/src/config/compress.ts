@@ -1,5 +1,6 @@
 import * as zlib from 'node:zlib'
 import { checkNumber, checkObject, describeValue, InvalidOptionError, rejectUnknownKeys } from '@switchyard/strategies'
+import { featureOptions } from './feature.js'
 
 /** Options of the balancer's `compress` (`true` is every default): nginx `gzip` and `brotli`. */
 export interface CompressOptions {
@@ -58,9 +59,8 @@ const DEFAULT_TYPES = [
 
 /** Checks `compress`; undefined when off. */
 export function normalizeCompress(input: unknown): ResolvedCompress | undefined {
-  if (input === undefined || input === false) return undefined
-  const o = checkObject(input === true ? {} : input, 'compress')
-  rejectUnknownKeys(o, ['encodings', 'types', 'minSize', 'level'], 'compress')
+  const o = featureOptions(input, 'compress', ['encodings', 'types', 'minSize', 'level'])
+  if (o === undefined) return undefined
   const all: Encoding[] = HAS_ZSTD ? ['br', 'zstd', 'gzip'] : ['br', 'gzip']
   const encodings = o.encodings === undefined ? all : (o.encodings as unknown[])
   if (!Array.isArray(encodings) || encodings.length === 0 || !encodings.every((e) => e === 'br' || e === 'gzip' || e === 'zstd')) {
