@@ -1,6 +1,7 @@
 import type { ShareChannel, ShareNews } from '@switchyard/core'
 import { activeHealthCheck } from '@switchyard/health'
 import { first } from '@switchyard/strategies'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { fakeUpstream, get, serveBalancer, virtualClock } from '@switchyard/testing'
 
@@ -135,5 +136,51 @@ describe('share: balancers over the same upstreams act as one', () => {
     expect(() => createBalancer({ upstreams: ['http://127.0.0.1:1'], share: { send() {} } as unknown as ShareChannel })).toThrow(
       expect.objectContaining({ code: 'SWY_ERR_INVALID_OPTION', field: 'share' }),
     )
+  })
+
+  it('takes any news without throwing (fuzzed): junk is ignored, and what is well-formed still works after it', async () => {
+    const clock = virtualClock()
+    const a = await fakeUpstream({ name: 'a' })
+    const b = await fakeUpstream({ name: 'b' })
+    let deliver: (news: ShareNews) => void = () => {}
+    const { lb } = await serveBalancer({
+      upstreams: [a.url, b.url],
+      clock,
+      passive: { maxFails: 3, failTimeout: 1_000 },
+      share: {
+        send() {},
+        subscribe(receive) {
+          deliver = receive
+          return () => {}
+        },
+      },
+    })
+    const news = fc.oneof(
+      fc.anything(),
+      fc.record(
+        {
+          type: fc.constantFrom('down', 'up', 'failure', 'other'),
+          upstream: fc.oneof(fc.constantFrom(a.url, b.url), fc.string()),
+          by: fc.oneof(fc.constantFrom('passive', 'active', 'outlier', 'breaker'), fc.anything()),
+          reason: fc.anything(),
+          ms: fc.oneof(fc.double(), fc.integer({ min: -10, max: 5_000 }), fc.anything()),
+          from: fc.oneof(fc.constantFrom('w1', 'w2'), fc.anything()),
+        },
+        { requiredKeys: [] },
+      ),
+    )
+    fc.assert(
+      fc.property(fc.array(news, { maxLength: 30 }), (list) => {
+        for (const n of list) deliver(n as ShareNews)
+        clock.advance(10_000) // every timed verdict runs out
+        for (const sender of ['w1', 'w2', 'peer'])
+          for (const u of [a.url, b.url])
+            for (const by of ['passive', 'active', 'outlier', 'breaker'] as const) deliver({ type: 'up', upstream: u, by, reason: 'health_check', from: sender })
+        return lb.upstreams.every((u) => u.state === 'up')
+      }),
+      { numRuns: 300 },
+    )
+    deliver({ type: 'down', upstream: a.url, by: 'active', reason: 'health_check', from: 'primary' })
+    expect(lb.upstreams[0]!.state).toBe('down')
   })
 })

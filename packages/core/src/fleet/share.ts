@@ -76,7 +76,11 @@ export class SharedHealth {
     }
   }
 
-  /** Another balancer's news. Malformed news is ignored: the channel is trusted, but not to be well-formed. */
+  /**
+   * Another balancer's news. Malformed news (an unknown type or mechanism, a reason or sender that
+   * is not a string, an `ms` that is not a finite number) is ignored whole: the channel is trusted,
+   * but not to be well-formed.
+   */
   #receive(news: ShareNews): void {
     if (news === null || typeof news !== 'object' || typeof news.upstream !== 'string') return
     const u = this.#registry.find(news.upstream)
@@ -85,20 +89,21 @@ export class SharedHealth {
       this.#countFailure(u)
       return
     }
-    if (EXPIRED[news.by] === undefined) return
+    if (!Object.hasOwn(EXPIRED, news.by) || typeof news.reason !== 'string' || (news.from !== undefined && typeof news.from !== 'string')) return
     const key = `${news.from ?? 'peer'}/${news.by}`
     if (news.type === 'up') {
       this.#end(u, key, news.reason)
       return
     }
     if (news.type !== 'down') return
+    const ms = news.ms
+    if (ms !== undefined && (typeof ms !== 'number' || !Number.isFinite(ms))) return
     let marks = this.#marks.get(u)
     if (marks === undefined) this.#marks.set(u, (marks = new Map()))
     const old = marks.get(key)
     if (old !== undefined && old !== null) this.#clock.clearTimeout(old)
-    const ms = news.ms
     const by = news.by
-    marks.set(key, typeof ms === 'number' && Number.isFinite(ms) ? this.#clock.setTimeout(() => this.#end(u, key, EXPIRED[by], true), ms) : null)
+    marks.set(key, ms === undefined ? null : this.#clock.setTimeout(() => this.#end(u, key, EXPIRED[by], true), Math.max(0, ms)))
     this.#availability.markDown(this.#registry.all, u, DOWN.shared, news.reason)
   }
 
