@@ -52,9 +52,8 @@ describe('mirror (nginx mirror, Envoy request mirroring)', () => {
     for (let i = 0; i < 3; i++) expect((await send(url)).status).toBe(200)
     expect(performance.now() - t0).toBeLessThan(1_000)
     expect(lb.stats().mirror).toMatchObject({ sent: 3, inFlight: 3 })
-    // Port 1, not deadPort(): an ephemeral port freed for the test can be handed to the next server
-    // started, lb2's own among them, and a mirror pointing at its own balancer copies forever (one
-    // CI run on Node 24 counted 2 282 copies).
+    // Port 1: never handed to a server a test starts. (A freed ephemeral port once was: lb2's own,
+    // and a mirror pointing at its own balancer copies forever — one CI run counted 2 282 copies.)
     const dead = 'http://127.0.0.1:1'
     const { lb: lb2, url: url2 } = await serveBalancer({ upstreams: [app.url], mirror: { to: dead } })
     expect((await send(url2, { method: 'POST', body: 'x' })).status).toBe(200)

@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import net, { type AddressInfo } from 'node:net'
 import type { Balancer, BalancerOptions } from '@switchyard/core'
 import { createBalancer } from '@switchyard/core'
 import { closeWithTest } from './cleanup.js'
@@ -52,12 +52,31 @@ export async function serveBalancer(lbOrOptions: Balancer | BalancerOptions, ser
   return { lb, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, close }
 }
 
-/** A loopback port with nothing listening on it (connections are refused): a dead upstream. */
+/** Ports {@link deadPort} has handed out in this process: each once. */
+const handedOut = new Set<number>()
+
+/**
+ * A loopback port with nothing listening on it (connections are refused): a dead upstream. It is
+ * below 1024, outside the ephemeral range `listen(0)` draws from, so no server a test starts can be
+ * given it later (a freed ephemeral port was: two "dead" upstreams once got the same port, and a
+ * mirror once got its own balancer's); each call returns a port not returned before, checked to
+ * refuse a connection now.
+ */
 export async function deadPort(): Promise<number> {
-  const server = http.createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+  for (let tries = 0; tries < 1_000; tries++) {
+    const port = 1 + Math.floor(Math.random() * 1_023)
+    if (handedOut.has(port)) continue
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.destroy()
+        resolve(false)
+      })
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'))
+    })
+    if (!refused) continue
+    handedOut.add(port)
+    return port
+  }
+  throw new Error('deadPort(): no port below 1024 refuses connections here')
 }
