@@ -173,7 +173,10 @@ describe('share: balancers over the same upstreams act as one', () => {
       fc.property(fc.array(news, { maxLength: 30 }), (list) => {
         for (const n of list) deliver(n as ShareNews)
         clock.advance(10_000) // every timed verdict runs out
-        for (const sender of ['w1', 'w2', 'peer'])
+        // A verdict without `ms` holds until its sender says `up`: every sender heard from says it.
+        const senders = new Set(['w1', 'w2', 'peer'])
+        for (const n of list) if (n !== null && typeof n === 'object' && typeof (n as { from?: unknown }).from === 'string') senders.add((n as { from: string }).from)
+        for (const sender of senders)
           for (const u of [a.url, b.url])
             for (const by of ['passive', 'active', 'outlier', 'breaker'] as const) deliver({ type: 'up', upstream: u, by, reason: 'health_check', from: sender })
         return lb.upstreams.every((u) => u.state === 'up')
