@@ -5,6 +5,7 @@ import { type Transformation, TRANSFORMATIONS } from '../transformations/index.j
 import { readActions, readIdRanges, type RuleActions } from './actions.js'
 import { collectionIndex, VARIABLES } from './request-vars.js'
 import { TxEntries } from './entry.js'
+import type { Fold } from './fold.js'
 import { Verdicts } from './verdicts.js'
 import type { Disruptive, Rule, Step, Target } from './rule.js'
 import { TransformTree } from './transforms.js'
@@ -33,6 +34,8 @@ export interface RuleSet {
   readonly verdicts: Verdicts
   /** TX variables' entries, shared by every request (engine/entry.ts). */
   readonly txEntries: TxEntries
+  /** Per phase and step, what it does for every request when that is known at load (engine/fold.ts; set by the engine). */
+  folds: readonly (readonly (Fold | undefined)[])[]
 }
 
 interface Defaults {
@@ -100,7 +103,7 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
     phases[rule.phase - 1]!.push({ kind: 'rule', rule })
   }
   for (const id of removed) byId.delete(id)
-  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next, setSlotsOf(phases, sets.size)), txEntries: new TxEntries(), targetSets: sets.size }
+  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next, setSlotsOf(phases, sets.size)), txEntries: new TxEntries(), targetSets: sets.size, folds: [[], []] }
 }
 
 function jumpsOf(steps: readonly Step[]): Int32Array {
@@ -187,6 +190,7 @@ function compileRule(d: ParsedRule, parent: { id: number; phase: number } | unde
     ...targetsOf(d.variables),
     targetSet: targetSetOf(d.variables, sets),
     operatorName: opName,
+    param: d.operator.param,
     operator,
     negated: d.operator.negated,
     transform: tree.intern(list),

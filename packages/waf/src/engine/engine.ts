@@ -1,6 +1,7 @@
 import { lex } from '../seclang/lexer.js'
 import { type ParsedDirective, parse } from '../seclang/parser.js'
 import { compile, type DataLoader, type RuleSet } from './compile.js'
+import { foldPhases } from './fold.js'
 import { RequestVars, type WafRequest } from './request-vars.js'
 import { type Interruption, Transaction, type WafMatch } from './transaction.js'
 
@@ -19,6 +20,9 @@ export interface Verdict {
   readonly score: number
 }
 
+/** The request a rule that reads only TX is run on at load (engine/fold.ts): it reads none of it. */
+const NO_REQUEST: WafRequest = { method: 'GET', url: '/', protocol: 'HTTP/1.1', headers: [], remoteAddress: '', remotePort: 0 }
+
 /** Rules compiled once; a {@link Transaction} per request. */
 export class Engine {
   readonly rules: RuleSet
@@ -26,6 +30,12 @@ export class Engine {
     const directives: ParsedDirective[] = []
     for (const s of sources) directives.push(...parse(lex(s.text, s.file)))
     this.rules = compile(directives, load)
+    this.rules.folds = foldPhases(this.rules.phases, this.rules.jumps, (rule, tx) => {
+      const t = new Transaction(this.rules, new RequestVars(NO_REQUEST))
+      for (const [k, v] of tx) t.tx.set(k, v)
+      const { matched, last } = t.runAlone(rule)
+      return { matched, tx: t.tx, last }
+    })
   }
 
   begin(req: WafRequest): Transaction {

@@ -13,6 +13,11 @@ export class Removals {
   readonly #tags: string[] = []
   readonly #targets: TargetRemoval[] = []
 
+  /** Nothing taken out (the rules' folds hold: engine/fold.ts). */
+  get empty(): boolean {
+    return this.#ids.length === 0 && this.#tags.length === 0 && this.#targets.length === 0
+  }
+
   get hasTargets(): boolean {
     return this.#targets.length !== 0
   }

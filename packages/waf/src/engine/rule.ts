@@ -54,6 +54,8 @@ export interface Rule {
    */
   readonly targetSet: number
   readonly operatorName: string
+  /** The operator's parameter as written (its macros: engine/fold.ts). */
+  readonly param: string
   readonly operator: Operator
   readonly negated: boolean
   readonly transform: TransformNode

@@ -3,6 +3,7 @@ import type { OperatorScope } from '../operators/index.js'
 import type { VariableRef } from '../seclang/parser.js'
 import type { RuleSet } from './compile.js'
 import { Entry, isExcluded } from './entry.js'
+import type { Fold } from './fold.js'
 import { macroParts } from './macros.js'
 import type { RequestVars } from './request-vars.js'
 import { applyCtl, applySetVar, PERSISTENT } from './effects.js'
@@ -93,7 +94,15 @@ export class Transaction implements OperatorScope {
     if (this.engine === 'off' || this.#allowed || this.interruption !== undefined) return this.interruption === undefined
     const steps = this.rules.phases[phase - 1]!
     const jumps = this.rules.jumps[phase - 1]!
+    const folds = this.rules.folds[phase - 1]!
     for (let i = 0; i < steps.length; i++) {
+      const fold = folds[i]
+      if (fold !== undefined && this.removals.empty) {
+        // Steps whose outcome every request shares (engine/fold.ts): their effect, not their rules.
+        this.#apply(fold)
+        i = fold.next - 1
+        continue
+      }
       const step = steps[i]!
       if (step.kind === 'marker') continue
       const rule = step.rule
@@ -108,6 +117,25 @@ export class Transaction implements OperatorScope {
       if ((this.engine as string) === 'off') break
     }
     return this.interruption === undefined
+  }
+
+  #apply(fold: Fold): void {
+    const writes = fold.writes
+    for (let i = 0; i < writes.length; i++) {
+      const [key, value] = writes[i]!
+      if (value === undefined) this.tx.delete(key)
+      else this.tx.set(key, value)
+    }
+    if (fold.matched !== undefined) {
+      this.#matched = fold.matched.entry
+      this.#matchedData = fold.matched.data
+    }
+  }
+
+  /** Runs one rule (and its chain) on its own: at load, on TX alone (engine/fold.ts). Whether it matched, and its last match. */
+  runAlone(rule: Rule): { matched: boolean; last: Fold['matched'] } {
+    const matched = this.#evaluate(rule)
+    return { matched, last: this.#matched === undefined ? undefined : { entry: this.#matched, data: this.#matchedData } }
   }
 
   /**
