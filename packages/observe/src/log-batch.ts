@@ -16,12 +16,14 @@ const realTimer: FlushTimer = {
 /**
  * Access-log lines gathered into one write per `bufferBytes` or per `flushMs`, whichever comes
  * first (nginx `access_log ... buffer=64k flush=1s`). One write per batch rather than per line:
- * a destination's own per-write cost (sonic-boom measures each write's byte length, which flattens
- * its whole pending buffer) is paid once per few hundred lines. The cost: lines reach the
- * destination up to `flushMs` late, and a crash loses the batch, as with nginx's buffer.
+ * a destination's own per-write cost (sonic-boom measures each write's byte length) is paid once
+ * per few hundred lines, on one flat string joined at once (not a rope of every line, which the
+ * destination would flatten piece by piece). The cost: lines reach the destination up to
+ * `flushMs` late, and a crash loses the batch, as with nginx's buffer.
  */
 export class LineBatch {
-  #pending = ''
+  #lines: string[] = []
+  #chars = 0
   #timer: unknown
   readonly #flushNow = (): void => this.flush()
 
@@ -33,9 +35,10 @@ export class LineBatch {
   ) {}
 
   add(line: string): void {
-    this.#pending += line
+    this.#lines.push(line)
     // String length counts UTF-16 units, not bytes; close enough for a flush threshold.
-    if (this.#pending.length >= this.bufferBytes) this.flush()
+    this.#chars += line.length
+    if (this.#chars >= this.bufferBytes) this.flush()
     else if (this.#timer === undefined) this.#timer = this.timer.setTimeout(this.#flushNow, this.flushMs)
   }
 
@@ -45,25 +48,44 @@ export class LineBatch {
       this.timer.clearTimeout(this.#timer)
       this.#timer = undefined
     }
-    if (this.#pending === '') return
-    const chunk = this.#pending
-    this.#pending = ''
-    this.destination.write(chunk)
+    const lines = this.#lines
+    if (lines.length === 0) return
+    this.#lines = []
+    this.#chars = 0
+    this.destination.write(lines.length === 1 ? lines[0]! : lines.join(''))
   }
 }
 
+/** JSON of strings that repeat from line to line (methods, upstream ids), made once each; bounded. */
+const QUOTED = new Map<string, string>()
+const QUOTED_KEPT = 1024
+
+function quotedOnce(s: string): string {
+  let q = QUOTED.get(s)
+  if (q === undefined) {
+    q = JSON.stringify(s)
+    if (QUOTED.size < QUOTED_KEPT) QUOTED.set(s, q)
+  }
+  return q
+}
+
+/** Characters a JSON string holds as they are: printable ASCII but `"` and `\`. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
 /**
  * One access-log line as pino writes it (`level`, `time`, the fields, `msg`; newline-terminated),
- * built directly: the fields are fixed, so no generic serializer walks them. Strings go through
- * `JSON.stringify` (escaping); numbers are finite by construction.
+ * built directly: the fields are fixed, so no generic serializer walks them. A path of printable
+ * ASCII without `"` or `\` is quoted as it is, others go through `JSON.stringify` (escaping), as
+ * do methods and upstream ids, once each; numbers are finite by construction.
  */
 export function jsonLine(t: RequestTrace, messageJson: string, time: number): string {
   const attempts = t.attempts
   const n = attempts.length
   let attemptMs = ''
   for (let i = 0; i < n; i++) attemptMs += i === 0 ? `${round(attempts[i]!.ms)}` : `,${round(attempts[i]!.ms)}`
-  let line = `{"level":${t.error === undefined ? 30 : 40},"time":${time},"method":${JSON.stringify(t.method)},"path":${JSON.stringify(t.path)},"status":${t.status},"attempts":${n},"ms":${round(t.ms)},"attemptMs":[${attemptMs}],"bytes":${t.bytes}`
-  if (n !== 0) line += `,"upstream":${JSON.stringify(attempts[n - 1]!.upstream)}`
+  const path = t.path
+  let line = `{"level":${t.error === undefined ? 30 : 40},"time":${time},"method":${quotedOnce(t.method)},"path":${PLAIN.test(path) ? `"${path}"` : JSON.stringify(path)},"status":${t.status},"attempts":${n},"ms":${round(t.ms)},"attemptMs":[${attemptMs}],"bytes":${t.bytes}`
+  if (n !== 0) line += `,"upstream":${quotedOnce(attempts[n - 1]!.upstream)}`
   if (t.firstByteMs !== undefined) line += `,"firstByteMs":${round(t.firstByteMs)}`
   if (t.error !== undefined) line += `,"error":${JSON.stringify(t.error)}`
   const cache = n === 0 ? undefined : attempts[n - 1]!.cache
