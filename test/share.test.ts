@@ -1,4 +1,4 @@
-import type { ShareChannel, ShareNews } from '@switchyard/core'
+import type { BalancerOptions, ShareChannel, ShareNews } from '@switchyard/core'
 import { activeHealthCheck } from '@switchyard/health'
 import { first } from '@switchyard/strategies'
 import fc from 'fast-check'
@@ -26,6 +26,25 @@ function bus() {
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20))
+
+/**
+ * A balancer over two loopback upstreams `a` and `b` that only listens on its share channel:
+ * `deliver` hands it news as another member would.
+ */
+async function listening(options: Omit<BalancerOptions, 'upstreams' | 'share'> = {}) {
+  const a = await fakeUpstream({ name: 'a' })
+  const b = await fakeUpstream({ name: 'b' })
+  let deliver: (news: ShareNews) => void = () => {}
+  const share: ShareChannel = {
+    send() {},
+    subscribe(receive) {
+      deliver = receive
+      return () => {}
+    },
+  }
+  const { lb } = await serveBalancer({ ...options, upstreams: [a.url, b.url], share })
+  return { a, b, lb, deliver: (news: ShareNews) => deliver(news) }
+}
 
 describe('share: balancers over the same upstreams act as one', () => {
   it('counts passive failures across balancers: maxFails 2 is one failure here and one there, and both take the upstream out for failTimeout', async () => {
@@ -100,20 +119,7 @@ describe('share: balancers over the same upstreams act as one', () => {
 
   it('keeps a verdict per sender and mechanism: one sender’s up never clears another’s down; a timed one runs out on its own; malformed news is ignored', async () => {
     const clock = virtualClock()
-    const a = await fakeUpstream({ name: 'a' })
-    const b = await fakeUpstream({ name: 'b' })
-    let deliver: (news: ShareNews) => void = () => {}
-    const { lb } = await serveBalancer({
-      upstreams: [a.url, b.url],
-      clock,
-      share: {
-        send() {},
-        subscribe(receive) {
-          deliver = receive
-          return () => {}
-        },
-      },
-    })
+    const { a, lb, deliver } = await listening({ clock })
     const events: string[] = []
     lb.on('upstream:down', (e) => events.push(`down ${e.reason}`))
     lb.on('upstream:up', (e) => events.push(`up ${e.reason}`))
@@ -140,21 +146,7 @@ describe('share: balancers over the same upstreams act as one', () => {
 
   it('takes any news without throwing (fuzzed): junk is ignored, and what is well-formed still works after it', async () => {
     const clock = virtualClock()
-    const a = await fakeUpstream({ name: 'a' })
-    const b = await fakeUpstream({ name: 'b' })
-    let deliver: (news: ShareNews) => void = () => {}
-    const { lb } = await serveBalancer({
-      upstreams: [a.url, b.url],
-      clock,
-      passive: { maxFails: 3, failTimeout: 1_000 },
-      share: {
-        send() {},
-        subscribe(receive) {
-          deliver = receive
-          return () => {}
-        },
-      },
-    })
+    const { a, b, lb, deliver } = await listening({ clock, passive: { maxFails: 3, failTimeout: 1_000 } })
     const news = fc.oneof(
       fc.anything(),
       fc.record(

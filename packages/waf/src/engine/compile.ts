@@ -22,7 +22,10 @@ export interface UnsupportedRule {
 export interface RuleSet {
   /** Steps of phase 1 and phase 2 (markers in both, where they stand). */
   readonly phases: readonly [readonly Step[], readonly Step[]]
-  /** Per phase and step, where a matched rule's `skipAfter` goes on from: its marker's index (or the end). */
+  /**
+   * Per phase and step, the last step a matched rule passes over: its `skipAfter`'s marker (or the
+   * end), the last rule its `skip` skips, or itself. The phase goes on from the step after it.
+   */
   readonly jumps: readonly [Int32Array, Int32Array]
   readonly byId: ReadonlyMap<number, Rule>
   readonly unsupported: readonly UnsupportedRule[]
@@ -109,13 +112,22 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
 function jumpsOf(steps: readonly Step[]): Int32Array {
   const out = new Int32Array(steps.length)
   for (let i = 0; i < steps.length; i++) {
+    out[i] = i
     const step = steps[i]!
-    if (step.kind !== 'rule' || step.rule.skipAfter === undefined) continue
-    let j = i + 1
-    while (j < steps.length) {
-      const s = steps[j]!
-      if (s.kind === 'marker' && s.name === step.rule.skipAfter) break
-      j++
+    if (step.kind !== 'rule') continue
+    const rule = step.rule
+    let j = i
+    if (rule.skipAfter !== undefined) {
+      j = i + 1
+      while (j < steps.length) {
+        const s = steps[j]!
+        if (s.kind === 'marker' && s.name === rule.skipAfter) break
+        j++
+      }
+    } else {
+      // `skip:n`: the next n rules (a chain counts as one; markers do not count).
+      let left = rule.skip
+      while (left > 0 && j + 1 < steps.length) if (steps[++j]!.kind === 'rule') left--
     }
     out[i] = j
   }

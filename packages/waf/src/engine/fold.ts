@@ -125,15 +125,6 @@ function forgotten(before: TxState, head: Rule): TxState {
   return state
 }
 
-/** Where a phase goes on after step `i` (a rule) matched: its skipAfter's marker, its skip, or the next step. */
-function afterMatch(steps: readonly Step[], jumps: Int32Array, i: number, rule: Rule): number {
-  if (rule.skipAfter !== undefined) return jumps[i]! + 1
-  let j = i
-  let left = rule.skip
-  while (left > 0 && j + 1 < steps.length) if (steps[++j]!.kind === 'rule') left--
-  return j + 1
-}
-
 /**
  * Constant propagation over the rules, at load: TX as every request finds it at each step (the
  * CRS's setup, its defaults, the paranoia level), through both phases and every skip. A rule that
@@ -174,13 +165,13 @@ export function foldPhases(phases: readonly (readonly Step[])[], jumps: readonly
         // A chain that fails part way has run its first links' setvars (engine/transaction.ts).
         const failed = rule.chained === undefined && !rule.capture ? state : forgotten(state, rule)
         reach(i + 1, failed)
-        reach(afterMatch(steps, jumps[p]!, i, rule), forgotten(state, rule))
+        reach(jumps[p]![i]! + 1, forgotten(state, rule))
         continue
       }
       const tx = new Map<string, string>()
       for (const [k, v] of state.values) if (typeof v === 'string') tx.set(k, v)
       const run = runAlone(rule, tx)
-      const next = run.matched ? afterMatch(steps, jumps[p]!, i, rule) : i + 1
+      const next = run.matched ? jumps[p]![i]! + 1 : i + 1
       const stops = rule.disruptive === 'deny' || rule.disruptive === 'drop' || rule.disruptive === 'redirect' || rule.disruptive === 'allow'
       if ((run.matched && (rule.log || stops)) || !deps.uses.every((k) => state.get(k) !== UNKNOWN)) {
         // Its outcome is known, its effects are the request's to make: run it each time.

@@ -109,11 +109,7 @@ export class Transaction implements OperatorScope {
       if (this.removals.removed(rule)) continue
       if (!this.#evaluate(rule)) continue
       if (this.interruption !== undefined || this.#allowed) break
-      if (rule.skipAfter !== undefined) i = jumps[i]!
-      else if (rule.skip > 0) {
-        let left = rule.skip
-        while (left > 0 && i + 1 < steps.length) if (steps[++i]!.kind === 'rule') left--
-      }
+      i = jumps[i]! // past its skipAfter's marker or the rules it skips (engine/compile.ts)
       if ((this.engine as string) === 'off') break
     }
     return this.interruption === undefined
