@@ -7,6 +7,10 @@ import { collectionIndex, VARIABLES } from './request-vars.js'
 import { TxEntries } from './entry.js'
 import type { Fold } from './fold.js'
 import { Verdicts } from './verdicts.js'
+import { matchesPlain, PLAIN_TRANSFORMS } from './plain.js'
+import { operatorFactors, SUBSTRING_TRANSFORMS } from './factors.js'
+import { Prefilter } from './prefilter.js'
+import { phraseList } from '../operators/pm.js'
 import type { Disruptive, Rule, Step, Target } from './rule.js'
 import { TransformTree } from './transforms.js'
 
@@ -37,6 +41,8 @@ export interface RuleSet {
   readonly verdicts: Verdicts
   /** TX variables' entries, shared by every request (engine/entry.ts). */
   readonly txEntries: TxEntries
+  /** The rules' factors, for plain values (engine/prefilter.ts). */
+  readonly prefilter: Prefilter
   /** Per phase and step, what it does for every request when that is known at load (engine/fold.ts; set by the engine). */
   folds: readonly (readonly (Fold | undefined)[])[]
 }
@@ -55,7 +61,8 @@ export type DataLoader = (name: string, ruleFile: string) => string
  * that change earlier rules (`SecRuleRemoveById`, `SecRuleUpdateTargetById`, …) apply to the rules
  * loaded before them, as in ModSecurity.
  */
-export function compile(directives: readonly ParsedDirective[], load: DataLoader): RuleSet {
+/** `plain: false` runs every rule on every value (engine/plain.ts; tests compare the two). */
+export function compile(directives: readonly ParsedDirective[], load: DataLoader, options: { plain?: boolean } = {}): RuleSet {
   const tree = new TransformTree()
   const defaults = new Map<number, Defaults>()
   const order: (number | { kind: 'marker'; name: string })[] = []
@@ -66,6 +73,7 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
   let responseRules = 0
   const slots = { next: 0 }
   const sets = new Map<string, number>()
+  const prefilter = new Prefilter(options.plain !== false)
   // Removals and target updates apply once every rule is loaded, wherever they stand (so the
   // `rules` option, loaded before the CRS, can remove CRS rules).
   const later: Extract<ParsedDirective, { kind: 'config' }>[] = []
@@ -82,7 +90,7 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
       else later.push(d)
       continue
     }
-    const rule = compileRule(d, undefined, defaults, tree, load, unsupported, slots, sets)
+    const rule = compileRule(d, undefined, defaults, tree, load, unsupported, slots, sets, prefilter)
     if (byId.has(rule.id)) throw new WafRuleError(`${d.file}:${d.line}: rule id ${rule.id} is used twice`, { file: d.file, line: d.line })
     byId.set(rule.id, rule)
     if (rule.phase > 2) responseRules++
@@ -106,7 +114,8 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
     phases[rule.phase - 1]!.push({ kind: 'rule', rule })
   }
   for (const id of removed) byId.delete(id)
-  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next, setSlotsOf(phases, sets.size)), txEntries: new TxEntries(), targetSets: sets.size, folds: [[], []] }
+  prefilter.build()
+  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next, setSlotsOf(phases, sets.size, false), setSlotsOf(phases, sets.size, true)), txEntries: new TxEntries(), prefilter, targetSets: sets.size, folds: [[], []] }
 }
 
 function jumpsOf(steps: readonly Step[]): Int32Array {
@@ -135,7 +144,7 @@ function jumpsOf(steps: readonly Step[]): Int32Array {
 }
 
 /** Per target set, the slots of the rules (and chained rules) that read it; null if one of them has no slot. */
-function setSlotsOf(phases: readonly (readonly Step[])[], count: number): (number[] | null)[] {
+function setSlotsOf(phases: readonly (readonly Step[])[], count: number, plain: boolean): (number[] | null)[] {
   const out: (number[] | null)[] = Array.from({ length: count }, () => [])
   for (const steps of phases) {
     for (const step of steps) {
@@ -143,6 +152,7 @@ function setSlotsOf(phases: readonly (readonly Step[])[], count: number): (numbe
       for (let r: Rule | undefined = step.rule; r !== undefined; r = r.chained) {
         const s = r.targetSet
         if (s < 0 || r.unsupported !== undefined) continue // an unsupported rule never matches
+        if (plain && r.plainSkip) continue // nor does this one, on a plain value
         const list = out[s]
         if (list === null || list === undefined) continue
         if (r.slot < 0) out[s] = null
@@ -153,7 +163,7 @@ function setSlotsOf(phases: readonly (readonly Step[])[], count: number): (numbe
   return out
 }
 
-function compileRule(d: ParsedRule, parent: { id: number; phase: number } | undefined, defaults: Map<number, Defaults>, tree: TransformTree, load: DataLoader, unsupported: UnsupportedRule[], slots: { next: number }, sets: Map<string, number>): Rule {
+function compileRule(d: ParsedRule, parent: { id: number; phase: number } | undefined, defaults: Map<number, Defaults>, tree: TransformTree, load: DataLoader, unsupported: UnsupportedRule[], slots: { next: number }, sets: Map<string, number>, prefilter: Prefilter): Rule {
   const at = { file: d.file, line: d.line }
   const where = `${d.file}:${d.line}`
   const a: RuleActions = readActions(d.actions, at)
@@ -190,7 +200,7 @@ function compileRule(d: ParsedRule, parent: { id: number; phase: number } | unde
       reason = `its expression does not compile as a JavaScript RegExp (${(cause as Error).message})`
     }
   }
-  const chained = d.chained === undefined ? undefined : compileRule(d.chained, { id, phase }, defaults, tree, load, unsupported, slots, sets)
+  const chained = d.chained === undefined ? undefined : compileRule(d.chained, { id, phase }, defaults, tree, load, unsupported, slots, sets, prefilter)
   if (reason !== undefined && parent === undefined) unsupported.push({ id, file: d.file, line: d.line, reason })
   else if (reason !== undefined) unsupported.push({ id, file: d.file, line: d.line, reason: `a chained rule: ${reason}` })
   return {
@@ -219,9 +229,22 @@ function compileRule(d: ParsedRule, parent: { id: number; phase: number } | unde
     severity: a.severity,
     tags: a.tags,
     chained,
+    ...plainOf(opName, d, names, reason === undefined, load, prefilter),
     slot: d.operator.param.includes('%{') || reason !== undefined || opName === 'unconditionalmatch' ? -1 : slots.next++,
     unsupported: reason,
   }
+}
+
+/** Whether the rule cannot match a plain value, and else its factors (engine/plain.ts, engine/factors.ts). */
+function plainOf(op: string, d: ParsedRule, transforms: readonly string[], runs: boolean, load: DataLoader, prefilter: Prefilter): { plainSkip: boolean; factors: number } {
+  if (!runs || d.operator.negated || !prefilter.enabled) return { plainSkip: false, factors: -1 }
+  const phrases = (): string[] => phraseList(op === 'pmf' ? 'pmfromfile' : op, d.operator.param, (name) => load(name, d.file))
+  if (transforms.every((n) => PLAIN_TRANSFORMS.has(n)) && !matchesPlain(op, d.operator.param, phrases)) return { plainSkip: true, factors: -1 }
+  if (!transforms.every((n) => SUBSTRING_TRANSFORMS.has(n))) return { plainSkip: false, factors: -1 }
+  const factors = operatorFactors(op, d.operator.param, phrases)
+  if (factors === null) return { plainSkip: false, factors: -1 }
+  if (factors.length === 0) return { plainSkip: true, factors: -1 }
+  return { plainSkip: false, factors: prefilter.add(factors) }
 }
 
 function targetsOf(variables: readonly VariableRef[]): { includes: Target[]; excludes: VariableRef[]; txKey: string | undefined } {

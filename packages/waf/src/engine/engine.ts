@@ -26,10 +26,10 @@ const NO_REQUEST: WafRequest = { method: 'GET', url: '/', protocol: 'HTTP/1.1', 
 /** Rules compiled once; a {@link Transaction} per request. */
 export class Engine {
   readonly rules: RuleSet
-  constructor(sources: readonly Source[], load: DataLoader) {
+  constructor(sources: readonly Source[], load: DataLoader, options: { plain?: boolean } = {}) {
     const directives: ParsedDirective[] = []
     for (const s of sources) directives.push(...parse(lex(s.text, s.file)))
-    this.rules = compile(directives, load)
+    this.rules = compile(directives, load, options)
     this.rules.folds = foldPhases(this.rules.phases, this.rules.jumps, (rule, tx) => {
       const t = new Transaction(this.rules, new RequestVars(NO_REQUEST))
       for (const [k, v] of tx) t.tx.set(k, v)
@@ -39,6 +39,7 @@ export class Engine {
   }
 
   begin(req: WafRequest): Transaction {
+    this.rules.verdicts.begin()
     return new Transaction(this.rules, new RequestVars(req))
   }
 

@@ -1,4 +1,5 @@
 import type { VariableRef } from '../seclang/parser.js'
+import { isPlain } from './plain.js'
 
 /**
  * One value a rule can inspect: `ARGS:id` = `5`. Values and keys are byte strings (one char a byte,
@@ -9,7 +10,10 @@ export class Entry {
   cache: string[] | undefined = undefined
   /** Every rule's verdict on this value (engine/verdicts.ts), looked up once per value and request; null when the value is not kept. */
   verdicts: Uint16Array | null | undefined = undefined
+  /** The prefiltered rules whose factors this plain value holds (engine/prefilter.ts); null for none. */
+  hits: Uint8Array | null | undefined = undefined
   #lower: string | undefined = undefined
+  #plain = -1
   constructor(
     /** Upper case: `ARGS`, `REQUEST_HEADERS`. */
     readonly collection: string,
@@ -21,6 +25,12 @@ export class Entry {
   /** The key in lower case (keys are compared that way), made the first time it is asked for. */
   get lower(): string {
     return (this.#lower ??= this.key.toLowerCase())
+  }
+
+  /** Whether the value holds only plain chars (engine/plain.ts), found the first time it is asked. */
+  get plain(): boolean {
+    if (this.#plain === -1) this.#plain = isPlain(this.value) ? 1 : 0
+    return this.#plain === 1
   }
 
   /** `ARGS:id`, `REQUEST_HEADERS:User-Agent`, `REQUEST_FILENAME`: MATCHED_VAR_NAME. */
@@ -59,4 +69,15 @@ export function isExcluded(e: Entry, excluded: readonly VariableRef[]): boolean 
     if (typeof x.key === 'string' ? x.key === e.lower : x.key.test(e.key)) return true
   }
   return false
+}
+
+/** `&ARGS` = 3 as an entry, the same one for every request (its verdicts are looked up once). */
+const COUNTS = new Map<string, Entry[]>()
+const COUNTS_KEPT = 64
+
+export function countEntry(collection: string, n: number): Entry {
+  if (n >= COUNTS_KEPT) return new Entry(collection, '', String(n))
+  let list = COUNTS.get(collection)
+  if (list === undefined) COUNTS.set(collection, (list = []))
+  return (list[n] ??= new Entry(collection, '', String(n)))
 }

@@ -77,6 +77,10 @@ export interface Rule {
    * depends on nothing else (no macro in its parameter); -1 when it must always run.
    */
   readonly slot: number
+  /** It cannot match a plain value, so it is not run on one (engine/plain.ts). */
+  readonly plainSkip: boolean
+  /** Its prefilter number: it runs on a plain value only if the value holds one of its factors (engine/factors.ts); -1 for none. */
+  readonly factors: number
   /** Why the engine cannot run it (the rule never matches), if it cannot. */
   readonly unsupported: string | undefined
 }

@@ -2,7 +2,7 @@ import { toNumber } from '../operators/numbers.js'
 import type { OperatorScope } from '../operators/index.js'
 import type { VariableRef } from '../seclang/parser.js'
 import type { RuleSet } from './compile.js'
-import { Entry, isExcluded } from './entry.js'
+import { countEntry, Entry, isExcluded } from './entry.js'
 import type { Fold } from './fold.js'
 import { macroParts } from './macros.js'
 import type { RequestVars } from './request-vars.js'
@@ -35,17 +35,6 @@ const DYNAMIC = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS'
 const MAX_DATA = 120
 const ONLY_NOTHING: Entry[] = [new Entry('', '', '')]
 const NO_REFS: readonly VariableRef[] = []
-/** `&ARGS` = 3 as an entry, the same one for every request (its verdicts are looked up once). */
-const COUNTS = new Map<string, Entry[]>()
-const COUNTS_KEPT = 64
-
-function countEntry(collection: string, n: number): Entry {
-  if (n >= COUNTS_KEPT) return new Entry(collection, '', String(n))
-  let list = COUNTS.get(collection)
-  if (list === undefined) COUNTS.set(collection, (list = []))
-  return (list[n] ??= new Entry(collection, '', String(n)))
-}
-
 /**
  * One request through the rules: its variables, TX and the other collections (per request:
  * this engine keeps no state between requests), what matched, and whether a rule stopped it.
@@ -182,6 +171,12 @@ export class Transaction implements OperatorScope {
   #test(rule: Rule, entry: Entry): string | null {
     if (rule.unsupported !== undefined) return null
     const slot = rule.slot
+    if ((rule.plainSkip || rule.factors >= 0) && entry.plain && (rule.plainSkip || !this.rules.prefilter.passes(entry, rule.factors))) {
+      // Plain in, plain out: this rule cannot match it (engine/plain.ts), or it holds none of
+      // the rule's factors (engine/factors.ts).
+      if (slot >= 0 && entry.verdicts) entry.verdicts[slot] = NO_MATCH
+      return null
+    }
     let verdicts: Uint16Array | null | undefined
     if (slot >= 0) {
       verdicts = entry.verdicts
@@ -228,15 +223,21 @@ export class Transaction implements OperatorScope {
     if (set >= 0 && !this.removals.hasTargets) {
       const epoch = this.rules.verdicts.epoch
       if (this.#setsFor !== this.vars.version || this.#epoch !== epoch) {
-        this.#sets = []
+        this.#sets = new Array(this.rules.targetSets * 2) // sized once: indices written out of order would make it sparse (slow)
         this.#setsFor = this.vars.version
         this.#epoch = epoch
       }
-      let list = this.#sets[set]
+      // Two lists per set: every value, and (for rules that cannot match one) no plain value.
+      // Both are made in one pass over the request's values.
+      const at = rule.plainSkip ? set * 2 + 1 : set * 2
+      let list = this.#sets[at]
       if (list === undefined) {
-        list = []
-        for (const ref of rule.includes) this.#select(ref, list, rule.excludes, set)
-        this.#sets[set] = list
+        const all: Entry[] = []
+        const notPlain: Entry[] = []
+        for (const ref of rule.includes) this.#select(ref, all, rule.excludes, set, notPlain)
+        this.#sets[set * 2] = all
+        this.#sets[set * 2 + 1] = notPlain
+        list = rule.plainSkip ? notPlain : all
       }
       return list
     }
@@ -268,9 +269,10 @@ export class Transaction implements OperatorScope {
   /**
    * Adds the entries `ref` selects (less `excluded`) to `out`. For a shared target set, less the
    * values no rule reading the set can match (engine/verdicts.ts): what repeats from request to
-   * request (headers, cookies, argument names) is visited by no rule.
+   * request (headers, cookies, argument names) is visited by no rule. `notPlain`: the same
+   * less plain values (engine/plain.ts).
    */
-  #select(ref: Target, out: Entry[], excluded: readonly VariableRef[], set = -1): void {
+  #select(ref: Target, out: Entry[], excluded: readonly VariableRef[], set = -1, notPlain?: Entry[]): void {
     const key = ref.key
     if (ref.collection === 'TX') {
       // TX is read where it stands: no list of it is built, and a variable's entry is kept while
@@ -304,10 +306,11 @@ export class Transaction implements OperatorScope {
       if (set >= 0) {
         let v = e.verdicts
         if (v === undefined) v = e.verdicts = memo.of(e.value) ?? null
-        if (v !== null && memo.clean(v, set)) continue
+        if (v !== null && memo.clean(v, set, e.plain)) continue
       }
       if (excluded.length !== 0 && isExcluded(e, excluded)) continue
       out.push(e)
+      if (notPlain !== undefined && !e.plain) notPlain.push(e)
     }
   }
 

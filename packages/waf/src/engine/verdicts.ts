@@ -14,9 +14,10 @@ export const MATCH = 2
  */
 const GENERATION = 2048
 /**
- * Values seen once, remembered without verdicts: a value is given verdicts the second time it is
- * seen, so values that never come back (order ids, timestamps, search words) cost no allocation
- * and push nothing out. Cleared when full.
+ * Values seen in one request only, remembered without verdicts: a value is given verdicts when a
+ * second request brings it, so values that never come back (order ids, timestamps, search words)
+ * cost no allocation and push nothing out — also when one request holds them twice (`ARGS:q` and
+ * the query string's copy of it). Cleared when full.
  */
 const SEEN_ONCE = 8192
 
@@ -37,7 +38,9 @@ const SEEN_ONCE = 8192
 export class Verdicts {
   #young = new Map<string, Uint16Array>()
   #old = new Map<string, Uint16Array>()
-  readonly #seen = new Set<string>()
+  /** Value → the request ({@link begin}) it was first seen in. */
+  readonly #seen = new Map<string, number>()
+  #request = 0
   readonly #size: number
   /** Which slots' rules have been reached (by any request). */
   readonly #reached: Uint8Array
@@ -48,13 +51,20 @@ export class Verdicts {
    * @param slots rules with a slot
    * @param setSlots per target set, the slots of every rule reading it; null when a rule reading it
    *   has no slot (it must see every value)
+   * @param plainSetSlots the same, less the rules that cannot match a plain value (engine/plain.ts)
    */
   constructor(
     readonly slots: number,
     readonly setSlots: readonly (readonly number[] | null)[] = [],
+    readonly plainSetSlots: readonly (readonly number[] | null)[] = setSlots,
   ) {
     this.#size = slots + setSlots.length
     this.#reached = new Uint8Array(slots)
+  }
+
+  /** A request begins: a value it brings twice is still a value seen once. */
+  begin(): void {
+    this.#request = (this.#request + 1) | 0
   }
 
   /** A rule with this slot is about to run: the first time, every target-set flag is void. */
@@ -74,11 +84,13 @@ export class Verdicts {
     if (v !== undefined) return v
     v = this.#old.get(value)
     if (v === undefined) {
-      if (!this.#seen.has(value)) {
+      const first = this.#seen.get(value)
+      if (first === undefined) {
         if (this.#seen.size >= SEEN_ONCE) this.#seen.clear()
-        this.#seen.add(value)
+        this.#seen.set(value, this.#request)
         return undefined
       }
+      if (first === this.#request) return undefined
       this.#seen.delete(value)
       v = new Uint16Array(this.#size)
     }
@@ -90,12 +102,12 @@ export class Verdicts {
     return v
   }
 
-  /** Whether no rule reading target set `set` can match the value these verdicts are for. */
-  clean(v: Uint16Array, set: number): boolean {
+  /** Whether no rule reading target set `set` can match the value these verdicts are for (`plain`: a plain value). */
+  clean(v: Uint16Array, set: number, plain: boolean): boolean {
     const at = this.slots + set
     const epoch = this.epoch
     if (v[at] === epoch) return true
-    const list = this.setSlots[set]
+    const list = (plain ? this.plainSetSlots : this.setSlots)[set]
     if (list === null || list === undefined || epoch > 0xffff) return false
     for (let i = 0; i < list.length; i++) {
       const slot = list[i]!
