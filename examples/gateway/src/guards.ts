@@ -52,7 +52,9 @@ export interface GatewayGuards {
    * `@switchyard/waf`: the OWASP Core Rule Set of the install at `crs` (Debian's
    * `/usr/share/modsecurity-crs`). An exclusion's `path` is a path prefix. Each request that
    * matched rules is counted by rule on `/metrics` (`switchyard_waf_requests_total`) and logged
-   * as one access log line (`msg: "waf"`, the outcome, rule ids, score).
+   * as one access log line (`msg: "waf"`, the outcome, rule ids, score). The rules see each
+   * request as the balancer will send it (`waf()`'s `view` is `lb.upstreamHead`): a header the
+   * balancer drops (a name with `_`, one the Connection header lists) is not judged.
    */
   waf?: Omit<WafOptions, 'onMatch'>
 }
@@ -79,7 +81,7 @@ export interface BuiltGuards {
  * keys refused, each error naming `guards.<name>.<option>`). A Redis store connects here, so a
  * wrong URL fails the start, not the first request.
  */
-export async function buildGuards(input: unknown, trustProxy: TrustProxy | undefined, onWaf?: (report: WafReport) => void): Promise<BuiltGuards> {
+export async function buildGuards(input: unknown, trustProxy: TrustProxy | undefined, onWaf?: (report: WafReport) => void, wafView?: WafOptions['view']): Promise<BuiltGuards> {
   if (input === undefined) return { chain: [], names: [], close: async () => {} }
   const o = checkObject(input, 'guards')
   rejectUnknownKeys(o, GUARD_NAMES, 'guards')
@@ -101,7 +103,8 @@ export async function buildGuards(input: unknown, trustProxy: TrustProxy | undef
       } else if (name === 'bodyLimit') chain.push(rethrow(field, () => bodyLimit(opts as { max: number })))
       else if (name === 'waf') {
         if ('onMatch' in opts) throw new InvalidOptionError(`${field}.onMatch cannot be set in a config file: the gateway counts and logs matches itself`, { field: `${field}.onMatch` })
-        chain.push(rethrow(field, () => waf({ ...opts, ...(onWaf === undefined ? {} : { onMatch: onWaf }) })))
+        if ('view' in opts) throw new InvalidOptionError(`${field}.view cannot be set in a config file: the gateway's WAF sees each request as its balancer will send it`, { field: `${field}.view` })
+        chain.push(rethrow(field, () => waf({ ...opts, ...(onWaf === undefined ? {} : { onMatch: onWaf }), ...(wafView === undefined ? {} : { view: wafView }) })))
       }
       else if (name === 'connectionLimit') chain.push(rethrow(field, () => connectionLimit({ ...(opts as { max: number }), ...trust })))
       else {

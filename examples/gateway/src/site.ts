@@ -135,7 +135,8 @@ export async function buildSite(config: GatewayConfig, demoUpstreams: readonly s
   // Only a gateway with guards.waf gets the WAF's counter and log lines.
   const onWaf = (config.guards as { waf?: unknown } | undefined)?.waf === undefined ? undefined : wafObserver(metricsPath === undefined ? undefined : registry, destination)
   try {
-    guards = await buildGuards(config.guards ?? (demo ? DEMO_GUARDS : undefined), config.trustProxy, onWaf)
+    // The WAF judges each request as the balancer will send it (made below, before any request).
+    guards = await buildGuards(config.guards ?? (demo ? DEMO_GUARDS : undefined), config.trustProxy, onWaf, (req) => lb.upstreamHead(req))
   } catch (err) {
     throw inFile(config, err, '')
   }

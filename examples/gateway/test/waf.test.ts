@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fakeUpstream, get } from '@switchyard/testing'
+import { fakeUpstream, get, rawExchange, statusOf } from '@switchyard/testing'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { loadConfig, startGateway } from '../src/index.js'
 
@@ -63,5 +63,17 @@ describe('the gateway with guards.waf (Debian CRS)', () => {
     await expect(start({ crs: CRS, mode: 'loud' })).rejects.toMatchObject({ code: 'SWY_ERR_INVALID_OPTION', field: 'guards.waf.mode' })
     await expect(start({ crs: CRS, onMatch: 'x' })).rejects.toMatchObject({ field: 'guards.waf.onMatch' })
     await expect(start({ crs: '/nowhere' })).rejects.toMatchObject({ code: 'SWY_ERR_WAF_RULE' })
+  })
+
+  it('judges each request as its balancer will send it: a header the balancer drops is not judged, one it keeps is', async () => {
+    const app = await fakeUpstream({ name: 'app' })
+    const gw = await startGateway({ ...loadConfig([], { ACCESS_LOG: 'off', STATUS_PATH: 'off' }), port: 0, host: '127.0.0.1', upstreams: [app.url], guards: { waf: { crs: CRS } } })
+    onTestFinished(() => gw.close())
+    const java = 'java.lang.Runtime.getRuntime().exec("id")' // CRS 944100, in any header
+    const send = async (headers: string) => statusOf((await rawExchange(`http://127.0.0.1:${gw.port}`, `GET /a HTTP/1.1\r\nHost: app.example\r\n${headers}Connection: close\r\n\r\n`)).text)
+    expect(await send(`X_Payload: ${java}\r\n`)).toBe(200)
+    expect(await send(`X-Payload: ${java}\r\n`)).toBe(403)
+    expect(app.requests.map((r) => JSON.stringify(r.rawHeaders).includes('java.lang'))).toEqual([false])
+    await expect(startGateway({ ...loadConfig([], { ACCESS_LOG: 'off' }), port: 0, upstreams: [app.url], guards: { waf: { crs: CRS, view: 'x' } } as never })).rejects.toMatchObject({ code: 'SWY_ERR_INVALID_OPTION', field: 'guards.waf.view' })
   })
 })

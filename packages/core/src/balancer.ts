@@ -11,6 +11,7 @@ import type { UpstreamOptions } from './config/upstream-types.js'
 import type { BalancedDispatcher } from './entry/dispatcher.js'
 import { makeEntries, type RequestHandler, type UpgradeHandler } from './entry/entries.js'
 import type { FetchInfo } from './entry/fetch.js'
+import { type UpstreamHead, upstreamHead } from './entry/preview.js'
 import type { ExchangeHost } from './exchange/context.js'
 import { Mirror, type MirrorStats } from './exchange/mirror.js'
 import { Counters } from './exchange/counters.js'
@@ -180,6 +181,20 @@ export class Balancer extends EventEmitter {
   /** Stops listening. */
   override off<E extends keyof BalancerEvents>(event: E, listener: Listener<E>): this {
     return super.off(event, listener)
+  }
+
+  /**
+   * The head `lb.handler` would send an upstream for `req`, without sending anything: the target
+   * in origin-form after `rewritePath`; the headers after the balancer's header pass (hop-by-hop
+   * and Connection-listed names out, `Proxy` out, names with `_` as `underscoresInHeaders` says,
+   * one `Host`, this hop's forwarding headers) and after `requestHeaders`. For a guard in front of
+   * the handler that must judge the request as the upstream will get it (`@switchyard/waf`'s
+   * `view`). Costs one header pass; the handler makes its own.
+   * @throws {BadRequestError} SWY_ERR_BAD_REQUEST when the handler would refuse the request (400)
+   * @throws {CallbackError} SWY_ERR_CALLBACK when `requestHeaders` or `rewritePath` throws
+   */
+  upstreamHead(req: Parameters<RequestHandler>[0]): UpstreamHead {
+    return upstreamHead(this.#core.options, req)
   }
 
   /**

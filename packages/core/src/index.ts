@@ -1,6 +1,7 @@
 export { Balancer, createBalancer } from './balancer.js'
 export type { BalancerStats, CloseOptions, GlobalFetchDispatcher, RemoveOptions, RequestHandler, UpgradeHandler } from './balancer.js'
 export type { FetchInfo } from './entry/fetch.js'
+export type { UpstreamHead } from './entry/preview.js'
 export { AUTO_LISTENERS, type Listening, type ListenOptions, listenShared, reusePortUnavailable } from './entry/listen.js'
 export type { AttemptTrace, BalancerEvents, DownReason, PassedOver, PassReason, RequestTrace, UpReason } from './config/events.js'
 export type { BalancedDispatcher } from './entry/dispatcher.js'

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest'
-import { fakeUpstream, get, inOrder, rawExchange, serveBalancer, statusOf } from '@switchyard/testing'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { BadRequestError, createBalancer, type UpstreamHead } from '@switchyard/core'
+import { fakeUpstream, get, inOrder, loopbackServer, rawExchange, serveBalancer, statusOf } from '@switchyard/testing'
 
 /** Two healthy upstreams behind a fail-fast balancer (no panic mode), and who heard what. */
 async function setup(options: { underscoresInHeaders?: boolean; trustProxy?: string[] } = {}) {
@@ -145,5 +146,65 @@ describe('hideHeaders (nginx proxy_hide_header)', () => {
     expect(b.headers.server).toBeUndefined()
     expect(b.headers['x-backend-host']).toBeUndefined()
     expect(b.headers['x-kept']).toBe('yes')
+  })
+})
+
+describe('lb.upstreamHead: what the handler will send, told before it is sent', () => {
+  /** A server that asks upstreamHead, then proxies the same request; both are compared. */
+  async function previewed(options: Partial<import('@switchyard/core').BalancerOptions> = {}) {
+    const up = await fakeUpstream({ name: 'up' })
+    const lb = createBalancer({ upstreams: [up.url], ...options })
+    onTestFinished(() => lb.close())
+    const heads: (UpstreamHead | Error)[] = []
+    const { url } = await loopbackServer((req, res) => {
+      try {
+        heads.push(lb.upstreamHead(req))
+      } catch (err) {
+        heads.push(err as Error)
+      }
+      lb.handler(req, res)
+    })
+    return { up, url, heads }
+  }
+  /** undici's own framing and the upstream's Host are added on the wire, after the head. */
+  const WIRE = new Set(['host', 'connection', 'content-length', 'transfer-encoding'])
+  const pairs = (flat: readonly string[]) => {
+    const out: string[] = []
+    for (let i = 0; i < flat.length; i += 2) out.push(`${flat[i]!.toLowerCase()}: ${flat[i + 1]}`)
+    return out.sort()
+  }
+
+  it('gives the headers and path the upstream receives: hop-by-hop, Connection-listed, Proxy, _ names and untrusted forwarding headers out, ours in', async () => {
+    const { up, url, heads } = await previewed({ rewritePath: { stripPrefix: '/api' } })
+    const bytes =
+      'POST http://app.example/api/items?id=7 HTTP/1.1\r\nHost: app.example\r\nConnection: x-drop, close\r\nX-Drop: 1\r\nKeep-Alive: timeout=5\r\n' +
+      'X_Under: 1\r\nProxy: http://evil.example\r\nX-Forwarded-For: 6.6.6.6\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nhi'
+    expect(statusOf((await rawExchange(url, bytes)).text)).toBe(200)
+    const head = heads[0] as UpstreamHead
+    const got = up.requests[0]!
+    expect(head.method).toBe('POST')
+    expect(head.path).toBe('/items?id=7')
+    expect(got.url).toBe(head.path)
+    expect(pairs(head.headers).filter((h) => !WIRE.has(h.split(':')[0]!))).toEqual(pairs(got.rawHeaders).filter((h) => !WIRE.has(h.split(':')[0]!)))
+    const names = pairs(head.headers).map((h) => h.split(':')[0])
+    for (const gone of ['x-drop', 'keep-alive', 'x_under', 'proxy']) expect(names).not.toContain(gone)
+    expect(pairs(head.headers)).toContain('x-forwarded-for: 127.0.0.1')
+    expect(pairs(head.headers)).toContain('x-kept: yes')
+  })
+
+  it('throws what the handler answers for a request it refuses', async () => {
+    const { up, url, heads } = await previewed()
+    const res = await rawExchange(url, 'GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n')
+    expect(statusOf(res.text)).toBe(400)
+    expect(heads[0]).toBeInstanceOf(BadRequestError)
+    expect((heads[0] as BadRequestError).code).toBe('SWY_ERR_BAD_REQUEST')
+    expect(up.hits).toBe(0)
+  })
+
+  it('applies requestHeaders, as the handler does', async () => {
+    const { up, url, heads } = await previewed({ requestHeaders: { set: { 'x-tenant': 'blue' } } })
+    expect(statusOf((await rawExchange(url, 'GET /t HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n')).text)).toBe(200)
+    expect(pairs((heads[0] as UpstreamHead).headers)).toContain('x-tenant: blue')
+    expect(up.requests[0]!.headers['x-tenant']).toBe('blue')
   })
 })

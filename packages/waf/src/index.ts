@@ -1,4 +1,4 @@
-export { waf, type Middleware, type WafMiddleware, type WafOptions, type WafReport } from './waf.js'
+export { waf, type Middleware, type WafMiddleware, type WafOptions, type WafReport, type WafView } from './waf.js'
 export type { WafExclusion } from './exclusions.js'
 export type { WafMatch, Interruption } from './engine/transaction.js'
 export type { WafRequest } from './engine/request-vars.js'

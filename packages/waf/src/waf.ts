@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { checkFunction, checkNumber, checkObject, checkOneOf, describeValue, InvalidOptionError, refuse, rejectUnknownKeys } from '@switchyard/strategies'
+import { checkFunction, checkNumber, checkObject, checkOneOf, describeValue, InvalidOptionError, refuse, rejectUnknownKeys, SwitchyardError } from '@switchyard/strategies'
 import { crsSources, loadData } from './crs/load.js'
 import type { UnsupportedRule } from './engine/compile.js'
 import { Engine, type Source, type Verdict } from './engine/engine.js'
@@ -53,6 +53,28 @@ export interface WafOptions {
   onMatch?: (report: WafReport) => void
   /** Fields, rules or paths the rules leave alone. */
   exclusions?: readonly WafExclusion[]
+  /**
+   * The request as the rules see it; left out, as it arrived. In front of a balancer, pass
+   * `(req) => lb.upstreamHead(req)`: the rules then judge what the upstream will get — the path
+   * after `rewritePath`, the headers after the balancer's header pass (Connection-listed headers,
+   * `Proxy`, names with `_` and an untrusted client's forwarding headers dropped; this hop's
+   * `X-Forwarded-*` and `Forwarded` added; `requestHeaders` applied) — so an attack in a header the
+   * balancer drops is not blocked. The client's own `Host`, `Content-Length`, `Transfer-Encoding`
+   * and `Connection` stay as they came: the protocol rules judge the client's request (the
+   * upstream's framing and Host are undici's, for an upstream not picked yet). What `view` throws
+   * is answered as the balancer would (a `SwitchyardError` with a 4xx status: that status;
+   * anything else goes to `next`). The gateway's `guards.waf` does this itself. `exclusions` still
+   * match the path as it arrived.
+   */
+  view?: (req: IncomingMessage) => WafView
+}
+
+/** The request's target and headers as a {@link WafOptions.view} gives them. */
+export interface WafView {
+  /** The target in origin-form: `/a/b?c=d`. */
+  readonly path: string
+  /** Flat `[name, value, …]`. */
+  readonly headers: readonly string[]
 }
 
 /** The middleware, with what was loaded. */
@@ -85,7 +107,7 @@ const OPTIONS_RULE_ID = 99_901
  */
 export function waf(options: WafOptions): WafMiddleware {
   const o = checkObject(options, 'waf()')
-  rejectUnknownKeys(o, ['crs', 'paranoiaLevel', 'anomalyThreshold', 'mode', 'rules', 'bodyLimit', 'bodyTimeout', 'onMatch', 'exclusions'], 'waf()')
+  rejectUnknownKeys(o, ['crs', 'paranoiaLevel', 'anomalyThreshold', 'mode', 'rules', 'bodyLimit', 'bodyTimeout', 'onMatch', 'exclusions', 'view'], 'waf()')
   if (o.crs !== undefined && (typeof o.crs !== 'string' || o.crs === '')) throw new InvalidOptionError(`waf().crs must be a directory, got ${describeValue(o.crs)}`, { field: 'waf().crs' })
   if (o.rules !== undefined && typeof o.rules !== 'string') throw new InvalidOptionError(`waf().rules must be SecLang text, got ${describeValue(o.rules)}`, { field: 'waf().rules' })
   if (o.crs === undefined && o.rules === undefined) throw new InvalidOptionError('waf() needs crs (a CRS directory) or rules (SecLang text)', { field: 'waf().crs' })
@@ -96,6 +118,7 @@ export function waf(options: WafOptions): WafMiddleware {
   const bodyTimeout = checkNumber(o.bodyTimeout, 'waf().bodyTimeout', DEFAULT_BODY_TIMEOUT, { min: 1, integer: true })
   const onMatch = checkFunction<((r: WafReport) => void) | undefined>(o.onMatch, 'waf().onMatch', undefined)
   const exclusions = compileExclusions(o.exclusions, 'waf().exclusions')
+  const view = checkFunction<((req: IncomingMessage) => WafView) | undefined>(o.view, 'waf().view', undefined)
 
   const sources: Source[] = []
   const crs = o.crs === undefined ? [] : crsSources(o.crs as string)
@@ -131,7 +154,17 @@ export function waf(options: WafOptions): WafMiddleware {
           return
         }
       }
-      t = engine.begin(wafRequest(req))
+      let seen: WafRequest
+      try {
+        seen = wafRequest(req, view)
+      } catch (err) {
+        // The balancer would refuse this request itself (a 400): answered as it would be.
+        const status = (err as SwitchyardError).statusCode
+        if (err instanceof SwitchyardError && status !== undefined && status >= 400 && status < 500) refuse(res, err)
+        else next(err)
+        return
+      }
+      t = engine.begin(seen)
       if (apply.length !== 0) exclude(t, apply)
       if (!t.run(1)) return finish(req, res, next, t, true)
       if (!t.bodyAccess || !hasBody(req)) {
@@ -185,8 +218,28 @@ function pathOf(url: string): string {
   return q === -1 ? url : url.slice(0, q)
 }
 
-/** The request as the rules see it: HTTP/2's pseudo-headers out, `:authority` as Host. */
-function wafRequest(req: IncomingMessage): WafRequest {
+/** The request as the rules see it: `view`'s, or as it came with HTTP/2's pseudo-headers out and `:authority` as Host. */
+function wafRequest(req: IncomingMessage, view: ((req: IncomingMessage) => WafView) | undefined): WafRequest {
+  if (view !== undefined) {
+    const v = view(req)
+    return { method: req.method ?? 'GET', url: v.path, protocol: `HTTP/${req.httpVersion}`, headers: withClientFraming(v.headers, received(req)), remoteAddress: req.socket?.remoteAddress ?? '', remotePort: req.socket?.remotePort ?? 0 }
+  }
+  return { method: req.method ?? 'GET', url: req.url ?? '/', protocol: `HTTP/${req.httpVersion}`, headers: received(req), remoteAddress: req.socket?.remoteAddress ?? '', remotePort: req.socket?.remotePort ?? 0 }
+}
+
+/** The headers the protocol rules judge as the client sent them (see {@link WafOptions.view}). */
+const CLIENT_OWN = new Set(['host', 'content-length', 'transfer-encoding', 'connection'])
+
+/** `view`'s headers, with the client's own Host, framing and Connection in place of any the view has. */
+function withClientFraming(viewed: readonly string[], raw: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < raw.length; i += 2) if (CLIENT_OWN.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!)
+  for (let i = 0; i < viewed.length; i += 2) if (!CLIENT_OWN.has(viewed[i]!.toLowerCase())) out.push(viewed[i]!, viewed[i + 1]!)
+  return out
+}
+
+/** The headers as they came: HTTP/2's pseudo-headers out, `:authority` as Host. */
+function received(req: IncomingMessage): readonly string[] {
   let headers: readonly string[] = req.rawHeaders
   if (req.httpVersionMajor === 2) {
     const h: string[] = []
@@ -199,14 +252,7 @@ function wafRequest(req: IncomingMessage): WafRequest {
     if (authority !== undefined && !h.some((n, i) => i % 2 === 0 && n === 'host')) h.unshift('host', authority)
     headers = h
   }
-  return {
-    method: req.method ?? 'GET',
-    url: req.url ?? '/',
-    protocol: `HTTP/${req.httpVersion}`,
-    headers,
-    remoteAddress: req.socket?.remoteAddress ?? '',
-    remotePort: req.socket?.remotePort ?? 0,
-  }
+  return headers
 }
 
 /** A body follows: a length over 0, chunked, an HTTP/2 stream still open, or one a body parser already read. */
