@@ -37,15 +37,49 @@ function walk(name: string, value: unknown, depth: number, args: [string, string
   }
   if (depth >= JSON_DEPTH_LIMIT) return true
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (walk(`${name}.${i}`, value[i], depth + 1, args)) return true
+    for (let i = 0; i < value.length; i++) if (walk(child(name, i), value[i], depth + 1, args)) return true
     return false
   }
   const keys = Object.keys(value)
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!
-    if (walk(`${name}.${bytesOf(k)}`, (value as Record<string, unknown>)[k], depth + 1, args)) return true
+    if (walk(child(name, k), (value as Record<string, unknown>)[k], depth + 1, args)) return true
   }
   return false
+}
+
+/**
+ * Argument names kept across requests: the same API gets the same names (`json.items.3.sku`)
+ * request after request, and the same string each time is hashed once (the verdicts' lookups,
+ * engine/verdicts.ts), where a name joined anew is a fresh string to flatten and hash. Bounded
+ * (names come from the client): started over past {@link NAMES_KEPT}.
+ */
+const NAMES_KEPT = 4096
+let names = new Map<string, Map<string | number, string>>()
+let namesKept = 0
+
+function child(parent: string, key: string | number): string {
+  let children = names.get(parent)
+  if (children === undefined) {
+    if (namesKept >= NAMES_KEPT) {
+      names = new Map()
+      namesKept = 0
+    }
+    names.set(parent, (children = new Map()))
+  }
+  let name = children.get(key)
+  if (name === undefined) {
+    name = flat(`${parent}.${typeof key === 'number' ? key : bytesOf(key)}`)
+    if (namesKept++ < NAMES_KEPT) children.set(key, name)
+  }
+  return name
+}
+
+/** The string as one flat run of chars (a joined string is a tree of its parts until it is read). */
+function flat(s: string): string {
+  // biome-ignore lint/complexity/noVoid: reading a char flattens it, once, here
+  void s.charCodeAt(0)
+  return s
 }
 
 function bytesOf(s: string): string {

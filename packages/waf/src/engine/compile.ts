@@ -115,7 +115,8 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
   }
   for (const id of removed) byId.delete(id)
   prefilter.build()
-  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next, setSlotsOf(phases, sets.size, false), setSlotsOf(phases, sets.size, true)), txEntries: new TxEntries(), prefilter, targetSets: sets.size, folds: [[], []] }
+  const setSlots = setSlotsOf(phases, sets.size, false)
+  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next, setSlots, setSlotsOf(phases, sets.size, true), collectionSetsOf(phases, setSlots)), txEntries: new TxEntries(), prefilter, targetSets: sets.size, folds: [[], []] }
 }
 
 function jumpsOf(steps: readonly Step[]): Int32Array {
@@ -144,6 +145,21 @@ function jumpsOf(steps: readonly Step[]): Int32Array {
 }
 
 /** Per target set, the slots of the rules (and chained rules) that read it; null if one of them has no slot. */
+/** Per request collection, the target sets reading it whose every rule has a slot (engine/verdicts.ts). */
+function collectionSetsOf(phases: readonly (readonly Step[])[], setSlots: readonly (readonly number[] | null)[]): number[][] {
+  const out: Set<number>[] = []
+  for (const steps of phases) {
+    for (const step of steps) {
+      if (step.kind !== 'rule') continue
+      for (let r: Rule | undefined = step.rule; r !== undefined; r = r.chained) {
+        if (r.targetSet < 0 || setSlots[r.targetSet] == null) continue
+        for (const ref of r.includes) if (ref.index >= 0) (out[ref.index] ??= new Set()).add(r.targetSet)
+      }
+    }
+  }
+  return Array.from({ length: Math.max(out.length, 0) }, (_, i) => [...(out[i] ?? [])])
+}
+
 function setSlotsOf(phases: readonly (readonly Step[])[], count: number, plain: boolean): (number[] | null)[] {
   const out: (number[] | null)[] = Array.from({ length: count }, () => [])
   for (const steps of phases) {

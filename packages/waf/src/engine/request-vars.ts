@@ -2,6 +2,7 @@ import { type ParsedBody, parseBody, processorFor, type BodyProcessor } from '..
 import { parseUrlencoded } from '../body/urlencoded.js'
 import { urlDecode } from '../transformations/url-decode.js'
 import { Entry } from './entry.js'
+import type { Verdicts } from './verdicts.js'
 
 /**
  * The request as the engine inspects it: what arrived, as the upstream will get it. Strings are
@@ -47,6 +48,9 @@ const one = (collection: string, value: string): Entry[] => [new Entry(collectio
 /** The request's variables, each built the first time a rule reads it. */
 export class RequestVars {
   #lists: (Entry[] | undefined)[] = []
+  #unclean: (Entry[] | undefined)[] = []
+  #uncleanFor = -1
+  #uncleanEpoch = -1
   readonly #req: WafRequest
   #args: [string, string][] | undefined
   #body: ParsedBody | undefined
@@ -108,6 +112,31 @@ export class RequestVars {
   get(collection: string): Entry[] {
     const index = collectionIndex(collection)
     return index === -1 ? [] : this.list(index, collection)
+  }
+
+  /**
+   * A collection less the values every target set reading it knows clean ({@link Verdicts.cleanFor}):
+   * what repeats from request to request is left out once, not once per set. Made again when the
+   * variables change or the verdicts' epoch moves on.
+   */
+  unclean(index: number, collection: string, memo: Verdicts): Entry[] {
+    if (this.#uncleanFor !== this.version || this.#uncleanEpoch !== memo.epoch) {
+      this.#unclean = []
+      this.#uncleanFor = this.version
+      this.#uncleanEpoch = memo.epoch
+    }
+    let out = this.#unclean[index]
+    if (out !== undefined) return out
+    const all = this.list(index, collection)
+    out = []
+    for (let i = 0; i < all.length; i++) {
+      const e = all[i]!
+      let v = e.verdicts
+      if (v === undefined) v = e.verdicts = memo.of(e.value) ?? null
+      if (v === null || !memo.cleanFor(v, index, e.plain)) out.push(e)
+    }
+    this.#unclean[index] = out
+    return out
   }
 
   /** A collection by its index ({@link collectionIndex}), built the first time it is read. */

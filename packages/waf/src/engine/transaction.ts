@@ -291,8 +291,8 @@ export class Transaction implements OperatorScope {
       }
       return
     }
-    const list = ref.index === -1 ? this.#collection(ref.collection) : this.vars.list(ref.index, ref.collection)
     const memo = this.rules.verdicts
+    const list = ref.index === -1 ? this.#collection(ref.collection) : set >= 0 && memo.slotted(set) ? this.vars.unclean(ref.index, ref.collection, memo) : this.vars.list(ref.index, ref.collection)
     const xml = ref.collection === 'XML' ? (key === '//@*' ? '//@*' : '/*') : undefined
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!

@@ -52,13 +52,16 @@ export class Verdicts {
    * @param setSlots per target set, the slots of every rule reading it; null when a rule reading it
    *   has no slot (it must see every value)
    * @param plainSetSlots the same, less the rules that cannot match a plain value (engine/plain.ts)
+   * @param collectionSets per request collection (engine/request-vars.ts), the target sets reading
+   *   it whose every rule has a slot: the sets {@link cleanFor} answers for at once
    */
   constructor(
     readonly slots: number,
     readonly setSlots: readonly (readonly number[] | null)[] = [],
     readonly plainSetSlots: readonly (readonly number[] | null)[] = setSlots,
+    readonly collectionSets: readonly (readonly number[])[] = [],
   ) {
-    this.#size = slots + setSlots.length
+    this.#size = slots + setSlots.length + collectionSets.length
     this.#reached = new Uint8Array(slots)
   }
 
@@ -115,5 +118,26 @@ export class Verdicts {
     }
     v[at] = epoch
     return true
+  }
+
+  /**
+   * Whether the value is clean ({@link clean}) for every set of `collectionSets[collection]`: then
+   * none of them needs to visit it, and a collection's list for them leaves it out. One flag per
+   * value and collection, set the first time it holds (per epoch).
+   */
+  cleanFor(v: Uint16Array, collection: number, plain: boolean): boolean {
+    const at = this.slots + this.setSlots.length + collection
+    const epoch = this.epoch
+    if (v[at] === epoch) return true
+    const sets = this.collectionSets[collection]
+    if (sets === undefined || sets.length === 0 || epoch > 0xffff) return false
+    for (let i = 0; i < sets.length; i++) if (!this.clean(v, sets[i]!, plain)) return false
+    v[at] = epoch
+    return true
+  }
+
+  /** Whether every rule reading target set `set` has a slot (so its values can be clean for it). */
+  slotted(set: number): boolean {
+    return this.setSlots[set] != null
   }
 }
