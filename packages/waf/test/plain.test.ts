@@ -9,6 +9,7 @@ import { Prefilter } from '../src/engine/prefilter.js'
 import type { WafRequest } from '../src/engine/request-vars.js'
 import type { Rule } from '../src/engine/rule.js'
 import { transformed } from '../src/engine/transforms.js'
+import { detectHtml } from '../src/operators/detect-xss.js'
 import { TRANSFORMATIONS } from '../src/transformations/index.js'
 import { DEBIAN_CRS } from './helpers/firewall.js'
 
@@ -20,6 +21,12 @@ describe('plain values (engine/plain.ts)', () => {
   it('are letters, digits, space, _ . - and nothing else', () => {
     expect(isPlain('A-12345 blue_shoes 3.5')).toBe(true)
     for (const s of ["o'brien", 'a+b', 'a%20b', 'x/y', 'a;b', 'é', 'a\tb', '<b>']) expect(isPlain(s)).toBe(false)
+  })
+
+  it('@detectXSS finds nothing in a plain value, however it is made', () => {
+    const words = fc.constantFrom('script', 'onerror', 'javascript', 'src', 'href', 'style', 'expression', 'alert', 'svg', 'on', 'img')
+    fc.assert(fc.property(fc.array(fc.oneof(words, plainChar), { maxLength: 12 }), (a) => detectHtml(a.join('')) === null), { numRuns: 2000 })
+    expect(detectHtml('x onerror=alert(1)')).not.toBeNull() // the same words with an = are found
   })
 
   it('each transformation it lists turns a plain value into a plain value', () => {
@@ -39,6 +46,7 @@ describe('plain values (engine/plain.ts)', () => {
     expect(matchesPlain('pm', 'a<b cd', () => ['a<b', 'cd'])).toBe(true)
     expect(matchesPlain('contains', '../', () => [])).toBe(false)
     expect(matchesPlain('detectsqli', '', () => [])).toBe(true)
+    expect(matchesPlain('detectxss', '', () => [])).toBe(false)
     expect(matchesPlain('contains', '%{tx.x}', () => [])).toBe(true)
     expect(matchesPlain('validatebyterange', '1-255', () => [])).toBe(false)
     expect(matchesPlain('validatebyterange', '32-36,38-126', () => [])).toBe(false)

@@ -16,7 +16,7 @@ import { translatePcre } from '../regex/pcre.js'
  *   read as a language over the plain alphabet, is empty (lookarounds, anchors and back-references
  *   are taken as always satisfiable, which only widens it); a `@pm` none of whose phrases is plain;
  *   a literal (`@contains`, `@streq`, …) that is not plain; a `@validateByteRange` whose ranges
- *   allow every plain char.
+ *   allow every plain char; `@detectXSS` (it needs a `<` or an `=`).
  * Anything else (a negated operator, `@detectSQLi`, a macro in the parameter, an expression this
  * reader cannot parse) may match a plain value, and runs as before.
  */
@@ -68,6 +68,9 @@ export function matchesPlain(operator: string, param: string, phrases: () => rea
     case 'beginswith':
     case 'endswith':
       return isPlain(param)
+    case 'detectxss':
+      // Every verdict of detectHtml (operators/detect-xss.ts) needs a `<` (a tag) or an `=` (an attribute's value).
+      return false
     case 'validatebyterange': {
       // It matches a byte outside its ranges: never a plain one, when they allow every plain char.
       const allowed = byteRanges(param)
