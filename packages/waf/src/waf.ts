@@ -233,9 +233,15 @@ const CLIENT_OWN = new Set(['host', 'content-length', 'transfer-encoding', 'conn
 /** `view`'s headers, with the client's own Host, framing and Connection in place of any the view has. */
 function withClientFraming(viewed: readonly string[], raw: readonly string[]): string[] {
   const out: string[] = []
-  for (let i = 0; i < raw.length; i += 2) if (CLIENT_OWN.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!)
-  for (let i = 0; i < viewed.length; i += 2) if (!CLIENT_OWN.has(viewed[i]!.toLowerCase())) out.push(viewed[i]!, viewed[i + 1]!)
+  for (let i = 0; i < raw.length; i += 2) if (clientOwn(raw[i]!)) out.push(raw[i]!, raw[i + 1]!)
+  for (let i = 0; i < viewed.length; i += 2) if (!clientOwn(viewed[i]!)) out.push(viewed[i]!, viewed[i + 1]!)
   return out
+}
+
+/** Whether a header is one of {@link CLIENT_OWN} (most names are ruled out by their length, without lower-casing). */
+function clientOwn(name: string): boolean {
+  const n = name.length
+  return (n === 4 || n === 10 || n === 14 || n === 17) && CLIENT_OWN.has(name.toLowerCase())
 }
 
 /** The headers as they came: HTTP/2's pseudo-headers out, `:authority` as Host. */
