@@ -4,7 +4,7 @@ import { type ParsedDirective, type ParsedRule, parseActions, parseVariables, ty
 import { type Transformation, TRANSFORMATIONS } from '../transformations/index.js'
 import { readActions, readIdRanges, type RuleActions } from './actions.js'
 import { collectionIndex, VARIABLES } from './request-vars.js'
-import { TxEntries } from './entry.js'
+import { KeptEntries, TxEntries } from './entry.js'
 import type { Fold } from './fold.js'
 import { Verdicts } from './verdicts.js'
 import { matchesPlain, PLAIN_TRANSFORMS } from './plain.js'
@@ -43,6 +43,8 @@ export interface RuleSet {
   readonly txEntries: TxEntries
   /** The rules' factors, for plain values (engine/prefilter.ts). */
   readonly prefilter: Prefilter
+  /** Request entries shared across requests (engine/entry.ts). */
+  readonly keptEntries: KeptEntries
   /** Per phase and step, what it does for every request when that is known at load (engine/fold.ts; set by the engine). */
   folds: readonly (readonly (Fold | undefined)[])[]
 }
@@ -116,7 +118,8 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
   for (const id of removed) byId.delete(id)
   prefilter.build()
   const setSlots = setSlotsOf(phases, sets.size, false)
-  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts: new Verdicts(slots.next, setSlots, setSlotsOf(phases, sets.size, true), collectionSetsOf(phases, setSlots)), txEntries: new TxEntries(), prefilter, targetSets: sets.size, folds: [[], []] }
+  const verdicts = new Verdicts(slots.next, setSlots, setSlotsOf(phases, sets.size, true), collectionSetsOf(phases, setSlots))
+  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts, txEntries: new TxEntries(), prefilter, keptEntries: new KeptEntries(verdicts), targetSets: sets.size, folds: [[], []] }
 }
 
 function jumpsOf(steps: readonly Step[]): Int32Array {

@@ -40,7 +40,7 @@ export class Engine {
 
   begin(req: WafRequest): Transaction {
     this.rules.verdicts.begin()
-    return new Transaction(this.rules, new RequestVars(req))
+    return new Transaction(this.rules, new RequestVars(req, this.rules.keptEntries))
   }
 
   /** Both phases at once, for a request whose body (a byte string, or a Buffer) is in hand. */

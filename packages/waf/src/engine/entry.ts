@@ -1,4 +1,5 @@
 import type { VariableRef } from '../seclang/parser.js'
+import { MEMO_VALUE_BYTES } from './memo.js'
 import { isPlain } from './plain.js'
 
 /**
@@ -57,6 +58,46 @@ export class TxEntries {
       if (this.#map.size >= TX_ENTRIES) this.#map.clear()
       this.#map.set(key, (e = new Entry('TX', key, value)))
     }
+    return e
+  }
+}
+
+/** Request entries kept at most; past that the cache starts over (names and values come from clients). */
+const KEPT_ENTRIES = 4096
+
+/**
+ * Request entries shared by every request: a header, a cookie or an argument name a client sends
+ * again is the same entry, with its verdicts, lower-case key, plainness and transformations already
+ * made (engine/verdicts.ts). Only entries whose value has verdicts (one a second request brought,
+ * of at most 256 bytes) are kept, so values seen once (ids, search words) never take a place. Everything an entry keeps
+ * is made from its value and key alone, so sharing it across requests changes nothing.
+ */
+export class KeptEntries {
+  #byCollection = new Map<string, Map<string, Map<string, Entry>>>()
+  #count = 0
+
+  constructor(readonly verdicts: { of(value: string): Uint16Array | undefined }) {}
+
+  get(collection: string, key: string, value: string): Entry {
+    if (value.length > MEMO_VALUE_BYTES || key.length > MEMO_VALUE_BYTES) return new Entry(collection, key, value) // never remembered
+    let byKey = this.#byCollection.get(collection)
+    const byValue = byKey?.get(key)
+    const kept = byValue?.get(value)
+    if (kept !== undefined) return kept
+    const e = new Entry(collection, key, value)
+    const v = this.verdicts.of(value)
+    e.verdicts = v ?? null
+    if (v === undefined) return e
+    if (this.#count >= KEPT_ENTRIES) {
+      this.#byCollection = new Map()
+      this.#count = 0
+      byKey = undefined
+    }
+    if (byKey === undefined) this.#byCollection.set(collection, (byKey = new Map()))
+    let values = byKey.get(key)
+    if (values === undefined) byKey.set(key, (values = new Map()))
+    values.set(value, e)
+    this.#count++
     return e
   }
 }

@@ -1,7 +1,7 @@
 import { type ParsedBody, parseBody, processorFor, type BodyProcessor } from '../body/index.js'
 import { parseUrlencoded } from '../body/urlencoded.js'
 import { urlDecode } from '../transformations/url-decode.js'
-import { Entry } from './entry.js'
+import { Entry, type KeptEntries } from './entry.js'
 import type { Verdicts } from './verdicts.js'
 
 /**
@@ -43,7 +43,6 @@ export function collectionIndex(collection: string): number {
   return INDEXES.get(collection) ?? -1
 }
 
-const one = (collection: string, value: string): Entry[] => [new Entry(collection, '', value)]
 
 /** The request's variables, each built the first time a rule reads it. */
 export class RequestVars {
@@ -61,7 +60,11 @@ export class RequestVars {
   version = 0
   bodyError: string | undefined
 
-  constructor(req: WafRequest) {
+  /** @param kept entries shared across requests (engine/entry.ts); without, each request makes its own */
+  constructor(
+    req: WafRequest,
+    readonly kept?: KeptEntries,
+  ) {
     this.#req = req
     this.processor = processorFor(this.header('content-type'))
   }
@@ -144,31 +147,35 @@ export class RequestVars {
     return (this.#lists[index] ??= this.#build(collection))
   }
 
+  #entry(collection: string, key: string, value: string): Entry {
+    return this.kept === undefined ? new Entry(collection, key, value) : this.kept.get(collection, key, value)
+  }
+
   #build(c: string): Entry[] {
     const req = this.#req
     const post = this.#body?.args ?? []
     switch (c) {
       case 'ARGS':
-        return [...this.#getArgs(), ...post].map(([k, v]) => new Entry(c, k, v))
+        return [...this.#getArgs(), ...post].map(([k, v]) => this.#entry(c, k, v))
       case 'ARGS_GET':
-        return this.#getArgs().map(([k, v]) => new Entry(c, k, v))
+        return this.#getArgs().map(([k, v]) => this.#entry(c, k, v))
       case 'ARGS_POST':
-        return post.map(([k, v]) => new Entry(c, k, v))
+        return post.map(([k, v]) => this.#entry(c, k, v))
       case 'ARGS_NAMES':
-        return [...this.#getArgs(), ...post].map(([k]) => new Entry(c, k, k))
+        return [...this.#getArgs(), ...post].map(([k]) => this.#entry(c, k, k))
       case 'ARGS_GET_NAMES':
-        return this.#getArgs().map(([k]) => new Entry(c, k, k))
+        return this.#getArgs().map(([k]) => this.#entry(c, k, k))
       case 'ARGS_POST_NAMES':
-        return post.map(([k]) => new Entry(c, k, k))
+        return post.map(([k]) => this.#entry(c, k, k))
       case 'ARGS_COMBINED_SIZE': {
         let n = 0
         for (const [k, v] of [...this.#getArgs(), ...post]) n += k.length + v.length
-        return one(c, String(n))
+        return [this.#entry(c, '', String(n))]
       }
       case 'REQUEST_HEADERS':
       case 'REQUEST_HEADERS_NAMES': {
         const out: Entry[] = []
-        for (let i = 0; i < req.headers.length; i += 2) out.push(new Entry(c, req.headers[i]!, c === 'REQUEST_HEADERS' ? req.headers[i + 1]! : req.headers[i]!))
+        for (let i = 0; i < req.headers.length; i += 2) out.push(this.#entry(c, req.headers[i]!, c === 'REQUEST_HEADERS' ? req.headers[i + 1]! : req.headers[i]!))
         return out
       }
       case 'REQUEST_COOKIES':
@@ -181,91 +188,91 @@ export class RequestVars {
             if (p === '') continue
             const eq = p.indexOf('=')
             const name = eq === -1 ? p : p.slice(0, eq).trim()
-            out.push(new Entry(c, name, c === 'REQUEST_COOKIES' ? (eq === -1 ? '' : p.slice(eq + 1).trim()) : name))
+            out.push(this.#entry(c, name, c === 'REQUEST_COOKIES' ? (eq === -1 ? '' : p.slice(eq + 1).trim()) : name))
           }
         }
         return out
       }
       case 'REQUEST_METHOD':
-        return one(c, req.method)
+        return [this.#entry(c, '', req.method)]
       case 'REQUEST_PROTOCOL':
-        return one(c, req.protocol)
+        return [this.#entry(c, '', req.protocol)]
       case 'REQUEST_LINE':
-        return one(c, `${req.method} ${req.url} ${req.protocol}`)
+        return [this.#entry(c, '', `${req.method} ${req.url} ${req.protocol}`)]
       case 'REQUEST_URI_RAW':
-        return one(c, req.url)
+        return [this.#entry(c, '', req.url)]
       case 'REQUEST_URI': {
         const { path, query } = this.#split()
-        return one(c, urlDecodePath(path) + (query === '' && !req.url.includes('?') ? '' : `?${query}`))
+        return [this.#entry(c, '', urlDecodePath(path) + (query === '' && !req.url.includes('?') ? '' : `?${query}`))]
       }
       case 'REQUEST_FILENAME':
-        return one(c, urlDecodePath(this.#split().path))
+        return [this.#entry(c, '', urlDecodePath(this.#split().path))]
       case 'REQUEST_BASENAME': {
         const path = urlDecodePath(this.#split().path)
-        return one(c, path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1))
+        return [this.#entry(c, '', path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1))]
       }
       case 'QUERY_STRING':
-        return one(c, this.#split().query)
+        return [this.#entry(c, '', this.#split().query)]
       case 'REMOTE_ADDR':
       case 'REMOTE_HOST':
-        return one(c, req.remoteAddress)
+        return [this.#entry(c, '', req.remoteAddress)]
       case 'REMOTE_PORT':
-        return one(c, String(req.remotePort))
+        return [this.#entry(c, '', String(req.remotePort))]
       case 'SERVER_NAME':
-        return one(c, (this.header('host') ?? '').replace(/:\d+$/, ''))
+        return [this.#entry(c, '', (this.header('host') ?? '').replace(/:\d+$/, ''))]
       case 'REQUEST_BODY':
         // The raw body, when no processor read it into arguments (urlencoded, or a type with no
         // processor), as ModSecurity 2 and Coraza keep it: a JSON, XML or multipart body is
         // inspected as what it holds, not twice. `ctl:forceRequestBodyVariable` adds it anyway.
-        return one(c, this.processor === undefined || this.processor === 'URLENCODED' || this.forceBodyVariable ? this.#bodyText : '')
+        return [this.#entry(c, '', this.processor === undefined || this.processor === 'URLENCODED' || this.forceBodyVariable ? this.#bodyText : '')]
       case 'REQUEST_BODY_LENGTH':
-        return one(c, String(this.#bodyText.length))
+        return [this.#entry(c, '', String(this.#bodyText.length))]
       case 'REQBODY_PROCESSOR':
-        return one(c, this.processor ?? '')
+        return [this.#entry(c, '', this.processor ?? '')]
       case 'REQBODY_ERROR':
       case 'REQBODY_PROCESSOR_ERROR':
-        return one(c, this.bodyError === undefined ? '0' : '1')
+        return [this.#entry(c, '', this.bodyError === undefined ? '0' : '1')]
       case 'REQBODY_ERROR_MSG':
       case 'REQBODY_PROCESSOR_ERROR_MSG':
-        return one(c, this.bodyError ?? '')
+        return [this.#entry(c, '', this.bodyError ?? '')]
       case 'MULTIPART_STRICT_ERROR':
       case 'MULTIPART_UNMATCHED_BOUNDARY':
-        return one(c, this.processor === 'MULTIPART' && this.bodyError !== undefined ? '1' : '0')
+        return [this.#entry(c, '', this.processor === 'MULTIPART' && this.bodyError !== undefined ? '1' : '0')]
       case 'FILES':
-        return (this.#body?.files ?? []).map((f) => new Entry(c, f.name, f.filename))
+        return (this.#body?.files ?? []).map((f) => this.#entry(c, f.name, f.filename))
       case 'FILES_NAMES':
       case 'MULTIPART_NAME':
-        return (this.#body?.files ?? []).map((f) => new Entry(c, f.name, f.name))
+        return (this.#body?.files ?? []).map((f) => this.#entry(c, f.name, f.name))
       case 'MULTIPART_FILENAME':
-        return (this.#body?.files ?? []).map((f) => new Entry(c, f.name, f.filename))
+        return (this.#body?.files ?? []).map((f) => this.#entry(c, f.name, f.filename))
       case 'FILES_SIZES':
-        return (this.#body?.files ?? []).map((f) => new Entry(c, f.name, String(f.size)))
+        return (this.#body?.files ?? []).map((f) => this.#entry(c, f.name, String(f.size)))
       case 'FILES_COMBINED_SIZE':
-        return one(c, String((this.#body?.files ?? []).reduce((n, f) => n + f.size, 0)))
+        return [this.#entry(c, '', String((this.#body?.files ?? []).reduce((n, f) => n + f.size, 0)))]
       case 'MULTIPART_PART_HEADERS':
-        return (this.#body?.partHeaders ?? []).map(([k, v]) => new Entry(c, k, v))
+        return (this.#body?.partHeaders ?? []).map(([k, v]) => this.#entry(c, k, v))
       case 'XML': {
         const xml = this.#body?.xml
         if (xml === undefined) return []
-        return [new Entry(c, '/*', xml.text), ...xml.attributes.map((a) => new Entry(c, '//@*', a))]
+        return [this.#entry(c, '/*', xml.text), ...xml.attributes.map((a) => this.#entry(c, '//@*', a))]
       }
       case 'FULL_REQUEST':
-        return one(c, `${req.method} ${req.url} ${req.protocol}\r\n${headerBlock(req.headers)}\r\n${this.#bodyText}`)
+        return [this.#entry(c, '', `${req.method} ${req.url} ${req.protocol}\r\n${headerBlock(req.headers)}\r\n${this.#bodyText}`)]
       case 'FULL_REQUEST_LENGTH':
-        return one(c, String(`${req.method} ${req.url} ${req.protocol}\r\n${headerBlock(req.headers)}\r\n`.length + this.#bodyText.length))
+        return [this.#entry(c, '', String(`${req.method} ${req.url} ${req.protocol}\r\n${headerBlock(req.headers)}\r\n`.length + this.#bodyText.length))]
       case 'URLENCODED_ERROR':
       case 'INBOUND_DATA_ERROR':
       case 'DURATION':
-        return one(c, '0')
+        return [this.#entry(c, '', '0')]
       case 'AUTH_TYPE':
       case 'STATUS_LINE':
       case 'HIGHEST_SEVERITY':
-        return one(c, '')
+        return [this.#entry(c, '', '')]
       case 'UNIQUE_ID':
-        return one(c, `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`)
+        return [this.#entry(c, '', `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`)]
       case 'TIME':
       case 'TIME_EPOCH':
-        return one(c, c === 'TIME' ? new Date().toISOString() : String(Math.floor(Date.now() / 1000)))
+        return [this.#entry(c, '', c === 'TIME' ? new Date().toISOString() : String(Math.floor(Date.now() / 1000)))]
       default:
         return []
     }
