@@ -2,6 +2,7 @@ import { type ParsedBody, parseBody, processorFor, type BodyProcessor } from '..
 import { parseUrlencoded } from '../body/urlencoded.js'
 import { urlDecode } from '../transformations/url-decode.js'
 import { Entry, type KeptEntries } from './entry.js'
+import type { Target } from './rule.js'
 import type { Verdicts } from './verdicts.js'
 
 /**
@@ -34,6 +35,8 @@ export const VARIABLES = new Set([
   'RULE', 'TIME', 'TIME_EPOCH', 'HIGHEST_SEVERITY', 'STATUS_LINE', 'URLENCODED_ERROR',
 ])
 
+const NONE: readonly Entry[] = []
+
 /** Collections the transaction holds, not the request (engine/transaction.ts). */
 const HELD = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE', 'ENV'])
 const INDEXES = new Map([...VARIABLES].filter((c) => !HELD.has(c)).map((c, i) => [c, i]))
@@ -48,6 +51,7 @@ export function collectionIndex(collection: string): number {
 export class RequestVars {
   #lists: (Entry[] | undefined)[] = []
   #unclean: (Entry[] | undefined)[] = []
+  #named: (Map<string, Entry[]> | undefined)[] = []
   #uncleanFor = -1
   #uncleanEpoch = -1
   readonly #req: WafRequest
@@ -72,6 +76,7 @@ export class RequestVars {
   /** Something rules read changed (a ctl): built variables are dropped. */
   changed(): void {
     this.#lists = []
+    this.#named = []
     this.version++
   }
 
@@ -86,6 +91,7 @@ export class RequestVars {
   setBody(body: string): void {
     this.#bodyText = body
     this.#lists = []
+    this.#named = []
     this.version++
     if (this.processor !== undefined && body !== '') {
       try {
@@ -140,6 +146,31 @@ export class RequestVars {
     }
     this.#unclean[index] = out
     return out
+  }
+
+  /**
+   * What a target of a rule is read from: a named member (`REQUEST_HEADERS:User-Agent`, when
+   * `byName`) from an index by name, not a scan; for a rule set whose every rule has a slot
+   * (`memo`), the collection less what that set can skip ({@link unclean}); else all of it.
+   */
+  source(ref: Target, byName: boolean, memo: Verdicts | undefined): readonly Entry[] {
+    if (byName && typeof ref.key === 'string') return this.named(ref.index, ref.collection, ref.key)
+    return memo === undefined ? this.list(ref.index, ref.collection) : this.unclean(ref.index, ref.collection, memo)
+  }
+
+  /** A collection's members named `name` (lower case), from an index made the first time one is asked for. */
+  named(index: number, collection: string, name: string): readonly Entry[] {
+    let byName = this.#named[index]
+    if (byName === undefined) {
+      byName = new Map()
+      for (const e of this.list(index, collection)) {
+        const list = byName.get(e.lower)
+        if (list === undefined) byName.set(e.lower, [e])
+        else list.push(e)
+      }
+      this.#named[index] = byName
+    }
+    return byName.get(name) ?? NONE
   }
 
   /** A collection by its index ({@link collectionIndex}), built the first time it is read. */

@@ -292,8 +292,8 @@ export class Transaction implements OperatorScope {
       return
     }
     const memo = this.rules.verdicts
-    const list = ref.index === -1 ? this.#collection(ref.collection) : set >= 0 && memo.slotted(set) ? this.vars.unclean(ref.index, ref.collection, memo) : this.vars.list(ref.index, ref.collection)
     const xml = ref.collection === 'XML' ? (key === '//@*' ? '//@*' : '/*') : undefined
+    const list = ref.index === -1 ? this.#collection(ref.collection) : this.vars.source(ref, xml === undefined, set >= 0 && memo.slotted(set) ? memo : undefined)
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!
       if (key !== undefined) {
