@@ -51,7 +51,7 @@ function walk(name: string, value: unknown, depth: number, args: [string, string
 /**
  * Argument names kept across requests: the same API gets the same names (`json.items.3.sku`)
  * request after request, and the same string each time is hashed once (the verdicts' lookups,
- * engine/verdicts.ts), where a name joined anew is a fresh string to flatten and hash. Bounded
+ * engine/verdicts.ts), where a name joined anew is a fresh string to hash. Bounded
  * (names come from the client): started over past {@link NAMES_KEPT}.
  */
 const NAMES_KEPT = 4096
@@ -69,18 +69,12 @@ function child(parent: string, key: string | number): string {
   }
   let name = children.get(key)
   if (name === undefined) {
-    name = flat(`${parent}.${typeof key === 'number' ? key : bytesOf(key)}`)
+    name = `${parent}.${typeof key === 'number' ? key : bytesOf(key)}`
     if (namesKept++ < NAMES_KEPT) children.set(key, name)
   }
   return name
 }
 
-/** The string as one flat run of chars (a joined string is a tree of its parts until it is read). */
-function flat(s: string): string {
-  // biome-ignore lint/complexity/noVoid: reading a char flattens it, once, here
-  void s.charCodeAt(0)
-  return s
-}
 
 function bytesOf(s: string): string {
   // ASCII is its own byte string; anything else is given back as its UTF-8 bytes.

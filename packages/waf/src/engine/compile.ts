@@ -257,7 +257,8 @@ function compileRule(d: ParsedRule, parent: { id: number; phase: number } | unde
 /** Whether the rule cannot match a plain value, and else its factors (engine/plain.ts, engine/factors.ts). */
 function plainOf(op: string, d: ParsedRule, transforms: readonly string[], runs: boolean, load: DataLoader, prefilter: Prefilter): { plainSkip: boolean; factors: number } {
   if (!runs || d.operator.negated || !prefilter.enabled) return { plainSkip: false, factors: -1 }
-  const phrases = (): string[] => phraseList(op === 'pmf' ? 'pmfromfile' : op, d.operator.param, (name) => load(name, d.file))
+  let list: string[] | undefined // read once, for both questions below
+  const phrases = (): string[] => (list ??= phraseList(op === 'pmf' ? 'pmfromfile' : op, d.operator.param, (name) => load(name, d.file)))
   if (transforms.every((n) => PLAIN_TRANSFORMS.has(n)) && !matchesPlain(op, d.operator.param, phrases)) return { plainSkip: true, factors: -1 }
   if (!transforms.every((n) => SUBSTRING_TRANSFORMS.has(n))) return { plainSkip: false, factors: -1 }
   const factors = operatorFactors(op, d.operator.param, phrases)

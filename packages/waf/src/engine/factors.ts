@@ -1,5 +1,5 @@
 import type { AST } from '@eslint-community/regexpp'
-import { isPlain, parsePcre, PLAIN_CHARS, PlainLanguage } from './plain.js'
+import { isPlain, LITERAL_OPERATORS, parsePcre, PLAIN_CHARS, PlainLanguage } from './plain.js'
 
 /**
  * Required factors: strings one of which every match of an operator holds, when it runs on a plain
@@ -184,6 +184,7 @@ class Reader {
  */
 export function operatorFactors(operator: string, param: string, phrases: () => readonly string[]): readonly string[] | null {
   if (param.includes('%{')) return null
+  if (LITERAL_OPERATORS.has(operator)) return param === '' ? null : phraseFactors([param])
   switch (operator) {
     case 'rx':
       return rxFactors(param)
@@ -191,13 +192,6 @@ export function operatorFactors(operator: string, param: string, phrases: () => 
     case 'pmf':
     case 'pmfromfile':
       return phraseFactors(phrases())
-    case 'contains':
-    case 'strmatch':
-    case 'containsword':
-    case 'streq':
-    case 'beginswith':
-    case 'endswith':
-      return param === '' ? null : phraseFactors([param])
     default:
       return null
   }

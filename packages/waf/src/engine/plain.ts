@@ -48,6 +48,9 @@ export const PLAIN_TRANSFORMS: ReadonlySet<string> = new Set([
   'normalisepathwin', 'escapeseqdecode', 'hexencode', 'length',
 ])
 
+/** Operators whose every match holds their parameter, as it is written. */
+export const LITERAL_OPERATORS: ReadonlySet<string> = new Set(['contains', 'strmatch', 'containsword', 'streq', 'beginswith', 'endswith'])
+
 /**
  * Whether the operator may match some plain value (true when in doubt). `phrases` gives the
  * phrases of `@pm`/`@pmFromFile`.
@@ -55,19 +58,13 @@ export const PLAIN_TRANSFORMS: ReadonlySet<string> = new Set([
 export function matchesPlain(operator: string, param: string, phrases: () => readonly string[]): boolean {
   if (operator === 'pmf') operator = 'pmfromfile'
   if (param.includes('%{')) return true
+  if (LITERAL_OPERATORS.has(operator)) return isPlain(param)
   switch (operator) {
     case 'rx':
       return rxMatchesPlain(param)
     case 'pm':
     case 'pmfromfile':
       return phrases().some((p) => p !== '' && isPlain(p))
-    case 'contains':
-    case 'strmatch':
-    case 'containsword':
-    case 'streq':
-    case 'beginswith':
-    case 'endswith':
-      return isPlain(param)
     case 'detectxss':
       // Every verdict of detectHtml (operators/detect-xss.ts) needs a `<` (a tag) or an `=` (an attribute's value).
       return false
