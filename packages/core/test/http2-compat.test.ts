@@ -75,21 +75,25 @@ describe('HTTP/2 held to HTTP/1.1’s rules (issue 22)', () => {
     const up = await fakeUpstream({ answer: 'hang' })
     const { client, lb } = await h2Proxy([up.url])
     client.on('error', () => {})
+    // Half are reset at once; the other half once requests have reached the upstream (not after a
+    // fixed delay: on a loaded machine every stream could be reset before one got there).
+    const later: http2.ClientHttp2Stream[] = []
     for (let i = 0; i < 300; i++) {
       const stream = client.request({ ':method': 'GET', ':path': `/r${i}`, ':authority': 'app.example' })
       stream.on('error', () => {})
-      // Reset once the request has reached the upstream for some, at once for the rest.
       if (i % 2 === 0) stream.close(http2.constants.NGHTTP2_CANCEL)
-      else setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 20)
+      else later.push(stream)
     }
     await expect.poll(() => up.hits, { timeout: 5_000 }).toBeGreaterThan(0)
+    for (const stream of later) stream.close(http2.constants.NGHTTP2_CANCEL)
     await expect.poll(() => lb.stats().active, { timeout: 5_000 }).toBe(0)
     expect(lb.stats().inFlight).toBe(0)
     // Every request that reached the upstream was cancelled there: the balancer closed its side of
     // each connection (the upstream, a Node server, holds its half open until its own timeout).
-    await expect.poll(() => up.aborted, { timeout: 5_000 }).toBe(up.hits)
+    await expect.poll(() => up.hits - up.aborted, { timeout: 5_000 }).toBe(0)
+    expect(up.aborted).toBeGreaterThan(0)
     expect(lb.upstreams[0]).toMatchObject({ state: 'up', failures: 0 })
-  })
+  }, 20_000)
 
   it('a dropped HTTP/2 connection cancels every request it carried', async () => {
     const up = await fakeUpstream({ answer: 'hang' })
