@@ -86,9 +86,9 @@ export function accessLog(lb: Balancer, target: AccessLogger | LogDestination, o
   } else if (typeof (target as LogDestination).write === 'function') {
     const bufferBytes = count(options.bufferBytes, 'bufferBytes', 65_536)
     const flushMs = count(options.flushMs, 'flushMs', 1_000)
-    const batch = new LineBatch(target as LogDestination, bufferBytes, flushMs, options.clock)
     const msg = JSON.stringify(message)
-    onEnd = (t) => batch.add(jsonLine(t, msg, Date.now()))
+    const batch = new LineBatch(target as LogDestination, bufferBytes, flushMs, (t, time) => jsonLine(t, msg, time), options.clock)
+    onEnd = (t) => batch.add(t, Date.now())
     done = () => batch.flush()
   } else {
     throw new TypeError(TARGET)

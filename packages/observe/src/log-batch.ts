@@ -20,26 +20,47 @@ const realTimer: FlushTimer = {
  * per few hundred lines, on one flat string joined at once (not a rope of every line, which the
  * destination would flatten piece by piece). The cost: lines reach the destination up to
  * `flushMs` late, and a crash loses the batch, as with nginx's buffer.
+ *
+ * A request only hands over its trace and the time: the lines are made {@link FORMAT_EVERY} at a
+ * time, in one tight loop (as the metrics' latency batch does), where the same formatting spread
+ * over requests runs with the caches cold from the proxying between them.
  */
 export class LineBatch {
   #lines: string[] = []
   #chars = 0
   #timer: unknown
+  readonly #traces: (RequestTrace | undefined)[] = new Array(FORMAT_EVERY)
+  readonly #times = new Float64Array(FORMAT_EVERY)
+  #pending = 0
+  /** Characters a line takes, on average over the last lines made (before any: every line is made at once). */
+  #lineChars = Number.POSITIVE_INFINITY
   readonly #flushNow = (): void => this.flush()
 
   constructor(
     private readonly destination: LogDestination,
     private readonly bufferBytes: number,
     private readonly flushMs: number,
+    private readonly format: (t: RequestTrace, time: number) => string,
     private readonly timer: FlushTimer = realTimer,
   ) {}
 
-  add(line: string): void {
-    this.#lines.push(line)
-    // String length counts UTF-16 units, not bytes; close enough for a flush threshold.
-    this.#chars += line.length
-    if (this.#chars >= this.bufferBytes) this.flush()
-    else if (this.#timer === undefined) this.#timer = this.timer.setTimeout(this.#flushNow, this.flushMs)
+  /**
+   * One request's line, made later: with the next {@link FORMAT_EVERY} requests' or when `bufferBytes`
+   * would be reached with them (judged by the lines made so far), or at the flush.
+   */
+  add(trace: RequestTrace, time: number): void {
+    const n = this.#pending
+    this.#traces[n] = trace
+    this.#times[n] = time
+    this.#pending = n + 1
+    if (this.#pending === FORMAT_EVERY || this.#chars + this.#pending * this.#lineChars >= this.bufferBytes) {
+      this.#formatPending()
+      if (this.#chars >= this.bufferBytes) {
+        this.flush()
+        return
+      }
+    }
+    if (this.#timer === undefined) this.#timer = this.timer.setTimeout(this.#flushNow, this.flushMs)
   }
 
   /** Writes what is pending now. */
@@ -48,13 +69,37 @@ export class LineBatch {
       this.timer.clearTimeout(this.#timer)
       this.#timer = undefined
     }
+    this.#formatPending()
     const lines = this.#lines
     if (lines.length === 0) return
     this.#lines = []
     this.#chars = 0
     this.destination.write(lines.length === 1 ? lines[0]! : lines.join(''))
   }
+
+  #formatPending(): void {
+    const n = this.#pending
+    if (n === 0) return
+    this.#pending = 0
+    const traces = this.#traces
+    const before = this.#chars
+    for (let i = 0; i < n; i++) {
+      const line = this.format(traces[i]!, this.#times[i]!)
+      traces[i] = undefined // not kept past its line
+      this.#lines.push(line)
+      // String length counts UTF-16 units, not bytes; close enough for a flush threshold.
+      this.#chars += line.length
+    }
+    this.#lineChars = (this.#chars - before) / n
+  }
 }
+
+/**
+ * Requests whose lines are made together. Small enough that the traces waiting (a few hundred
+ * bytes each) are rarely still alive at the next young-generation collection, large enough for
+ * the loop to run warm: at 20 000 requests a second, 64 wait 3 ms.
+ */
+const FORMAT_EVERY = 64
 
 /** JSON of strings that repeat from line to line (methods, upstream ids), made once each; bounded. */
 const QUOTED = new Map<string, string>()
@@ -82,11 +127,11 @@ export function jsonLine(t: RequestTrace, messageJson: string, time: number): st
   const attempts = t.attempts
   const n = attempts.length
   let attemptMs = ''
-  for (let i = 0; i < n; i++) attemptMs += i === 0 ? `${round(attempts[i]!.ms)}` : `,${round(attempts[i]!.ms)}`
+  for (let i = 0; i < n; i++) attemptMs += i === 0 ? msText(attempts[i]!.ms) : `,${msText(attempts[i]!.ms)}`
   const path = t.path
-  let line = `{"level":${t.error === undefined ? 30 : 40},"time":${time},"method":${quotedOnce(t.method)},"path":${PLAIN.test(path) ? `"${path}"` : JSON.stringify(path)},"status":${t.status},"attempts":${n},"ms":${round(t.ms)},"attemptMs":[${attemptMs}],"bytes":${t.bytes}`
+  let line = `{"level":${t.error === undefined ? 30 : 40},"time":${time},"method":${quotedOnce(t.method)},"path":${PLAIN.test(path) ? `"${path}"` : JSON.stringify(path)},"status":${t.status},"attempts":${n},"ms":${msText(t.ms)},"attemptMs":[${attemptMs}],"bytes":${t.bytes}`
   if (n !== 0) line += `,"upstream":${quotedOnce(attempts[n - 1]!.upstream)}`
-  if (t.firstByteMs !== undefined) line += `,"firstByteMs":${round(t.firstByteMs)}`
+  if (t.firstByteMs !== undefined) line += `,"firstByteMs":${msText(t.firstByteMs)}`
   if (t.error !== undefined) line += `,"error":${JSON.stringify(t.error)}`
   const cache = n === 0 ? undefined : attempts[n - 1]!.cache
   if (cache !== undefined) line += `,"cache":"${cache}"`
@@ -95,3 +140,26 @@ export function jsonLine(t: RequestTrace, messageJson: string, time: number): st
 
 /** ms to three decimals (µs): enough for a log, and short. */
 export const round = (ms: number): number => Math.round(ms * 1000) / 1000
+
+const FRACTION = ['.', '.0', '.00']
+
+/**
+ * `round(ms)` as JSON writes it (`12`, `0.5`, `0.123`), from whole microseconds: a small integer
+ * converts to text several times faster than a fraction does. Outside a 30-bit count of µs
+ * (about 18 minutes), or for a value that is not a finite number ≥ 0, the number's own text.
+ */
+export function msText(ms: number): string {
+  const us = Math.round(ms * 1000)
+  if (!(us >= 0 && us < 0x40000000)) return `${us / 1000}`
+  const whole = (us / 1000) | 0
+  let frac = us - whole * 1000
+  if (frac === 0) return `${whole}`
+  // Trailing zeros go, as in the number's own text (0.5, not 0.500).
+  let digits = 3
+  while (frac % 10 === 0) {
+    frac /= 10
+    digits--
+  }
+  const text = `${frac}`
+  return `${whole}${FRACTION[digits - text.length]!}${text}`
+}

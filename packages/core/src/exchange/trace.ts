@@ -92,7 +92,7 @@ export class Tracer {
   /** The shared map a pick fills with its refusals, when this request is traced. */
   refusals(): Map<string, PassReason> | undefined {
     if (this.trace === undefined) return undefined
-    REFUSED.clear()
+    if (REFUSED.size !== 0) REFUSED.clear() // clear() makes a new table even when empty
     return REFUSED
   }
 
