@@ -97,23 +97,24 @@ export class StatusPage {
   readonly #allowed: (address: string) => boolean
   readonly #timer: NodeJS.Timeout
   readonly #clients = new Set<ServerResponse>()
-  readonly #latencies = new Map<string, number[]>()
-  readonly #seen = new Map<string, number>()
+  /** Per upstream this second: a reservoir sample of its attempts' times, and how many it saw. */
+  readonly #latencies = new Map<string, { samples: number[]; seen: number }>()
   readonly #history: StatusSample[] = []
   readonly #token: Buffer | undefined
   readonly #fleet: StatusFleet | undefined
   readonly #unfleet: () => void
   #last: { at: number; requests: number; upstreams: Map<string, { requests: number; failures: number }> }
   readonly #onEnd = (t: RequestTrace): void => {
-    for (const a of t.attempts) {
-      let list = this.#latencies.get(a.upstream)
-      if (list === undefined) this.#latencies.set(a.upstream, (list = []))
-      const n = (this.#seen.get(a.upstream) ?? 0) + 1
-      this.#seen.set(a.upstream, n)
-      if (list.length < RESERVOIR) list.push(a.ms)
+    const attempts = t.attempts
+    for (let k = 0; k < attempts.length; k++) {
+      const a = attempts[k]!
+      let l = this.#latencies.get(a.upstream)
+      if (l === undefined) this.#latencies.set(a.upstream, (l = { samples: [], seen: 0 }))
+      const n = ++l.seen
+      if (l.samples.length < RESERVOIR) l.samples.push(a.ms)
       else {
         const i = Math.floor(Math.random() * n)
-        if (i < RESERVOIR) list[i] = a.ms
+        if (i < RESERVOIR) l.samples[i] = a.ms
       }
     }
   }
@@ -247,7 +248,7 @@ export class StatusPage {
       const before = this.#last.upstreams.get(u.id) ?? { requests: 0, failures: 0 }
       const done = u.requests - before.requests
       const failed = u.failures - before.failures
-      const latencies = (this.#latencies.get(u.id) ?? []).sort((a, b) => a - b)
+      const latencies = (this.#latencies.get(u.id)?.samples ?? []).sort((a, b) => a - b)
       return {
         id: u.id,
         url: u.url,
@@ -265,7 +266,6 @@ export class StatusPage {
       }
     })
     this.#latencies.clear()
-    this.#seen.clear()
     const sample: StatusSample = {
       at: Date.now(),
       strategy: stats.strategy,
