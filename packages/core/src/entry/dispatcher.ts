@@ -67,6 +67,9 @@ function flatHeaders(headers: Dispatcher.DispatchOptions['headers']): string[] {
   return out
 }
 
+/** Where a dispatcher's request comes from: this process, no peer, nothing forwarded (one object for every request). */
+const CALLER_ORIGIN = { peer: '', proto: 'http', forwarding: false } as const
+
 /**
  * `lb.dispatcher`'s client side: one request made through it (undici's `request`, `fetch`, or a
  * handler of the caller's), relayed to the caller's undici handler. Its head goes through the same
@@ -92,7 +95,7 @@ class DispatchClient implements ClientSide, PreparedHead {
     this.path = options.path
     this.#options = options
     this.#handler = handler
-    this.refusal = prepareRequest(this, host.options, options.path, flatHeaders(options.headers), { peer: '', proto: 'http', forwarding: false })
+    this.refusal = prepareRequest(this, host.options, options.path, flatHeaders(options.headers), CALLER_ORIGIN)
     const exchange = new Exchange(host, this)
     this.exchange = exchange
     // The caller gets its abort handle at once, so it can cancel while the request waits or retries.
