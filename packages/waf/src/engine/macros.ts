@@ -12,3 +12,26 @@ export function macroParts(text: string): string[] {
   }
   return parts
 }
+
+/** A macro's name read once: `tx.score` as collection `TX`, key `score`. */
+export interface MacroRef {
+  readonly collection: string
+  readonly key: string | undefined
+}
+
+const MACRO_REFS = new Map<string, MacroRef>()
+
+/**
+ * The collection (upper case) and key (lower case) a macro names, read once per distinct name:
+ * a rule expands the same macros request after request, and a key that is the same string each
+ * time is hashed once for the lookups that follow, where one sliced anew is hashed each time.
+ */
+export function macroRef(name: string): MacroRef {
+  let ref = MACRO_REFS.get(name)
+  if (ref === undefined) {
+    const dot = name.indexOf('.')
+    ref = { collection: (dot === -1 ? name : name.slice(0, dot)).toUpperCase(), key: dot === -1 ? undefined : name.slice(dot + 1).toLowerCase() }
+    if (MACRO_REFS.size < 10_000) MACRO_REFS.set(name, ref)
+  }
+  return ref
+}

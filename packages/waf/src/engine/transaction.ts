@@ -4,7 +4,7 @@ import type { VariableRef } from '../seclang/parser.js'
 import type { RuleSet } from './compile.js'
 import { countEntry, Entry, isExcluded } from './entry.js'
 import type { Fold } from './fold.js'
-import { macroParts } from './macros.js'
+import { macroParts, macroRef } from './macros.js'
 import type { RequestVars } from './request-vars.js'
 import { applyCtl, applySetVar, PERSISTENT } from './effects.js'
 import type { Rule, Target } from './rule.js'
@@ -372,9 +372,7 @@ export class Transaction implements OperatorScope {
   }
 
   #macro(name: string): string {
-    const dot = name.indexOf('.')
-    const collection = (dot === -1 ? name : name.slice(0, dot)).toUpperCase()
-    const key = dot === -1 ? undefined : name.slice(dot + 1).toLowerCase()
+    const { collection, key } = macroRef(name)
     if (collection === 'TX' && key !== undefined) return this.tx.get(key) ?? ''
     if (collection === 'MATCHED_VAR') return this.#matched?.value ?? ''
     if (collection === 'MATCHED_VAR_NAME') return this.#matched?.name ?? ''
