@@ -1,5 +1,5 @@
 import type { Entry } from './entry.js'
-import { macroParts } from './macros.js'
+import { macroParts, macroRef } from './macros.js'
 import type { Rule, Step } from './rule.js'
 
 /**
@@ -62,11 +62,17 @@ function macroKeys(text: string): string[] | null {
   const parts = macroParts(text)
   const keys: string[] = []
   for (let i = 1; i < parts.length; i += 2) {
-    const m = parts[i]!.toLowerCase()
-    if (m.startsWith('tx.')) keys.push(m.slice(3))
-    else if (m !== 'matched_var' && m !== 'matched_var_name' && m !== 'rule.id') return null
+    const { collection, key } = macroRef(parts[i]!)
+    if (collection === 'TX' && key !== undefined) keys.push(key)
+    else if (!((collection === 'MATCHED_VAR' || collection === 'MATCHED_VAR_NAME') && key === undefined) && !isRuleId(parts[i]!)) return null
   }
   return keys
+}
+
+/** `%{rule.id}`: known at load. */
+function isRuleId(name: string): boolean {
+  const { collection, key } = macroRef(name)
+  return collection === 'RULE' && key === 'id'
 }
 
 /** A setvar name's text up to its first macro other than `rule.id` (its id, known at load), lower case. */
@@ -74,7 +80,7 @@ function namePrefix(name: string, rule: Rule): { prefix: string; whole: boolean 
   const parts = macroParts(name)
   let prefix = parts[0]!
   for (let i = 1; i < parts.length; i += 2) {
-    if (parts[i]!.toLowerCase() !== 'rule.id') return { prefix: prefix.toLowerCase(), whole: false }
+    if (!isRuleId(parts[i]!)) return { prefix: prefix.toLowerCase(), whole: false }
     prefix += String(rule.id) + parts[i + 1]!
   }
   return { prefix: prefix.toLowerCase(), whole: true }
