@@ -40,6 +40,11 @@ describe('body processors', () => {
       ],
       error: undefined,
     })
+    // An ASCII body whose escapes make chars past ASCII: those are UTF-8 bytes too, names and values.
+    expect(parseJson('{"\\u00e9":"\\u00fc","b":"\\u0041"}').args).toEqual([
+      ['json.\xc3\xa9', '\xc3\xbc'],
+      ['json.b', 'A'],
+    ])
   })
 
   it('JSON: a body that does not parse, or nests too deep, is a body error (what was read is kept)', () => {

@@ -144,13 +144,16 @@ SecRule ARGS "@rx nothing" "id:6,phase:1,pass,log"`)
   })
 
   it('TX read by a name pattern and counted by one', () => {
+    // /^FOO_/ is a prefix (read as startsWith, names being lower case), /foo_/ is not: xfoo_c only matches the second.
     const e = engine(`
-SecAction "id:1,phase:1,pass,nolog,setvar:tx.foo_a=1,setvar:tx.foo_b=2,setvar:tx.bar=3"
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.foo_a=1,setvar:tx.FOO_B=2,setvar:tx.bar=3,setvar:tx.xfoo_c=2"
 SecRule &TX:/^foo_/ "@eq 2" "id:2,phase:1,pass,log"
-SecRule TX:/^foo_/ "@streq 2" "id:3,phase:1,pass,log,msg:'%{MATCHED_VAR_NAME}'"
-SecRule &TX "@eq 3" "id:4,phase:1,pass,log"`)
+SecRule TX:/^FOO_/ "@streq 2" "id:3,phase:1,pass,log,msg:'%{MATCHED_VAR_NAME}'"
+SecRule TX:/foo_/ "@streq 2" "id:5,phase:1,pass,log,setvar:tx.hits=+1"
+SecRule TX:hits "@eq 2" "id:6,phase:1,pass,log"
+SecRule &TX "@eq 5" "id:4,phase:1,pass,log"`)
     const v = e.inspect(request('/'))
-    expect(v.matches.map((m) => m.id)).toEqual([2, 3, 4])
+    expect(v.matches.map((m) => m.id)).toEqual([2, 3, 5, 6, 4])
     expect(v.matches[1]).toMatchObject({ variable: 'TX:foo_b', msg: 'TX:foo_b' })
   })
 })

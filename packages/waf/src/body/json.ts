@@ -16,34 +16,38 @@ export interface JsonArguments {
  */
 export function parseJson(bytes: string): JsonArguments {
   let root: unknown
+  // Without a byte past ASCII the byte string is the text as it is; without a `\u` escape as well,
+  // so is every name and value in it (an escape can make a char past ASCII: `"\u00e9"`).
+  const bytesAscii = !NON_ASCII.test(bytes)
+  const ascii = bytesAscii && bytes.indexOf('\\u') === -1
   try {
-    root = JSON.parse(NON_ASCII.test(bytes) ? Buffer.from(bytes, 'latin1').toString('utf8') : bytes)
+    root = JSON.parse(bytesAscii ? bytes : Buffer.from(bytes, 'latin1').toString('utf8'))
   } catch (err) {
     return { args: [], error: `the JSON body does not parse: ${(err as Error).message}` }
   }
   const args: [string, string][] = []
-  const deep = walk('json', root, 0, args)
+  const deep = walk('json', root, 0, args, ascii)
   return { args, error: deep ? `the JSON body nests deeper than ${JSON_DEPTH_LIMIT} levels` : undefined }
 }
 
-/** A byte past ASCII: without one, the byte string is the text as it is (no UTF-8 decoding to do). */
 const NON_ASCII = /[\u0080-\u00ff]/
 
 /** Adds the values under `value` to `args`, in document order; true when it nests too deep (what was read stays). */
-function walk(name: string, value: unknown, depth: number, args: [string, string][]): boolean {
+function walk(name: string, value: unknown, depth: number, args: [string, string][], ascii: boolean): boolean {
   if (value === null || typeof value !== 'object') {
-    args.push([name, value === null ? '' : bytesOf(String(value))])
+    args.push([name, typeof value === 'string' ? (ascii ? value : bytesOf(value)) : value === null ? '' : String(value)])
     return false
   }
   if (depth >= JSON_DEPTH_LIMIT) return true
+  const children = childrenOf(name)
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (walk(child(name, i), value[i], depth + 1, args)) return true
+    for (let i = 0; i < value.length; i++) if (walk(child(children, name, i, ascii), value[i], depth + 1, args, ascii)) return true
     return false
   }
   const keys = Object.keys(value)
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!
-    if (walk(child(name, k), (value as Record<string, unknown>)[k], depth + 1, args)) return true
+    if (walk(child(children, name, k, ascii), (value as Record<string, unknown>)[k], depth + 1, args, ascii)) return true
   }
   return false
 }
@@ -58,7 +62,8 @@ const NAMES_KEPT = 4096
 let names = new Map<string, Map<string | number, string>>()
 let namesKept = 0
 
-function child(parent: string, key: string | number): string {
+/** The names kept under `parent` (looked up once per object or array, not once per member). */
+function childrenOf(parent: string): Map<string | number, string> {
   let children = names.get(parent)
   if (children === undefined) {
     if (namesKept >= NAMES_KEPT) {
@@ -67,14 +72,17 @@ function child(parent: string, key: string | number): string {
     }
     names.set(parent, (children = new Map()))
   }
+  return children
+}
+
+function child(children: Map<string | number, string>, parent: string, key: string | number, ascii: boolean): string {
   let name = children.get(key)
   if (name === undefined) {
-    name = `${parent}.${typeof key === 'number' ? key : bytesOf(key)}`
+    name = `${parent}.${typeof key === 'number' || ascii ? key : bytesOf(key)}`
     if (namesKept++ < NAMES_KEPT) children.set(key, name)
   }
   return name
 }
-
 
 function bytesOf(s: string): string {
   // ASCII is its own byte string; anything else is given back as its UTF-8 bytes.

@@ -283,8 +283,9 @@ export class Transaction implements OperatorScope {
         if (v !== undefined) out.push(this.#txEntry(key, v))
         return
       }
+      const prefix = ref.txPrefix
       for (const [k, v] of this.tx) {
-        if (key !== undefined && !key.test(k)) continue
+        if (key !== undefined && !(prefix === undefined ? key.test(k) : k.startsWith(prefix))) continue
         const e = this.#txEntry(k, v)
         if (excluded.length !== 0 && isExcluded(e, excluded)) continue
         out.push(e)
