@@ -8,7 +8,7 @@ import { isPlain } from './plain.js'
  * (engine/transforms.ts), so each is computed once per request whatever number of rules ask.
  */
 export class Entry {
-  cache: string[] | undefined = undefined
+  cache: (number | string)[] | undefined = undefined
   /** Every rule's verdict on this value (engine/verdicts.ts), looked up once per value and request; null when the value is not kept. */
   verdicts: Uint16Array | null | undefined = undefined
   /** The prefiltered rules whose factors this plain value holds (engine/prefilter.ts); null for none. */
@@ -50,15 +50,21 @@ const TX_ENTRIES = 1024
  * its variable's value changes.
  */
 export class TxEntries {
-  readonly #map = new Map<string, Entry>()
+  /** Per variable, its entry as a list of one: a rule reading only it is given this list. */
+  readonly #map = new Map<string, readonly [Entry]>()
 
   get(key: string, value: string): Entry {
-    let e = this.#map.get(key)
-    if (e === undefined || e.value !== value) {
+    return this.alone(key, value)[0]
+  }
+
+  /** The entry as the one value of a rule's targets (kept with it: no list made per rule and request). */
+  alone(key: string, value: string): readonly [Entry] {
+    let list = this.#map.get(key)
+    if (list === undefined || list[0].value !== value) {
       if (this.#map.size >= TX_ENTRIES) this.#map.clear()
-      this.#map.set(key, (e = new Entry('TX', key, value)))
+      this.#map.set(key, (list = [new Entry('TX', key, value)]))
     }
-    return e
+    return list
   }
 }
 

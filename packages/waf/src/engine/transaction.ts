@@ -9,6 +9,7 @@ import type { RequestVars } from './request-vars.js'
 import { applyCtl, applySetVar, PERSISTENT } from './effects.js'
 import type { Rule, Target } from './rule.js'
 import { Removals } from './removals.js'
+import { ListBuilder, NO_ENTRIES } from './lists.js'
 import { transformed } from './transforms.js'
 import { NO_MATCH, MATCH } from './verdicts.js'
 
@@ -33,7 +34,12 @@ export interface Interruption {
 /** Collections this transaction holds (the rest are the request's, engine/request-vars.ts). */
 const DYNAMIC = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', ...[...PERSISTENT].map((c) => c.toUpperCase())])
 const MAX_DATA = 120
-const ONLY_NOTHING: Entry[] = [new Entry('', '', '')]
+const ONLY_NOTHING: readonly Entry[] = [new Entry('', '', '')]
+/** Lists being made (engine/lists.ts): a set's values and its values less plain ones; one rule's own; a count's. Shared: each is filled and taken before another begins. */
+const ALL = new ListBuilder()
+const NOT_PLAIN = new ListBuilder()
+const OWN = new ListBuilder()
+const COUNTED = new ListBuilder()
 const NO_REFS: readonly VariableRef[] = []
 /**
  * One request through the rules: its variables, TX and the other collections (per request:
@@ -55,9 +61,8 @@ export class Transaction implements OperatorScope {
   #matched: Entry | undefined
   #matchedData = ''
   #tested = ''
-  readonly #scratch: Entry[] = []
   /** What each shared target set selected, for the request's variables as of `#setsFor`. */
-  #sets: (Entry[] | undefined)[] = []
+  #sets: (readonly Entry[] | undefined)[] = []
   #setsFor = -1
   /** The verdicts' epoch the lists in `#sets` were made in (engine/verdicts.ts). */
   #epoch = 0
@@ -208,16 +213,13 @@ export class Transaction implements OperatorScope {
   }
 
   /** The values a rule reads: its targets, less what it or a ctl takes out. */
-  #targets(rule: Rule): Entry[] {
+  #targets(rule: Rule): readonly Entry[] {
     if (rule.variables.length === 0) return ONLY_NOTHING // SecAction: one run of its (unconditional) operator
     const txKey = rule.txKey
     if (txKey !== undefined && !this.removals.hasTargets) {
-      // The commonest target of all (the CRS's paranoia-level gates): one TX variable.
+      // The commonest target of all (the CRS's paranoia-level gates): one TX variable, a list kept with its entry.
       const v = this.tx.get(txKey)
-      const out = this.#scratch
-      out.length = 0
-      if (v !== undefined) out.push(this.#txEntry(txKey, v))
-      return out
+      return v === undefined ? NO_ENTRIES : this.rules.txEntries.alone(txKey, v)
     }
     const set = rule.targetSet
     if (set >= 0 && !this.removals.hasTargets) {
@@ -232,24 +234,19 @@ export class Transaction implements OperatorScope {
       const at = rule.plainSkip ? set * 2 + 1 : set * 2
       let list = this.#sets[at]
       if (list === undefined) {
-        const all: Entry[] = []
-        const notPlain: Entry[] = []
-        for (const ref of rule.includes) this.#select(ref, all, rule.excludes, set, notPlain)
-        this.#sets[set * 2] = all
-        this.#sets[set * 2 + 1] = notPlain
-        list = rule.plainSkip ? notPlain : all
+        for (const ref of rule.includes) this.#select(ref, ALL, rule.excludes, set, NOT_PLAIN)
+        this.#sets[set * 2] = ALL.take()
+        this.#sets[set * 2 + 1] = NOT_PLAIN.take()
+        list = this.#sets[at]!
       }
       return list
     }
     const excluded = this.removals.hasTargets ? this.removals.exclusions(rule) : rule.excludes
-    // One list per transaction, refilled per rule: a rule's targets are read before the next rule's.
-    const out = this.#scratch
-    out.length = 0
     for (const ref of rule.includes) {
-      if (ref.count) out.push(countEntry(ref.collection, this.#count(ref)))
-      else this.#select(ref, out, excluded)
+      if (ref.count) OWN.add(countEntry(ref.collection, this.#count(ref)))
+      else this.#select(ref, OWN, excluded)
     }
-    return out
+    return OWN.take()
   }
 
   #count(ref: Target): number {
@@ -261,9 +258,10 @@ export class Transaction implements OperatorScope {
       for (const k of this.tx.keys()) if (key.test(k)) n++
       return n
     }
-    const out: Entry[] = []
-    this.#select(ref, out, NO_REFS)
-    return out.length
+    this.#select(ref, COUNTED, NO_REFS)
+    const n = COUNTED.length
+    COUNTED.clear()
+    return n
   }
 
   /**
@@ -272,7 +270,7 @@ export class Transaction implements OperatorScope {
    * request (headers, cookies, argument names) is visited by no rule. `notPlain`: the same
    * less plain values (engine/plain.ts).
    */
-  #select(ref: Target, out: Entry[], excluded: readonly VariableRef[], set = -1, notPlain?: Entry[]): void {
+  #select(ref: Target, out: ListBuilder, excluded: readonly VariableRef[], set = -1, notPlain?: ListBuilder): void {
     const key = ref.key
     if (ref.collection === 'TX') {
       // TX is read where it stands: no list of it is built, and a variable's entry is kept while
@@ -280,15 +278,15 @@ export class Transaction implements OperatorScope {
       // one verdict lookup).
       if (typeof key === 'string') {
         const v = this.tx.get(key)
-        if (v !== undefined) out.push(this.#txEntry(key, v))
+        if (v !== undefined) out.add(this.#txEntry(key, v))
         return
       }
       const prefix = ref.txPrefix
-      for (const [k, v] of this.tx) {
+      for (const k of this.tx.keys()) {
         if (key !== undefined && !(prefix === undefined ? key.test(k) : k.startsWith(prefix))) continue
-        const e = this.#txEntry(k, v)
+        const e = this.#txEntry(k, this.tx.get(k)!)
         if (excluded.length !== 0 && isExcluded(e, excluded)) continue
-        out.push(e)
+        out.add(e)
       }
       return
     }
@@ -310,8 +308,8 @@ export class Transaction implements OperatorScope {
         if (v !== null && memo.clean(v, set, e.plain)) continue
       }
       if (excluded.length !== 0 && isExcluded(e, excluded)) continue
-      out.push(e)
-      if (notPlain !== undefined && !e.plain) notPlain.push(e)
+      out.add(e)
+      if (notPlain !== undefined && !e.plain) notPlain.add(e)
     }
   }
 

@@ -56,12 +56,13 @@ export class TransformTree {
 export function transformed(entry: Entry, node: TransformNode): string {
   const fn = node.fn
   if (fn === undefined) return entry.value
+  // The cache is node ids and results, side by side: a value meets a few of the tree's hundreds
+  // of nodes, and an array indexed by node id would be as long as the largest id met.
+  const id = node.id
   let cache = entry.cache
   if (cache === undefined) entry.cache = cache = []
-  let v = cache[node.id]
-  if (v === undefined) {
-    v = fn(node.parent === undefined ? entry.value : transformed(entry, node.parent))
-    cache[node.id] = v
-  }
+  else for (let i = 0; i < cache.length; i += 2) if (cache[i] === id) return cache[i + 1] as string
+  const v = fn(node.parent === undefined ? entry.value : transformed(entry, node.parent))
+  cache.push(id, v)
   return v
 }
