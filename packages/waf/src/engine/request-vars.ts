@@ -2,6 +2,7 @@ import { type ParsedBody, parseBody, processorFor, type BodyProcessor } from '..
 import { parseUrlencoded } from '../body/urlencoded.js'
 import { urlDecode } from '../transformations/url-decode.js'
 import { Entry, type KeptEntries } from './entry.js'
+import { ListBuilder } from './lists.js'
 import type { Target } from './rule.js'
 import type { Verdicts } from './verdicts.js'
 
@@ -36,6 +37,9 @@ export const VARIABLES = new Set([
 ])
 
 const NONE: readonly Entry[] = []
+/** The lists {@link RequestVars.unclean} and {@link RequestVars.list} make (engine/lists.ts): each filled and taken before another begins. */
+const UNCLEAN = new ListBuilder()
+const BUILT = new ListBuilder()
 
 /** Collections the transaction holds, not the request (engine/transaction.ts). */
 const HELD = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE', 'ENV'])
@@ -49,13 +53,14 @@ export function collectionIndex(collection: string): number {
 
 /** The request's variables, each built the first time a rule reads it. */
 export class RequestVars {
-  #lists: (Entry[] | undefined)[] = []
-  #unclean: (Entry[] | undefined)[] = []
+  #lists: (readonly Entry[] | undefined)[] = []
+  #unclean: (readonly Entry[] | undefined)[] = []
   #named: (Map<string, Entry[]> | undefined)[] = []
   #uncleanFor = -1
   #uncleanEpoch = -1
   readonly #req: WafRequest
   #args: [string, string][] | undefined
+  #parts: { path: string; query: string } | undefined
   #body: ParsedBody | undefined
   #bodyText = ''
   processor: BodyProcessor | undefined
@@ -104,6 +109,10 @@ export class RequestVars {
   }
 
   #split(): { path: string; query: string } {
+    return (this.#parts ??= this.#splitUrl())
+  }
+
+  #splitUrl(): { path: string; query: string } {
     const url = this.#req.url
     const q = url.indexOf('?')
     let path = q === -1 ? url : url.slice(0, q)
@@ -118,7 +127,7 @@ export class RequestVars {
   }
 
   /** A collection by name (`ARGS`); a name the request does not hold is empty. */
-  get(collection: string): Entry[] {
+  get(collection: string): readonly Entry[] {
     const index = collectionIndex(collection)
     return index === -1 ? [] : this.list(index, collection)
   }
@@ -128,7 +137,7 @@ export class RequestVars {
    * what repeats from request to request is left out once, not once per set. Made again when the
    * variables change or the verdicts' epoch moves on.
    */
-  unclean(index: number, collection: string, memo: Verdicts): Entry[] {
+  unclean(index: number, collection: string, memo: Verdicts): readonly Entry[] {
     if (this.#uncleanFor !== this.version || this.#uncleanEpoch !== memo.epoch) {
       this.#unclean = []
       this.#uncleanFor = this.version
@@ -137,13 +146,13 @@ export class RequestVars {
     let out = this.#unclean[index]
     if (out !== undefined) return out
     const all = this.list(index, collection)
-    out = []
     for (let i = 0; i < all.length; i++) {
       const e = all[i]!
       let v = e.verdicts
       if (v === undefined) v = e.verdicts = memo.of(e.value) ?? null
-      if (v === null || !memo.cleanFor(v, index, e.plain)) out.push(e)
+      if (v === null || !memo.cleanFor(v, index, e.plain)) UNCLEAN.add(e)
     }
+    out = UNCLEAN.take()
     this.#unclean[index] = out
     return out
   }
@@ -174,7 +183,7 @@ export class RequestVars {
   }
 
   /** A collection by its index ({@link collectionIndex}), built the first time it is read. */
-  list(index: number, collection: string): Entry[] {
+  list(index: number, collection: string): readonly Entry[] {
     return (this.#lists[index] ??= this.#build(collection))
   }
 
@@ -182,18 +191,22 @@ export class RequestVars {
     return this.kept === undefined ? new Entry(collection, key, value) : this.kept.get(collection, key, value)
   }
 
-  #build(c: string): Entry[] {
+  #build(c: string): readonly Entry[] {
     const req = this.#req
     const post = this.#body?.args ?? []
     switch (c) {
       case 'ARGS':
-        return [...this.#getArgs(), ...post].map(([k, v]) => this.#entry(c, k, v))
+        for (const [k, v] of this.#getArgs()) BUILT.add(this.#entry(c, k, v))
+        for (const [k, v] of post) BUILT.add(this.#entry(c, k, v))
+        return BUILT.take()
       case 'ARGS_GET':
         return this.#getArgs().map(([k, v]) => this.#entry(c, k, v))
       case 'ARGS_POST':
         return post.map(([k, v]) => this.#entry(c, k, v))
       case 'ARGS_NAMES':
-        return [...this.#getArgs(), ...post].map(([k]) => this.#entry(c, k, k))
+        for (const [k] of this.#getArgs()) BUILT.add(this.#entry(c, k, k))
+        for (const [k] of post) BUILT.add(this.#entry(c, k, k))
+        return BUILT.take()
       case 'ARGS_GET_NAMES':
         return this.#getArgs().map(([k]) => this.#entry(c, k, k))
       case 'ARGS_POST_NAMES':
@@ -205,9 +218,8 @@ export class RequestVars {
       }
       case 'REQUEST_HEADERS':
       case 'REQUEST_HEADERS_NAMES': {
-        const out: Entry[] = []
-        for (let i = 0; i < req.headers.length; i += 2) out.push(this.#entry(c, req.headers[i]!, c === 'REQUEST_HEADERS' ? req.headers[i + 1]! : req.headers[i]!))
-        return out
+        for (let i = 0; i < req.headers.length; i += 2) BUILT.add(this.#entry(c, req.headers[i]!, c === 'REQUEST_HEADERS' ? req.headers[i + 1]! : req.headers[i]!))
+        return BUILT.take()
       }
       case 'REQUEST_COOKIES':
       case 'REQUEST_COOKIES_NAMES': {

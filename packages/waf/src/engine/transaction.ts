@@ -313,7 +313,7 @@ export class Transaction implements OperatorScope {
     }
   }
 
-  #collection(c: string): Entry[] {
+  #collection(c: string): readonly Entry[] {
     if (!DYNAMIC.has(c)) return this.vars.get(c)
     switch (c) {
       case 'TX':
