@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../src/engine/engine.js'
 import type { WafRequest } from '../src/engine/request-vars.js'
+import { txLiteralOf } from '../src/engine/tx-names.js'
 
 const engine = (text: string) => new Engine([{ file: 'rules.conf', text }], () => '')
 const request = (url: string, headers: Record<string, string> = {}, method = 'GET'): WafRequest => ({
@@ -144,16 +145,32 @@ SecRule ARGS "@rx nothing" "id:6,phase:1,pass,log"`)
   })
 
   it('TX read by a name pattern and counted by one', () => {
-    // /^FOO_/ is a prefix (read as startsWith, names being lower case), /foo_/ is not: xfoo_c only matches the second.
+    // Patterns that are literals (engine/tx-names.ts) and one that is not (/^fo+_/): /^FOO_/ is a
+    // prefix (names are lower case), /foo_/ is not: xfoo_c only matches the second.
     const e = engine(`
 SecAction "id:1,phase:1,pass,nolog,setvar:tx.foo_a=1,setvar:tx.FOO_B=2,setvar:tx.bar=3,setvar:tx.xfoo_c=2"
 SecRule &TX:/^foo_/ "@eq 2" "id:2,phase:1,pass,log"
 SecRule TX:/^FOO_/ "@streq 2" "id:3,phase:1,pass,log,msg:'%{MATCHED_VAR_NAME}'"
 SecRule TX:/foo_/ "@streq 2" "id:5,phase:1,pass,log,setvar:tx.hits=+1"
 SecRule TX:hits "@eq 2" "id:6,phase:1,pass,log"
+SecRule &TX:/OO_.*/ "@eq 3" "id:7,phase:1,pass,log"
+SecRule &TX:/^xfoo_c*/ "@eq 1" "id:8,phase:1,pass,log"
+SecRule &TX:/^fo+_/ "@eq 2" "id:9,phase:1,pass,log"
 SecRule &TX "@eq 5" "id:4,phase:1,pass,log"`)
     const v = e.inspect(request('/'))
-    expect(v.matches.map((m) => m.id)).toEqual([2, 3, 5, 6, 4])
+    expect(v.matches.map((m) => m.id)).toEqual([2, 3, 5, 6, 7, 8, 9, 4])
     expect(v.matches[1]).toMatchObject({ variable: 'TX:foo_b', msg: 'TX:foo_b' })
+  })
+})
+
+describe('TX name patterns read as literals', () => {
+  const literal = (source: string) => txLiteralOf({ collection: 'TX', key: new RegExp(source, 'i'), exclude: false, count: false })
+  it('takes a literal at the start or anywhere, less a last x* or .*, and leaves every other regex alone', () => {
+    expect(literal('^header_name_')).toEqual({ text: 'header_name_', anchored: true })
+    expect(literal('MULTIPART_HEADERS_CONTENT_TYPES_*')).toEqual({ text: 'multipart_headers_content_types', anchored: false })
+    expect(literal('paramcounter_.*')).toEqual({ text: 'paramcounter_', anchored: false })
+    for (const other of ['^fo+_', 'a.b', 'a*', '^a|b', 'ab$', '\\w+', '(ab)']) expect(literal(other)).toBeUndefined()
+    expect(txLiteralOf({ collection: 'ARGS', key: /^a/i, exclude: false, count: false })).toBeUndefined()
+    expect(txLiteralOf({ collection: 'TX', key: /^a/, exclude: false, count: false })).toBeUndefined()
   })
 })

@@ -13,6 +13,7 @@ import { Prefilter } from './prefilter.js'
 import { phraseList } from '../operators/pm.js'
 import type { Disruptive, Rule, Step, Target } from './rule.js'
 import { TransformTree } from './transforms.js'
+import { txLiteralOf } from './tx-names.js'
 
 /** A rule the engine loaded but cannot run, and why (it never matches). */
 export interface UnsupportedRule {
@@ -268,17 +269,11 @@ function plainOf(op: string, d: ParsedRule, transforms: readonly string[], runs:
 }
 
 function targetsOf(variables: readonly VariableRef[]): { includes: Target[]; excludes: VariableRef[]; txKey: string | undefined } {
-  const includes = variables.filter((v) => !v.exclude).map((v) => ({ ...v, index: collectionIndex(v.collection), txPrefix: txPrefixOf(v) }))
+  const includes = variables.filter((v) => !v.exclude).map((v) => ({ ...v, index: collectionIndex(v.collection), txLiteral: txLiteralOf(v) }))
   const excludes = variables.filter((v) => v.exclude)
   const only = includes.length === 1 && excludes.length === 0 ? includes[0]! : undefined
   const txKey = only !== undefined && only.collection === 'TX' && !only.count && typeof only.key === 'string' ? only.key : undefined
   return { includes, excludes, txKey }
-}
-
-/** A TX key regex that is `^` and letters, digits, `_` or `-` (case-insensitive, as every key regex): that prefix, lower case. */
-function txPrefixOf(v: VariableRef): string | undefined {
-  if (v.collection !== 'TX' || !(v.key instanceof RegExp) || !v.key.ignoreCase || !/^\^[A-Za-z0-9_-]+$/.test(v.key.source)) return undefined
-  return v.key.source.slice(1).toLowerCase()
 }
 
 /** Collections that change while the rules run: a target set holding one is not shared. */

@@ -9,11 +9,8 @@ import type { TransformNode } from './transforms.js'
  */
 export interface Target extends VariableRef {
   readonly index: number
-  /**
-   * For `TX:/^header_name_/`: the regex is a literal prefix, and TX names are lower case (setvar
-   * lowers them; captures are digits), so a name is tested with `startsWith` instead (engine/compile.ts).
-   */
-  readonly txPrefix: string | undefined
+  /** For a TX key regex that asks only for a literal, at the start or anywhere: that literal (engine/tx-names.ts). */
+  readonly txLiteral: { readonly text: string; readonly anchored: boolean } | undefined
 }
 
 /** What a rule does when it stops the request. */

@@ -10,6 +10,7 @@ import { applyCtl, applySetVar, PERSISTENT } from './effects.js'
 import type { Rule, Target } from './rule.js'
 import { Removals } from './removals.js'
 import { ListBuilder, NO_ENTRIES } from './lists.js'
+import { txNameMatches } from './tx-names.js'
 import { transformed } from './transforms.js'
 import { NO_MATCH, MATCH } from './verdicts.js'
 
@@ -255,7 +256,7 @@ export class Transaction implements OperatorScope {
       if (typeof key === 'string') return this.tx.has(key) ? 1 : 0
       if (key === undefined) return this.tx.size
       let n = 0
-      for (const k of this.tx.keys()) if (key.test(k)) n++
+      for (const k of this.tx.keys()) if (txNameMatches(ref, key, k)) n++
       return n
     }
     this.#select(ref, COUNTED, NO_REFS)
@@ -281,9 +282,8 @@ export class Transaction implements OperatorScope {
         if (v !== undefined) out.add(this.#txEntry(key, v))
         return
       }
-      const prefix = ref.txPrefix
       for (const k of this.tx.keys()) {
-        if (key !== undefined && !(prefix === undefined ? key.test(k) : k.startsWith(prefix))) continue
+        if (key !== undefined && !txNameMatches(ref, key, k)) continue
         const e = this.#txEntry(k, this.tx.get(k)!)
         if (excluded.length !== 0 && isExcluded(e, excluded)) continue
         out.add(e)
