@@ -146,6 +146,7 @@ export class RequestVars {
     let out = this.#unclean[index]
     if (out !== undefined) return out
     const all = this.list(index, collection)
+    UNCLEAN.clear()
     for (let i = 0; i < all.length; i++) {
       const e = all[i]!
       let v = e.verdicts
@@ -194,6 +195,7 @@ export class RequestVars {
   #build(c: string): readonly Entry[] {
     const req = this.#req
     const post = this.#body?.args ?? []
+    BUILT.clear()
     switch (c) {
       case 'ARGS':
         for (const [k, v] of this.#getArgs()) BUILT.add(this.#entry(c, k, v))

@@ -235,6 +235,8 @@ export class Transaction implements OperatorScope {
       const at = rule.plainSkip ? set * 2 + 1 : set * 2
       let list = this.#sets[at]
       if (list === undefined) {
+        ALL.clear()
+        NOT_PLAIN.clear()
         for (const ref of rule.includes) this.#select(ref, ALL, rule.excludes, set, NOT_PLAIN)
         this.#sets[set * 2] = ALL.take()
         this.#sets[set * 2 + 1] = NOT_PLAIN.take()
@@ -243,6 +245,7 @@ export class Transaction implements OperatorScope {
       return list
     }
     const excluded = this.removals.hasTargets ? this.removals.exclusions(rule) : rule.excludes
+    OWN.clear()
     for (const ref of rule.includes) {
       if (ref.count) OWN.add(countEntry(ref.collection, this.#count(ref)))
       else this.#select(ref, OWN, excluded)
@@ -259,10 +262,9 @@ export class Transaction implements OperatorScope {
       for (const k of this.tx.keys()) if (txNameMatches(ref, key, k)) n++
       return n
     }
-    this.#select(ref, COUNTED, NO_REFS)
-    const n = COUNTED.length
     COUNTED.clear()
-    return n
+    this.#select(ref, COUNTED, NO_REFS)
+    return COUNTED.length
   }
 
   /**
