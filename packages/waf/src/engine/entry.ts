@@ -4,8 +4,8 @@ import { isPlain } from './plain.js'
 
 /**
  * One value a rule can inspect: `ARGS:id` = `5`. Values and keys are byte strings (one char a byte,
- * as ModSecurity's are bytes). `cache` holds the value's transformations by node id
- * (engine/transforms.ts), so each is computed once per request whatever number of rules ask.
+ * as ModSecurity's are bytes). `cache` holds the value's transformations, node id then result
+ * (engine/transforms.ts), so each is computed once per value whatever number of rules ask.
  */
 export class Entry {
   cache: (number | string)[] | undefined = undefined

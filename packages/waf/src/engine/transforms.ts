@@ -4,7 +4,7 @@ import type { Entry } from './entry.js'
 /**
  * A rule's transformations, interned as a path in one tree shared by every rule: `t:urlDecodeUni`
  * and `t:urlDecodeUni,t:lowercase` share their first node, so a value decoded once for one rule
- * is decoded for all (each value keeps its results by node id, engine/variables.ts).
+ * is decoded for all (each value keeps its results by node id, engine/entry.ts).
  */
 export class TransformNode {
   readonly #children = new Map<string, TransformNode>()
