@@ -64,7 +64,7 @@ function macroKeys(text: string): string[] | null {
   for (let i = 1; i < parts.length; i += 2) {
     const { collection, key } = macroRef(parts[i]!)
     if (collection === 'TX' && key !== undefined) keys.push(key)
-    else if (!((collection === 'MATCHED_VAR' || collection === 'MATCHED_VAR_NAME') && key === undefined) && !isRuleId(parts[i]!)) return null
+    else if (!((collection === 'MATCHED_VAR' || collection === 'MATCHED_VAR_NAME') && key === undefined) && !(collection === 'RULE' && key === 'id')) return null
   }
   return keys
 }

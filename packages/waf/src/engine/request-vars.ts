@@ -2,7 +2,7 @@ import { type ParsedBody, parseBody, processorFor, type BodyProcessor } from '..
 import { parseUrlencoded } from '../body/urlencoded.js'
 import { urlDecode } from '../transformations/url-decode.js'
 import { Entry, type KeptEntries } from './entry.js'
-import { ListBuilder } from './lists.js'
+import { ListBuilder, NO_ENTRIES } from './lists.js'
 import type { Target } from './rule.js'
 import type { Verdicts } from './verdicts.js'
 
@@ -36,7 +36,6 @@ export const VARIABLES = new Set([
   'RULE', 'TIME', 'TIME_EPOCH', 'HIGHEST_SEVERITY', 'STATUS_LINE', 'URLENCODED_ERROR',
 ])
 
-const NONE: readonly Entry[] = []
 /** The lists {@link RequestVars.unclean} and {@link RequestVars.list} make (engine/lists.ts): each filled and taken before another begins. */
 const UNCLEAN = new ListBuilder()
 const BUILT = new ListBuilder()
@@ -129,7 +128,7 @@ export class RequestVars {
   /** A collection by name (`ARGS`); a name the request does not hold is empty. */
   get(collection: string): readonly Entry[] {
     const index = collectionIndex(collection)
-    return index === -1 ? [] : this.list(index, collection)
+    return index === -1 ? NO_ENTRIES : this.list(index, collection)
   }
 
   /**
@@ -180,7 +179,7 @@ export class RequestVars {
       }
       this.#named[index] = byName
     }
-    return byName.get(name) ?? NONE
+    return byName.get(name) ?? NO_ENTRIES
   }
 
   /** A collection by its index ({@link collectionIndex}), built the first time it is read. */

@@ -57,7 +57,8 @@ export function transformed(entry: Entry, node: TransformNode): string {
   const fn = node.fn
   if (fn === undefined) return entry.value
   // The cache is node ids and results, side by side: a value meets a few of the tree's hundreds
-  // of nodes, and an array indexed by node id would be as long as the largest id met.
+  // of nodes (47 at most over the CRS 4 corpus at PL2), and an array indexed by node id would be
+  // as long as the largest id met.
   const id = node.id
   let cache = entry.cache
   if (cache === undefined) entry.cache = cache = []
