@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { parseBody, processorFor } from '../src/body/index.js'
 import { JSON_DEPTH_LIMIT, parseJson } from '../src/body/json.js'
@@ -78,5 +79,31 @@ describe('body processors', () => {
     expect(parseMultipart('x', 'multipart/form-data').error).toMatch(/no boundary/)
     // A backslash in a name stays (a CRS rule looks for it); only an escaped quote is unescaped.
     expect(parseMultipart('--B\r\nContent-Disposition: form-data; name="a\\d\\"q"\r\n\r\nx\r\n--B--', 'multipart/form-data; boundary=B').parts[0]!.name).toBe('a\\d"q')
+  })
+})
+
+describe('JSON bodies, property-tested', () => {
+  // What a JSON body's arguments must be: each string (names too) as its UTF-8 bytes, numbers and
+  // booleans as text, null as empty; written here the plain way, without parseJson's shortcuts.
+  const expected = (v: unknown, name = 'json', out: [string, string][] = []): [string, string][] => {
+    const bytes = (s: string) => Buffer.from(s, 'utf8').toString('latin1')
+    if (v === null || typeof v !== 'object') out.push([name, v === null ? '' : bytes(String(v))])
+    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) expected(v[i], `${name}.${i}`, out)
+    else for (const k of Object.keys(v)) expected((v as Record<string, unknown>)[k], `${name}.${bytes(k)}`, out)
+    return out
+  }
+  // The same document three ways: as UTF-8 bytes, with every char past ASCII as a \u escape
+  // (ASCII bytes, escapes to read), and as it is when it is ASCII already (no escape at all).
+  const escaped = (json: string) => json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  it('gives every name and value as UTF-8 bytes, whichever way the document is written', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ stringUnit: fc.constantFrom('a', 'é', '\u4e2d', '😀', '\\', '"', '\n', '7', '.', ' ', '\ud800') }), (v) => {
+        const json = JSON.stringify(v)
+        const want = expected(JSON.parse(json))
+        expect(parseJson(Buffer.from(json, 'utf8').toString('latin1')).args).toEqual(want)
+        expect(parseJson(escaped(json)).args).toEqual(want)
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 300), seed: Number(process.env.FUZZ_SEED ?? 25) },
+    )
   })
 })
