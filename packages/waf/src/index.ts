@@ -1,6 +1,6 @@
 export { waf, type Middleware, type WafMiddleware, type WafOptions, type WafReport, type WafView } from './waf.js'
 export type { WafExclusion } from './exclusions.js'
-export type { WafMatch, Interruption } from './engine/transaction.js'
+export type { WafMatch, Interruption } from './engine/matches.js'
 export type { WafRequest } from './engine/request-vars.js'
 export type { Verdict } from './engine/engine.js'
 export type { UnsupportedRule } from './engine/compile.js'

@@ -9,7 +9,9 @@ import { Prefilter } from '../src/engine/prefilter.js'
 import type { WafRequest } from '../src/engine/request-vars.js'
 import type { Rule } from '../src/engine/rule.js'
 import { transformed } from '../src/engine/transforms.js'
+import { detectSql, PLAIN_SQL_FACTORS } from '../src/operators/detect-sqli.js'
 import { detectHtml } from '../src/operators/detect-xss.js'
+import { wordsOfType } from '../src/operators/sql-tokens.js'
 import { TRANSFORMATIONS } from '../src/transformations/index.js'
 import { DEBIAN_CRS } from './helpers/firewall.js'
 
@@ -75,6 +77,22 @@ describe('required factors (engine/factors.ts)', () => {
       expect(fn, name).toBeDefined()
       fc.assert(fc.property(plainString, (s) => view(s).includes(view(fn(s)))), { numRuns: 300 })
     }
+  })
+
+  it('@detectSQLi finds SQL in a plain value only where one of its factors is', () => {
+    expect(detectSql('1 or 1')).not.toBeNull() // plain values can be SQL: the factors are what it needs
+    expect(detectSql('1--')).not.toBeNull()
+    expect(PLAIN_SQL_FACTORS).toContain('or')
+    expect(PLAIN_SQL_FACTORS).toContain('--')
+    const piece = fc.oneof(fc.constantFrom(...wordsOfType('kEUB&o'), '1', '42', '0x1f', '-', '.', '.5', ' ', 'id', '_'), plainChar)
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 10 }), fc.boolean(), (a, upper) => {
+        const s = upper ? a.join('').toUpperCase() : a.join('')
+        if (detectSql(s) === null) return true
+        return PLAIN_SQL_FACTORS.some((f) => view(s).includes(f))
+      }),
+      { numRuns: 5000 },
+    )
   })
 
   it('a regex match on a plain string holds a factor (random expressions over a small alphabet)', () => {

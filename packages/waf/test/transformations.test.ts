@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { TRANSFORMATIONS } from '../src/transformations/index.js'
 
@@ -46,6 +47,19 @@ describe('transformations', () => {
   it('leaves what it does not transform as it is (the same string, no copy)', () => {
     const s = 'plain text'
     for (const name of ['urlDecode', 'urlDecodeUni', 'jsDecode', 'htmlEntityDecode', 'removeNulls']) expect(t(name, s)).toBe(s)
+  })
+
+  it('t:base64Decode decodes as Node does, up to the first char that is not base64 (short runs decoded in place, long ones by Node)', () => {
+    const node = (s: string) => Buffer.from(/^[A-Za-z0-9+/]*/.exec(s)![0], 'base64').toString('latin1')
+    const char = fc.oneof(fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'), fc.constantFrom('=', '-', '_', ' ', '.', '%', '\xe9', '\0'))
+    fc.assert(
+      fc.property(fc.array(char, { maxLength: 100 }), (a) => {
+        const s = a.join('')
+        expect(t('base64Decode', s)).toBe(node(s))
+      }),
+      { numRuns: 3000 },
+    )
+    for (const s of ['', 'Q', 'QQ', 'QUI', 'QUJD', 'QUJDRA', 'QUJDRA==x', 'A-12345', 'x'.repeat(65), 'QUJD'.repeat(40)]) expect(t('base64Decode', s), s).toBe(node(s))
   })
 
   it('never throws, whatever the bytes (every transformation on random byte strings)', () => {

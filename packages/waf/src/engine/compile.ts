@@ -38,6 +38,8 @@ export interface RuleSet {
   readonly responseRules: number
   /** How many distinct target sets rules share (Rule.targetSet). */
   readonly targetSets: number
+  /** Per target set, which lists of it rules read ({@link READS_ALL}, {@link READS_NOT_PLAIN}, {@link READS_FACTORED}). */
+  readonly setReads: Uint8Array
   /** What each rule with a slot concluded about values seen before. */
   readonly verdicts: Verdicts
   /** TX variables' entries, shared by every request (engine/entry.ts). */
@@ -120,7 +122,26 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
   prefilter.build()
   const setSlots = setSlotsOf(phases, sets.size, false)
   const verdicts = new Verdicts(slots.next, setSlots, setSlotsOf(phases, sets.size, true), collectionSetsOf(phases, setSlots))
-  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts, txEntries: new TxEntries(), prefilter, keptEntries: new KeptEntries(verdicts), targetSets: sets.size, folds: [[], []] }
+  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts, txEntries: new TxEntries(), prefilter, keptEntries: new KeptEntries(verdicts), targetSets: sets.size, setReads: setReadsOf(phases, sets.size), folds: [[], []] }
+}
+
+/** A rule reads every value of its target set; only the values that are not plain; those and the plain ones that hold a factor. */
+export const READS_ALL = 1
+export const READS_NOT_PLAIN = 2
+export const READS_FACTORED = 4
+
+/** Per target set, which of its lists the rules reading it read (engine/transaction.ts makes only those). */
+function setReadsOf(phases: readonly (readonly Step[])[], count: number): Uint8Array {
+  const out = new Uint8Array(count)
+  for (const steps of phases) {
+    for (const step of steps) {
+      if (step.kind !== 'rule') continue
+      for (let r: Rule | undefined = step.rule; r !== undefined; r = r.chained) {
+        if (r.targetSet >= 0) out[r.targetSet]! |= r.plainSkip ? READS_NOT_PLAIN : r.factors >= 0 ? READS_FACTORED : READS_ALL
+      }
+    }
+  }
+  return out
 }
 
 function jumpsOf(steps: readonly Step[]): Int32Array {

@@ -3,7 +3,8 @@ import { type ParsedDirective, parse } from '../seclang/parser.js'
 import { compile, type DataLoader, type RuleSet } from './compile.js'
 import { foldPhases } from './fold.js'
 import { RequestVars, type WafRequest } from './request-vars.js'
-import { type Interruption, Transaction, type WafMatch } from './transaction.js'
+import type { Interruption, WafMatch } from './matches.js'
+import { Transaction } from './transaction.js'
 
 export interface Source {
   readonly file: string

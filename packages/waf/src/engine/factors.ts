@@ -1,4 +1,5 @@
 import type { AST } from '@eslint-community/regexpp'
+import { PLAIN_SQL_FACTORS } from '../operators/detect-sqli.js'
 import { isPlain, LITERAL_OPERATORS, parsePcre, PLAIN_CHARS, PlainLanguage } from './plain.js'
 
 /**
@@ -29,8 +30,13 @@ export const SUBSTRING_TRANSFORMS: ReadonlySet<string> = new Set([
  * keeps `..` (path traversal) and `0x` (SQL hex), which plain values seldom hold.
  */
 export const MIN_FACTOR = 2
-/** At most this many exact strings per part, each at most this long, before they become factors. */
-const EXACT_MAX = 16
+/**
+ * At most this many exact strings per part, each at most this long, before they become factors.
+ * 256, not fewer: the CRS's command lists are alternations of a few dozen names per first letter
+ * (`l(?:s|ess|zcat|…)`), each branch a factor only joined to its letter (`ls`, not `s`); at 16 the
+ * letter alone was kept, too short to use, and rule 932150 ran on every plain value.
+ */
+const EXACT_MAX = 256
 const EXACT_LEN = 32
 /** A class of more plain chars than this is read as any char. */
 const CLASS_MAX = 4
@@ -192,6 +198,8 @@ export function operatorFactors(operator: string, param: string, phrases: () => 
     case 'pmf':
     case 'pmfromfile':
       return phraseFactors(phrases())
+    case 'detectsqli':
+      return PLAIN_SQL_FACTORS
     default:
       return null
   }

@@ -105,6 +105,13 @@ export class Prefilter {
     return hits !== null && hits[id] === 1
   }
 
+  /** Whether plain `entry` holds a factor of any rule (its value read once, then kept on it). */
+  any(entry: Entry): boolean {
+    let hits = entry.hits
+    if (hits === undefined) hits = entry.hits = this.scan(entry.value)
+    return hits !== null
+  }
+
   /** The rules a plain value holds a factor of, or null for none. Read lower case, runs of spaces as one. */
   scan(value: string): Uint8Array | null {
     const delta = this.#delta

@@ -1,9 +1,10 @@
 import { toNumber } from '../operators/numbers.js'
 import type { OperatorScope } from '../operators/index.js'
 import type { VariableRef } from '../seclang/parser.js'
-import type { RuleSet } from './compile.js'
+import { READS_FACTORED, READS_NOT_PLAIN, type RuleSet } from './compile.js'
 import { countEntry, Entry, isExcluded } from './entry.js'
 import type { Fold } from './fold.js'
+import type { Interruption, WafMatch } from './matches.js'
 import { macroParts, macroRef } from './macros.js'
 import type { RequestVars } from './request-vars.js'
 import { applyCtl, applySetVar, PERSISTENT } from './effects.js'
@@ -14,31 +15,18 @@ import { txNameMatches } from './tx-names.js'
 import { transformed } from './transforms.js'
 import { NO_MATCH, MATCH } from './verdicts.js'
 
-/** One rule that matched, as `onMatch` reports it: never sent to the client. */
-export interface WafMatch {
-  readonly id: number
-  readonly msg: string
-  /** The variable that matched: `ARGS:q`, `REQUEST_HEADERS:User-Agent`. */
-  readonly variable: string
-  /** What the operator matched (the start of it, at most 120 bytes). */
-  readonly data: string
-  readonly severity: string | undefined
-  readonly tags: readonly string[]
-}
-
-/** Why a transaction stopped: the rule whose disruptive action ran. */
-export interface Interruption {
-  readonly id: number
-  readonly action: 'deny' | 'drop' | 'redirect'
-}
-
 /** Collections this transaction holds (the rest are the request's, engine/request-vars.ts). */
 const DYNAMIC = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', ...[...PERSISTENT].map((c) => c.toUpperCase())])
 const MAX_DATA = 120
 const ONLY_NOTHING: readonly Entry[] = [new Entry('', '', '')]
-/** Lists being made (engine/lists.ts): a set's values and its values less plain ones; one rule's own; a count's. Shared: each is filled and taken before another begins. */
+/**
+ * Lists being made (engine/lists.ts): a set's values, its values less plain ones, and its values
+ * less plain ones that hold no rule's factor; one rule's own; a count's. Shared: each is filled
+ * and taken before another begins.
+ */
 const ALL = new ListBuilder()
 const NOT_PLAIN = new ListBuilder()
+const FACTORED = new ListBuilder()
 const OWN = new ListBuilder()
 const COUNTED = new ListBuilder()
 const NO_REFS: readonly VariableRef[] = []
@@ -226,20 +214,27 @@ export class Transaction implements OperatorScope {
     if (set >= 0 && !this.removals.hasTargets) {
       const epoch = this.rules.verdicts.epoch
       if (this.#setsFor !== this.vars.version || this.#epoch !== epoch) {
-        this.#sets = new Array(this.rules.targetSets * 2) // sized once: indices written out of order would make it sparse (slow)
+        this.#sets = new Array(this.rules.targetSets * 3) // sized once: indices written out of order would make it sparse (slow)
         this.#setsFor = this.vars.version
         this.#epoch = epoch
       }
-      // Two lists per set: every value, and (for rules that cannot match one) no plain value.
-      // Both are made in one pass over the request's values.
-      const at = rule.plainSkip ? set * 2 + 1 : set * 2
+      // Three lists per set, made in one pass over the request's values: every value; for rules
+      // that cannot match a plain one, no plain value; for prefiltered rules (engine/factors.ts),
+      // no plain value that holds none of any rule's factors (a sku, a search word: most values
+      // that come once), which such a rule would only visit to skip.
+      const base = set * 3
+      const at = rule.plainSkip ? base + 1 : rule.factors >= 0 ? base + 2 : base
       let list = this.#sets[at]
       if (list === undefined) {
+        const reads = this.rules.setReads[set]!
         ALL.clear()
         NOT_PLAIN.clear()
-        for (const ref of rule.includes) this.#select(ref, ALL, rule.excludes, set, NOT_PLAIN)
-        this.#sets[set * 2] = ALL.take()
-        this.#sets[set * 2 + 1] = NOT_PLAIN.take()
+        FACTORED.clear()
+        for (const ref of rule.includes) this.#select(ref, ALL, rule.excludes, set, reads & READS_NOT_PLAIN ? NOT_PLAIN : undefined, reads & READS_FACTORED ? FACTORED : undefined)
+        // Only the lists the set's rules read (compile.ts): made for every set of every request.
+        this.#sets[base] = ALL.take()
+        if (reads & READS_NOT_PLAIN) this.#sets[base + 1] = NOT_PLAIN.take()
+        if (reads & READS_FACTORED) this.#sets[base + 2] = FACTORED.take()
         list = this.#sets[at]!
       }
       return list
@@ -271,9 +266,10 @@ export class Transaction implements OperatorScope {
    * Adds the entries `ref` selects (less `excluded`) to `out`. For a shared target set, less the
    * values no rule reading the set can match (engine/verdicts.ts): what repeats from request to
    * request (headers, cookies, argument names) is visited by no rule. `notPlain`: the same
-   * less plain values (engine/plain.ts).
+   * less plain values (engine/plain.ts); `factored`: less plain values that hold no factor and
+   * have no verdicts (a value with verdicts stays until every rule has recorded its "no match").
    */
-  #select(ref: Target, out: ListBuilder, excluded: readonly VariableRef[], set = -1, notPlain?: ListBuilder): void {
+  #select(ref: Target, out: ListBuilder, excluded: readonly VariableRef[], set = -1, notPlain?: ListBuilder, factored?: ListBuilder): void {
     const key = ref.key
     if (ref.collection === 'TX') {
       // TX is read where it stands: no list of it is built, and a variable's entry is kept while
@@ -311,7 +307,10 @@ export class Transaction implements OperatorScope {
       }
       if (excluded.length !== 0 && isExcluded(e, excluded)) continue
       out.add(e)
-      if (notPlain !== undefined && !e.plain) notPlain.add(e)
+      if (!e.plain) {
+        notPlain?.add(e)
+        factored?.add(e)
+      } else if (factored !== undefined && (e.verdicts != null || this.rules.prefilter.any(e))) factored.add(e)
     }
   }
 

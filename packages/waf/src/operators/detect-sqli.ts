@@ -1,4 +1,4 @@
-import { type SqlToken, sqlTokens } from './sql-tokens.js'
+import { type SqlToken, sqlTokens, wordsOfType } from './sql-tokens.js'
 import type { OperatorFactory } from './types.js'
 
 /**
@@ -22,6 +22,16 @@ const ATTACK_FUNCTIONS = new Set([
  */
 const CLOSED_STRING = /^s(?:[&U;]|c|B[1nks(]|o[s1vf(knE]|[1v]|k[1s(&]?|f\(|\)[&U;ocB])/
 const OPEN = /^(?:[1v)](?:&[1svf(nk]|U|;[EUkf]|B[1nks(]|c)|[(]*[1sv]\)+[&U;c]|\(*E[o1svf(k]|E[n1](?:,|k[n(])|E\(|v$|;[EUf]|U[E(]|[1sn]U[E(]|f\(|k&)/
+
+/**
+ * What `@detectSQLi` needs in a plain value (letters, digits, space, `_`, `.`, `-`; engine/plain.ts),
+ * for the prefilter (engine/factors.ts): one of these, read lower case. Such a value has no quote
+ * (so only the unquoted reading runs), no `(`, `)`, `;`, `@`, `,` or backslash, so its tokens are
+ * numbers, words, `-` and `.` (types `1`, `n`, `o`), a `--` comment (`c`), and the words of the
+ * lists below. Every shape {@link OPEN} accepts holds one of `&`, `U`, `B`, `c`, `E`, `k` or a type
+ * a plain value cannot have: a word of those types, or `--`. A test reads random plain values.
+ */
+export const PLAIN_SQL_FACTORS: readonly string[] = [...wordsOfType('&UBEk'), '--']
 
 function judge(tokens: readonly SqlToken[], quoted: boolean): boolean {
   if (tokens.length < 2 && !(tokens.length === 1 && tokens[0]!.type === 'v' && tokens[0]!.text.startsWith('@@'))) return false

@@ -159,6 +159,11 @@ function isWordChar(code: number): boolean {
 const WORDS = new Map<string, TokenType>()
 for (const [list, type] of [[KEYWORDS, 'k'], [OPERATORS, 'o'], [CLAUSES, 'B'], [STATEMENTS, 'E'], [SET_OPERATORS, 'U'], [LOGIC, '&']] as const) for (const w of list) WORDS.set(w, type)
 
+/** The words read as one of `types` (when not a call). */
+export function wordsOfType(types: string): string[] {
+  return [...WORDS].filter(([, t]) => types.includes(t)).map(([w]) => w)
+}
+
 function wordType(word: string, call: boolean): TokenType {
   const type = WORDS.get(word)
   if (type === undefined) return call ? 'f' : 'n'
