@@ -4,6 +4,7 @@ import { urlDecode } from '../transformations/url-decode.js'
 import { Entry, type KeptEntries } from './entry.js'
 import { ListBuilder, NO_ENTRIES } from './lists.js'
 import type { Target } from './rule.js'
+import type { Prefilter } from './prefilter.js'
 import type { Verdicts } from './verdicts.js'
 
 /**
@@ -38,6 +39,7 @@ export const VARIABLES = new Set([
 
 /** The lists {@link RequestVars.unclean} and {@link RequestVars.list} make (engine/lists.ts): each filled and taken before another begins. */
 const UNCLEAN = new ListBuilder()
+const LOUD = new ListBuilder()
 const BUILT = new ListBuilder()
 
 /** Collections the transaction holds, not the request (engine/transaction.ts). */
@@ -133,38 +135,48 @@ export class RequestVars {
 
   /**
    * A collection less the values every target set reading it knows clean ({@link Verdicts.cleanFor}):
-   * what repeats from request to request is left out once, not once per set. Made again when the
-   * variables change or the verdicts' epoch moves on.
+   * what repeats from request to request is left out once, not once per set. With `prefilter`,
+   * less the quiet values as well: plain, seen for the first time (no verdicts) and holding no
+   * rule's factor (engine/prefilter.ts), which only rules that run on every plain value visit (a
+   * sku, an id: most values a request brings). Made again when the variables change or the
+   * verdicts' epoch moves on.
    */
-  unclean(index: number, collection: string, memo: Verdicts): readonly Entry[] {
+  unclean(index: number, collection: string, memo: Verdicts, prefilter?: Prefilter): readonly Entry[] {
     if (this.#uncleanFor !== this.version || this.#uncleanEpoch !== memo.epoch) {
       this.#unclean = []
       this.#uncleanFor = this.version
       this.#uncleanEpoch = memo.epoch
     }
-    let out = this.#unclean[index]
+    const at = index * 2
+    let out = this.#unclean[prefilter === undefined ? at : at + 1]
     if (out !== undefined) return out
     const all = this.list(index, collection)
     UNCLEAN.clear()
+    LOUD.clear()
     for (let i = 0; i < all.length; i++) {
       const e = all[i]!
       let v = e.verdicts
       if (v === undefined) v = e.verdicts = memo.of(e.value) ?? null
-      if (v === null || !memo.cleanFor(v, index, e.plain)) UNCLEAN.add(e)
+      if (v !== null && memo.cleanFor(v, index, e.plain)) continue
+      UNCLEAN.add(e)
+      if (prefilter !== undefined && (v !== null || !e.plain || prefilter.any(e))) LOUD.add(e)
     }
-    out = UNCLEAN.take()
-    this.#unclean[index] = out
+    // Asked for less the quiet values, both lists are made at once (the other is free then).
+    out = this.#unclean[at] = UNCLEAN.take()
+    if (prefilter === undefined) return out
+    out = this.#unclean[at + 1] = LOUD.take()
     return out
   }
 
   /**
    * What a target of a rule is read from: a named member (`REQUEST_HEADERS:User-Agent`, when
    * `byName`) from an index by name, not a scan; for a rule set whose every rule has a slot
-   * (`memo`), the collection less what that set can skip ({@link unclean}); else all of it.
+   * (`memo`), the collection less what that set can skip ({@link unclean}, less the quiet values
+   * with `prefilter`); else all of it.
    */
-  source(ref: Target, byName: boolean, memo: Verdicts | undefined): readonly Entry[] {
+  source(ref: Target, byName: boolean, memo: Verdicts | undefined, prefilter?: Prefilter): readonly Entry[] {
     if (byName && typeof ref.key === 'string') return this.named(ref.index, ref.collection, ref.key)
-    return memo === undefined ? this.list(ref.index, ref.collection) : this.unclean(ref.index, ref.collection, memo)
+    return memo === undefined ? this.list(ref.index, ref.collection) : this.unclean(ref.index, ref.collection, memo, prefilter)
   }
 
   /** A collection's members named `name` (lower case), from an index made the first time one is asked for. */

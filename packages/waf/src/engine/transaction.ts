@@ -1,7 +1,7 @@
 import { toNumber } from '../operators/numbers.js'
 import type { OperatorScope } from '../operators/index.js'
 import type { VariableRef } from '../seclang/parser.js'
-import { READS_FACTORED, READS_NOT_PLAIN, type RuleSet } from './compile.js'
+import { READS_ALL, READS_FACTORED, READS_NOT_PLAIN, type RuleSet } from './compile.js'
 import { countEntry, Entry, isExcluded } from './entry.js'
 import type { Fold } from './fold.js'
 import type { Interruption, WafMatch } from './matches.js'
@@ -230,9 +230,8 @@ export class Transaction implements OperatorScope {
         ALL.clear()
         NOT_PLAIN.clear()
         FACTORED.clear()
-        for (const ref of rule.includes) this.#select(ref, ALL, rule.excludes, set, reads & READS_NOT_PLAIN ? NOT_PLAIN : undefined, reads & READS_FACTORED ? FACTORED : undefined)
-        // Only the lists the set's rules read (compile.ts): made for every set of every request.
-        this.#sets[base] = ALL.take()
+        for (const ref of rule.includes) this.#select(ref, ALL, rule.excludes, set, reads)
+        if (reads & READS_ALL) this.#sets[base] = ALL.take()
         if (reads & READS_NOT_PLAIN) this.#sets[base + 1] = NOT_PLAIN.take()
         if (reads & READS_FACTORED) this.#sets[base + 2] = FACTORED.take()
         list = this.#sets[at]!
@@ -268,8 +267,12 @@ export class Transaction implements OperatorScope {
    * request (headers, cookies, argument names) is visited by no rule. `notPlain`: the same
    * less plain values (engine/plain.ts); `factored`: less plain values that hold no factor and
    * have no verdicts (a value with verdicts stays until every rule has recorded its "no match").
+   * `reads`: which of them the set's rules read; when none reads every value, the quiet values
+   * (those neither list keeps) are not even visited (engine/request-vars.ts).
    */
-  #select(ref: Target, out: ListBuilder, excluded: readonly VariableRef[], set = -1, notPlain?: ListBuilder, factored?: ListBuilder): void {
+  #select(ref: Target, out: ListBuilder, excluded: readonly VariableRef[], set = -1, reads = 0): void {
+    const notPlain = reads & READS_NOT_PLAIN ? NOT_PLAIN : undefined
+    const factored = reads & READS_FACTORED ? FACTORED : undefined
     const key = ref.key
     if (ref.collection === 'TX') {
       // TX is read where it stands: no list of it is built, and a variable's entry is kept while
@@ -290,7 +293,8 @@ export class Transaction implements OperatorScope {
     }
     const memo = this.rules.verdicts
     const xml = ref.collection === 'XML' ? (key === '//@*' ? '//@*' : '/*') : undefined
-    const list = ref.index === -1 ? this.#collection(ref.collection) : this.vars.source(ref, xml === undefined, set >= 0 && memo.slotted(set) ? memo : undefined)
+    const slotted = set >= 0 && memo.slotted(set)
+    const list = ref.index === -1 ? this.#collection(ref.collection) : this.vars.source(ref, xml === undefined, slotted ? memo : undefined, slotted && (reads & READS_ALL) === 0 ? this.rules.prefilter : undefined)
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!
       if (key !== undefined) {
