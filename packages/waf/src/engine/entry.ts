@@ -108,6 +108,16 @@ export class KeptEntries {
   }
 }
 
+/**
+ * Whether `e` is a member `ref` names by its key (`ARGS:id`, `ARGS:/^id/`, lower case when a
+ * string); for `XML`, `xml` is the kind asked for (`/*` the text, `//@*` the attributes).
+ */
+export function keyMatches(ref: VariableRef, e: Entry, xml: string | undefined): boolean {
+  const key = ref.key
+  if (xml !== undefined) return e.key === xml
+  return typeof key === 'string' ? e.lower === key : key === undefined || key.test(e.key)
+}
+
 /** Whether one of the `!` targets (or removed ones) names this entry. */
 export function isExcluded(e: Entry, excluded: readonly VariableRef[]): boolean {
   for (const x of excluded) {

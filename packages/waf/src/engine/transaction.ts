@@ -1,8 +1,8 @@
 import { toNumber } from '../operators/numbers.js'
 import type { OperatorScope } from '../operators/index.js'
 import type { VariableRef } from '../seclang/parser.js'
-import { READS_ALL, READS_FACTORED, READS_NOT_PLAIN, type RuleSet } from './compile.js'
-import { countEntry, Entry, isExcluded } from './entry.js'
+import type { RuleSet } from './compile.js'
+import { countEntry, Entry, isExcluded, keyMatches } from './entry.js'
 import type { Fold } from './fold.js'
 import type { Interruption, WafMatch } from './matches.js'
 import { macroParts, macroRef } from './macros.js'
@@ -10,6 +10,7 @@ import type { RequestVars } from './request-vars.js'
 import { applyCtl, applySetVar, PERSISTENT } from './effects.js'
 import type { Rule, Target } from './rule.js'
 import { Removals } from './removals.js'
+import { SetLists } from './set-lists.js'
 import { ListBuilder, NO_ENTRIES } from './lists.js'
 import { txNameMatches } from './tx-names.js'
 import { transformed } from './transforms.js'
@@ -19,14 +20,7 @@ import { NO_MATCH, MATCH } from './verdicts.js'
 const DYNAMIC = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', ...[...PERSISTENT].map((c) => c.toUpperCase())])
 const MAX_DATA = 120
 const ONLY_NOTHING: readonly Entry[] = [new Entry('', '', '')]
-/**
- * Lists being made (engine/lists.ts): a set's values, its values less plain ones, and its values
- * less plain ones that hold no rule's factor; one rule's own; a count's. Shared: each is filled
- * and taken before another begins.
- */
-const ALL = new ListBuilder()
-const NOT_PLAIN = new ListBuilder()
-const FACTORED = new ListBuilder()
+/** Lists being made (engine/lists.ts): one rule's own; a count's. Shared: each is filled and taken before another begins. */
 const OWN = new ListBuilder()
 const COUNTED = new ListBuilder()
 const NO_REFS: readonly VariableRef[] = []
@@ -50,17 +44,16 @@ export class Transaction implements OperatorScope {
   #matched: Entry | undefined
   #matchedData = ''
   #tested = ''
-  /** What each shared target set selected, for the request's variables as of `#setsFor`. */
-  #sets: (readonly Entry[] | undefined)[] = []
-  #setsFor = -1
-  /** The verdicts' epoch the lists in `#sets` were made in (engine/verdicts.ts). */
-  #epoch = 0
+  /** The lists of the target sets rules share (engine/set-lists.ts). */
+  readonly #sets: SetLists
   #matchedVars: Entry[] = []
 
   constructor(
     readonly rules: RuleSet,
     readonly vars: RequestVars,
-  ) {}
+  ) {
+    this.#sets = new SetLists(rules, vars)
+  }
 
   /** Takes rules out of this request (an exclusion, like `ctl:ruleRemoveById`). */
   removeRules(ranges: readonly (readonly [number, number])[]): void {
@@ -210,34 +203,7 @@ export class Transaction implements OperatorScope {
       const v = this.tx.get(txKey)
       return v === undefined ? NO_ENTRIES : this.rules.txEntries.alone(txKey, v)
     }
-    const set = rule.targetSet
-    if (set >= 0 && !this.removals.hasTargets) {
-      const epoch = this.rules.verdicts.epoch
-      if (this.#setsFor !== this.vars.version || this.#epoch !== epoch) {
-        this.#sets = new Array(this.rules.targetSets * 3) // sized once: indices written out of order would make it sparse (slow)
-        this.#setsFor = this.vars.version
-        this.#epoch = epoch
-      }
-      // Three lists per set, made in one pass over the request's values: every value; for rules
-      // that cannot match a plain one, no plain value; for prefiltered rules (engine/factors.ts),
-      // no plain value that holds none of any rule's factors (a sku, a search word: most values
-      // that come once), which such a rule would only visit to skip.
-      const base = set * 3
-      const at = rule.plainSkip ? base + 1 : rule.factors >= 0 ? base + 2 : base
-      let list = this.#sets[at]
-      if (list === undefined) {
-        const reads = this.rules.setReads[set]!
-        ALL.clear()
-        NOT_PLAIN.clear()
-        FACTORED.clear()
-        for (const ref of rule.includes) this.#select(ref, ALL, rule.excludes, set, reads)
-        if (reads & READS_ALL) this.#sets[base] = ALL.take()
-        if (reads & READS_NOT_PLAIN) this.#sets[base + 1] = NOT_PLAIN.take()
-        if (reads & READS_FACTORED) this.#sets[base + 2] = FACTORED.take()
-        list = this.#sets[at]!
-      }
-      return list
-    }
+    if (rule.targetSet >= 0 && !this.removals.hasTargets) return this.#sets.of(rule)
     const excluded = this.removals.hasTargets ? this.removals.exclusions(rule) : rule.excludes
     OWN.clear()
     for (const ref of rule.includes) {
@@ -261,18 +227,8 @@ export class Transaction implements OperatorScope {
     return COUNTED.length
   }
 
-  /**
-   * Adds the entries `ref` selects (less `excluded`) to `out`. For a shared target set, less the
-   * values no rule reading the set can match (engine/verdicts.ts): what repeats from request to
-   * request (headers, cookies, argument names) is visited by no rule. `notPlain`: the same
-   * less plain values (engine/plain.ts); `factored`: less plain values that hold no factor and
-   * have no verdicts (a value with verdicts stays until every rule has recorded its "no match").
-   * `reads`: which of them the set's rules read; when none reads every value, the quiet values
-   * (those neither list keeps) are not even visited (engine/request-vars.ts).
-   */
-  #select(ref: Target, out: ListBuilder, excluded: readonly VariableRef[], set = -1, reads = 0): void {
-    const notPlain = reads & READS_NOT_PLAIN ? NOT_PLAIN : undefined
-    const factored = reads & READS_FACTORED ? FACTORED : undefined
+  /** Adds the entries `ref` selects (less `excluded`) to `out` (for a rule's own list; shared sets: engine/set-lists.ts). */
+  #select(ref: Target, out: ListBuilder, excluded: readonly VariableRef[]): void {
     const key = ref.key
     if (ref.collection === 'TX') {
       // TX is read where it stands: no list of it is built, and a variable's entry is kept while
@@ -291,30 +247,13 @@ export class Transaction implements OperatorScope {
       }
       return
     }
-    const memo = this.rules.verdicts
     const xml = ref.collection === 'XML' ? (key === '//@*' ? '//@*' : '/*') : undefined
-    const slotted = set >= 0 && memo.slotted(set)
-    const list = ref.index === -1 ? this.#collection(ref.collection) : this.vars.source(ref, xml === undefined, slotted ? memo : undefined, slotted && (reads & READS_ALL) === 0 ? this.rules.prefilter : undefined)
+    const list = ref.index === -1 ? this.#collection(ref.collection) : this.vars.source(ref, xml === undefined, undefined)
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!
-      if (key !== undefined) {
-        if (xml !== undefined) {
-          if (e.key !== xml) continue
-        } else if (typeof key === 'string') {
-          if (e.lower !== key) continue
-        } else if (!key.test(e.key)) continue
-      }
-      if (set >= 0) {
-        let v = e.verdicts
-        if (v === undefined) v = e.verdicts = memo.of(e.value) ?? null
-        if (v !== null && memo.clean(v, set, e.plain)) continue
-      }
+      if (key !== undefined && !keyMatches(ref, e, xml)) continue
       if (excluded.length !== 0 && isExcluded(e, excluded)) continue
       out.add(e)
-      if (!e.plain) {
-        notPlain?.add(e)
-        factored?.add(e)
-      } else if (factored !== undefined && (e.verdicts != null || this.rules.prefilter.any(e))) factored.add(e)
     }
   }
 

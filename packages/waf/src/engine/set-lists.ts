@@ -1,0 +1,87 @@
+import type { VariableRef } from '../seclang/parser.js'
+import { READS_ALL, READS_FACTORED, READS_NOT_PLAIN, type RuleSet } from './compile.js'
+import { type Entry, isExcluded, keyMatches } from './entry.js'
+import { ListBuilder } from './lists.js'
+import type { RequestVars } from './request-vars.js'
+import type { Rule, Target } from './rule.js'
+
+/** The lists being made (engine/lists.ts), shared: each is filled and taken before another begins. */
+const ALL = new ListBuilder()
+const NOT_PLAIN = new ListBuilder()
+const FACTORED = new ListBuilder()
+
+/**
+ * One request's lists of values for the target sets rules share (`ARGS|ARGS_NAMES|REQUEST_COOKIES`
+ * is read by dozens of rules): each made once per request, less the values no rule reading the set
+ * can match (engine/verdicts.ts), so what repeats from request to request (headers, cookies,
+ * argument names) is visited by no rule. Three lists per set, made in one pass: every value; for
+ * rules that cannot match a plain value, no plain value (engine/plain.ts); for prefiltered rules
+ * (engine/factors.ts), no plain value that holds none of any rule's factors (a sku, a search
+ * word: most values that come once), which such a rule would only visit to skip. A value with
+ * verdicts stays in the last until every rule has recorded its "no match". Only the lists the
+ * set's rules read are made (compile.ts: setReads).
+ */
+export class SetLists {
+  /** Per set, its three lists, for the request's variables as of `#for`. */
+  #lists: (readonly Entry[] | undefined)[] = []
+  #for = -1
+  /** The verdicts' epoch the lists were made in (engine/verdicts.ts). */
+  #epoch = 0
+
+  constructor(
+    readonly rules: RuleSet,
+    readonly vars: RequestVars,
+  ) {}
+
+  /** The list `rule` reads of its target set (`rule.targetSet` ≥ 0). */
+  of(rule: Rule): readonly Entry[] {
+    const set = rule.targetSet
+    const epoch = this.rules.verdicts.epoch
+    if (this.#for !== this.vars.version || this.#epoch !== epoch) {
+      this.#lists = new Array(this.rules.targetSets * 3) // sized once: indices written out of order would make it sparse (slow)
+      this.#for = this.vars.version
+      this.#epoch = epoch
+    }
+    const base = set * 3
+    const at = rule.plainSkip ? base + 1 : rule.factors >= 0 ? base + 2 : base
+    const list = this.#lists[at]
+    if (list !== undefined) return list
+    const reads = this.rules.setReads[set]!
+    ALL.clear()
+    NOT_PLAIN.clear()
+    FACTORED.clear()
+    for (const ref of rule.includes) this.#select(ref, rule.excludes, set, reads)
+    if (reads & READS_ALL) this.#lists[base] = ALL.take()
+    if (reads & READS_NOT_PLAIN) this.#lists[base + 1] = NOT_PLAIN.take()
+    if (reads & READS_FACTORED) this.#lists[base + 2] = FACTORED.take()
+    return this.#lists[at]!
+  }
+
+  /**
+   * Adds the values `ref` selects (less `excluded`) to the lists `reads` asks for. When no rule of
+   * the set reads every value, the quiet values (those neither other list keeps) are not even
+   * visited (engine/request-vars.ts).
+   */
+  #select(ref: Target, excluded: readonly VariableRef[], set: number, reads: number): void {
+    const memo = this.rules.verdicts
+    const prefilter = this.rules.prefilter
+    const xml = ref.collection === 'XML' ? (ref.key === '//@*' ? '//@*' : '/*') : undefined
+    const slotted = memo.slotted(set)
+    const list = this.vars.source(ref, xml === undefined, slotted ? memo : undefined, slotted && (reads & READS_ALL) === 0 ? prefilter : undefined)
+    const notPlain = reads & READS_NOT_PLAIN ? NOT_PLAIN : undefined
+    const factored = reads & READS_FACTORED ? FACTORED : undefined
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!
+      if (ref.key !== undefined && !keyMatches(ref, e, xml)) continue
+      let v = e.verdicts
+      if (v === undefined) v = e.verdicts = memo.of(e.value) ?? null
+      if (v !== null && memo.clean(v, set, e.plain)) continue
+      if (excluded.length !== 0 && isExcluded(e, excluded)) continue
+      ALL.add(e)
+      if (!e.plain) {
+        notPlain?.add(e)
+        factored?.add(e)
+      } else if (factored !== undefined && (v !== null || prefilter.any(e))) factored.add(e)
+    }
+  }
+}
