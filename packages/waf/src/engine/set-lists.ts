@@ -38,7 +38,9 @@ export class SetLists {
     const set = rule.targetSet
     const epoch = this.rules.verdicts.epoch
     if (this.#for !== this.vars.version || this.#epoch !== epoch) {
-      this.#lists = new Array(this.rules.targetSets * 3) // sized once: indices written out of order would make it sparse (slow)
+      // Sized once, then emptied in place (a body read makes every list again: not a new array per phase).
+      if (this.#lists.length === 0) this.#lists = new Array(this.rules.targetSets * 3).fill(undefined)
+      else this.#lists.fill(undefined)
       this.#for = this.vars.version
       this.#epoch = epoch
     }
