@@ -144,6 +144,24 @@ SecRule ARGS "@rx nothing" "id:6,phase:1,pass,log"`)
     expect(ids(e, request('/?x=bar&go=1'))).toEqual([5])
   })
 
+  it('argument names and headers that come again in the same order are the same list, still judged, also by a rule reached later', () => {
+    const e = engine(`
+SecRule ARGS_NAMES|REQUEST_HEADERS_NAMES "@rx evil" "id:1,phase:1,pass,log"
+SecRule &REQUEST_HEADERS:X-Enable "@eq 0" "id:2,phase:1,pass,nolog,skipAfter:END"
+SecRule ARGS_NAMES|REQUEST_HEADERS_NAMES "@rx foo" "id:3,phase:1,deny,log"
+SecMarker END`)
+    const names = (url: string, headers: Record<string, string> = {}) => e.begin(request(url, headers)).vars.get('ARGS_NAMES')
+    for (let i = 0; i < 3; i++) names('/?x=1&y=2') // seen again: kept entries, the list remembered
+    const list = names('/?x=3&y=4')
+    expect(names('/?x=5&y=6')).toBe(list) // the same names in the same order: the same list
+    expect(names('/?y=5&x=6').map((n) => n.value)).toEqual(['y', 'x'])
+    expect(names('/?x=5&y=6&z=7').map((n) => n.value)).toEqual(['x', 'y', 'z'])
+    for (let i = 0; i < 5; i++) expect(ids(e, request('/?foo=1'))).toEqual([])
+    expect(e.inspect(request('/?foo=1', { 'X-Enable': 'yes' })).interruption).toEqual({ id: 3, action: 'deny' })
+    for (let i = 0; i < 3; i++) expect(ids(e, request('/?evil=1&foo=2'))).toEqual([1])
+    for (let i = 0; i < 3; i++) expect(ids(e, request('/', { 'x-evil': 'x' }))).toEqual([1])
+  })
+
   it('TX read by a name pattern and counted by one', () => {
     // Patterns that are literals (engine/tx-names.ts) and one that is not (/^fo+_/): /^FOO_/ is a
     // prefix (names are lower case), /foo_/ is not: xfoo_c only matches the second.

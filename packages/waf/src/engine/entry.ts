@@ -81,6 +81,8 @@ const KEPT_ENTRIES = 4096
 export class KeptEntries {
   #byCollection = new Map<string, Map<string, Map<string, Entry>>>()
   #count = 0
+  /** Per collection, the last list made of kept entries only (see {@link again}), and the verdicts' epoch in which all of it was known clean (or -1). */
+  readonly #last = new Map<string, { readonly list: readonly Entry[]; cleanIn: number }>()
 
   constructor(readonly verdicts: { of(value: string): Uint16Array | undefined }) {}
 
@@ -105,6 +107,41 @@ export class KeptEntries {
     values.set(value, e)
     this.#count++
     return e
+  }
+
+  /**
+   * The list `collection` had last time, for a request that brings the same members in the same
+   * order (`same` compares, member by member): the same API's argument names, the same browser's
+   * headers. Its entries are the ones {@link get} would give, so handing out the list is the same
+   * as making it, without a lookup per member. Only lists of kept entries are remembered ({@link remember}).
+   */
+  again(collection: string, same: (last: readonly Entry[]) => boolean): readonly Entry[] | undefined {
+    const last = this.#last.get(collection)?.list
+    return last !== undefined && same(last) ? last : undefined
+  }
+
+  remember(collection: string, list: readonly Entry[]): readonly Entry[] {
+    let kept = list.length !== 0
+    for (let i = 0; i < list.length && kept; i++) kept = list[i]!.verdicts != null
+    if (kept) this.#last.set(collection, { list, cleanIn: -1 })
+    else this.#last.delete(collection)
+    return list
+  }
+
+  /**
+   * Whether every entry of `list` was known clean (engine/request-vars.ts: unclean) when it was last
+   * read, in this verdicts' epoch: within an epoch a value only becomes clean, never unclean again,
+   * so it still is (the same API's names, the same browser's headers: the list is not read again).
+   */
+  allClean(collection: string, list: readonly Entry[], epoch: number): boolean {
+    const last = this.#last.get(collection)
+    return last !== undefined && last.list === list && last.cleanIn === epoch
+  }
+
+  /** `list` was read and every entry of it is known clean, in `epoch`. */
+  clean(collection: string, list: readonly Entry[], epoch: number): void {
+    const last = this.#last.get(collection)
+    if (last !== undefined && last.list === list) last.cleanIn = epoch
   }
 }
 

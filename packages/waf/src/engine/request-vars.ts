@@ -151,6 +151,11 @@ export class RequestVars {
     let out = this.#unclean[prefilter === undefined ? at : at + 1]
     if (out !== undefined) return out
     const all = this.list(index, collection)
+    if (this.kept?.allClean(collection, all, memo.epoch)) {
+      // The same list as a request before, all of it clean then and so now (engine/entry.ts).
+      this.#unclean[at] = this.#unclean[at + 1] = NO_ENTRIES
+      return NO_ENTRIES
+    }
     UNCLEAN.clear()
     LOUD.clear()
     for (let i = 0; i < all.length; i++) {
@@ -163,6 +168,7 @@ export class RequestVars {
     }
     // Asked for less the quiet values, both lists are made at once (the other is free then).
     out = this.#unclean[at] = UNCLEAN.take()
+    if (out.length === 0 && all.length !== 0) this.kept?.clean(collection, all, memo.epoch)
     if (prefilter === undefined) return out
     out = this.#unclean[at + 1] = LOUD.take()
     return out
@@ -199,6 +205,10 @@ export class RequestVars {
     return (this.#lists[index] ??= this.#build(collection))
   }
 
+  #remember(collection: string, list: readonly Entry[]): readonly Entry[] {
+    return this.kept === undefined ? list : this.kept.remember(collection, list)
+  }
+
   #entry(collection: string, key: string, value: string): Entry {
     return this.kept === undefined ? new Entry(collection, key, value) : this.kept.get(collection, key, value)
   }
@@ -216,10 +226,14 @@ export class RequestVars {
         return this.#getArgs().map(([k, v]) => this.#entry(c, k, v))
       case 'ARGS_POST':
         return post.map(([k, v]) => this.#entry(c, k, v))
-      case 'ARGS_NAMES':
-        for (const [k] of this.#getArgs()) BUILT.add(this.#entry(c, k, k))
+      case 'ARGS_NAMES': {
+        const get = this.#getArgs()
+        const again = this.kept?.again(c, (last) => sameNames(last, get, post))
+        if (again !== undefined) return again
+        for (const [k] of get) BUILT.add(this.#entry(c, k, k))
         for (const [k] of post) BUILT.add(this.#entry(c, k, k))
-        return BUILT.take()
+        return this.#remember(c, BUILT.take())
+      }
       case 'ARGS_GET_NAMES':
         return this.#getArgs().map(([k]) => this.#entry(c, k, k))
       case 'ARGS_POST_NAMES':
@@ -231,8 +245,12 @@ export class RequestVars {
       }
       case 'REQUEST_HEADERS':
       case 'REQUEST_HEADERS_NAMES': {
-        for (let i = 0; i < req.headers.length; i += 2) BUILT.add(this.#entry(c, req.headers[i]!, c === 'REQUEST_HEADERS' ? req.headers[i + 1]! : req.headers[i]!))
-        return BUILT.take()
+        const h = req.headers
+        const values = c === 'REQUEST_HEADERS' ? 1 : 0
+        const again = this.kept?.again(c, (last) => sameHeaders(last, h, values))
+        if (again !== undefined) return again
+        for (let i = 0; i < h.length; i += 2) BUILT.add(this.#entry(c, h[i]!, h[i + values]!))
+        return this.#remember(c, BUILT.take())
       }
       case 'REQUEST_COOKIES':
       case 'REQUEST_COOKIES_NAMES': {
@@ -333,6 +351,24 @@ export class RequestVars {
         return []
     }
   }
+}
+
+/** Whether `last` holds these argument names (the query's, then the body's), in this order. */
+function sameNames(last: readonly Entry[], get: readonly (readonly [string, string])[], post: readonly (readonly [string, string])[]): boolean {
+  if (last.length !== get.length + post.length) return false
+  for (let i = 0; i < get.length; i++) if (last[i]!.key !== get[i]![0]) return false
+  for (let i = 0, n = get.length; i < post.length; i++) if (last[n + i]!.key !== post[i]![0]) return false
+  return true
+}
+
+/** Whether `last` holds these headers (name and value, or name twice when `values` is 0), in this order. */
+function sameHeaders(last: readonly Entry[], h: readonly string[], values: number): boolean {
+  if (last.length * 2 !== h.length) return false
+  for (let i = 0; i < last.length; i++) {
+    const e = last[i]!
+    if (e.key !== h[i * 2] || e.value !== h[i * 2 + values]) return false
+  }
+  return true
 }
 
 function headerBlock(h: readonly string[]): string {
