@@ -130,7 +130,7 @@ export const READS_ALL = 1
 export const READS_NOT_PLAIN = 2
 export const READS_FACTORED = 4
 
-/** Per target set, which of its lists the rules reading it read (engine/transaction.ts makes only those). */
+/** Per target set, which of its lists the rules reading it read (engine/set-lists.ts makes only those). */
 function setReadsOf(phases: readonly (readonly Step[])[], count: number): Uint8Array {
   const out = new Uint8Array(count)
   for (const steps of phases) {

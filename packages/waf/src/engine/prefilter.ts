@@ -100,16 +100,19 @@ export class Prefilter {
 
   /** Whether plain `entry` holds one of rule `id`'s factors (its value read once, then kept on it). */
   passes(entry: Entry, id: number): boolean {
-    let hits = entry.hits
-    if (hits === undefined) hits = entry.hits = this.scan(entry.value)
+    const hits = this.#hits(entry)
     return hits !== null && hits[id] === 1
   }
 
-  /** Whether plain `entry` holds a factor of any rule (its value read once, then kept on it). */
+  /** Whether plain `entry` holds a factor of any rule. */
   any(entry: Entry): boolean {
+    return this.#hits(entry) !== null
+  }
+
+  #hits(entry: Entry): Uint8Array | null {
     let hits = entry.hits
     if (hits === undefined) hits = entry.hits = this.scan(entry.value)
-    return hits !== null
+    return hits
   }
 
   /** The rules a plain value holds a factor of, or null for none. Read lower case, runs of spaces as one. */

@@ -1,6 +1,6 @@
 import type { VariableRef } from '../seclang/parser.js'
 import { READS_ALL, READS_FACTORED, READS_NOT_PLAIN, type RuleSet } from './compile.js'
-import { type Entry, isExcluded, keyMatches } from './entry.js'
+import { type Entry, isExcluded, keyMatches, xmlKind } from './entry.js'
 import { ListBuilder } from './lists.js'
 import type { RequestVars } from './request-vars.js'
 import type { Rule, Target } from './rule.js'
@@ -67,9 +67,10 @@ export class SetLists {
   #select(ref: Target, excluded: readonly VariableRef[], set: number, reads: number): void {
     const memo = this.rules.verdicts
     const prefilter = this.rules.prefilter
-    const xml = ref.collection === 'XML' ? (ref.key === '//@*' ? '//@*' : '/*') : undefined
+    const xml = xmlKind(ref)
     const slotted = memo.slotted(set)
     const list = this.vars.source(ref, xml === undefined, slotted ? memo : undefined, slotted && (reads & READS_ALL) === 0 ? prefilter : undefined)
+    const all = reads & READS_ALL ? ALL : undefined
     const notPlain = reads & READS_NOT_PLAIN ? NOT_PLAIN : undefined
     const factored = reads & READS_FACTORED ? FACTORED : undefined
     for (let i = 0; i < list.length; i++) {
@@ -79,7 +80,7 @@ export class SetLists {
       if (v === undefined) v = e.verdicts = memo.of(e.value) ?? null
       if (v !== null && memo.clean(v, set, e.plain)) continue
       if (excluded.length !== 0 && isExcluded(e, excluded)) continue
-      ALL.add(e)
+      all?.add(e)
       if (!e.plain) {
         notPlain?.add(e)
         factored?.add(e)
