@@ -144,6 +144,26 @@ SecRule ARGS "@rx nothing" "id:6,phase:1,pass,log"`)
     expect(ids(e, request('/?x=bar&go=1'))).toEqual([5])
   })
 
+  it('a rule with a macro in its parameter, reached for the first time later, sees values every other rule of its set passed over', () => {
+    // Rule 4's link has no verdicts to keep (its limit comes from TX), so until it runs, "5" is
+    // left out of the set's list as clean for rule 1; from its first run on, the list keeps it.
+    const e = engine(`
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.limit=3"
+SecRule ARGS "@rx evil" "id:2,phase:1,pass,log"
+SecRule REQUEST_HEADERS:X-Limit "@streq on" "id:4,phase:1,deny,log,chain"
+  SecRule ARGS "@gt %{tx.limit}" "t:none"`)
+    const list = () => {
+      const t = e.begin(request('/?a=5'))
+      t.run(1)
+      return t.vars.unclean(0, 'ARGS', e.rules.verdicts).map((x) => x.value)
+    }
+    for (let i = 0; i < 4; i++) expect(ids(e, request('/?a=5'))).toEqual([])
+    expect(list()).toEqual([]) // clean for rule 2, the only rule of the set that ran
+    expect(e.inspect(request('/?a=5', { 'X-Limit': 'on' })).interruption).toEqual({ id: 4, action: 'deny' })
+    expect(ids(e, request('/?a=2', { 'X-Limit': 'on' }))).toEqual([])
+    expect(e.inspect(request('/?a=5&b=evil', { 'X-Limit': 'on' })).matches.map((m) => m.id)).toEqual([2, 4])
+  })
+
   it('argument names and headers that come again in the same order are the same list, still judged, also by a rule reached later', () => {
     const e = engine(`
 SecRule ARGS_NAMES|REQUEST_HEADERS_NAMES "@rx evil" "id:1,phase:1,pass,log"

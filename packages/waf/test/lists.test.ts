@@ -55,6 +55,8 @@ describe('SetLists (engine/set-lists.ts): which values a shared target set gives
     // value holding a rule's word (`union`), and one that is not plain.
     const sku = `A-${Date.now()}`
     const t = engine.begin({ method: 'GET', url: `/?a=${sku}&b=union+all+${sku}&c=${sku}%3Cx`, protocol: 'HTTP/1.1', headers: ['Host', 'example.com'], remoteAddress: '192.0.2.1', remotePort: 1 })
+    // What a rule asks of its set counts from its first run (engine/verdicts.ts: open).
+    for (const r of [base64, skip, prefiltered]) engine.rules.verdicts.open(r.gate)
     const sets = new SetLists(engine.rules, t.vars)
     expect(values(sets.of(base64))).toEqual([sku, `${sku}<x`, `union all ${sku}`].sort())
     expect(values(sets.of(skip))).toEqual([`${sku}<x`])

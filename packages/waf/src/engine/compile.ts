@@ -6,7 +6,7 @@ import { readActions, readIdRanges, type RuleActions } from './actions.js'
 import { collectionIndex, VARIABLES } from './request-vars.js'
 import { KeptEntries, TxEntries } from './entry.js'
 import type { Fold } from './fold.js'
-import { Verdicts } from './verdicts.js'
+import { type Gate, Verdicts } from './verdicts.js'
 import { matchesPlain, PLAIN_TRANSFORMS } from './plain.js'
 import { operatorFactors, SUBSTRING_TRANSFORMS } from './factors.js'
 import { Prefilter } from './prefilter.js'
@@ -38,7 +38,10 @@ export interface RuleSet {
   readonly responseRules: number
   /** How many distinct target sets rules share (Rule.targetSet). */
   readonly targetSets: number
-  /** Per target set, which lists of it rules read ({@link READS_ALL}, {@link READS_NOT_PLAIN}, {@link READS_FACTORED}). */
+  /**
+   * Per target set, which lists of it the rules reached so far read ({@link READS_ALL},
+   * {@link READS_NOT_PLAIN}, {@link READS_FACTORED}); grows as rules are reached (engine/verdicts.ts: open).
+   */
   readonly setReads: Uint8Array
   /** What each rule with a slot concluded about values seen before. */
   readonly verdicts: Verdicts
@@ -121,8 +124,9 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
   for (const id of removed) byId.delete(id)
   prefilter.build()
   const setSlots = setSlotsOf(phases, sets.size, false)
-  const verdicts = new Verdicts(slots.next, setSlots, setSlotsOf(phases, sets.size, true), collectionSetsOf(phases, setSlots))
-  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts, txEntries: new TxEntries(), prefilter, keptEntries: new KeptEntries(verdicts), targetSets: sets.size, setReads: setReadsOf(phases, sets.size), folds: [[], []] }
+  const setReads = new Uint8Array(sets.size) // filled as rules are reached (gatesOf)
+  const verdicts = new Verdicts(slots.next, setSlots, setSlotsOf(phases, sets.size, true), collectionSetsOf(phases, setSlots), gatesOf(phases), setReads)
+  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts, txEntries: new TxEntries(), prefilter, keptEntries: new KeptEntries(verdicts), targetSets: sets.size, setReads, folds: [[], []] }
 }
 
 /** A rule reads every value of its target set; only the values that are not plain; those and the plain ones that hold a factor. */
@@ -130,18 +134,27 @@ export const READS_ALL = 1
 export const READS_NOT_PLAIN = 2
 export const READS_FACTORED = 4
 
-/** Per target set, which of its lists the rules reading it read (engine/set-lists.ts makes only those). */
-function setReadsOf(phases: readonly (readonly Step[])[], count: number): Uint8Array {
-  const out = new Uint8Array(count)
+/**
+ * Gives each rule reading a target set its gate (Rule.gate): what it asks of its set (which list,
+ * and whether the set's values can be left out by verdicts) counts from the first time a request
+ * reaches it (engine/verdicts.ts: open). A rule no request reaches (a higher paranoia level, a
+ * chain whose head never matches: the CRS's `@gt %{tx.arg_length}` when no limit is set) costs
+ * its set nothing.
+ */
+function gatesOf(phases: readonly (readonly Step[])[]): Gate[] {
+  const gates: Gate[] = []
   for (const steps of phases) {
     for (const step of steps) {
       if (step.kind !== 'rule') continue
       for (let r: Rule | undefined = step.rule; r !== undefined; r = r.chained) {
-        if (r.targetSet >= 0) out[r.targetSet]! |= r.plainSkip ? READS_NOT_PLAIN : r.factors >= 0 ? READS_FACTORED : READS_ALL
+        if (r.targetSet < 0) continue
+        r.gate = gates.length
+        // An unsupported rule never runs its operator: it needs its list, not every value.
+        gates.push({ set: r.targetSet, reads: r.plainSkip ? READS_NOT_PLAIN : r.factors >= 0 ? READS_FACTORED : READS_ALL, slot: r.slot, slotless: r.slot < 0 && r.unsupported === undefined })
       }
     }
   }
-  return out
+  return gates
 }
 
 function jumpsOf(steps: readonly Step[]): Int32Array {
@@ -169,7 +182,7 @@ function jumpsOf(steps: readonly Step[]): Int32Array {
   return out
 }
 
-/** Per target set, the slots of the rules (and chained rules) that read it; null if one of them has no slot. */
+/** Per target set, the slots of the rules (and chained rules) that read it (a rule without one: engine/verdicts.ts, open). */
 /** Per request collection, the target sets reading it whose every rule has a slot (engine/verdicts.ts). */
 function collectionSetsOf(phases: readonly (readonly Step[])[], setSlots: readonly (readonly number[] | null)[]): number[][] {
   const out: Set<number>[] = []
@@ -196,8 +209,8 @@ function setSlotsOf(phases: readonly (readonly Step[])[], count: number, plain: 
         if (plain && r.plainSkip) continue // nor does this one, on a plain value
         const list = out[s]
         if (list === null || list === undefined) continue
-        if (r.slot < 0) out[s] = null
-        else if (!list.includes(r.slot)) list.push(r.slot)
+        // A rule without a slot takes its set's verdicts away only once reached (gatesOf).
+        if (r.slot >= 0 && !list.includes(r.slot)) list.push(r.slot)
       }
     }
   }
@@ -272,6 +285,7 @@ function compileRule(d: ParsedRule, parent: { id: number; phase: number } | unde
     chained,
     ...plainOf(opName, d, names, reason === undefined, load, prefilter),
     slot: d.operator.param.includes('%{') || reason !== undefined || opName === 'unconditionalmatch' ? -1 : slots.next++,
+    gate: -1, // given by gatesOf, once the phases are known
     unsupported: reason,
   }
 }

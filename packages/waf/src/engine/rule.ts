@@ -79,6 +79,12 @@ export interface Rule {
    * depends on nothing else (no macro in its parameter); -1 when it must always run.
    */
   readonly slot: number
+  /**
+   * Its place among the rules reading a target set (engine/verdicts.ts: open): what it asks of the
+   * set counts from the first time a request reaches it; -1 for a rule reading no target set. Set
+   * once, at load (compile.ts: gatesOf).
+   */
+  gate: number
   /** It cannot match a plain value, so it is not run on one (engine/plain.ts). */
   readonly plainSkip: boolean
   /** Its prefilter number: it runs on a plain value only if the value holds one of its factors (engine/factors.ts); -1 for none. */

@@ -120,6 +120,7 @@ export class Transaction implements OperatorScope {
     for (let r: Rule | undefined = head; r !== undefined; r = r.chained) {
       this.#rule = r
       if (r.slot >= 0) this.rules.verdicts.reach(r.slot)
+      if (r.gate >= 0) this.rules.verdicts.open(r.gate)
       let matched = false
       const targets = this.#targets(r)
       const slot = r.slot

@@ -21,6 +21,17 @@ const GENERATION = 2048
  */
 const SEEN_ONCE = 8192
 
+/** A rule reading a target set, as {@link Verdicts.open} counts it (compile.ts: gatesOf). */
+export interface Gate {
+  readonly set: number
+  /** The list of the set it reads (compile.ts: READS_ALL, READS_NOT_PLAIN, READS_FACTORED). */
+  readonly reads: number
+  /** Its slot, or -1. */
+  readonly slot: number
+  /** It runs its operator and has no slot: once reached, its set's values are never left out. */
+  readonly slotless: boolean
+}
+
 /**
  * What every rule concluded about a value, across requests: a header, a cookie, an argument name
  * seen again (the same browser, the same form) is answered by one lookup for all rules, instead of
@@ -33,7 +44,9 @@ const SEEN_ONCE = 8192
  * set that has run at all found nothing in the value, so the set's list leaves the value out and
  * no rule visits it. Rules a request skips (a higher paranoia level, a chain whose head did not
  * match) have not run and do not keep a value in; the first time such a rule is reached, the
- * epoch moves on and every flag set before is void, so it sees every value.
+ * epoch moves on and every flag set before is void, so it sees every value. In the same way, a
+ * rule without a slot that reads a set (its parameter has a macro: `@gt %{tx.arg_length}`) keeps
+ * every value in that set's lists only from the first time it is reached ({@link open}).
  */
 export class Verdicts {
   #young = new Map<string, Uint16Array>()
@@ -44,7 +57,11 @@ export class Verdicts {
   readonly #size: number
   /** Which slots' rules have been reached (by any request). */
   readonly #reached: Uint8Array
-  /** Moves on each time a rule is reached for the first time: at most once per slot. */
+  /** Which gates have been opened (by any request). */
+  readonly #opened: Uint8Array
+  /** Per target set, 1 once a rule reading it without a slot was reached: no value is left out of it. */
+  readonly #unslotted: Uint8Array
+  /** Moves on each time a rule is reached for the first time: at most twice per rule. */
   epoch = 1
 
   /**
@@ -53,16 +70,23 @@ export class Verdicts {
    *   has no slot (it must see every value)
    * @param plainSetSlots the same, less the rules that cannot match a plain value (engine/plain.ts)
    * @param collectionSets per request collection (engine/request-vars.ts), the target sets reading
-   *   it whose every rule has a slot: the sets {@link cleanFor} answers for at once
+   *   it: the sets {@link cleanFor} answers for at once
+   * @param gates the rules reading target sets ({@link open})
+   * @param setReads per target set, which of its lists the rules reached so far read: written here
+   *   as rules are reached (the rule set's `setReads`, engine/set-lists.ts)
    */
   constructor(
     readonly slots: number,
     readonly setSlots: readonly (readonly number[] | null)[] = [],
     readonly plainSetSlots: readonly (readonly number[] | null)[] = setSlots,
     readonly collectionSets: readonly (readonly number[])[] = [],
+    readonly gates: readonly Gate[] = [],
+    readonly setReads: Uint8Array = new Uint8Array(setSlots.length),
   ) {
     this.#size = slots + setSlots.length + collectionSets.length
     this.#reached = new Uint8Array(slots)
+    this.#opened = new Uint8Array(gates.length)
+    this.#unslotted = new Uint8Array(setSlots.length)
   }
 
   /** A request begins: a value it brings twice is still a value seen once. */
@@ -74,6 +98,20 @@ export class Verdicts {
   reach(slot: number): void {
     if (this.#reached[slot] === 1) return
     this.#reached[slot] = 1
+    this.epoch++
+  }
+
+  /**
+   * A rule reading a target set (its gate) is about to run: the first time, its set's lists hold
+   * what it reads from then on, and a rule without a slot keeps every value in them. Every list
+   * made before is void (the epoch moves on).
+   */
+  open(gate: number): void {
+    if (this.#opened[gate] === 1) return
+    this.#opened[gate] = 1
+    const g = this.gates[gate]!
+    this.setReads[g.set]! |= g.reads
+    if (g.slotless) this.#unslotted[g.set] = 1
     this.epoch++
   }
 
@@ -111,7 +149,7 @@ export class Verdicts {
     const epoch = this.epoch
     if (v[at] === epoch) return true
     const list = (plain ? this.plainSetSlots : this.setSlots)[set]
-    if (list === null || list === undefined || epoch > 0xffff) return false
+    if (list === null || list === undefined || epoch > 0xffff || this.#unslotted[set] === 1) return false
     for (let i = 0; i < list.length; i++) {
       const slot = list[i]!
       if (this.#reached[slot] === 1 && v[slot] !== NO_MATCH) return false
@@ -131,13 +169,14 @@ export class Verdicts {
     if (v[at] === epoch) return true
     const sets = this.collectionSets[collection]
     if (sets === undefined || sets.length === 0 || epoch > 0xffff) return false
-    for (let i = 0; i < sets.length; i++) if (!this.clean(v, sets[i]!, plain)) return false
+    // A set whose values are never left out reads all of them, not this list: it is not asked.
+    for (let i = 0; i < sets.length; i++) if (this.#unslotted[sets[i]!] === 0 && !this.clean(v, sets[i]!, plain)) return false
     v[at] = epoch
     return true
   }
 
-  /** Whether every rule reading target set `set` has a slot (so its values can be clean for it). */
+  /** Whether every rule reached so far that reads target set `set` has a slot (so its values can be clean for it). */
   slotted(set: number): boolean {
-    return this.setSlots[set] != null
+    return this.setSlots[set] != null && this.#unslotted[set] === 0
   }
 }
