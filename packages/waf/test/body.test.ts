@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { parseBody, processorFor } from '../src/body/index.js'
 import { JSON_DEPTH_LIMIT, parseJson } from '../src/body/json.js'
+import { scanJson } from '../src/body/json-scan.js'
 import { parseMultipart } from '../src/body/multipart.js'
 import { parseUrlencoded } from '../src/body/urlencoded.js'
 import { parseXml } from '../src/body/xml.js'
@@ -105,5 +106,73 @@ describe('JSON bodies, property-tested', () => {
       }),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 300), seed: Number(process.env.FUZZ_SEED ?? 25) },
     )
+  })
+})
+
+describe('JSON bodies read in one pass (body/json-scan.ts)', () => {
+  // What JSON.parse and the walk give (the test's own reading, above), for a document it parses.
+  const parsed = (text: string): [string, string][] | 'error' => {
+    let v: unknown
+    try {
+      v = JSON.parse(text)
+    } catch {
+      return 'error'
+    }
+    const out: [string, string][] = []
+    const walk = (x: unknown, name: string): void => {
+      if (x === null || typeof x !== 'object') out.push([name, x === null ? '' : String(x)])
+      else if (Array.isArray(x)) for (let i = 0; i < x.length; i++) walk(x[i], `${name}.${i}`)
+      else for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], `${name}.${k}`)
+    }
+    walk(v, 'json')
+    return out
+  }
+
+  it('reads a common body itself, and gives what JSON.parse would, whatever its spacing', () => {
+    const ascii = fc.constantFrom('a', 'B', '7', '.', ' ', '-', '_', '<', "'", '/')
+    fc.assert(
+      fc.property(fc.jsonValue({ stringUnit: ascii }), fc.constantFrom(undefined, 0, 2, '\t'), (v, indent) => {
+        const text = JSON.stringify(v, null, indent)
+        const scanned = scanJson(text)
+        expect(scanned ?? parsed(text)).toEqual(parsed(text))
+        // Only a member name starting with a digit sends such a document to JSON.parse.
+        if (!/"\d[^"]*":/.test(text)) expect(scanned).toBeDefined()
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 300), seed: Number(process.env.FUZZ_SEED ?? 28) },
+    )
+  })
+
+  it('on any text made of JSON tokens, gives what JSON.parse would, or leaves it to JSON.parse', () => {
+    // Names twice, index-like names, numbers in every form, escapes, bytes past ASCII, broken documents.
+    const token = fc.constantFrom('{', '}', '[', ']', ',', ':', ' ', '\n', '"a"', '"b"', '"1"', '""', '"x\\"y"', '"\\u00e9"', '"\xc3\xa9"', '"\t"', '0', '-0', '7', '-12', '1.50', '2e3', '1E+2', '3e-1', '01', '.5', '1.', '12345678901234567890', 'true', 'false', 'null', 'nul', '"', '\\')
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 24 }), (tokens) => {
+        const text = tokens.join('')
+        const scanned = scanJson(text)
+        if (scanned !== undefined) expect(scanned).toEqual(parsed(text))
+        // And parseJson as a whole agrees with JSON.parse on what it reads, ASCII or not.
+        const want = parsed(text)
+        if (want === 'error') expect(parseJson(text).error).toMatch(/does not parse/)
+        else if (!/[\x80-\xff\\]/.test(text)) expect(parseJson(text).args).toEqual(want)
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 2000), seed: Number(process.env.FUZZ_SEED ?? 29) },
+    )
+  })
+
+  it('reads names twice and index-like names as JSON.parse does (by leaving them to it)', () => {
+    expect(scanJson('{"a":1,"a":2}')).toBeUndefined()
+    expect(parseJson('{"a":1,"b":3,"a":2}').args).toEqual([['json.a', '2'], ['json.b', '3']])
+    expect(scanJson('{"b":1,"2":2}')).toBeUndefined()
+    expect(parseJson('{"b":1,"2":2}').args).toEqual([['json.2', '2'], ['json.b', '1']])
+    expect(scanJson(' {"n":[1.0, -0, 1e2, 120, 9007199254740993], "t":true, "z":null, "s":"x y"} ')).toEqual([
+      ['json.n.0', '1'],
+      ['json.n.1', '0'],
+      ['json.n.2', '100'],
+      ['json.n.3', '120'],
+      ['json.n.4', '9007199254740992'],
+      ['json.t', 'true'],
+      ['json.z', ''],
+      ['json.s', 'x y'],
+    ])
   })
 })

@@ -1,3 +1,6 @@
+import { bytesOf, childrenOf } from './json-names.js'
+import { scanJson } from './json-scan.js'
+
 /** How deep a JSON body may nest before it is refused as a body error (ModSecurity's `SecRequestBodyJsonDepthLimit` is the same idea). */
 export const JSON_DEPTH_LIMIT = 256
 
@@ -12,9 +15,12 @@ export interface JsonArguments {
  * their index (`json.list.0`); strings, numbers and booleans as text, `null` as empty. Input and
  * output are byte strings (the body is read as UTF-8 by JSON.parse, each value is given back as
  * its UTF-8 bytes). Walked to {@link JSON_DEPTH_LIMIT} levels (recursion that deep is well inside
- * the stack).
+ * the stack). The common body is read in one pass instead (body/json-scan.ts), with the same result.
  */
 export function parseJson(bytes: string): JsonArguments {
+  // The common body (ASCII, no backslash, no member named twice) in one pass, without its objects.
+  const scanned = scanJson(bytes)
+  if (scanned !== undefined) return { args: scanned, error: undefined }
   let root: unknown
   // Without a byte past ASCII the byte string is the text as it is; without a `\u` escape as well,
   // so is every name and value in it (an escape can make a char past ASCII: `"\u00e9"`).
@@ -41,51 +47,13 @@ function walk(name: string, value: unknown, depth: number, args: [string, string
   if (depth >= JSON_DEPTH_LIMIT) return true
   const children = childrenOf(name)
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (walk(child(children, name, i, ascii), value[i], depth + 1, args, ascii)) return true
+    for (let i = 0; i < value.length; i++) if (walk(children.item(i), value[i], depth + 1, args, ascii)) return true
     return false
   }
   const keys = Object.keys(value)
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!
-    if (walk(child(children, name, k, ascii), (value as Record<string, unknown>)[k], depth + 1, args, ascii)) return true
+    if (walk(children.member(k, ascii), (value as Record<string, unknown>)[k], depth + 1, args, ascii)) return true
   }
   return false
-}
-
-/**
- * Argument names kept across requests: the same API gets the same names (`json.items.3.sku`)
- * request after request, and the same string each time is hashed once (the verdicts' lookups,
- * engine/verdicts.ts), where a name joined anew is a fresh string to hash. Bounded
- * (names come from the client): started over past {@link NAMES_KEPT}.
- */
-const NAMES_KEPT = 4096
-let names = new Map<string, Map<string | number, string>>()
-let namesKept = 0
-
-/** The names kept under `parent` (looked up once per object or array, not once per member). */
-function childrenOf(parent: string): Map<string | number, string> {
-  let children = names.get(parent)
-  if (children === undefined) {
-    if (namesKept >= NAMES_KEPT) {
-      names = new Map()
-      namesKept = 0
-    }
-    names.set(parent, (children = new Map()))
-  }
-  return children
-}
-
-function child(children: Map<string | number, string>, parent: string, key: string | number, ascii: boolean): string {
-  let name = children.get(key)
-  if (name === undefined) {
-    name = `${parent}.${typeof key === 'number' || ascii ? key : bytesOf(key)}`
-    if (namesKept++ < NAMES_KEPT) children.set(key, name)
-  }
-  return name
-}
-
-function bytesOf(s: string): string {
-  // ASCII is its own byte string; anything else is given back as its UTF-8 bytes.
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.from(s, 'utf8').toString('latin1')
-  return s
 }
