@@ -17,9 +17,13 @@ const GENERATION = 2048
  * Values seen in one request only, remembered without verdicts: a value is given verdicts when a
  * second request brings it, so values that never come back (order ids, timestamps, search words)
  * cost no allocation and push nothing out — also when one request holds them twice (`ARGS:q` and
- * the query string's copy of it). Cleared when full.
+ * the query string's copy of it). Kept as a 32-bit hash of the value in a slot chosen by the hash,
+ * with the request it came in: a value whose slot another took is seen once again (no more than
+ * a map that starts over when full), and two values with one hash only give the second its
+ * verdicts a request early. A map of values here cost two lookups per new value in a table too
+ * large for the cache (the JSON order's 26 new values: a tenth of its inspection).
  */
-const SEEN_ONCE = 8192
+const SEEN_SLOTS = 8192
 
 /** A rule reading a target set, as {@link Verdicts.open} counts it (compile.ts: gatesOf). */
 export interface Gate {
@@ -51,8 +55,9 @@ export interface Gate {
 export class Verdicts {
   #young = new Map<string, Uint16Array>()
   #old = new Map<string, Uint16Array>()
-  /** Value → the request ({@link begin}) it was first seen in. */
-  readonly #seen = new Map<string, number>()
+  /** Per slot, the hash of the value seen there ({@link hashOf}), and the request ({@link begin}) it came in. */
+  readonly #seenHash = new Int32Array(SEEN_SLOTS)
+  readonly #seenIn = new Int32Array(SEEN_SLOTS).fill(-1)
   #request = 0
   readonly #size: number
   /** Which slots' rules have been reached (by any request). */
@@ -91,7 +96,7 @@ export class Verdicts {
 
   /** A request begins: a value it brings twice is still a value seen once. */
   begin(): void {
-    this.#request = (this.#request + 1) | 0
+    this.#request = (this.#request + 1) & 0x3fffffff // never -1, an empty slot's mark
   }
 
   /** A rule with this slot is about to run: the first time, every target-set flag is void. */
@@ -125,14 +130,15 @@ export class Verdicts {
     if (v !== undefined) return v
     v = this.#old.get(value)
     if (v === undefined) {
-      const first = this.#seen.get(value)
-      if (first === undefined) {
-        if (this.#seen.size >= SEEN_ONCE) this.#seen.clear()
-        this.#seen.set(value, this.#request)
+      const hash = hashOf(value)
+      const slot = hash & (SEEN_SLOTS - 1)
+      if (this.#seenHash[slot] !== hash || this.#seenIn[slot] === -1) {
+        this.#seenHash[slot] = hash
+        this.#seenIn[slot] = this.#request
         return undefined
       }
-      if (first === this.#request) return undefined
-      this.#seen.delete(value)
+      if (this.#seenIn[slot] === this.#request) return undefined
+      this.#seenIn[slot] = -1
       v = new Uint16Array(this.#size)
     }
     if (this.#young.size >= GENERATION) {
@@ -179,4 +185,11 @@ export class Verdicts {
   slotted(set: number): boolean {
     return this.setSlots[set] != null && this.#unslotted[set] === 0
   }
+}
+
+/** FNV-1a over the value's chars (bytes): 32 bits, as a signed int. */
+function hashOf(value: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), 0x01000193)
+  return h | 0
 }
