@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { MEMO_VALUE_BYTES } from '../src/engine/memo.js'
-import { Verdicts } from '../src/engine/verdicts.js'
+import { hashOf, Verdicts } from '../src/engine/verdicts.js'
 
 describe('Verdicts (engine/verdicts.ts): which values are given verdicts', () => {
   it('a value is given verdicts the second request it comes in, not twice in one, and keeps them', () => {
@@ -26,6 +26,20 @@ describe('Verdicts (engine/verdicts.ts): which values are given verdicts', () =>
     memo.begin()
     expect(memo.of('the door, ring twice')).toBeInstanceOf(Uint16Array)
     expect(memo.of('A-999')).toBeInstanceOf(Uint16Array) // seen in an earlier request
+  })
+
+  it('values every request brings are given verdicts even when their hashes pick the same slots', () => {
+    // Five values in one bucket of the seen-once table (four slots): each request brings all of them.
+    const bucket = (v: string) => hashOf(v) & (8192 - 4)
+    const same = ['session']
+    for (let i = 0; same.length < 5; i++) if (bucket(`json.items.${i}.note`) === bucket('session')) same.push(`json.items.${i}.note`)
+    const memo = new Verdicts(3)
+    for (let r = 0; r < 4; r++) {
+      memo.begin()
+      for (const v of same) memo.of(v)
+    }
+    memo.begin()
+    for (const v of same) expect(memo.of(v)).toBeInstanceOf(Uint16Array)
   })
 
   it('a value too long to keep is never given verdicts', () => {

@@ -17,13 +17,16 @@ const GENERATION = 2048
  * Values seen in one request only, remembered without verdicts: a value is given verdicts when a
  * second request brings it, so values that never come back (order ids, timestamps, search words)
  * cost no allocation and push nothing out — also when one request holds them twice (`ARGS:q` and
- * the query string's copy of it). Kept as a 32-bit hash of the value in a slot chosen by the hash,
- * with the request it came in: a value whose slot another took is seen once again (no more than
- * a map that starts over when full), and two values with one hash only give the second its
- * verdicts a request early. A map of values here cost two lookups per new value in a table too
- * large for the cache (the JSON order's 26 new values: a tenth of its inspection).
+ * the query string's copy of it). Kept as a 32-bit hash of the value with the request it came in,
+ * in one of the {@link SEEN_WAYS} slots of the bucket its hash picks; a new value takes the slot
+ * of the one seen longest ago (a value pushed out is seen once again: no more than a map that
+ * starts over when full), so values every request brings never push each other out. Two values
+ * with one hash only give the second its verdicts a request early. A map of values here cost two
+ * lookups per new value in a table too large for the cache (the JSON order's 26 new values: a
+ * tenth of its inspection).
  */
 const SEEN_SLOTS = 8192
+const SEEN_WAYS = 4
 
 /** A rule reading a target set, as {@link Verdicts.open} counts it (compile.ts: gatesOf). */
 export interface Gate {
@@ -131,7 +134,7 @@ export class Verdicts {
     v = this.#old.get(value)
     if (v === undefined) {
       const hash = hashOf(value)
-      const slot = hash & (SEEN_SLOTS - 1)
+      const slot = this.#seenSlot(hash)
       if (this.#seenHash[slot] !== hash || this.#seenIn[slot] === -1) {
         this.#seenHash[slot] = hash
         this.#seenIn[slot] = this.#request
@@ -147,6 +150,17 @@ export class Verdicts {
     }
     this.#young.set(value, v)
     return v
+  }
+
+  /** The slot holding `hash` in its bucket, else the one to put it in: empty, or seen longest ago (requests count up). */
+  #seenSlot(hash: number): number {
+    const first = hash & (SEEN_SLOTS - SEEN_WAYS)
+    let oldest = first
+    for (let i = first; i < first + SEEN_WAYS; i++) {
+      if (this.#seenHash[i] === hash && this.#seenIn[i] !== -1) return i
+      if (this.#seenIn[i]! < this.#seenIn[oldest]!) oldest = i
+    }
+    return oldest
   }
 
   /** Whether no rule reading target set `set` can match the value these verdicts are for (`plain`: a plain value). */
@@ -188,7 +202,7 @@ export class Verdicts {
 }
 
 /** FNV-1a over the value's chars (bytes): 32 bits, as a signed int. */
-function hashOf(value: string): number {
+export function hashOf(value: string): number {
   let h = 0x811c9dc5
   for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), 0x01000193)
   return h | 0
