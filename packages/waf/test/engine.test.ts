@@ -135,6 +135,19 @@ SecMarker END`)
     expect(ids(e, request('/?a=foo', { 'X-Enable': 'yes' }))).toEqual([3])
   })
 
+  it('a rule passed over while its list is empty runs again once a value comes for it, also after a request that removed it', () => {
+    const e = engine(`
+SecRule REQUEST_HEADERS:X-Off "@streq 1" "id:1,phase:1,pass,nolog,ctl:ruleRemoveById=3"
+SecRule ARGS "@rx evil" "id:2,phase:1,pass,log"
+SecRule ARGS "@rx <script" "id:3,phase:1,deny,log"`)
+    // Rule 3 (the only one of its set that cannot match a plain value, so the only reader of that
+    // list) is removed the first time it is reached: it has not run, so it is not passed over yet.
+    expect(e.inspect(request('/?a=%3Cscript', { 'X-Off': '1' })).interruption).toBeUndefined()
+    for (let i = 0; i < 5; i++) expect(ids(e, request('/?a=fine'))).toEqual([]) // rule 3 ran, its list is empty now
+    expect(e.inspect(request('/?a=fine&b=%3Cscript%3E')).interruption).toEqual({ id: 3, action: 'deny' })
+    expect(ids(e, request('/?a=fine'))).toEqual([])
+  })
+
   it('a chained rule reading a set its head reads sees values the head passed over before', () => {
     const e = engine(`
 SecRule ARGS:go "@streq 1" "id:5,phase:1,pass,log,chain"

@@ -13,6 +13,7 @@ import { Prefilter } from './prefilter.js'
 import { phraseList } from '../operators/pm.js'
 import type { Disruptive, Rule, Step, Target } from './rule.js'
 import { TransformTree } from './transforms.js'
+import { SetPlan } from './set-lists.js'
 import { txLiteralOf } from './tx-names.js'
 
 /** A rule the engine loaded but cannot run, and why (it never matches). */
@@ -43,6 +44,8 @@ export interface RuleSet {
    * {@link READS_NOT_PLAIN}, {@link READS_FACTORED}); grows as rules are reached (engine/verdicts.ts: open).
    */
   readonly setReads: Uint8Array
+  /** What the steps read of the shared lists (engine/set-lists.ts). */
+  readonly plan: SetPlan
   /** What each rule with a slot concluded about values seen before. */
   readonly verdicts: Verdicts
   /** TX variables' entries, shared by every request (engine/entry.ts). */
@@ -126,7 +129,7 @@ export function compile(directives: readonly ParsedDirective[], load: DataLoader
   const setSlots = setSlotsOf(phases, sets.size, false)
   const setReads = new Uint8Array(sets.size) // filled as rules are reached (gatesOf)
   const verdicts = new Verdicts(slots.next, setSlots, setSlotsOf(phases, sets.size, true), collectionSetsOf(phases, setSlots), gatesOf(phases), setReads)
-  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts, txEntries: new TxEntries(), prefilter, keptEntries: new KeptEntries(verdicts), targetSets: sets.size, setReads, folds: [[], []] }
+  return { phases, jumps: [jumpsOf(phases[0]), jumpsOf(phases[1])], byId, unsupported: unsupported.filter((u) => byId.has(u.id)), responseRules, verdicts, txEntries: new TxEntries(), prefilter, keptEntries: new KeptEntries(verdicts), targetSets: sets.size, setReads, plan: new SetPlan(phases), folds: [[], []] }
 }
 
 /** A rule reads every value of its target set; only the values that are not plain; those and the plain ones that hold a factor. */

@@ -3,7 +3,7 @@ import { READS_ALL, READS_FACTORED, READS_NOT_PLAIN, type RuleSet } from './comp
 import { type Entry, isExcluded, keyMatches, xmlKind } from './entry.js'
 import { ListBuilder } from './lists.js'
 import type { RequestVars } from './request-vars.js'
-import type { Rule, Target } from './rule.js'
+import type { Rule, Step, Target } from './rule.js'
 
 /** The lists being made (engine/lists.ts), shared: each is filled and taken before another begins. */
 const ALL = new ListBuilder()
@@ -35,7 +35,18 @@ export class SetLists {
 
   /** The list `rule` reads of its target set (`rule.targetSet` ≥ 0). */
   of(rule: Rule): readonly Entry[] {
-    const set = rule.targetSet
+    return this.#list(rule.targetSet * 3 + listKind(rule))
+  }
+
+  /**
+   * Whether list `at` (a set × 3 + its kind, {@link SetPlan}) holds nothing: no rule reading it has
+   * anything to visit. Made now if it was not yet.
+   */
+  isEmpty(at: number): boolean {
+    return this.#list(at).length === 0
+  }
+
+  #list(at: number): readonly Entry[] {
     const epoch = this.rules.verdicts.epoch
     if (this.#for !== this.vars.version || this.#epoch !== epoch) {
       // Sized once, then emptied in place (a body read makes every list again: not a new array per phase).
@@ -44,11 +55,13 @@ export class SetLists {
       this.#for = this.vars.version
       this.#epoch = epoch
     }
-    const base = set * 3
-    const at = rule.plainSkip ? base + 1 : rule.factors >= 0 ? base + 2 : base
     const list = this.#lists[at]
     if (list !== undefined) return list
+    const set = (at / 3) | 0
+    const base = set * 3
     const reads = this.rules.setReads[set]!
+    // Every rule of a set names the same targets: the first one's are the set's (SetPlan).
+    const rule = this.rules.plan.setRules[set]!
     ALL.clear()
     NOT_PLAIN.clear()
     FACTORED.clear()
@@ -86,5 +99,40 @@ export class SetLists {
         factored?.add(e)
       } else if (factored !== undefined && (v !== null || prefilter.any(e))) factored.add(e)
     }
+  }
+}
+
+/** Which of its set's three lists a rule reads: every value (0), no plain one (1), the prefiltered ones (2). */
+function listKind(rule: Rule): number {
+  return rule.plainSkip ? 1 : rule.factors >= 0 ? 2 : 0
+}
+
+/**
+ * What the rule set's steps read of the shared lists, found at load: per phase and step, the list
+ * its rule reads (set × 3 + kind, -1 for a step reading none: a marker, TX, a rule with targets of
+ * its own), and per set its first rule, whose targets every rule of the set has. With it a phase
+ * passes over a rule whose list is empty without reading the rule (engine/transaction.ts: run) —
+ * most of the CRS on most requests, once each of those rules has run once (`warm`: its gate
+ * opened and its slot reached, engine/verdicts.ts).
+ */
+export class SetPlan {
+  readonly steps: readonly [Int32Array, Int32Array]
+  readonly setRules: Rule[] = []
+  /** Per phase and step, 1 once its rule has run in some request (engine-wide). */
+  readonly warm: readonly [Uint8Array, Uint8Array]
+
+  constructor(phases: readonly [readonly Step[], readonly Step[]]) {
+    const lists = (steps: readonly Step[]): Int32Array => {
+      const out = new Int32Array(steps.length).fill(-1)
+      for (let i = 0; i < steps.length; i++) {
+        const step = steps[i]!
+        if (step.kind !== 'rule') continue
+        for (let r: Rule | undefined = step.rule; r !== undefined; r = r.chained) if (r.targetSet >= 0) this.setRules[r.targetSet] ??= r
+        if (step.rule.targetSet >= 0) out[i] = step.rule.targetSet * 3 + listKind(step.rule)
+      }
+      return out
+    }
+    this.steps = [lists(phases[0]), lists(phases[1])]
+    this.warm = [new Uint8Array(phases[0].length), new Uint8Array(phases[1].length)]
   }
 }

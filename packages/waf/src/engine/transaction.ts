@@ -71,6 +71,8 @@ export class Transaction implements OperatorScope {
     const steps = this.rules.phases[phase - 1]!
     const jumps = this.rules.jumps[phase - 1]!
     const folds = this.rules.folds[phase - 1]!
+    const lists = this.rules.plan.steps[phase - 1]!
+    const warm = this.rules.plan.warm[phase - 1]!
     for (let i = 0; i < steps.length; i++) {
       const fold = folds[i]
       if (fold !== undefined && this.removals.empty) {
@@ -79,10 +81,15 @@ export class Transaction implements OperatorScope {
         i = fold.next - 1
         continue
       }
+      // A rule (and its chain) with nothing to visit in its set's list cannot match: passed over
+      // without reading it, once it has run before (its gate and slot count: engine/verdicts.ts).
+      const list = lists[i]!
+      if (list >= 0 && warm[i] === 1 && !this.removals.hasTargets && this.#sets.isEmpty(list)) continue
       const step = steps[i]!
       if (step.kind === 'marker') continue
       const rule = step.rule
       if (this.removals.removed(rule)) continue
+      warm[i] = 1
       if (!this.#evaluate(rule)) continue
       if (this.interruption !== undefined || this.#allowed) break
       i = jumps[i]! // past its skipAfter's marker or the rules it skips (engine/compile.ts)
