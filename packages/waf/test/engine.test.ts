@@ -148,6 +148,16 @@ SecRule ARGS "@rx <script" "id:3,phase:1,deny,log"`)
     expect(ids(e, request('/?a=fine'))).toEqual([])
   })
 
+  it('MATCHED_VAR is the value as each rule transformed it, request after request', () => {
+    const e = engine(`
+SecRule ARGS "@rx a" "id:1,phase:1,pass,log,t:lowercase,msg:'%{MATCHED_VAR}'"
+SecRule ARGS "@rx A" "id:2,phase:1,pass,log,t:uppercase,msg:'%{MATCHED_VAR}'"
+SecRule ARGS "@rx a" "id:3,phase:1,pass,log,t:lowercase,msg:'%{MATCHED_VAR}'"`)
+    for (let i = 0; i < 3; i++) {
+      expect(e.inspect(request('/?q=MiXaD')).matches.map((m) => m.msg)).toEqual(['mixad', 'MIXAD', 'mixad'])
+    }
+  })
+
   it('a chained rule reading a set its head reads sees values the head passed over before', () => {
     const e = engine(`
 SecRule ARGS:go "@streq 1" "id:5,phase:1,pass,log,chain"

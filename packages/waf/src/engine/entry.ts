@@ -13,6 +13,8 @@ export class Entry {
   verdicts: Uint16Array | null | undefined = undefined
   /** The prefiltered rules whose factors this plain value holds (engine/prefilter.ts); null for none. */
   hits: Uint8Array | null | undefined = undefined
+  /** The value as a rule's transformations left it when it matched, as an entry (MATCHED_VAR): the last one made. */
+  tested: Entry | undefined = undefined
   #lower: string | undefined = undefined
   #plain = -1
   constructor(

@@ -143,7 +143,9 @@ export class RequestVars {
    */
   unclean(index: number, collection: string, memo: Verdicts, prefilter?: Prefilter): readonly Entry[] {
     if (this.#uncleanFor !== this.version || this.#uncleanEpoch !== memo.epoch) {
-      this.#unclean = []
+      // Sized once (two lists per collection), then emptied in place: no array grown slot by slot.
+      if (this.#unclean.length === 0) this.#unclean = new Array(INDEXES.size * 2).fill(undefined)
+      else this.#unclean.fill(undefined)
       this.#uncleanFor = this.version
       this.#uncleanEpoch = memo.epoch
     }

@@ -153,7 +153,13 @@ export class Transaction implements OperatorScope {
 
   /** MATCHED_VAR is the value as the operator saw it, transformed (as libmodsecurity 3 and Coraza keep it). */
   #record(entry: Entry, data: string): void {
-    const seen = this.#tested === entry.value ? entry : new Entry(entry.collection, entry.key, this.#tested)
+    const tested = this.#tested
+    let seen = entry
+    if (tested !== entry.value) {
+      // The transformed value as an entry of its own, kept with the entry (a header name matched
+      // lower case, request after request: made once).
+      seen = entry.tested?.value === tested ? entry.tested : (entry.tested = new Entry(entry.collection, entry.key, tested))
+    }
     this.#matched = seen
     this.#matchedData = data
     this.#matchedVars.push(seen)
