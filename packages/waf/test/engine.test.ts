@@ -148,6 +148,21 @@ SecRule ARGS "@rx <script" "id:3,phase:1,deny,log"`)
     expect(ids(e, request('/?a=fine'))).toEqual([])
   })
 
+  it('after the body is read, lists made from it are made again and the others are kept', () => {
+    const e = engine(`
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx evil" "id:1,phase:1,pass,log"
+SecRule REQUEST_HEADERS:X-A|ARGS "@rx evil" "id:2,phase:1,pass,log"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx evil" "id:3,phase:2,pass,log"
+SecRule REQUEST_HEADERS:X-B "@rx evil" "id:4,phase:1,pass,log"
+SecRule REQUEST_HEADERS:X-B "@rx evil" "id:5,phase:2,pass,log"`)
+    const form = { 'Content-Type': 'application/x-www-form-urlencoded' }
+    for (let i = 0; i < 3; i++) {
+      expect(ids(e, request('/?a=fine', form, 'POST'), 'b=evil')).toEqual([3]) // the body's value, in phase 2 only
+      expect(ids(e, request('/?a=fine', { ...form, 'X-B': 'evil' }, 'POST'), 'b=fine')).toEqual([4, 5]) // a header, in both
+      expect(ids(e, request('/?a=evil', form, 'POST'), 'b=fine')).toEqual([1, 2, 3])
+    }
+  })
+
   it('MATCHED_VAR is the value as each rule transformed it, request after request', () => {
     const e = engine(`
 SecRule ARGS "@rx a" "id:1,phase:1,pass,log,t:lowercase,msg:'%{MATCHED_VAR}'"

@@ -46,6 +46,15 @@ const BUILT = new ListBuilder()
 const HELD = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE', 'ENV'])
 const INDEXES = new Map([...VARIABLES].filter((c) => !HELD.has(c)).map((c, i) => [c, i]))
 
+/** Collections made from the body: the only ones a body read changes (the headers, the URI and the query stay as built). */
+export const BODY_COLLECTIONS = new Set([
+  'ARGS', 'ARGS_POST', 'ARGS_NAMES', 'ARGS_POST_NAMES', 'ARGS_COMBINED_SIZE', 'REQUEST_BODY', 'REQUEST_BODY_LENGTH',
+  'REQBODY_ERROR', 'REQBODY_PROCESSOR_ERROR', 'REQBODY_ERROR_MSG', 'REQBODY_PROCESSOR_ERROR_MSG', 'MULTIPART_STRICT_ERROR',
+  'MULTIPART_UNMATCHED_BOUNDARY', 'FILES', 'FILES_NAMES', 'MULTIPART_NAME', 'MULTIPART_FILENAME', 'FILES_SIZES',
+  'FILES_COMBINED_SIZE', 'MULTIPART_PART_HEADERS', 'XML', 'FULL_REQUEST', 'FULL_REQUEST_LENGTH',
+])
+const BODY_INDEXES = [...BODY_COLLECTIONS].map((c) => INDEXES.get(c)!)
+
 /** A request collection's index for {@link RequestVars.list}; -1 for one the transaction holds. */
 export function collectionIndex(collection: string): number {
   return INDEXES.get(collection) ?? -1
@@ -66,8 +75,11 @@ export class RequestVars {
   #bodyText = ''
   processor: BodyProcessor | undefined
   forceBodyVariable = false
-  /** Counts changes to what the variables hold (the body read, REQUEST_BODY forced): selections made before are stale. */
+  /** Counts changes to what the variables hold (a ctl: REQUEST_BODY forced, another processor): every selection made before is stale. */
   version = 0
+  /** Counts body reads: selections made before from {@link BODY_COLLECTIONS} are stale, the others hold. */
+  bodyReads = 0
+  #uncleanBody = 0
   bodyError: string | undefined
 
   /** @param kept entries shared across requests (engine/entry.ts); without, each request makes its own */
@@ -96,9 +108,8 @@ export class RequestVars {
   /** Parses the body with the processor chosen (by Content-Type, or a rule's `ctl:requestBodyProcessor`). */
   setBody(body: string): void {
     this.#bodyText = body
-    this.#lists = []
-    this.#named = []
-    this.version++
+    for (const i of BODY_INDEXES) this.#lists[i] = this.#named[i] = undefined
+    this.bodyReads++
     if (this.processor !== undefined && body !== '') {
       try {
         this.#body = parseBody(this.processor, body, this.header('content-type') ?? '')
@@ -148,6 +159,10 @@ export class RequestVars {
       else this.#unclean.fill(undefined)
       this.#uncleanFor = this.version
       this.#uncleanEpoch = memo.epoch
+      this.#uncleanBody = this.bodyReads
+    } else if (this.#uncleanBody !== this.bodyReads) {
+      for (const i of BODY_INDEXES) this.#unclean[i * 2] = this.#unclean[i * 2 + 1] = undefined
+      this.#uncleanBody = this.bodyReads
     }
     const at = index * 2
     let out = this.#unclean[prefilter === undefined ? at : at + 1]

@@ -2,7 +2,7 @@ import type { VariableRef } from '../seclang/parser.js'
 import { READS_ALL, READS_FACTORED, READS_NOT_PLAIN, type RuleSet } from './compile.js'
 import { type Entry, isExcluded, keyMatches, xmlKind } from './entry.js'
 import { ListBuilder } from './lists.js'
-import type { RequestVars } from './request-vars.js'
+import { BODY_COLLECTIONS, type RequestVars } from './request-vars.js'
 import type { Rule, Step, Target } from './rule.js'
 
 /** The lists being made (engine/lists.ts), shared: each is filled and taken before another begins. */
@@ -27,6 +27,8 @@ export class SetLists {
   #for = -1
   /** The verdicts' epoch the lists were made in (engine/verdicts.ts). */
   #epoch = 0
+  /** The body reads the lists were made after (engine/request-vars.ts: bodyReads). */
+  #body = 0
 
   constructor(
     readonly rules: RuleSet,
@@ -49,11 +51,16 @@ export class SetLists {
   #list(at: number): readonly Entry[] {
     const epoch = this.rules.verdicts.epoch
     if (this.#for !== this.vars.version || this.#epoch !== epoch) {
-      // Sized once, then emptied in place (a body read makes every list again: not a new array per phase).
+      // Sized once, then emptied in place (not a new array per change).
       if (this.#lists.length === 0) this.#lists = new Array(this.rules.targetSets * 3).fill(undefined)
       else this.#lists.fill(undefined)
       this.#for = this.vars.version
       this.#epoch = epoch
+      this.#body = this.vars.bodyReads
+    } else if (this.#body !== this.vars.bodyReads) {
+      // The body was read: only the sets reading a collection made from it are made again.
+      for (const set of this.rules.plan.bodySets) this.#lists[set * 3] = this.#lists[set * 3 + 1] = this.#lists[set * 3 + 2] = undefined
+      this.#body = this.vars.bodyReads
     }
     const list = this.#lists[at]
     if (list !== undefined) return list
@@ -118,6 +125,8 @@ function listKind(rule: Rule): number {
 export class SetPlan {
   readonly steps: readonly [Int32Array, Int32Array]
   readonly setRules: Rule[] = []
+  /** The sets reading a collection made from the body (engine/request-vars.ts: BODY_COLLECTIONS). */
+  readonly bodySets: number[] = []
   /** Per phase and step, 1 once its rule has run in some request (engine-wide). */
   readonly warm: readonly [Uint8Array, Uint8Array]
 
@@ -133,6 +142,9 @@ export class SetPlan {
       return out
     }
     this.steps = [lists(phases[0]), lists(phases[1])]
+    this.setRules.forEach((r, set) => {
+      if (r.includes.some((ref) => BODY_COLLECTIONS.has(ref.collection))) this.bodySets.push(set)
+    })
     this.warm = [new Uint8Array(phases[0].length), new Uint8Array(phases[1].length)]
   }
 }
