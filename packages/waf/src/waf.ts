@@ -98,9 +98,14 @@ const OPTIONS_RULE_ID = 99_901
 /**
  * A web application firewall running the OWASP Core Rule Set of your install, in front of the
  * handler: phase 1 on the headers, then the body read (up to `bodyLimit`) and parsed as the rules
- * expect (urlencoded, JSON, XML, multipart), then phase 2. A request whose anomaly score reaches
- * the threshold is answered 403 (`SWY_ERR_WAF_BLOCKED`) without naming a rule; `onMatch` hears
- * which. The body read is handed on as `req.body`, which the balancer forwards as it came.
+ * expect (urlencoded, JSON, XML, multipart), then phase 2. A body declared at most 64 KiB long (or
+ * read already, as `req.body`) is read first and both phases then run at once: the verdict is the
+ * same (phase 1 never sees the body), a request refused in phase 1 keeps its connection, and the
+ * request's state does not wait in memory while others are served. A larger body, or one of
+ * unknown length (chunked), is read only once phase 1 let the request on. A request whose anomaly
+ * score reaches the threshold is answered 403 (`SWY_ERR_WAF_BLOCKED`) without naming a rule;
+ * `onMatch` hears which. The body read is handed on as `req.body`, which the balancer forwards as
+ * it came.
  *
  * @example
  * const firewall = waf({ crs: '/usr/share/modsecurity-crs', onMatch: (r) => log.warn(r) })
@@ -163,6 +168,22 @@ export function waf(options: WafOptions): WafMiddleware {
         const status = (err as SwitchyardError).statusCode
         if (err instanceof SwitchyardError && status !== undefined && status >= 400 && status < 500) refuse(res, err)
         else next(err)
+        return
+      }
+      if (hasBody(req) && readFirst(req, bodyLimit)) {
+        readBody(req, res, bodyLimit, bodyTimeout, (body) => {
+          let whole: Transaction
+          try {
+            whole = engine.begin(seen)
+            if (apply.length !== 0) exclude(whole, apply)
+            if (whole.run(1) && whole.bodyAccess) whole.vars.setBody(body.toString('latin1'))
+            whole.run(2)
+          } catch (err) {
+            next(err)
+            return
+          }
+          finish(req, res, next, whole, false)
+        })
         return
       }
       t = engine.begin(seen)
@@ -263,6 +284,23 @@ function received(req: IncomingMessage): readonly string[] {
 }
 
 /** A body follows: a length over 0, chunked, an HTTP/2 stream still open, or one a body parser already read. */
+/**
+ * A body this long at most is read before phase 1 runs (then both phases run at once): it usually
+ * came in the same socket reads as the headers (Node reads 64 KiB at a time), so waiting for it
+ * costs nothing, and a request's state made in phase 1 does not outlive the call.
+ */
+const READ_FIRST = 64 * 1024
+
+/** Whether the body is read before phase 1: it was read already, or it is declared short. */
+function readFirst(req: IncomingMessage, limit: number): boolean {
+  const r = req as IncomingMessage & { body?: unknown }
+  if (r.body !== undefined || r.readableDidRead) return true
+  const length = req.headers['content-length']
+  if (length === undefined || length === '0') return false
+  const n = Number(length)
+  return n <= READ_FIRST && n <= limit
+}
+
 function hasBody(req: IncomingMessage): boolean {
   if ((req as { body?: unknown }).body !== undefined) return true
   const length = req.headers['content-length']

@@ -80,13 +80,26 @@ describe('waf() in front of the balancer', () => {
     await lb.close()
   })
 
-  it('onMatch hears blocks (phase 1 before the body is read) and the connection is not reused for an unread body', async () => {
+  it('onMatch hears blocks (phase 1 before a chunked body is read) and the connection is not reused for an unread body', async () => {
     const reports: WafReport[] = []
     const { url } = await inFront({ rules: RULES, onMatch: (r) => reports.push(r) })
-    const res = await rawExchange(url, 'POST / HTTP/1.1\r\nHost: x\r\nUser-Agent: sqlmap/1.7\r\nContent-Length: 3\r\n\r\nabc')
+    const res = await rawExchange(url, 'POST / HTTP/1.1\r\nHost: x\r\nUser-Agent: sqlmap/1.7\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n')
     expect(statusOf(res.text)).toBe(403)
     expect(res.text).toMatch(/connection: close/i)
     expect(reports.map((r) => [r.outcome, r.rule])).toEqual([['blocked', 1002]])
+  })
+
+  it('a short declared body is read before phase 1: a block then keeps the connection, and a clean request on it still goes through', async () => {
+    const reports: WafReport[] = []
+    const { url, upstream } = await inFront({ rules: RULES, onMatch: (r) => reports.push(r) })
+    const blocked = 'POST / HTTP/1.1\r\nHost: x\r\nUser-Agent: sqlmap/1.7\r\nContent-Length: 3\r\n\r\nabc'
+    const clean = 'POST /ok HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5\r\nConnection: close\r\n\r\na=b&c'
+    const res = await rawExchange(url, blocked + clean) // two requests on one connection
+    const statuses = [...res.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]))
+    expect(statuses).toEqual([403, 200])
+    expect(res.text.split('HTTP/1.1 200')[0]).not.toMatch(/connection: close/i)
+    expect(reports.map((r) => [r.outcome, r.rule])).toEqual([['blocked', 1002]])
+    expect(upstream.requests.map((r) => [r.url, r.body.toString()])).toEqual([['/ok', 'a=b&c']])
   })
 
   it('exclusions: a field, a rule on a path, or a whole path left alone; other requests still inspected', async () => {
