@@ -147,10 +147,10 @@ export function waf(options: WafOptions): WafMiddleware {
   }
 
   const middleware = ((req, res, next) => {
-    let t: Transaction
+    let apply: readonly CompiledExclusion[] = NONE
+    let seen: WafRequest
     try {
       // Without exclusions (the default), nothing is computed for them.
-      let apply: readonly CompiledExclusion[] = NONE
       if (exclusions.length !== 0) {
         const path = pathOf(req.url ?? '/')
         const method = req.method ?? 'GET'
@@ -160,7 +160,6 @@ export function waf(options: WafOptions): WafMiddleware {
           return
         }
       }
-      let seen: WafRequest
       try {
         seen = wafRequest(req, view)
       } catch (err) {
@@ -170,28 +169,29 @@ export function waf(options: WafOptions): WafMiddleware {
         else next(err)
         return
       }
-      if (hasBody(req) && readFirst(req, bodyLimit)) {
-        readBody(req, res, bodyLimit, bodyTimeout, (body) => {
-          let whole: Transaction
-          try {
-            whole = engine.begin(seen)
-            if (apply.length !== 0) exclude(whole, apply)
-            if (whole.run(1) && whole.bodyAccess) whole.vars.setBody(body.toString('latin1'))
-            whole.run(2)
-          } catch (err) {
-            next(err)
-            return
-          }
-          finish(req, res, next, whole, false)
-        })
-        return
-      }
+    } catch (err) {
+      next(err)
+      return
+    }
+    // A short body is read first: the phases then find it read and run at once (READ_FIRST).
+    if (hasBody(req) && declaredShort(req, bodyLimit)) readBody(req, res, bodyLimit, bodyTimeout, () => judge(req, res, next, seen, apply))
+    else judge(req, res, next, seen, apply)
+  }) as WafMiddleware
+
+  /** Phase 1, then the body (read now, or found read: `req.body`), then phase 2. */
+  function judge(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, seen: WafRequest, apply: readonly CompiledExclusion[]): void {
+    let t: Transaction
+    try {
       t = engine.begin(seen)
       if (apply.length !== 0) exclude(t, apply)
-      if (!t.run(1)) return finish(req, res, next, t, true)
+      if (!t.run(1)) {
+        finish(req, res, next, t, (req as { body?: unknown }).body === undefined)
+        return
+      }
       if (!t.bodyAccess || !hasBody(req)) {
         t.run(2)
-        return finish(req, res, next, t, false)
+        finish(req, res, next, t, false)
+        return
       }
     } catch (err) {
       next(err)
@@ -207,7 +207,7 @@ export function waf(options: WafOptions): WafMiddleware {
       }
       finish(req, res, next, t, false)
     })
-  }) as WafMiddleware
+  }
 
   function finish(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void, t: Transaction, bodyUnread: boolean): void {
     const stopped = t.interruption !== undefined
@@ -291,13 +291,9 @@ function received(req: IncomingMessage): readonly string[] {
  */
 const READ_FIRST = 64 * 1024
 
-/** Whether the body is read before phase 1: it was read already, or it is declared short. */
-function readFirst(req: IncomingMessage, limit: number): boolean {
-  const r = req as IncomingMessage & { body?: unknown }
-  if (r.body !== undefined || r.readableDidRead) return true
-  const length = req.headers['content-length']
-  if (length === undefined || length === '0') return false
-  const n = Number(length)
+/** Whether the body is declared at most {@link READ_FIRST} bytes long (and within the limit). */
+function declaredShort(req: IncomingMessage, limit: number): boolean {
+  const n = Number(req.headers['content-length'])
   return n <= READ_FIRST && n <= limit
 }
 

@@ -73,14 +73,28 @@ function string(): string | undefined {
   return src.slice(start, end)
 }
 
-function object(name: string, depth: number): boolean {
-  if (depth >= SCAN_DEPTH) return false
+/** Past an opening `{` or `[`: true when `close` follows at once (then read too), an empty object or array. */
+function opensEmpty(close: number): boolean {
   at++
   space()
-  if (src.charCodeAt(at) === 0x7d) {
-    at++
-    return true
-  }
+  if (src.charCodeAt(at) !== close) return false
+  at++
+  return true
+}
+
+/** After a member or an item: 1 for a `,` (and the space after it), 0 for `close`, -1 for anything else. */
+function next(close: number): number {
+  space()
+  const c = src.charCodeAt(at++)
+  if (c === close) return 0
+  if (c !== 0x2c) return -1
+  space()
+  return 1
+}
+
+function object(name: string, depth: number): boolean {
+  if (depth >= SCAN_DEPTH) return false
+  if (opensEmpty(0x7d)) return true
   const children = childrenOf(name)
   const first = keys.length
   for (let j = 0; ; j++) {
@@ -106,33 +120,23 @@ function object(name: string, depth: number): boolean {
     at++
     space()
     if (!value(member, depth + 1)) return false
-    space()
-    const c = src.charCodeAt(at++)
-    if (c === 0x7d) {
+    const more = next(0x7d)
+    if (more < 0) return false
+    if (more === 0) {
       keys.length = first
       return true
     }
-    if (c !== 0x2c) return false
-    space()
   }
 }
 
 function array(name: string, depth: number): boolean {
   if (depth >= SCAN_DEPTH) return false
-  at++
-  space()
-  if (src.charCodeAt(at) === 0x5d) {
-    at++
-    return true
-  }
+  if (opensEmpty(0x5d)) return true
   const children = childrenOf(name)
   for (let i = 0; ; i++) {
     if (!value(children.item(i), depth + 1)) return false
-    space()
-    const c = src.charCodeAt(at++)
-    if (c === 0x5d) return true
-    if (c !== 0x2c) return false
-    space()
+    const more = next(0x5d)
+    if (more <= 0) return more === 0
   }
 }
 
