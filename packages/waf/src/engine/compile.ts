@@ -3,7 +3,7 @@ import { OPERATORS, type Operator, UNSUPPORTED_OPERATORS } from '../operators/in
 import { type ParsedDirective, type ParsedRule, parseActions, parseVariables, type VariableRef } from '../seclang/parser.js'
 import { type Transformation, TRANSFORMATIONS } from '../transformations/index.js'
 import { readActions, readIdRanges, type RuleActions } from './actions.js'
-import { collectionIndex, VARIABLES } from './request-vars.js'
+import { VARIABLES } from './request-vars.js'
 import { KeptEntries, TxEntries } from './entry.js'
 import type { Fold } from './fold.js'
 import { type Gate, Verdicts } from './verdicts.js'
@@ -11,10 +11,10 @@ import { matchesPlain, PLAIN_TRANSFORMS } from './plain.js'
 import { operatorFactors, SUBSTRING_TRANSFORMS } from './factors.js'
 import { Prefilter } from './prefilter.js'
 import { phraseList } from '../operators/pm.js'
-import type { Disruptive, Rule, Step, Target } from './rule.js'
+import type { Disruptive, Rule, Step } from './rule.js'
 import { TransformTree } from './transforms.js'
 import { SetPlan } from './set-lists.js'
-import { txLiteralOf } from './tx-names.js'
+import { targetSetOf, targetsOf } from './targets.js'
 
 /** A rule the engine loaded but cannot run, and why (it never matches). */
 export interface UnsupportedRule {
@@ -304,25 +304,6 @@ function plainOf(op: string, d: ParsedRule, transforms: readonly string[], runs:
   if (factors === null) return { plainSkip: false, factors: -1 }
   if (factors.length === 0) return { plainSkip: true, factors: -1 }
   return { plainSkip: false, factors: prefilter.add(factors) }
-}
-
-function targetsOf(variables: readonly VariableRef[]): { includes: Target[]; excludes: VariableRef[]; txKey: string | undefined } {
-  const includes = variables.filter((v) => !v.exclude).map((v) => ({ ...v, index: collectionIndex(v.collection), txLiteral: txLiteralOf(v) }))
-  const excludes = variables.filter((v) => v.exclude)
-  const only = includes.length === 1 && excludes.length === 0 ? includes[0]! : undefined
-  const txKey = only !== undefined && only.collection === 'TX' && !only.count && typeof only.key === 'string' ? only.key : undefined
-  return { includes, excludes, txKey }
-}
-
-/** Collections that change while the rules run: a target set holding one is not shared. */
-const CHANGING = new Set(['TX', 'MATCHED_VAR', 'MATCHED_VAR_NAME', 'MATCHED_VARS', 'MATCHED_VARS_NAMES', 'RULE', 'IP', 'GLOBAL', 'SESSION', 'USER', 'RESOURCE', 'ENV', 'UNIQUE_ID', 'TIME', 'TIME_EPOCH', 'DURATION'])
-
-function targetSetOf(variables: readonly VariableRef[], sets: Map<string, number>): number {
-  if (variables.length === 0 || variables.some((v) => v.count || CHANGING.has(v.collection))) return -1
-  const key = variables.map((v) => `${v.exclude ? '!' : ''}${v.collection}:${v.key instanceof RegExp ? `/${v.key.source}/` : (v.key ?? '')}`).join('|')
-  let n = sets.get(key)
-  if (n === undefined) sets.set(key, (n = sets.size))
-  return n
 }
 
 /** `block` does what the phase's `SecDefaultAction` says (the CRS's anomaly mode: `pass`); without one, `pass`. */
