@@ -1,6 +1,6 @@
 import type { VariableRef } from '../seclang/parser.js'
 import { READS_ALL, READS_FACTORED, READS_NOT_PLAIN, type RuleSet } from './compile.js'
-import { type Entry, isExcluded, keyMatches, xmlKind } from './entry.js'
+import { type Entry, isExcluded, keyMatches } from './entry.js'
 import { ListBuilder } from './lists.js'
 import { BODY_COLLECTIONS, type RequestVars } from './request-vars.js'
 import type { Rule, Step, Target } from './rule.js'
@@ -87,7 +87,7 @@ export class SetLists {
   #select(ref: Target, excluded: readonly VariableRef[], set: number, reads: number): void {
     const memo = this.rules.verdicts
     const prefilter = this.rules.prefilter
-    const xml = xmlKind(ref)
+    const xml = ref.xml
     const slotted = memo.slotted(set)
     const list = this.vars.source(ref, xml === undefined, slotted ? memo : undefined, slotted && (reads & READS_ALL) === 0 ? prefilter : undefined)
     const all = reads & READS_ALL ? ALL : undefined

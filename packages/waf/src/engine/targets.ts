@@ -1,6 +1,7 @@
 import type { VariableRef } from '../seclang/parser.js'
 import { collectionIndex, VARIABLES } from './request-vars.js'
 import type { Target } from './rule.js'
+import { xmlKind } from './entry.js'
 import { txLiteralOf } from './tx-names.js'
 
 /**
@@ -27,7 +28,7 @@ export function targetsOf(variables: readonly VariableRef[]): { includes: Target
   const includes = variables
     .filter((v) => !v.exclude)
     .map(canonical)
-    .map((v): Target => ({ collection: v.collection, key: v.key, exclude: v.exclude, count: v.count, index: collectionIndex(v.collection), txLiteral: txLiteralOf(v) }))
+    .map((v): Target => ({ collection: v.collection, key: v.key, exclude: v.exclude, count: v.count, index: collectionIndex(v.collection), txLiteral: txLiteralOf(v), xml: xmlKind(v) }))
   const excludes = variables.filter((v) => v.exclude).map(canonical)
   const only = includes.length === 1 && excludes.length === 0 ? includes[0]! : undefined
   const txKey = only !== undefined && only.collection === 'TX' && !only.count && typeof only.key === 'string' ? only.key : undefined

@@ -2,7 +2,7 @@ import { toNumber } from '../operators/numbers.js'
 import type { OperatorScope } from '../operators/index.js'
 import type { VariableRef } from '../seclang/parser.js'
 import type { RuleSet } from './compile.js'
-import { countEntry, Entry, isExcluded, keyMatches, xmlKind } from './entry.js'
+import { countEntry, Entry, isExcluded, keyMatches } from './entry.js'
 import type { Fold } from './fold.js'
 import type { Interruption, WafMatch } from './matches.js'
 import { macroParts, macroRef } from './macros.js'
@@ -261,7 +261,7 @@ export class Transaction implements OperatorScope {
       }
       return
     }
-    const xml = xmlKind(ref)
+    const xml = ref.xml
     const list = ref.index === -1 ? this.#collection(ref.collection) : this.vars.source(ref, xml === undefined, undefined)
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!
