@@ -1,4 +1,13 @@
-import type { MetricObjectWithValues, MetricValueWithName } from 'prom-client'
+import type { MetricValueWithName } from 'prom-client'
+
+/** What a registry reads of a metric: the fields of prom-client's `get()` answer. */
+export interface HistogramValues {
+  readonly name: string
+  readonly help: string
+  readonly type: 'histogram'
+  readonly values: MetricValueWithName<string>[]
+  readonly aggregator: 'sum'
+}
 
 /**
  * The per-upstream latency histogram (`<prefix>upstream_latency_seconds`), counted in one typed
@@ -15,8 +24,8 @@ import type { MetricObjectWithValues, MetricValueWithName } from 'prom-client'
  * for value).
  */
 export class LatencyHistogram {
-  readonly type = 'histogram'
-  readonly aggregator = 'sum'
+  readonly type = 'histogram' as const
+  readonly aggregator = 'sum' as const
   /** Per upstream id: each bucket's own count (not cumulative), then the sum, then the count. */
   readonly #series = new Map<string, Float64Array>()
   readonly #bounds: Float64Array
@@ -54,7 +63,7 @@ export class LatencyHistogram {
     this.#series.clear()
   }
 
-  get(): MetricObjectWithValues<MetricValueWithName<string>> {
+  get(): HistogramValues {
     const values: MetricValueWithName<string>[] = []
     const bounds = this.buckets
     const n = bounds.length
@@ -68,6 +77,6 @@ export class LatencyHistogram {
       values.push({ labels: { upstream }, value: s[n]!, metricName: `${this.name}_sum` })
       values.push({ labels: { upstream }, value: s[n + 1]!, metricName: `${this.name}_count` })
     }
-    return { name: this.name, help: this.help, type: this.type as never, values, aggregator: this.aggregator }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
   }
 }
