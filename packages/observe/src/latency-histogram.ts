@@ -28,22 +28,23 @@ export class LatencyHistogram {
   readonly aggregator = 'sum' as const
   /** Per upstream id: each bucket's own count (not cumulative), then the sum, then the count. */
   readonly #series = new Map<string, Float64Array>()
-  readonly #bounds: Float64Array
+  /** The buckets' upper bounds, seconds: a copy of the caller's, in increasing order. */
+  readonly buckets: readonly number[]
 
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly buckets: readonly number[],
+    buckets: readonly number[],
   ) {
     if (buckets.length === 0 || buckets.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= buckets[i - 1]!))) {
       throw new TypeError(`prometheus(): buckets must be finite numbers in increasing order, got ${JSON.stringify(buckets)}`)
     }
-    this.#bounds = Float64Array.from(buckets)
+    this.buckets = Object.freeze([...buckets])
   }
 
   /** One attempt to `upstream` took `seconds`. */
   observe(upstream: string, seconds: number): void {
-    const bounds = this.#bounds
+    const bounds = this.buckets
     const n = bounds.length
     let s = this.#series.get(upstream)
     if (s === undefined) this.#series.set(upstream, (s = new Float64Array(n + 2)))

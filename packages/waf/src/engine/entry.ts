@@ -157,11 +157,6 @@ export function keyMatches(ref: VariableRef, e: Entry, xml: string | undefined):
   return typeof key === 'string' ? e.lower === key : key === undefined || key.test(e.key)
 }
 
-/** For an `XML` target, the kind of member it reads (`//@*` the attributes, else `/*` the text); undefined for other collections. */
-export function xmlKind(ref: VariableRef): string | undefined {
-  return ref.collection === 'XML' ? (ref.key === '//@*' ? '//@*' : '/*') : undefined
-}
-
 /** Whether one of the `!` targets (or removed ones) names this entry. */
 export function isExcluded(e: Entry, excluded: readonly VariableRef[]): boolean {
   for (const x of excluded) if (x.collection === e.collection && keyMatches(x, e, undefined)) return true

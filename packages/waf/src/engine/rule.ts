@@ -11,7 +11,7 @@ export interface Target extends VariableRef {
   readonly index: number
   /** For a TX key regex that asks only for a literal, at the start or anywhere: that literal (engine/tx-names.ts). */
   readonly txLiteral: { readonly text: string; readonly anchored: boolean } | undefined
-  /** For an `XML` target, the kind of member it reads (engine/entry.ts: xmlKind); undefined for other collections. */
+  /** For an `XML` target, the kind of member it reads (engine/targets.ts: xmlKind); undefined for other collections. */
   readonly xml: string | undefined
 }
 

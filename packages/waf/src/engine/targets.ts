@@ -1,7 +1,6 @@
 import type { VariableRef } from '../seclang/parser.js'
 import { collectionIndex, VARIABLES } from './request-vars.js'
 import type { Target } from './rule.js'
-import { xmlKind } from './entry.js'
 import { txLiteralOf } from './tx-names.js'
 
 /**
@@ -48,4 +47,9 @@ export function targetSetOf(variables: readonly VariableRef[], sets: Map<string,
   let n = sets.get(key)
   if (n === undefined) sets.set(key, (n = sets.size))
   return n
+}
+
+/** For an `XML` target, the kind of member it reads (`//@*` the attributes, else `/*` the text); undefined for other collections. */
+function xmlKind(ref: VariableRef): string | undefined {
+  return ref.collection === 'XML' ? (ref.key === '//@*' ? '//@*' : '/*') : undefined
 }
