@@ -10,6 +10,8 @@
 //   pnpm bench -- --only nginx,switchyard --scenarios tiny
 //   pnpm bench -- --only protocols  WebSocket messages and HTTP/2 upstreams only
 //   pnpm bench -- --only profile    CPU profiles of the gateway and of Node's server alone
+//   pnpm bench -- --only cost       the A/B of the gateway's defaults and optional features against
+//                                   the library, every configuration running at once (lib/cost.mjs)
 //   pnpm bench -- --only storms     256 connections at once on Node 24 (listeners 1, 4, 16, 64) and 20
 //   pnpm bench -- --soak            1 000 000 requests through the gateway; RSS and heap growth
 //   pnpm bench -- --waf             the WAF rows: the gateway with and without guards.waf, nginx
@@ -27,6 +29,7 @@ import { BUCKETS, FEATURES, featureTime, profileBuckets, readProfile } from './l
 import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
 import { freePort, pinned, stop, waitForHttp } from './lib/spawn.mjs'
 import { runStorms, stormsTable } from './lib/storms.mjs'
+import { costAB, costMedian, costRatio, costRatios } from './lib/cost.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values: flags } = parseArgs({
@@ -41,6 +44,9 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string' },
     warmup: { type: 'string' },
     'soak-requests': { type: 'string', default: '1000000' },
+    'cost-rounds': { type: 'string' },
+    'cost-seconds': { type: 'string' },
+    'cost-batches': { type: 'string' },
   },
 })
 const quick = flags.quick
@@ -547,6 +553,53 @@ function profileTable(p) {
   return rows.join('\n')
 }
 
+// --- cost A/B -------------------------------------------------------------------------------------
+/** The configurations of the cost A/B, the library first (the base); names as in the matrix. */
+const COST = ['switchyard-library', 'switchyard-library-again', 'switchyard', 'switchyard-defaults', 'switchyard-observed', 'switchyard-guards', 'switchyard-transforms']
+const COST_LABELS = {
+  'switchyard-library': 'the library alone (`http.createServer(lb.handler)`)',
+  'switchyard-library-again': 'the library alone again: the control, whose spread is the resolution of the method',
+  switchyard: 'the gateway, defaults off',
+  'switchyard-defaults': 'the gateway with its defaults (access log, metrics, status page)',
+  'switchyard-observed': 'the gateway with metrics + access log',
+  'switchyard-guards': 'the gateway with guards (ipFilter + rateLimit)',
+  'switchyard-transforms': 'the gateway with transforms',
+}
+
+async function runCost() {
+  const find = (name) => PROXIES.find((p) => p && p.name === name.replace(/-again$/, ''))
+  if (!COST.every(find)) return undefined
+  const configs = COST.map((name) => {
+    const proxy = find(name)
+    return { name, start: (port) => proxy.start(port, NORMAL) }
+  })
+  return costAB({
+    configs,
+    batches: Number(flags['cost-batches'] ?? (quick ? 1 : 8)),
+    rounds: Number(flags['cost-rounds'] ?? (quick ? 1 : 2)),
+    seconds: Number(flags['cost-seconds'] ?? (quick ? 1 : 2)),
+    warmupSeconds: quick ? 1 : 3,
+    loadCore: LOAD_CORE,
+    log: console.log,
+  })
+}
+
+function costTable(cost) {
+  if (cost === undefined) return ''
+  const base = 'switchyard-library'
+  const rows = [
+    `The cost A/B (tiny JSON, 64 connections; \`bench/lib/cost.mjs\`): ${cost.batches} batches; each starts one process per configuration on the proxy core, warms them, and loads each for ${cost.seconds} s in ${cost.rounds} round(s) whose order reverses; a configuration's ratio in a batch is its CPU per request over the library's (or over the gateway's without the feature) in the same rounds; the table gives the median over the batches:`,
+    '',
+    '| configuration | CPU µs/req (median of batches) | × the library | × the gateway, defaults off | per batch × the library |',
+    '|---|---|---|---|---|',
+  ]
+  for (const name of COST) {
+    const vsGw = name.startsWith(base) || name === 'switchyard' ? '—' : fmt(costRatio(cost, name, 'switchyard'), 3)
+    rows.push(`| ${COST_LABELS[name]} | ${fmt(costMedian(cost, name), 1)} | ${fmt(costRatio(cost, name, base), 3)} | ${vsGw} | ${costRatios(cost, name, base).map((x) => fmt(x, 2)).join(', ')} |`)
+  }
+  return rows.join('\n')
+}
+
 // --- soak ---------------------------------------------------------------------------------------
 async function runSoak(total) {
   const port = await freePort()
@@ -706,7 +759,9 @@ function table(results) {
   return rows.join('\n')
 }
 
-function targets(results, dispatcher, profile) {
+const finite = (x) => (Number.isFinite(x) ? x : undefined)
+
+function targets(results, dispatcher, profile, cost) {
   const get = (s, c, p) => results.find((r) => r.scenario === s && r.connections === c && r.proxy === p)
   const sw = get('tiny', 64, 'switchyard')
   const ng = get('tiny', 64, 'nginx')
@@ -724,11 +779,10 @@ function targets(results, dispatcher, profile) {
   const cpu = r(sw?.cpuUsPerReq, floor?.cpuUsPerReq)
   lines.push(check('proxy CPU per request vs the fair floor (tiny, 64 conns, defaults on)', fmt(cpu, 2), '≤ 1.0 (stretch 0.9)', cpu === undefined ? undefined : cpu <= 1))
   // Issue 28's "watching costs nothing": the gateway as it starts (access log, metrics, status
-  // page) against the library alone, the A/B of interleaved rounds (medians).
-  const lib = get('tiny', 64, 'switchyard-library')
-  const dflt = get('tiny', 64, 'switchyard-defaults')
-  const watch = r(dflt?.cpuUsPerReq, lib?.cpuUsPerReq)
-  lines.push(check(`the gateway with its defaults (access log, metrics, status page) vs the library alone, CPU per request (tiny, 64 conns)${dflt && lib ? `: ${fmt(dflt.cpuUsPerReq, 1)} vs ${fmt(lib.cpuUsPerReq, 1)} µs` : ''}`, fmt(watch, 2), '≤ 1.05', watch === undefined ? undefined : watch <= 1.05))
+  // page) against the library alone, from the cost A/B (lib/cost.mjs: every configuration running
+  // at once, rounds interleaved, the median of per-round ratios).
+  const watch = cost === undefined ? undefined : finite(costRatio(cost, 'switchyard-defaults', 'switchyard-library'))
+  lines.push(check(`the gateway with its defaults (access log, metrics, status page) vs the library alone, CPU per request (tiny, 64 conns; the cost A/B)${watch === undefined ? '' : `: ${fmt(costMedian(cost, 'switchyard-defaults'), 1)} vs ${fmt(costMedian(cost, 'switchyard-library'), 1)} µs`}`, fmt(watch, 3), '≤ 1.05', watch === undefined ? undefined : watch <= 1.05))
   const thr = r(sw?.rps, ng?.rps)
   lines.push(check('throughput vs nginx (tiny, 64 conns)', fmt(thr, 2), '≥ 0.70', thr === undefined ? undefined : thr >= 0.7))
   const p99 = r(sw?.p99, ng?.p99)
@@ -743,27 +797,24 @@ function targets(results, dispatcher, profile) {
   lines.push(check('p99 vs nginx (64 KiB, 256 conns)', fmt(bigP99, 2), '≤ 2.0', bigP99 === undefined ? undefined : bigP99 <= 2))
   const disp = dispatcher?.pairedRatio
   lines.push(check('dispatcher req/s vs bare undici Pool (median of back-to-back pairs)', fmt(disp, 2), '≥ 1.0', disp === undefined || !Number.isFinite(disp) ? undefined : disp >= 1))
-  // Optional features: judged on the CPU profile (the share of the process's CPU in the feature's
-  // own code and what Node does for it; see FEATURES in lib/profile.mjs), because two processes
-  // with the same config differ by more than 5% here (the base's rounds below show by how much).
-  // The A/B difference between the processes is shown beside it.
-  const spread = sw?.cpuRuns?.length > 1 ? ` (the base's ${sw.cpuRuns.length} rounds: ${sw.cpuRuns.map((x) => fmt(x)).join(', ')} µs)` : ''
+  // Optional features: judged on the cost A/B (the gateway with the feature over the gateway
+  // without it, the median of per-round ratios); the share of the CPU profile in the feature's own
+  // code and what Node does for it (FEATURES in lib/profile.mjs) is shown beside it.
   const features = [
     ['guards', 'switchyard-guards', 'guard chain (ipFilter + rateLimit)'],
-    ['observed', 'switchyard-observed', 'metrics + access log (prom-client; JSON lines to /dev/null in batches)'],
+    ['observed', 'switchyard-observed', 'metrics + access log (prom-client registry; JSON lines to /dev/null in batches)'],
     ['transforms', 'switchyard-transforms', 'transforms (rewritePath + request and response header tables)'],
   ]
   for (const [key, proxy, label] of features) {
-    const variant = get('tiny', 64, proxy)
-    const ab = variant !== undefined && sw !== undefined && !variant.skipped ? variant.cpuUsPerReq - sw.cpuUsPerReq : undefined
-    const abText = ab === undefined ? '' : `; A/B between processes ${ab >= 0 ? '+' : ''}${fmt(ab, 1)} µs (${fmt(variant.cpuUsPerReq, 1)} vs ${fmt(sw.cpuUsPerReq, 1)})${spread}`
+    const ab = cost === undefined ? undefined : finite(costRatio(cost, proxy, 'switchyard'))
     const f = profile?.[key]?.features[key]
+    const prof = f === undefined ? '' : `; in its code ${fmt(f.usPerReq, 1)} µs per request, +${fmt(f.added * 100, 1)}% (CPU profile)`
     lines.push(
       check(
-        `${label} cost (tiny, 64 conns): ${f === undefined ? 'not profiled' : `${fmt(f.usPerReq, 1)} µs per request in its code (CPU profile)`}${abText}`,
-        f === undefined ? '—' : `+${fmt(f.added * 100, 1)}%`,
-        '≤ +5%',
-        f === undefined ? undefined : f.added <= 0.05,
+        `${label} cost (tiny, 64 conns; the cost A/B, × the gateway without it${ab === undefined ? '' : `: ${fmt(costMedian(cost, proxy), 1)} vs ${fmt(costMedian(cost, 'switchyard'), 1)} µs`}${prof})`,
+        ab === undefined ? '—' : fmt(ab, 3),
+        '≤ 1.05',
+        ab === undefined ? undefined : ab <= 1.05,
       ),
     )
   }
@@ -808,6 +859,7 @@ try {
     const dispatcher = only && !only.includes('dispatcher') ? undefined : await runDispatcher()
     const protocols = only && !only.includes('protocols') ? undefined : await runProtocols()
     const profile = only && !only.includes('profile') ? undefined : await runProfile()
+    const cost = only && !only.includes('cost') ? undefined : await runCost()
     const nginx = PROXIES.find((p) => p.name === 'nginx')
     const storms = only && !only.includes('storms') ? undefined : await runStorms({ measure, gateway, nginx, pinned, PROXY_CORE, QUIET, upstreams: NORMAL, rounds, here })
     const md = [
@@ -826,13 +878,15 @@ try {
       '',
       profileTable(profile),
       '',
+      costTable(cost),
+      '',
       stormsTable(storms),
       '',
-      targets(results, dispatcher, profile),
+      targets(results, dispatcher, profile, cost),
     ].join('\n')
     console.log(`\n${md}`)
     mkdirSync(here('./results'), { recursive: true })
-    writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher, protocols, profile, storms }, null, 2))
+    writeFileSync(here('./results/latest.json'), JSON.stringify({ info, results, dispatcher, protocols, profile, cost, storms }, null, 2))
     if (!quick && !only && !onlyScenarios) {
       const head = readFileSync(here('./RESULTS.head.md'), 'utf8')
       writeFileSync(here('./RESULTS.md'), `${head}\n${md}\n${wafSection()}${soakSection()}`)

@@ -1,0 +1,70 @@
+// The cost A/B of issue 28's "watching costs nothing": what each optional feature adds to the CPU
+// a request takes, against the library alone, measured so that a 5% difference can be seen on a
+// shared 2-core virtual machine.
+//
+// Two things move the CPU per request here by ±10-20%: the machine's speed drifts over seconds and
+// minutes, and two processes with the same configuration differ for as long as they live (where V8
+// placed things, which code it optimized first and how). So the A/B runs in batches. A batch starts
+// one process per configuration, all pinned to the proxy core and idle but for the one under load,
+// warms each, then runs `rounds` rounds in which every process takes `seconds` of load, in an order
+// that reverses every round; then it stops them. A configuration's result in a batch is the mean of
+// its rounds' CPU per request over the base's in the same rounds (neighbouring slices, so the drift
+// mostly cancels); its result overall is the median over the batches (many processes, so one
+// process's luck does not decide it).
+import { load } from './load.mjs'
+import { cpuMicros, family } from './proc.mjs'
+import { freePort, stop, waitForHttp } from './spawn.mjs'
+
+const median = (xs) => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b)
+  if (s.length === 0) return Number.NaN
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/**
+ * `configs`: `[{ name, start(port) → child }]`. Returns `{ perBatch, batches, rounds, seconds }`:
+ * `perBatch[b][name]` is the configuration's CPU µs per request in batch b (the mean over its
+ * rounds). {@link costRatio} and {@link costMedian} read it.
+ */
+export async function costAB({ configs, batches = 8, rounds = 2, seconds = 2, warmupSeconds = 3, connections = 64, loadCore, path = '/', log = () => {} }) {
+  const perBatch = []
+  for (let b = 0; b < batches; b++) {
+    const procs = []
+    try {
+      for (const config of configs) {
+        const port = await freePort()
+        const child = config.start(port)
+        procs.push({ config: config.name, port, child })
+        await waitForHttp(port, child)
+      }
+      const slice = async (p, s) => {
+        const pids = family(p.child.pid)
+        const before = cpuMicros(pids)
+        const res = await load({ url: `http://127.0.0.1:${p.port}${path}`, connections, seconds: s, core: loadCore })
+        return res.errors > 0 ? Number.NaN : (cpuMicros(pids) - before) / Math.max(1, res.requests)
+      }
+      for (const p of procs) await slice(p, warmupSeconds)
+      const sums = Object.fromEntries(configs.map((c) => [c.name, 0]))
+      for (let r = 0; r < rounds; r++) {
+        // Reversed every round, and the first process of the batch alternates between batches.
+        const order = (r + b) % 2 === 0 ? procs : [...procs].reverse()
+        for (const p of order) sums[p.config] += (await slice(p, seconds)) / rounds
+      }
+      perBatch.push(sums)
+      log(`cost A/B batch ${b + 1}/${batches}: ${configs.map((c) => `${c.name} ${sums[c.name].toFixed(1)}`).join(', ')} µs/req`)
+    } finally {
+      for (const p of procs) await stop(p.child)
+    }
+  }
+  return { perBatch, batches, rounds, seconds }
+}
+
+/** The median over batches of a's CPU per request over b's in the same batch. */
+export const costRatio = (cost, a, b) => median(costRatios(cost, a, b))
+
+/** The median over batches of a configuration's CPU µs per request. */
+export const costMedian = (cost, a) => median(cost.perBatch.map((batch) => batch[a]))
+
+/** Every batch's ratio of a to b. */
+export const costRatios = (cost, a, b) => cost.perBatch.map((batch) => batch[a] / batch[b])
