@@ -36,8 +36,8 @@ export interface GatewayGuards {
    * `rateLimit({ rate, burst, nodelay })` per client address. `store`: `"memory"` (the default,
    * bounded to `maxKeys` addresses) or `{ "redis": "redis://host:6379" }` to share the limit
    * between every gateway using that Redis (`onError`: `"open"` or `"closed"` when it is down).
-   * `headers`: which answers carry the RateLimit fields, `"always"` (default), `"refused"` or
-   * `"never"` (nginx's way).
+   * `headers`: which answers carry the RateLimit fields, `"refused"` (the 429s; default),
+   * `"always"` or `"never"` (nginx's way).
    */
   rateLimit?: {
     rate: number

@@ -98,11 +98,27 @@ describe('rateLimit (nginx limit_req semantics, on a virtual clock)', () => {
     expect(up.hits).toBe(2)
   })
 
-  it('sets the RateLimit headers', async () => {
-    const { url } = await guarded(rateLimit({ rate: 5, burst: 3, nodelay: true }))
+  it('headers: "always" sets the RateLimit fields on every answer', async () => {
+    const { url } = await guarded(rateLimit({ rate: 5, burst: 3, nodelay: true, headers: 'always' }))
     const res = await send(url)
+    expect(res.status).toBe(200)
     expect(res.headers['ratelimit-limit']).toBe('8')
     expect(res.headers['ratelimit-remaining']).toBe('3')
+    expect(res.headers['ratelimit-reset']).toBe('0')
+  })
+
+  it('by default only a 429 carries the RateLimit fields, beside Retry-After', async () => {
+    const clock = virtualClock()
+    const { url } = await guarded(rateLimit({ rate: 10, burst: 1, nodelay: true, clock }))
+    const passed = [await send(url), await send(url)]
+    expect(passed.map((r) => r.status)).toEqual([200, 200])
+    for (const r of passed) expect(Object.keys(r.headers).filter((h) => h.startsWith('ratelimit'))).toEqual([])
+    const refused = await send(url)
+    expect(refused.status).toBe(429)
+    expect(refused.headers['retry-after']).toBe('1')
+    expect(refused.headers['ratelimit-limit']).toBe('11')
+    expect(refused.headers['ratelimit-remaining']).toBe('0')
+    expect(refused.headers['ratelimit-reset']).toBe('1')
   })
 
   it('headers: "refused" sends the RateLimit fields on 429s only, "never" on none (Retry-After stays); a bad mode is refused', async () => {
