@@ -576,8 +576,8 @@ async function runCost() {
   return costAB({
     configs,
     batches: Number(flags['cost-batches'] ?? (quick ? 1 : 8)),
-    rounds: Number(flags['cost-rounds'] ?? (quick ? 1 : 2)),
-    seconds: Number(flags['cost-seconds'] ?? (quick ? 1 : 2)),
+    rounds: Number(flags['cost-rounds'] ?? (quick ? 1 : 3)),
+    seconds: Number(flags['cost-seconds'] ?? 1),
     warmupSeconds: quick ? 1 : 3,
     loadCore: LOAD_CORE,
     log: console.log,
@@ -780,7 +780,7 @@ function targets(results, dispatcher, profile, cost) {
   lines.push(check('proxy CPU per request vs the fair floor (tiny, 64 conns, defaults on)', fmt(cpu, 2), '≤ 1.0 (stretch 0.9)', cpu === undefined ? undefined : cpu <= 1))
   // Issue 28's "watching costs nothing": the gateway as it starts (access log, metrics, status
   // page) against the library alone, from the cost A/B (lib/cost.mjs: every configuration running
-  // at once, rounds interleaved, the median of per-round ratios).
+  // at once in batches, the median of the per-batch ratios).
   const watch = cost === undefined ? undefined : finite(costRatio(cost, 'switchyard-defaults', 'switchyard-library'))
   lines.push(check(`the gateway with its defaults (access log, metrics, status page) vs the library alone, CPU per request (tiny, 64 conns; the cost A/B)${watch === undefined ? '' : `: ${fmt(costMedian(cost, 'switchyard-defaults'), 1)} vs ${fmt(costMedian(cost, 'switchyard-library'), 1)} µs`}`, fmt(watch, 3), '≤ 1.05', watch === undefined ? undefined : watch <= 1.05))
   const thr = r(sw?.rps, ng?.rps)
@@ -798,7 +798,7 @@ function targets(results, dispatcher, profile, cost) {
   const disp = dispatcher?.pairedRatio
   lines.push(check('dispatcher req/s vs bare undici Pool (median of back-to-back pairs)', fmt(disp, 2), '≥ 1.0', disp === undefined || !Number.isFinite(disp) ? undefined : disp >= 1))
   // Optional features: judged on the cost A/B (the gateway with the feature over the gateway
-  // without it, the median of per-round ratios); the share of the CPU profile in the feature's own
+  // without it, the median of the per-batch ratios); the share of the CPU profile in the feature's own
   // code and what Node does for it (FEATURES in lib/profile.mjs) is shown beside it.
   const features = [
     ['guards', 'switchyard-guards', 'guard chain (ipFilter + rateLimit)'],

@@ -11,6 +11,12 @@
 // its rounds' CPU per request over the base's in the same rounds (neighbouring slices, so the drift
 // mostly cancels); its result overall is the median over the batches (many processes, so one
 // process's luck does not decide it).
+//
+// Every process is loaded as often as every other. Tried and dropped: the base between every two
+// others (base, A, base, B, …), so each slice is compared with the base a second away. It biased
+// the result: the control, a second library process, came out 4-60% dearer than the base in each
+// of five batches, since a process loaded every other second runs warmer than one loaded every
+// thirteenth.
 import { load } from './load.mjs'
 import { cpuMicros, family } from './proc.mjs'
 import { freePort, stop, waitForHttp } from './spawn.mjs'
