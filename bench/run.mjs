@@ -29,7 +29,7 @@ import { BUCKETS, FEATURES, featureTime, profileBuckets, readProfile } from './l
 import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
 import { freePort, pinned, stop, waitForHttp } from './lib/spawn.mjs'
 import { runStorms, stormsTable } from './lib/storms.mjs'
-import { costAB, costMedian, costRatio, costRatios } from './lib/cost.mjs'
+import { costAB, costMedian, costRatio, costRatios, pairAB } from './lib/cost.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const { values: flags } = parseArgs({
@@ -573,7 +573,7 @@ async function runCost() {
     const proxy = find(name)
     return { name, start: (port) => proxy.start(port, NORMAL) }
   })
-  return costAB({
+  const batches = await costAB({
     configs,
     batches: Number(flags['cost-batches'] ?? (quick ? 1 : 8)),
     rounds: Number(flags['cost-rounds'] ?? (quick ? 1 : 3)),
@@ -582,6 +582,28 @@ async function runCost() {
     loadCore: LOAD_CORE,
     log: console.log,
   })
+  // Each optional feature in one process beside the library alone (proxies/feature-pair.mjs).
+  const pairs = {}
+  for (const feature of PAIR_FEATURES) {
+    pairs[feature] = await pairAB({
+      start: (port, port2) => pinned(PROXY_CORE, node, [here('./proxies/feature-pair.mjs')], { PORT: port, PORT2: port2, UPSTREAMS: NORMAL.join(','), FEATURE: feature }),
+      processes: quick ? 1 : 2,
+      rounds: quick ? 1 : 12,
+      warmupSeconds: quick ? 1 : 3,
+      loadCore: LOAD_CORE,
+      log: (line) => console.log(`${feature}: ${line}`),
+    })
+  }
+  return { ...batches, pairs }
+}
+
+/** The one-process A/B's features, the control first. */
+const PAIR_FEATURES = ['control', 'guards', 'transforms', 'observed']
+const PAIR_LABELS = {
+  control: 'the library alone again (the control: the method\'s resolution)',
+  guards: 'guard chain: `compose(ipFilter, rateLimit, lb.handler)`',
+  transforms: 'transforms: `rewritePath` + request and response header tables',
+  observed: 'metrics + access log: `prometheus()` + `accessLog()` to /dev/null in batches',
 }
 
 function costTable(cost) {
@@ -596,6 +618,19 @@ function costTable(cost) {
   for (const name of COST) {
     const vsGw = name.startsWith(base) || name === 'switchyard' ? '—' : fmt(costRatio(cost, name, 'switchyard'), 3)
     rows.push(`| ${COST_LABELS[name]} | ${fmt(costMedian(cost, name), 1)} | ${fmt(costRatio(cost, name, base), 3)} | ${vsGw} | ${costRatios(cost, name, base).map((x) => fmt(x, 2)).join(', ')} |`)
+  }
+  if (cost.pairs !== undefined) {
+    rows.push(
+      '',
+      `The one-process A/B of each optional feature (\`bench/proxies/feature-pair.mjs\`, \`pairAB\` in \`bench/lib/cost.mjs\`): one process serves the library alone on one port and a balancer with the feature on another; the load alternates between them in 1 s slices, the order reversing each round; the ratio is the feature's CPU per request over the library's in each pair of slices, the median over every pair of ${cost.pairs.control?.perProcess.length ?? 0} processes. Two processes cannot differ here, so this resolves what the gateway-to-gateway rows above cannot:`,
+      '',
+      '| feature | × the library alone (median of pairs) | per process | pairs |',
+      '|---|---|---|---|',
+    )
+    for (const f of PAIR_FEATURES) {
+      const p = cost.pairs[f]
+      if (p !== undefined) rows.push(`| ${PAIR_LABELS[f]} | ${fmt(p.ratio, 3)} | ${p.perProcess.map((x) => fmt(x, 3)).join(', ')} | ${p.ratios.length} |`)
+    }
   }
   return rows.join('\n')
 }
@@ -797,24 +832,28 @@ function targets(results, dispatcher, profile, cost) {
   lines.push(check('p99 vs nginx (64 KiB, 256 conns)', fmt(bigP99, 2), '≤ 2.0', bigP99 === undefined ? undefined : bigP99 <= 2))
   const disp = dispatcher?.pairedRatio
   lines.push(check('dispatcher req/s vs bare undici Pool (median of back-to-back pairs)', fmt(disp, 2), '≥ 1.0', disp === undefined || !Number.isFinite(disp) ? undefined : disp >= 1))
-  // Optional features: judged on the cost A/B (the gateway with the feature over the gateway
-  // without it, the median of the per-batch ratios); the share of the CPU profile in the feature's own
-  // code and what Node does for it (FEATURES in lib/profile.mjs) is shown beside it.
+  // Optional features: judged on the one-process A/B (the feature beside the library alone in one
+  // process, the median of the pairs of slices); the gateway-against-gateway ratio of the batches
+  // and the share of the CPU profile in the feature's own code and what Node does for it
+  // (FEATURES in lib/profile.mjs) are shown beside it.
   const features = [
     ['guards', 'switchyard-guards', 'guard chain (ipFilter + rateLimit)'],
     ['observed', 'switchyard-observed', 'metrics + access log (prom-client registry; JSON lines to /dev/null in batches)'],
     ['transforms', 'switchyard-transforms', 'transforms (rewritePath + request and response header tables)'],
   ]
+  const control = cost?.pairs?.control?.ratio
   for (const [key, proxy, label] of features) {
-    const ab = cost === undefined ? undefined : finite(costRatio(cost, proxy, 'switchyard'))
+    const one = finite(cost?.pairs?.[key]?.ratio)
+    const gw = cost === undefined ? undefined : finite(costRatio(cost, proxy, 'switchyard'))
     const f = profile?.[key]?.features[key]
     const prof = f === undefined ? '' : `; in its code ${fmt(f.usPerReq, 1)} µs per request, +${fmt(f.added * 100, 1)}% (CPU profile)`
+    const gwText = gw === undefined ? '' : `; gateway against gateway ${fmt(gw, 3)}`
     lines.push(
       check(
-        `${label} cost (tiny, 64 conns; the cost A/B, × the gateway without it${ab === undefined ? '' : `: ${fmt(costMedian(cost, proxy), 1)} vs ${fmt(costMedian(cost, 'switchyard'), 1)} µs`}${prof})`,
-        ab === undefined ? '—' : fmt(ab, 3),
+        `${label} cost (tiny, 64 conns; the one-process A/B, × the library alone, control ${fmt(control, 3)}${gwText}${prof})`,
+        one === undefined ? '—' : fmt(one, 3),
         '≤ 1.05',
-        ab === undefined ? undefined : ab <= 1.05,
+        one === undefined ? undefined : one <= 1.05,
       ),
     )
   }

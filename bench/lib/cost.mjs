@@ -74,3 +74,46 @@ export const costMedian = (cost, a) => median(cost.perBatch.map((batch) => batch
 
 /** Every batch's ratio of a to b. */
 export const costRatios = (cost, a, b) => cost.perBatch.map((batch) => batch[a] / batch[b])
+
+/**
+ * The one-process A/B of a feature: `start(portA, portB)` starts one process serving the base on
+ * portA and the variant on portB. Each of `processes` such processes is warmed, then loaded in
+ * `rounds` pairs of slices (base then variant, the order reversing every round); each pair's
+ * ratio is the variant's CPU per request over the base's (the process's own CPU, from /proc, in
+ * each slice). Both halves share the process, so what makes two processes differ cannot decide it;
+ * the drift between two neighbouring slices remains, and the median over every pair of every
+ * process evens it out. Returns `{ ratio, ratios, perProcess }`.
+ */
+export async function pairAB({ start, processes = 2, rounds = 12, seconds = 1, warmupSeconds = 3, connections = 64, loadCore, path = '/', log = () => {} }) {
+  const ratios = []
+  const perProcess = []
+  for (let n = 0; n < processes; n++) {
+    const [portA, portB] = [await freePort(), await freePort()]
+    const child = start(portA, portB)
+    try {
+      await waitForHttp(portA, child)
+      await waitForHttp(portB, child)
+      const pids = family(child.pid)
+      const slice = async (port, s) => {
+        const before = cpuMicros(pids)
+        const res = await load({ url: `http://127.0.0.1:${port}${path}`, connections, seconds: s, core: loadCore })
+        return res.errors > 0 ? Number.NaN : (cpuMicros(pids) - before) / Math.max(1, res.requests)
+      }
+      await slice(portA, warmupSeconds)
+      await slice(portB, warmupSeconds)
+      const mine = []
+      for (let r = 0; r < rounds; r++) {
+        const [first, second] = r % 2 === 0 ? [portA, portB] : [portB, portA]
+        const a = await slice(first, seconds)
+        const b = await slice(second, seconds)
+        mine.push(first === portA ? b / a : a / b)
+      }
+      ratios.push(...mine)
+      perProcess.push(median(mine))
+      log(`one-process A/B, process ${n + 1}/${processes}: median ${median(mine).toFixed(3)} (${mine.map((x) => x.toFixed(2)).join(' ')})`)
+    } finally {
+      await stop(child)
+    }
+  }
+  return { ratio: median(ratios), ratios, perProcess }
+}
