@@ -1,15 +1,17 @@
-// The cost A/B of issue 28's "watching costs nothing": what each optional feature adds to the CPU
-// a request takes, against the library alone, measured so that a 5% difference can be seen on a
-// shared 2-core virtual machine.
+// The cost A/Bs of issue 28's "watching costs nothing": what the gateway's defaults and each
+// optional feature add to the CPU a request takes, against the library alone, measured so that a
+// 5% difference has a chance to be seen on a shared 2-core virtual machine. `costAB` compares
+// whole processes (the gateway in its configurations); `pairAB`, at the end, a feature beside the
+// library in one process.
 //
 // Two things move the CPU per request here by ±10-20%: the machine's speed drifts over seconds and
 // minutes, and two processes with the same configuration differ for as long as they live (where V8
 // placed things, which code it optimized first and how). So the A/B runs in batches. A batch starts
 // one process per configuration, all pinned to the proxy core and idle but for the one under load,
 // warms each, then runs `rounds` rounds in which every process takes `seconds` of load, in an order
-// that reverses every round; then it stops them. A configuration's result in a batch is the mean of
-// its rounds' CPU per request over the base's in the same rounds (neighbouring slices, so the drift
-// mostly cancels); its result overall is the median over the batches (many processes, so one
+// that reverses every round; then it stops them. A configuration's result in a batch is its mean
+// CPU per request over its rounds, over the base's in the same rounds (slices seconds apart, so
+// the drift mostly cancels); its result overall is the median over the batches (many processes, so one
 // process's luck does not decide it).
 //
 // Every process is loaded as often as every other. Tried and dropped: the base between every two
@@ -33,7 +35,7 @@ const median = (xs) => {
  * `perBatch[b][name]` is the configuration's CPU µs per request in batch b (the mean over its
  * rounds). {@link costRatio} and {@link costMedian} read it.
  */
-export async function costAB({ configs, batches = 8, rounds = 2, seconds = 2, warmupSeconds = 3, connections = 64, loadCore, path = '/', log = () => {} }) {
+export async function costAB({ configs, batches = 8, rounds = 3, seconds = 1, warmupSeconds = 3, connections = 64, loadCore, path = '/', log = () => {} }) {
   const perBatch = []
   for (let b = 0; b < batches; b++) {
     const procs = []
