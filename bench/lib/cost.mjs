@@ -31,6 +31,16 @@ const median = (xs) => {
 }
 
 /**
+ * One slice of load on `port`: the CPU µs per request the processes `pids` spent on it (from /proc),
+ * or NaN when the load saw errors.
+ */
+async function cpuPerRequest(pids, port, seconds, { connections, loadCore, path }) {
+  const before = cpuMicros(pids)
+  const res = await load({ url: `http://127.0.0.1:${port}${path}`, connections, seconds, core: loadCore })
+  return res.errors > 0 ? Number.NaN : (cpuMicros(pids) - before) / Math.max(1, res.requests)
+}
+
+/**
  * `configs`: `[{ name, start(port) → child }]`. Returns `{ perBatch, batches, rounds, seconds }`:
  * `perBatch[b][name]` is the configuration's CPU µs per request in batch b (the mean over its
  * rounds). {@link costRatio} and {@link costMedian} read it.
@@ -43,15 +53,12 @@ export async function costAB({ configs, batches = 8, rounds = 3, seconds = 1, wa
       for (const config of configs) {
         const port = await freePort()
         const child = config.start(port)
-        procs.push({ config: config.name, port, child })
+        const p = { config: config.name, port, child, pids: [child.pid] }
+        procs.push(p) // before the wait, so the finally stops it if it never answers
         await waitForHttp(port, child)
+        p.pids = family(child.pid)
       }
-      const slice = async (p, s) => {
-        const pids = family(p.child.pid)
-        const before = cpuMicros(pids)
-        const res = await load({ url: `http://127.0.0.1:${p.port}${path}`, connections, seconds: s, core: loadCore })
-        return res.errors > 0 ? Number.NaN : (cpuMicros(pids) - before) / Math.max(1, res.requests)
-      }
+      const slice = (p, s) => cpuPerRequest(p.pids, p.port, s, { connections, loadCore, path })
       for (const p of procs) await slice(p, warmupSeconds)
       const sums = Object.fromEntries(configs.map((c) => [c.name, 0]))
       for (let r = 0; r < rounds; r++) {
@@ -96,11 +103,7 @@ export async function pairAB({ start, processes = 2, rounds = 12, seconds = 1, w
       await waitForHttp(portA, child)
       await waitForHttp(portB, child)
       const pids = family(child.pid)
-      const slice = async (port, s) => {
-        const before = cpuMicros(pids)
-        const res = await load({ url: `http://127.0.0.1:${port}${path}`, connections, seconds: s, core: loadCore })
-        return res.errors > 0 ? Number.NaN : (cpuMicros(pids) - before) / Math.max(1, res.requests)
-      }
+      const slice = (port, s) => cpuPerRequest(pids, port, s, { connections, loadCore, path })
       await slice(portA, warmupSeconds)
       await slice(portB, warmupSeconds)
       const mine = []
