@@ -100,6 +100,49 @@ describe('the decision trace: why the others were passed over', () => {
     await hung
   })
 
+  it('lists none while every upstream is open, in a large fleet too, and names each one again once one is not', async () => {
+    const ups = Array.from({ length: 200 }, (_, i) => functionUpstream(`u${i}`))
+    const lb = createBalancer({ upstreams: ups, strategy: first(), passive: false, trace: 3 })
+    onTestFinished(() => lb.close())
+    expect((await call(lb)).status).toBe(200)
+    expect(lb.trace().at(-1)!.attempts).toEqual([{ upstream: 'u0', status: 200, judged: true, ms: expect.any(Number) }])
+    // One upstream marked down: every later pick names it, and only it.
+    lb.update('u7', { down: true })
+    expect((await call(lb)).status).toBe(200)
+    expect(lb.trace().at(-1)!.attempts[0]!.passed).toEqual([{ upstream: 'u7', reason: 'down', why: 'configured' }])
+    lb.update('u7', { down: false })
+    expect((await call(lb)).status).toBe(200)
+    expect(lb.trace().at(-1)!.attempts[0]!.passed).toBeUndefined()
+  })
+
+  it('names a retry’s tried upstream, a full one and a backup each on its own, with every other upstream open', async () => {
+    const flaky = functionUpstream('flaky', 'reset')
+    const ok = functionUpstream('ok')
+    const retried = createBalancer({ upstreams: [flaky, ok], strategy: first(), passive: false, trace: 1 })
+    onTestFinished(() => retried.close())
+    expect((await call(retried)).status).toBe(200)
+    expect(retried.trace()[0]!.attempts.map((a) => a.passed)).toEqual([undefined, [{ upstream: 'flaky', reason: 'tried' }]])
+
+    const busy = functionUpstream('busy', 'hang')
+    const free = functionUpstream('free')
+    const limited = createBalancer({ upstreams: [{ ...busy, maxConnections: 1 }, free], strategy: first(), passive: false, trace: 2 })
+    onTestFinished(() => limited.close({ timeout: 10 }))
+    const ac = new AbortController()
+    const hung = request('http://svc/hang', { dispatcher: limited.dispatcher, signal: ac.signal }).catch(() => {})
+    await expect.poll(() => busy.hits).toBe(1)
+    expect((await call(limited)).status).toBe(200)
+    expect(limited.trace().at(-1)!.attempts[0]!.passed).toEqual([{ upstream: 'busy', reason: 'full' }])
+    ac.abort()
+    await hung
+
+    const spare = functionUpstream('spare')
+    const main = functionUpstream('main')
+    const backed = createBalancer({ upstreams: [main, { ...spare, backup: true }], passive: false, trace: 1 })
+    onTestFinished(() => backed.close())
+    expect((await call(backed)).status).toBe(200)
+    expect(backed.trace()[0]!.attempts[0]!.passed).toEqual([{ upstream: 'spare', reason: 'backup' }])
+  })
+
   it('says why nobody could take a request that got SWY_ERR_NO_UPSTREAM', async () => {
     const a = functionUpstream('a')
     const lb = createBalancer({ upstreams: [{ id: 'a', dispatcher: a.dispatcher, down: true }], trace: 1 })

@@ -102,7 +102,10 @@ export class Tracer {
    * selector refused it, or as its state says when the strategy skipped it itself).
    */
   passedOver(refused: ReadonlyMap<string, PassReason>, picked: Upstream | undefined, tried: ReadonlySet<string>): PassedOver[] | undefined {
-    const { primaries, panic } = this.#fleet.availability
+    const { primaries, panic, allOpen } = this.#fleet.availability
+    // The common case, in O(1): every upstream could have been picked (none down, backup, tried,
+    // full or behind a breaker) and the strategy refused none, so none was passed over.
+    if (allOpen && refused.size === 0 && tried.size === 0 && this.#fleet.options.breaker === undefined) return undefined
     const onPrimaries = picked !== undefined && !picked.backup
     let out: PassedOver[] | undefined
     for (const u of this.#fleet.registry.all) {

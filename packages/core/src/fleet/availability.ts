@@ -31,6 +31,13 @@ export class Availability {
   backups: Upstream[] = []
   /** True while panic mode balances over upstreams that are down. */
   panic = false
+  /**
+   * Every upstream is an up primary without a connection limit (as of the last change): a pick
+   * then passes none over unless the strategy refused it, a retry tried it or its breaker held it
+   * back, so a traced request need not look at each upstream to say so (tracing stays O(1) per
+   * request in a large fleet).
+   */
+  allOpen = false
   readonly #strategy: Strategy
   readonly #threshold: number
   readonly #emit: Emit
@@ -74,6 +81,7 @@ export class Availability {
     this.#level(use === 'up' ? candidates : [], up)
     this.#zone(use === 'up' ? candidates : [])
     const panic = use === 'all' && candidates.length > 0
+    this.allOpen = !panic && use === 'up' && up.length === all.length && all.every((u) => u.queue === undefined)
     if (panic !== this.panic) {
       this.panic = panic
       this.#emit('balancer:panic', { active: panic, up: up.length, total: candidates.length })
