@@ -22,6 +22,12 @@ describe('add, remove, drain', () => {
     expect(new Set(await names(url, 4))).toEqual(new Set(['a', 'b']))
     expect(() => lb.add({ url: b.url, id: 'b' })).toThrow(DuplicateUpstreamError)
     expect(() => lb.add({ url: 'nope' })).toThrow(/upstream\.url is not a valid URL/)
+    // Removed, its id is free again and no longer found; added back, it is found and takes traffic.
+    await lb.remove('b')
+    expect(() => lb.update('b', { weight: 2 })).toThrow(expect.objectContaining({ code: 'SWY_ERR_UNKNOWN_UPSTREAM' }))
+    expect(lb.add({ url: b.url, id: 'b' })).toMatchObject({ id: 'b', state: 'up' })
+    expect(lb.update('b', { weight: 2 })).toMatchObject({ id: 'b', weight: 2 })
+    expect(new Set(await names(url, 4))).toEqual(new Set(['a', 'b']))
   })
 
   it('removes an upstream with drain: in-flight requests finish, new ones go elsewhere', async () => {
