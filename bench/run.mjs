@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { load, tool } from './lib/load.mjs'
 import { ensureNginx, MODSEC_MODULE, nginxArgs, nginxBackendArgs, nginxVersion } from './lib/nginx.mjs'
-import { gcStats } from './lib/gc.mjs'
+import { gcOfWindow } from './lib/gc.mjs'
 import { BUCKETS, FEATURES, featureTime, profileBuckets, readProfile } from './lib/profile.mjs'
 import { cpuMicros, family, peakRssMb } from './lib/proc.mjs'
 import { freePort, pinned, stop, waitForHttp } from './lib/spawn.mjs'
@@ -273,16 +273,21 @@ async function measure(proxy, scenario, connections) {
   const pids = child ? family(child.pid) : []
   if (scenario.balancing) await hits(true)
   const cpu0 = cpuMicros(pids)
+  const from = performance.now()
   const r = await load({ ...opts, seconds })
+  const to = performance.now()
   const cpu = cpuMicros(pids) - cpu0
   const share = scenario.balancing ? await hits() : undefined
   const rss = child ? peakRssMb(family(child.pid)) : Number.NaN
   await stop(child)
+  // A proxy started with --trace-gc: its collections in the measured run.
+  const gc = proxy.traceGc ? await gcOfWindow(child, from, to) : undefined
   return {
     ...r,
     cpuUsPerReq: child && r.requests ? cpu / r.requests : Number.NaN,
     rssMb: rss,
     fastShare: share ? share[2] / Math.max(1, share[2] + share[3]) : undefined,
+    gc: gc && r.requests ? { fullGcsPer10k: (gc.fullGcs * 10_000) / r.requests, mainUsPerReq: ((gc.pauseMs + gc.stepsMs) * 1000) / r.requests } : undefined,
   }
 }
 
@@ -483,10 +488,11 @@ async function profileOne(name, start) {
   await waitForHttp(port, child)
   const url = `http://127.0.0.1:${port}/`
   const warm = await load({ url, connections: 64, seconds: warmupSeconds, core: LOAD_CORE })
-  const gcFrom = child.log().length // --trace-gc lines of the measured run only
+  const from = performance.now()
   const r = await load({ url, connections: 64, seconds, core: LOAD_CORE })
-  const gc = gcStats(child.log().slice(gcFrom))
+  const to = performance.now()
   await stop(child) // SIGTERM: both exit cleanly, and V8 writes the profile
+  const gc = await gcOfWindow(child, from, to) // --trace-gc lines of the measured run only
   const profile = readProfile(dir)
   if (profile === undefined) return undefined
   const requests = warm.requests + r.requests

