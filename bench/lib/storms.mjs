@@ -84,10 +84,6 @@ export function stormsTable(storms) {
         `| ${r.label} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} (${r.p99s.map((x) => fmt(x)).join(', ')}) | ${vs(r.p99)} | ${fmt(mean(r), 1)} | ${vs(mean(r))} | ${fmt(r.cpuUsPerReq, 1)} | ${fmt(r.fullGcsPer10k, 1)} | ${fmt(r.gcUsPerReq, 1)} | ${r.errors} |`,
     ),
     '',
-    // What --trace-gc counted in the measured runs (medians): mark-compacts, and the pauses plus
-    // incremental marking steps the main thread ran. Node 22+ frees the buffers a 64 KiB answer is
-    // read into only at a young collection, so a proxy that allocates little JS per request runs
-    // full collections instead (packages/core/README.md, FAQ).
     'GC columns: what `--trace-gc` counted in the measured runs (medians): full (mark-compact) collections per 10 000 requests, and the main thread\'s time in collections (pauses and incremental marking steps; concurrent marking on V8\'s helper threads, on the same core here, is in the CPU column only). On Node 22+ the buffers a 64 KiB answer is read into are freed only at a young collection, so a proxy that allocates little JS per request runs full collections instead (`@switchyard/core` README, FAQ).',
     '',
     // Little's law: 256 connections each waiting for its answer hold 256 requests in the system, so
