@@ -145,6 +145,26 @@ describe('rateLimit (nginx limit_req semantics, on a virtual clock)', () => {
     expect(store.hit('10.0.39.15', 10_000, 10, 0).allowed).toBe(false)
   })
 
+  it('the memory store, when full, forgets the oldest key not seen again: a key hit since it was added gets a second chance', () => {
+    const store = memoryStore({ max: 3 })
+    // rate 1/s, burst 0: within a second a kept key's hit is refused, a forgotten key's passes.
+    const kept = (key: string, now: number) => !store.hit(key, now, 1, 0).allowed
+    for (const key of ['a', 'b', 'c']) store.hit(key, 0, 1, 0)
+    expect(kept('a', 1)).toBe(true) // a is seen again
+    store.hit('d', 2, 1, 0) // full: a is the oldest but was seen, so b goes
+    expect(store.size).toBe(3)
+    expect([kept('a', 3), kept('c', 3), kept('d', 3)]).toEqual([true, true, true]) // each seen again
+    // b was forgotten: it starts afresh. Every key was seen since it last came up, so one pass
+    // unmarks and moves them all (c, a, d), and then the oldest, c, goes.
+    expect(kept('b', 4)).toBe(false)
+    expect(store.size).toBe(3)
+    // That pass left a and d unmarked, and a is now the oldest: the next newcomer takes its place.
+    expect(kept('c', 5)).toBe(false)
+    expect([kept('d', 6), kept('b', 6), kept('c', 6)]).toEqual([true, true, true])
+    expect(kept('a', 6)).toBe(false)
+    expect(store.size).toBe(3)
+  })
+
   it('the memory store is bounded in bytes too: 100 000 keys of 8 KB stay within maxBytes (issue 22)', () => {
     const store = memoryStore({ maxBytes: 1024 * 1024 })
     const pad = 'z'.repeat(8_000)
