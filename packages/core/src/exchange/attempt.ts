@@ -3,6 +3,7 @@ import type { AttemptTrace, PassedOver } from '../config/events.js'
 import type { Fleet } from '../fleet/fleet.js'
 import type { CacheStatus } from '../fleet/cache.js'
 import type { Upstream } from '../fleet/upstream.js'
+import type { Tracer } from './trace.js'
 import { UpstreamHandler } from './undici-handler.js'
 
 /** How an ended attempt is judged by the health mechanisms, the EWMA and the strategy. */
@@ -88,7 +89,7 @@ export class Attempt extends UpstreamHandler {
    * (health, EWMA) — then the strategy's `onEnd`, the queue slot, and a drained upstream's wake-up.
    * Once only.
    */
-  end(fleet: Fleet, verdict: Verdict, judged: boolean, errorCode: string | undefined, trace: AttemptTrace[] | undefined, lost = false): void {
+  end(fleet: Fleet, verdict: Verdict, judged: boolean, errorCode: string | undefined, tracer: Tracer | undefined, lost = false): void {
     if (this.#ended) return
     this.#ended = true
     this.abort = null
@@ -102,15 +103,15 @@ export class Attempt extends UpstreamHandler {
     const status = this.status
     u.inFlight--
     u.load -= this.cost
-    if (trace !== undefined) {
-      const t: AttemptTrace = { upstream: u.id, judged, ms: latency }
-      if (status !== 0) t.status = status
+    if (tracer?.trace !== undefined) {
+      // Shaped in one literal where it can be: a field added after it costs a map transition.
+      const t: AttemptTrace = status !== 0 ? { upstream: u.id, judged, ms: latency, status } : { upstream: u.id, judged, ms: latency }
       if (errorCode !== undefined) t.error = errorCode
       if (this.hedged) t.hedge = true
       if (lost) t.lost = true
       if (this.passed !== undefined) t.passed = this.passed
       if (cache !== undefined) t.cache = cache
-      trace.push(t)
+      tracer.attempted(t)
     }
     if (judged) {
       u.record(latency, status, verdict === FAILED)

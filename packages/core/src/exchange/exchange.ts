@@ -311,7 +311,7 @@ export class Exchange implements ExchangeView, HedgeHost, Admittee, ExchangeStep
 
   /** Ends an attempt: uncounted, traced, judged unless the client's cancel made it say nothing. */
   endAttempt(a: Attempt, verdict: Verdict, code: string | undefined, lost = false): void {
-    a.end(this.host.fleet, verdict, verdict !== UNJUDGED && this.cancelled === undefined, code, this.tracer?.attempts, lost)
+    a.end(this.host.fleet, verdict, verdict !== UNJUDGED && this.cancelled === undefined, code, this.tracer, lost)
   }
 
   /** For the hedge: ends the attempt `a` that lost or failed while the other goes on. */

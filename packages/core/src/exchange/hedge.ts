@@ -138,7 +138,7 @@ export class Hedge {
     const rival = this.#rival
     if (rival === undefined) return
     this.#rival = undefined
-    rival.end(this.#ex.host.fleet, UNJUDGED, false, errorCode(reason), this.#ex.tracer?.attempts)
+    rival.end(this.#ex.host.fleet, UNJUDGED, false, errorCode(reason), this.#ex.tracer)
     rival.drop(reason)
   }
 

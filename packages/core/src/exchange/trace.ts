@@ -44,8 +44,14 @@ export class Tracer {
     this.#key = channels ? {} : undefined
   }
 
-  get attempts(): AttemptTrace[] | undefined {
-    return this.trace?.attempts
+  /**
+   * An attempt's trace, added in order. The first makes an array of one: a push onto the empty
+   * one would give it room for 16 (V8's first growth), 128 bytes a request for a slot or two.
+   */
+  attempted(t: AttemptTrace): void {
+    const trace = this.trace!
+    if (trace.attempts.length === 0) trace.attempts = [t]
+    else trace.attempts.push(t)
   }
 
   /** `switchyard:request:start`. */
