@@ -26,11 +26,13 @@ const realTimer: FlushTimer = {
  * over requests runs with the caches cold from the proxying between them.
  */
 export class LineBatch {
-  #lines: string[] = []
+  #chunks: string[] = []
   #chars = 0
   #timer: unknown
   readonly #traces: (RequestTrace | undefined)[] = new Array(FORMAT_EVERY)
   readonly #times = new Float64Array(FORMAT_EVERY)
+  /** The lines made in one go, before they are joined. */
+  readonly #made: (string | undefined)[] = new Array(FORMAT_EVERY).fill(undefined)
   #pending = 0
   /** Characters a line takes, on average over the last lines made (before any: every line is made at once). */
   #lineChars = Number.POSITIVE_INFINITY
@@ -70,9 +72,9 @@ export class LineBatch {
       this.#timer = undefined
     }
     this.#formatPending()
-    const lines = this.#lines
+    const lines = this.#chunks
     if (lines.length === 0) return
-    this.#lines = []
+    this.#chunks = []
     this.#chars = 0
     this.destination.write(lines.length === 1 ? lines[0]! : lines.join(''))
   }
@@ -82,15 +84,21 @@ export class LineBatch {
     if (n === 0) return
     this.#pending = 0
     const traces = this.#traces
-    const before = this.#chars
+    const made = this.#made
     for (let i = 0; i < n; i++) {
-      const line = this.format(traces[i]!, this.#times[i]!)
+      made[i] = this.format(traces[i]!, this.#times[i]!)
       traces[i] = undefined // not kept past its line
-      this.#lines.push(line)
-      // String length counts UTF-16 units, not bytes; close enough for a flush threshold.
-      this.#chars += line.length
     }
-    this.#lineChars = (this.#chars - before) / n
+    // Joined at once into one flat string, kept until the write: a line as made is a tree of a
+    // score of string pieces, three times its size, which every young collection before the write
+    // would copy (the access log's survivors per collection, Node 20, 64 KiB batches: 119 KB as
+    // trees, 34 KB joined). Slots past n are undefined, which join() takes for empty.
+    const chunk = n === 1 ? made[0]! : made.join('')
+    made.fill(undefined, 0, n)
+    this.#chunks.push(chunk)
+    // String length counts UTF-16 units, not bytes; close enough for a flush threshold.
+    this.#chars += chunk.length
+    this.#lineChars = chunk.length / n
   }
 }
 
