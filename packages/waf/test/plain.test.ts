@@ -97,23 +97,31 @@ describe('required factors (engine/factors.ts)', () => {
 
   it('a regex match on a plain string holds a factor (random expressions over a small alphabet)', () => {
     const atom = fc.constantFrom('a', 'b', 'c', 'abc', 'cab', 'b a', ' ', '-', '.', '<', '[ab]', '[^a]', '\\d', '\\s', '\\w', '.', '\\b', '^', '$')
-    const expr = fc.letrec<{ node: string }>((tie) => {
-      const node = tie('node') as fc.Arbitrary<string>
+    // Each expression says whether it holds a choice (a quantifier or an alternation) and whether a
+    // quantifier repeats one: V8 backtracks through such an expression in time exponential in the
+    // input ((?:a|a)*$ on 40 a's and a b), and one such case took a CI run past its timeout. Those
+    // are generated as the others, and their factors read, but not run (fc.pre).
+    type Expr = { src: string; choice: boolean; nested: boolean }
+    const expr = fc.letrec<{ node: Expr }>((tie) => {
+      const node = tie('node') as fc.Arbitrary<Expr>
       return {
         node: fc.oneof(
           { depthSize: 'small', withCrossShrink: true },
-          atom,
-          fc.tuple(node, node).map(([x, y]) => x + y),
-          fc.tuple(node, node).map(([x, y]) => `(?:${x}|${y})`),
-          fc.tuple(node, fc.constantFrom('*', '+', '?', '{2}', '{1,3}')).map(([x, q]) => `(?:${x})${q}`),
+          atom.map((src) => ({ src, choice: false, nested: false })),
+          fc.tuple(node, node).map(([x, y]) => ({ src: x.src + y.src, choice: x.choice || y.choice, nested: x.nested || y.nested })),
+          fc.tuple(node, node).map(([x, y]) => ({ src: `(?:${x.src}|${y.src})`, choice: true, nested: x.nested || y.nested })),
+          fc
+            .tuple(node, fc.constantFrom('*', '+', '?', '{2}', '{1,3}'))
+            .map(([x, q]) => ({ src: `(?:${x.src})${q}`, choice: true, nested: x.nested || x.choice })),
         ),
       }
     }).node
     const input = fc.array(fc.constantFrom('a', 'b', 'c', 'A', 'B', 'abc', 'CAB', ' ', '  ', '-', '.', '1'), { maxLength: 16 }).map((a) => a.join(''))
     fc.assert(
-      fc.property(expr, fc.boolean(), input, (source, fold, s) => {
+      fc.property(expr, fc.boolean(), input, ({ src: source, nested }, fold, s) => {
         const pcre = fold ? `(?i)${source}` : source
         const factors = rxFactors(pcre)
+        fc.pre(!nested)
         if (!new RegExp(source, fold ? 'i' : '').test(s)) return true
         expect(rxMatchesPlain(pcre)).toBe(true)
         if (factors === null) return true
