@@ -5,6 +5,9 @@
 //   guards      compose(ipFilter(loopback + private), rateLimit(never reached), lb.handler)
 //   transforms  rewritePath + a request and a response header table
 //   observed    prometheus() into a registry + accessLog() in batches to /dev/null (pino.destination)
+//   gateway     the example gateway as it starts (startGateway: access log to /dev/null, metrics,
+//               status page), as the bench's switchyard-defaults row runs it but in this process
+//   gateway-off the example gateway with its access log, metrics and status page off
 // Both share the process, so what differs between two processes (V8's layout and its choices of
 // what to optimize) cannot decide the comparison; the load alternates between the ports.
 import http from 'node:http'
@@ -13,6 +16,7 @@ import { compose, ipFilter, rateLimit } from '@switchyard/guard'
 import { accessLog, prometheus } from '@switchyard/observe'
 import pino from 'pino'
 import { Registry } from 'prom-client'
+import { loadConfig, startGateway } from '../../examples/gateway/dist/index.js'
 
 const upstreams = process.env.UPSTREAMS.split(',')
 const feature = process.env.FEATURE ?? 'control'
@@ -31,9 +35,16 @@ function variant() {
   if (feature === 'observed') {
     prometheus(lb, { registry: new Registry() })
     accessLog(lb, pino.destination({ dest: '/dev/null', sync: false }))
-  } else if (feature !== 'control') throw new Error(`FEATURE=${feature}: control, guards, transforms or observed`)
+  } else if (feature !== 'control') throw new Error(`FEATURE=${feature}: control, guards, transforms, observed, gateway or gateway-off`)
   return lb.handler
 }
 
 http.createServer(createBalancer({ upstreams }).handler).listen(Number(process.env.PORT), '127.0.0.1')
-http.createServer(variant()).listen(Number(process.env.PORT2), '127.0.0.1')
+if (feature === 'gateway' || feature === 'gateway-off') {
+  // The gateway's own server and site, configured from the environment as its process would be
+  // (one worker: a cluster would put the gateway in other processes).
+  const quiet = feature === 'gateway-off' ? { METRICS_PATH: 'off', ACCESS_LOG: 'off', STATUS_PATH: 'off' } : { ACCESS_LOG: '/dev/null' }
+  await startGateway(loadConfig([], { PORT: process.env.PORT2, HOST: '127.0.0.1', UPSTREAMS: upstreams.join(','), WORKERS: '1', ...quiet }))
+} else {
+  http.createServer(variant()).listen(Number(process.env.PORT2), '127.0.0.1')
+}
