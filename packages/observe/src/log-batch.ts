@@ -72,11 +72,11 @@ export class LineBatch {
       this.#timer = undefined
     }
     this.#formatPending()
-    const lines = this.#chunks
-    if (lines.length === 0) return
+    const chunks = this.#chunks
+    if (chunks.length === 0) return
     this.#chunks = []
     this.#chars = 0
-    this.destination.write(lines.length === 1 ? lines[0]! : lines.join(''))
+    this.destination.write(chunks.length === 1 ? chunks[0]! : chunks.join(''))
   }
 
   #formatPending(): void {
