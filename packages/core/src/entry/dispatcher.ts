@@ -52,15 +52,21 @@ function tellCaller(handler: LegacyHandler, error: Error): void {
   }
 }
 
+/**
+ * No headers: the head preparation reads its input and never writes it (it builds the upstream's
+ * list anew), so every request without headers can share one empty list.
+ */
+const NO_HEADERS: readonly string[] = Object.freeze([])
+
 /** The caller's headers, in whichever form undici takes them, as a flat `[name, value, …]` list. */
-function flatHeaders(headers: Dispatcher.DispatchOptions['headers']): string[] {
+function flatHeaders(headers: Dispatcher.DispatchOptions['headers']): readonly string[] {
+  if (headers === null || headers === undefined) return NO_HEADERS
   const out: string[] = []
   const add = (name: unknown, value: unknown) => {
     if (value === undefined || value === null) return
     if (Array.isArray(value)) for (const v of value) out.push(String(name), String(v))
     else out.push(String(name), String(value))
   }
-  if (headers === null || headers === undefined) return out
   if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i], headers[i + 1])
   else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') for (const [n, v] of headers as Iterable<[string, unknown]>) add(n, v)
   else for (const [n, v] of Object.entries(headers)) add(n, v)
