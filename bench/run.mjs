@@ -105,6 +105,7 @@ writeFileSync(
  */
 const QUIET = { METRICS_PATH: 'off', ACCESS_LOG: 'off', STATUS_PATH: 'off' }
 const OBSERVED = { METRICS_PATH: '/metrics', ACCESS_LOG: '/dev/null' }
+const DEFAULTS = { ACCESS_LOG: '/dev/null' }
 
 /** Transforms for the cost-of-transforms row: a path rule, a request and a response header table. */
 const transformsConfig = join(mkdtempSync(join(os.tmpdir(), 'swy-bench-')), 'transforms.json')
@@ -195,7 +196,7 @@ const PROXIES = [
   {
     name: 'switchyard-defaults',
     scenarios: ['tiny'],
-    start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', ACCESS_LOG: '/dev/null' }),
+    start: (port, ups) => pinned(PROXY_CORE, node, [gateway], { PORT: port, HOST: '127.0.0.1', UPSTREAMS: ups.join(','), WORKERS: '1', ...DEFAULTS }),
   },
   nginxBin &&
     MODSEC_MODULE && { name: 'nginx-modsecurity', scenarios: ['waf-get', 'waf-json'], start: (port, ups) => pinned(PROXY_CORE, nginxBin, nginxArgs({ port, upstreams: ups, modsecurity: { crs: CRS } })) },
@@ -592,7 +593,7 @@ async function runCost() {
   const pairs = {}
   for (const feature of PAIR_FEATURES) {
     pairs[feature] = await pairAB({
-      start: (port, port2) => pinned(PROXY_CORE, node, [here('./proxies/feature-pair.mjs')], { PORT: port, PORT2: port2, UPSTREAMS: NORMAL.join(','), FEATURE: feature }),
+      start: (port, port2) => pinned(PROXY_CORE, node, [here('./proxies/feature-pair.mjs')], { PORT: port, PORT2: port2, UPSTREAMS: NORMAL.join(','), FEATURE: feature, ...PAIR_ENV[feature] }),
       processes: quick ? 1 : 2,
       rounds: quick ? 1 : 12,
       warmupSeconds: quick ? 1 : 3,
@@ -602,6 +603,9 @@ async function runCost() {
   }
   return { ...batches, pairs }
 }
+
+/** The gateway's environment in the one-process A/B, as its rows above run it (feature-pair.mjs reads it). */
+const PAIR_ENV = { gateway: DEFAULTS, 'gateway-off': QUIET }
 
 /** The one-process A/B's features, the control first. */
 const PAIR_FEATURES = ['control', 'guards', 'transforms', 'observed', 'gateway-off', 'gateway']

@@ -5,9 +5,9 @@
 //   guards      compose(ipFilter(loopback + private), rateLimit(never reached), lb.handler)
 //   transforms  rewritePath + a request and a response header table
 //   observed    prometheus() into a registry + accessLog() in batches to /dev/null (pino.destination)
-//   gateway     the example gateway as it starts (startGateway: access log to /dev/null, metrics,
-//               status page), as the bench's switchyard-defaults row runs it but in this process
-//   gateway-off the example gateway with its access log, metrics and status page off
+//   gateway     the example gateway (startGateway), configured from this process's environment
+//   gateway-off as its own process would be: run.mjs passes the environment of its
+//               switchyard-defaults row (gateway) or of its switchyard row (gateway-off)
 // Both share the process, so what differs between two processes (V8's layout and its choices of
 // what to optimize) cannot decide the comparison; the load alternates between the ports.
 import http from 'node:http'
@@ -41,10 +41,9 @@ function variant() {
 
 http.createServer(createBalancer({ upstreams }).handler).listen(Number(process.env.PORT), '127.0.0.1')
 if (feature === 'gateway' || feature === 'gateway-off') {
-  // The gateway's own server and site, configured from the environment as its process would be
-  // (one worker: a cluster would put the gateway in other processes).
-  const quiet = feature === 'gateway-off' ? { METRICS_PATH: 'off', ACCESS_LOG: 'off', STATUS_PATH: 'off' } : { ACCESS_LOG: '/dev/null' }
-  await startGateway(loadConfig([], { PORT: process.env.PORT2, HOST: '127.0.0.1', UPSTREAMS: upstreams.join(','), WORKERS: '1', ...quiet }))
+  // The gateway's own server and site, configured from the environment as its process would be,
+  // on PORT2 (one worker: a cluster would put the gateway in other processes).
+  await startGateway(loadConfig([], { ...process.env, PORT: process.env.PORT2, HOST: '127.0.0.1', WORKERS: '1' }))
 } else {
   http.createServer(variant()).listen(Number(process.env.PORT2), '127.0.0.1')
 }
