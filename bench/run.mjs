@@ -615,7 +615,8 @@ async function runCost() {
   // The gateway's target on Node 24 too (the issue asks for both): its collector and compiler
   // differ (Node 20 collects the young generation 2-4x as often under this load). Not in --quick.
   const node24 = quick ? undefined : nodeOfMajor(24)
-  const pairs24 = node24 === undefined ? undefined : { version: versionOf(node24), ...(await pairsOn(node24, PAIR_FEATURES_24, `${versionOf(node24)} `)) }
+  const version24 = node24 === undefined ? undefined : versionOf(node24)
+  const pairs24 = node24 === undefined ? undefined : { version: version24, ...(await pairsOn(node24, PAIR_FEATURES_24, `${version24} `)) }
   return { ...batches, pairs, pairs24 }
 }
 
